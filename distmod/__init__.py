@@ -1,0 +1,9 @@
+"""distmod: MXNet's Module API, alive, on NumPy/CuPy and MPI.  ``import distmod as mx``."""
+__version__ = '0.1.0'
+
+from . import base
+from .base import MXNetError
+from . import context
+from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
+from . import random
+from . import ops

@@ -1,0 +1,46 @@
+"""Small helpers shared by operator families."""
+
+
+def prod(shape):
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+def norm_axis(axis, ndim, op_name='operator'):
+    """``axis`` (may be negative) as a non-negative int, or a clear error."""
+    from .registry import InferError
+    a = axis + ndim if axis < 0 else axis
+    if not 0 <= a < ndim:
+        raise InferError('axis %d is out of range for %d dimensions' % (axis, ndim))
+    return a
+
+
+def broadcast_shape(lhs, rhs):
+    """NumPy's broadcast of two shapes, or None when they do not broadcast."""
+    n = max(len(lhs), len(rhs))
+    a = (1,) * (n - len(lhs)) + tuple(lhs)
+    b = (1,) * (n - len(rhs)) + tuple(rhs)
+    out = []
+    for x, y in zip(a, b):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            return None
+    return tuple(out)
+
+
+def sum_to_shape(xp, g, shape, out):
+    """Write into ``out`` the sum of ``g`` over the axes along which ``shape`` was broadcast."""
+    if g.shape == tuple(shape):
+        out[...] = g
+        return out
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape)
+                                      if d == 1 and g.shape[i + lead] != 1)
+    xp.sum(g, axis=axes, out=out.reshape(out.shape if not axes else
+                                             [g.shape[i] for i in range(g.ndim) if i not in axes]))
+    return out

@@ -1,0 +1,293 @@
+"""The operator registry: one class per operator, and everything else derives from it.
+
+An operator is data about itself: its MXNet name and aliases, its argument, output and auxiliary
+names, its parameters with types and defaults, shape and type inference, and a forward and a
+backward over ``xp`` (numpy or cupy, passed in; operators never import cupy).  ``mx.sym.NAME``,
+``mx.nd.NAME``, JSON (de)serialisation, the executor and the gradient check in the tests are all
+built from these entries.
+
+Conventions for an operator class (see ``nn.py`` for the fullest examples):
+
+* ``params``: ``{name: Param(kind, default)}``.  An instance has each parsed value as an
+  attribute (``self.num_hidden``), and ``self.attrs``, the user-given values as MXNet strings,
+  which is what symbol JSON stores.
+* ``arguments``, ``outputs``, ``auxiliary``: names, or override ``list_arguments()`` etc.
+* ``infer_shape(in_shapes)`` gets one entry per argument, a tuple or ``None`` when unknown, and
+  returns ``(in_shapes, out_shapes, aux_shapes)`` with whatever it could fill in; the caller
+  checks what it returns against what it already knew and names both shapes on a mismatch.
+  Raise ``InferError`` for a problem that is not a plain mismatch.
+* ``forward(xp, ins, outs, aux, is_train)`` writes into the preallocated ``outs``.
+* ``backward(xp, ograds, ins, outs, igrads, aux)`` writes (never adds) into each ``igrads[i]``
+  that is not ``None``; the executor takes care of ``grad_req='add'`` and of summing gradients
+  of an array used twice.
+* ``retain_inputs`` / ``retain_outputs``: the indices backward reads, so the executor knows which
+  forward buffers must outlive forward.
+* ``nondiff``: argument names that take no gradient (labels, indices, conditions).
+* ``loss(xp, ins)`` (loss layers only): the scalar whose gradient ``backward`` computes, for the
+  gradient check; such layers ignore the head gradient.
+* ``samples``: cases for the generic finite-difference gradient check (``Sample``).  Every
+  registered operator must have at least one, which the test suite enforces.
+"""
+import ast
+
+import numpy as np
+
+from ..base import MXNetError, dtype_np
+
+__all__ = ['Param', 'Operator', 'Sample', 'InferError', 'register', 'get', 'find', 'all_ops',
+           'REQUIRED']
+
+_REGISTRY = {}      # every name and alias -> class
+_CANONICAL = {}     # canonical name -> class
+
+
+class InferError(MXNetError):
+    """Raised by an operator's inference; the caller adds the operator instance's name."""
+
+
+class _Required:
+    def __repr__(self):
+        return 'REQUIRED'
+
+
+REQUIRED = _Required()
+
+
+def _parse_tuple(text):
+    text = text.strip()
+    if text in ('None', ''):
+        return None
+    value = ast.literal_eval(text.replace('L', '')) if text[0] in '([' else ast.literal_eval(text)
+    if isinstance(value, (int, float)):
+        return (int(value),)
+    return tuple(int(v) if v is not None else None for v in value)
+
+
+def _parse_bool(text):
+    low = text.strip().lower()
+    if low in ('true', '1'):
+        return True
+    if low in ('false', '0'):
+        return False
+    raise ValueError('not a boolean: %r' % text)
+
+
+def _parse_optional(inner):
+    def parse(text):
+        return None if text.strip() in ('None', '') else inner(text)
+    return parse
+
+
+def _parse_float(text):
+    return float(text)
+
+
+def _parse_int(text):
+    return int(float(text)) if text.strip() not in ('None',) else None
+
+
+def _parse_axis(text):
+    """An axis parameter: an int, a tuple of ints, or None (``()`` also means None)."""
+    value = _parse_tuple(text)
+    if value is None or len(value) == 0:
+        return None
+    return value
+
+
+_PARSERS = {
+    'int': int, 'float': _parse_float, 'bool': _parse_bool, 'str': str,
+    'shape': _parse_tuple, 'axis': _parse_axis,
+    'int_or_none': _parse_optional(int), 'float_or_none': _parse_optional(_parse_float),
+    'dtype': lambda s: s, 'dtype_or_none': _parse_optional(lambda s: s),
+    'str_or_none': _parse_optional(str),
+}
+
+
+def format_value(value):
+    """A parameter value as MXNet's Python front end writes it into symbol attributes."""
+    if isinstance(value, (np.dtype, type)):
+        return np.dtype(value).name
+    if isinstance(value, list):
+        value = tuple(value)
+    return str(value)
+
+
+class Param:
+    """One operator parameter: its kind (a key of the parsers above), default and choices."""
+
+    __slots__ = ('kind', 'default', 'choices', 'doc')
+
+    def __init__(self, kind, default=REQUIRED, choices=None, doc=''):
+        if kind not in _PARSERS:
+            raise ValueError('unknown parameter kind %r' % kind)
+        self.kind = kind
+        self.default = default
+        self.choices = choices
+        self.doc = doc
+
+    def parse(self, op_name, pname, value):
+        """The typed value of ``value`` (a string from JSON or a Python value from a call)."""
+        try:
+            if isinstance(value, str):
+                out = _PARSERS[self.kind](value)
+            elif self.kind in ('shape', 'axis'):
+                out = None if value is None else (
+                    (int(value),) if np.isscalar(value) else tuple(int(v) for v in value))
+                if self.kind == 'axis' and out == ():
+                    out = None
+            elif self.kind in ('dtype', 'dtype_or_none'):
+                out = None if value is None else dtype_np(value).name
+            elif value is None and self.kind.endswith('_or_none'):
+                out = None
+            elif self.kind.startswith('int'):
+                out = int(value)
+            elif self.kind.startswith('float'):
+                out = float(value)
+            elif self.kind == 'bool':
+                out = bool(value)
+            else:
+                out = value
+        except (ValueError, TypeError, SyntaxError) as e:
+            raise MXNetError('operator %s: cannot read parameter %s=%r as %s'
+                             % (op_name, pname, value, self.kind)) from e
+        if self.choices is not None and out not in self.choices:
+            raise MXNetError('operator %s: parameter %s=%r is not one of %s'
+                             % (op_name, pname, value, sorted(self.choices)))
+        return out
+
+
+class Sample:
+    """One case for the generic gradient check.
+
+    ``shapes``: shapes of enough arguments for inference to complete.  ``values``: for arguments
+    that need special values, ``{name: fn(rng, shape) -> ndarray}``.  ``rtol``/``atol`` loosen
+    the comparison where an operator's math warrants it.
+    """
+
+    def __init__(self, attrs=None, shapes=None, values=None, rtol=1e-4, atol=1e-6,
+                 is_train=True):
+        self.attrs = dict(attrs or {})
+        self.shapes = dict(shapes or {})
+        self.values = dict(values or {})
+        self.rtol = rtol
+        self.atol = atol
+        self.is_train = is_train
+
+    def __repr__(self):
+        return 'Sample(%r, %r)' % (self.attrs, self.shapes)
+
+
+class Operator:
+    """Base of every operator; see the module docstring for what a subclass declares."""
+
+    name = None
+    aliases = ()
+    params = {}
+    arguments = ('data',)
+    outputs = ('output',)
+    auxiliary = ()
+    nondiff = ()
+    variadic = False          # takes ``*args``; the count is the ``num_args`` parameter
+    retain_inputs = ()
+    retain_outputs = ()
+    samples = ()
+    key_var_num_args = None   # the parameter holding the count of a variadic op's inputs
+
+    def __init__(self, attrs=None, **kwargs):
+        attrs = dict(attrs or {})
+        attrs.update(kwargs)
+        known = self.params
+        self.attrs = {}
+        for key, value in attrs.items():
+            if key not in known:
+                raise MXNetError('operator %s got an unknown parameter %r; it takes %s'
+                                 % (self.name, key, sorted(known) or 'none'))
+            self.attrs[key] = value if isinstance(value, str) else format_value(value)
+            setattr(self, key, known[key].parse(self.name, key, value))
+        for key, param in known.items():
+            if key not in attrs:
+                if param.default is REQUIRED:
+                    raise MXNetError('operator %s: required parameter %r is missing'
+                                     % (self.name, key))
+                setattr(self, key, param.default)
+        self.setup()
+
+    def setup(self):
+        """Hook for work that depends on the parsed parameters (validation, constants)."""
+
+    # ---- names -------------------------------------------------------------------------
+    def list_arguments(self):
+        if self.variadic:
+            return ['arg%d' % i for i in range(getattr(self, self.key_var_num_args))]
+        return list(self.arguments)
+
+    def list_outputs(self):
+        return list(self.outputs)
+
+    def list_auxiliary_states(self):
+        return list(self.auxiliary)
+
+    def num_outputs(self):
+        return len(self.list_outputs())
+
+    # ---- inference ---------------------------------------------------------------------
+    def infer_shape(self, in_shapes):
+        """Default: one output shaped like the first known input; all inputs alike."""
+        known = next((s for s in in_shapes if s is not None), None)
+        return [known] * len(in_shapes), [known] * self.num_outputs(), []
+
+    def infer_type(self, in_types):
+        """Default: every input, output and auxiliary state has the first known dtype."""
+        known = next((t for t in in_types if t is not None), None)
+        return ([known] * len(in_types), [known] * self.num_outputs(),
+                [known] * len(self.list_auxiliary_states()))
+
+    # ---- compute -----------------------------------------------------------------------
+    def forward(self, xp, ins, outs, aux, is_train):
+        raise NotImplementedError('%s has no forward' % self.name)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        raise NotImplementedError('%s has no backward' % self.name)
+
+    loss = None   # loss layers define loss(self, xp, ins) -> scalar
+
+    def __repr__(self):
+        return '%s(%s)' % (self.name, ', '.join('%s=%s' % kv for kv in sorted(self.attrs.items())))
+
+
+def register(cls):
+    """Class decorator: add an operator (and its aliases) to the registry."""
+    if not cls.name:
+        raise ValueError('%s has no name' % cls.__name__)
+    reserved = set(dir(Operator))
+    clash = [p for p in cls.params if p in reserved]
+    if clash:
+        raise ValueError('%s: parameter names %s clash with Operator attributes' % (cls.name, clash))
+    for key in (cls.name,) + tuple(cls.aliases):
+        if key in _REGISTRY and _REGISTRY[key] is not cls:
+            raise ValueError('operator name %r registered twice' % key)
+        _REGISTRY[key] = cls
+    _CANONICAL[cls.name] = cls
+    return cls
+
+
+def get(name):
+    """The operator class registered under ``name`` (canonical name or alias)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise MXNetError('unknown operator %r' % name) from None
+
+
+def find(name):
+    return _REGISTRY.get(name)
+
+
+def all_ops():
+    """Canonical name -> class, for every operator."""
+    return dict(_CANONICAL)
+
+
+def all_names():
+    """Every name and alias -> class."""
+    return dict(_REGISTRY)
