@@ -7,3 +7,12 @@ from . import context
 from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import random
 from . import ops
+from . import name
+from . import attribute
+from .attribute import AttrScope
+from . import ndarray
+from . import ndarray as nd
+from . import symbol
+from . import symbol as sym
+from . import executor
+from .executor import Executor

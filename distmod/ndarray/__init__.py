@@ -1,0 +1,63 @@
+"""``mx.nd``: NDArray, creation functions, every operator, save/load."""
+import numpy as _np
+
+from .ndarray import (NDArray, array, zeros, ones, empty, full, arange, concatenate,
+                      waitall, moveaxis, onehot_encode, _wrap)
+from . import op as _op
+from .utils import save, load
+
+globals().update(_op.generated_functions())
+from .ndarray import concat   # noqa: E402  (the direct version beats the generated one)
+
+
+def _ufunc(fn_arr, fn_scalar_name=None):
+    def f(lhs, rhs):
+        if isinstance(lhs, NDArray):
+            return fn_arr(lhs, rhs)
+        if isinstance(rhs, NDArray):
+            return fn_arr(rhs, lhs, reflect=True)
+        return fn_arr(NDArray(_np.asarray(lhs, dtype=_np.float32)), rhs)
+    return f
+
+
+def _binary(np_fn):
+    def call(a, b, reflect=False):
+        return a._binary(b, np_fn, reflect)
+    return _ufunc(call)
+
+
+add = _binary(_np.add)
+subtract = _binary(_np.subtract)
+multiply = _binary(_np.multiply)
+divide = true_divide = _binary(_np.true_divide)
+modulo = _binary(_np.mod)
+power = _binary(_np.power)
+maximum = _binary(_np.maximum)
+minimum = _binary(_np.minimum)
+equal = _binary(_np.equal)
+not_equal = _binary(_np.not_equal)
+greater = _binary(_np.greater)
+greater_equal = _binary(_np.greater_equal)
+lesser = _binary(_np.less)
+lesser_equal = _binary(_np.less_equal)
+logical_and = _binary(_np.logical_and)
+logical_or = _binary(_np.logical_or)
+
+
+def _fluent(name):
+    fn = globals()[name]
+
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = 'Same as ``mx.nd.%s(self, ...)``.' % name
+    return method
+
+
+for _name in ('sum', 'mean', 'max', 'min', 'prod', 'norm', 'exp', 'log', 'sqrt', 'square',
+              'abs', 'clip', 'transpose', 'flatten', 'expand_dims', 'swapaxes', 'softmax',
+              'log_softmax', 'slice_axis', 'split', 'relu', 'sigmoid', 'tanh', 'sign',
+              'reciprocal', 'rsqrt', 'log1p', 'expm1', 'sin', 'cos', 'slice', 'dot'):
+    if _name in globals() and not hasattr(NDArray, _name):
+        setattr(NDArray, _name, _fluent(_name))
+del _name

@@ -1,0 +1,100 @@
+"""Checked inference for one operator instance, shared by symbols, executors and ``mx.nd``."""
+from ..base import MXNetError, dtype_name
+from .registry import InferError
+
+
+def _known(shape):
+    """A shape the operator may rely on: no unknown dimension (MXNet marks those with 0)."""
+    if shape is None or any(d is None or d == 0 for d in shape):
+        return None
+    return tuple(shape)
+
+
+def merge_shape(old, new):
+    """Combine two views of one shape (0 marks an unknown dimension); None when they clash."""
+    if old is None:
+        return tuple(new) if new is not None else None
+    if new is None:
+        return old
+    if len(old) != len(new):
+        return None
+    out = []
+    for a, b in zip(old, new):
+        if a in (0, None):
+            out.append(b)
+        elif b in (0, None) or a == b:
+            out.append(a)
+        else:
+            return None
+    return tuple(out)
+
+
+class ShapeClash(MXNetError):
+    """Two views of one array's shape disagree."""
+
+
+def describe(node_name, op):
+    return "operator '%s' (%s)" % (node_name, op.name)
+
+
+def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None):
+    """Run ``op.infer_shape`` and reconcile its answer with what is already known.
+
+    Returns ``(in_shapes, out_shapes, aux_shapes)`` merged; raises ``MXNetError`` naming the
+    operator instance, the argument and both shapes when they disagree.
+    """
+    args = op.list_arguments()
+    auxn = op.list_auxiliary_states()
+    outn = op.list_outputs()
+    out_shapes = list(out_shapes) if out_shapes is not None else [None] * len(outn)
+    aux_shapes = list(aux_shapes) if aux_shapes is not None else [None] * len(auxn)
+    try:
+        got_in, got_out, got_aux = op.infer_shape([_known(s) for s in in_shapes])
+    except InferError as e:
+        detail = ', '.join('%s=%s' % (n, s) for n, s in zip(args, in_shapes))
+        raise MXNetError('%s: %s (inputs: %s)' % (describe(node_name, op), e, detail)) from None
+    got_aux = list(got_aux) + [None] * (len(auxn) - len(got_aux))
+
+    def merge(kind, names, old, new):
+        out = []
+        for n, a, b in zip(names, old, new):
+            m = merge_shape(a, b)
+            if m is None and a is not None and b is not None:
+                raise ShapeClash('%s: shape of %s %r is %s but the operator expects %s'
+                                 % (describe(node_name, op), kind, n, _fmt(a), _fmt(b)))
+            out.append(m)
+        return out
+    return (merge('argument', args, in_shapes, got_in),
+            merge('output', outn, out_shapes, got_out),
+            merge('auxiliary state', auxn, aux_shapes, got_aux))
+
+
+def infer_op_types(op, node_name, in_types, out_types=None, aux_types=None):
+    """Like ``infer_op_shapes`` for dtypes (names such as 'float32')."""
+    args = op.list_arguments()
+    auxn = op.list_auxiliary_states()
+    outn = op.list_outputs()
+    out_types = list(out_types) if out_types is not None else [None] * len(outn)
+    aux_types = list(aux_types) if aux_types is not None else [None] * len(auxn)
+    try:
+        got_in, got_out, got_aux = op.infer_type(list(in_types))
+    except InferError as e:
+        raise MXNetError('%s: %s' % (describe(node_name, op), e)) from None
+    got_aux = list(got_aux) + [None] * (len(auxn) - len(got_aux))
+
+    def merge(kind, names, old, new):
+        out = []
+        for n, a, b in zip(names, old, new):
+            a = dtype_name(a) if a is not None else None
+            b = dtype_name(b) if b is not None else None
+            if a is not None and b is not None and a != b:
+                raise MXNetError('%s: dtype of %s %r is %s but the operator expects %s'
+                                 % (describe(node_name, op), kind, n, a, b))
+            out.append(a or b)
+        return out
+    return (merge('argument', args, in_types, got_in), merge('output', outn, out_types, got_out),
+            merge('auxiliary state', auxn, aux_types, got_aux))
+
+
+def _fmt(shape):
+    return '(%s)' % ', '.join(str(d) for d in shape) if len(shape) != 1 else '(%d,)' % shape[0]
