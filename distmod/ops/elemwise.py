@@ -1,1 +1,654 @@
-"""placeholder; filled in by its family author."""
+"""Element-wise arithmetic: unary math, same-shape and broadcasting binary ops, ops with a scalar,
+comparisons, ``clip`` and ``add_n``.
+
+Some sixty MXNet operators differ only in one line of math, so they are built from tables: a
+few generic classes (``UnaryOp``, ``BinaryOp``, ``BroadcastOp``, ``ScalarOp``) take the math as
+small functions, and ``_define`` makes one registered subclass per MXNet operator, each with its
+own name, aliases, docstring and gradient samples.
+
+The math functions write into ``out`` and return it; a gradient function may instead return a
+ready array (the head gradient itself for ``+``) and let the caller copy or reduce it, which
+saves a temporary.  ``out`` may be ``None`` (broadcast backward asks for a fresh array that it
+then sums down to the input's shape).
+"""
+import numpy as np
+
+from .registry import Operator, Param, Sample, InferError, register
+from ._util import broadcast_shape, sum_to_shape
+
+__all__ = ['UnaryOp', 'BinaryOp', 'BroadcastOp', 'CompareOp', 'BroadcastCompareOp', 'ScalarOp', 'Clip', 'AddN']
+
+
+def _define(base, name, aliases=(), doc=None, **attrs):
+    """Make, register and return one operator class ``name`` derived from ``base``."""
+    attrs.update(name=name, aliases=tuple(aliases), __doc__=doc or base.__doc__,
+                 __module__=__name__)
+    return register(type(name, (base,), attrs))
+
+
+def _floating(arr):
+    return arr.dtype.kind == 'f'
+
+
+def _into(xp, fn, args, out):
+    """``fn(xp, *args, out)``; integer and boolean outputs go through a cast (MXNet truncates),
+    since ufuncs refuse to write a float result into them."""
+    if _floating(out):
+        fn(*((xp,) + args + (out,)))
+    else:
+        out[...] = fn(*((xp,) + args + (None,)))
+
+
+# ------------------------------------------------------------------------------------------
+# Sample values (keep finite differences away from kinks, poles and domain edges)
+
+def _positive(rng, shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def _nonzero(rng, shape):
+    return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 1.5, shape)
+
+
+def _small(rng, shape):
+    return rng.uniform(-0.9, 0.9, shape)
+
+
+# ==========================================================================================
+# Unary
+
+class UnaryOp(Operator):
+    """Element-wise ``y = f(x)``; subclasses set ``fn(xp, x, out)`` and ``grad(xp, g, x, y, out)``
+    (``None`` for a zero gradient)."""
+    arguments = ('data',)
+    samples = (Sample({}, {'data': (3, 4)}),)
+    fn = None
+    grad = None
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        _into(xp, type(self).fn, (ins[0],), outs[0])
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is None:
+            return
+        grad = type(self).grad
+        if grad is None:
+            dx[...] = 0
+            return
+        r = grad(xp, ograds[0], ins[0] if self.retain_inputs else None,
+                 outs[0] if self.retain_outputs else None, dx)
+        if r is not dx:
+            dx[...] = r
+
+
+def _u_exp(xp, x, out): return xp.exp(x, out=out)
+def _g_exp(xp, g, x, y, out): return xp.multiply(g, y, out=out)
+def _u_log(xp, x, out): return xp.log(x, out=out)
+def _g_log(xp, g, x, y, out): return xp.divide(g, x, out=out)
+def _u_sqrt(xp, x, out): return xp.sqrt(x, out=out)
+
+
+def _g_sqrt(xp, g, x, y, out):           # d sqrt(x) = 1 / (2 sqrt(x))
+    out = xp.divide(g, y, out=out)
+    out *= 0.5
+    return out
+
+
+def _u_square(xp, x, out): return xp.square(x, out=out)
+
+
+def _g_square(xp, g, x, y, out):
+    out = xp.multiply(g, x, out=out)
+    out *= 2
+    return out
+
+
+def _u_abs(xp, x, out): return xp.abs(x, out=out)
+
+
+def _g_abs(xp, g, x, y, out):            # sign(0) = 0: MXNet gives no gradient at the kink
+    out = xp.sign(x, out=out)
+    out *= g
+    return out
+
+
+def _u_negative(xp, x, out): return xp.negative(x, out=out)
+def _g_negative(xp, g, x, y, out): return xp.negative(g, out=out)
+def _u_relu(xp, x, out): return xp.maximum(x, 0, out=out)
+
+
+def _g_relu(xp, g, x, y, out):           # y > 0 iff x > 0, and y is what backward keeps
+    return xp.multiply(g, y > 0, out=out)
+
+
+def _u_sigmoid(xp, x, out):
+    # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x))
+    out = xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def _g_sigmoid(xp, g, x, y, out):
+    out = xp.subtract(1, y, out=out)
+    out *= y
+    out *= g
+    return out
+
+
+def _u_tanh(xp, x, out): return xp.tanh(x, out=out)
+
+
+def _g_tanh(xp, g, x, y, out):
+    out = xp.multiply(y, y, out=out)
+    xp.subtract(1, out, out=out)
+    out *= g
+    return out
+
+
+def _u_reciprocal(xp, x, out): return xp.reciprocal(x, out=out)
+
+
+def _g_reciprocal(xp, g, x, y, out):     # d(1/x) = -1/x^2 = -y^2
+    out = xp.multiply(y, y, out=out)
+    out *= g
+    xp.negative(out, out=out)
+    return out
+
+
+def _u_rsqrt(xp, x, out):
+    out = xp.sqrt(x, out=out)
+    xp.reciprocal(out, out=out)
+    return out
+
+
+def _g_rsqrt(xp, g, x, y, out):          # d x^-1/2 = -1/2 x^-3/2 = -y^3 / 2
+    out = xp.multiply(y, y, out=out)
+    out *= y
+    out *= g
+    out *= -0.5
+    return out
+
+
+def _u_log1p(xp, x, out): return xp.log1p(x, out=out)
+
+
+def _g_log1p(xp, g, x, y, out):
+    out = xp.add(x, 1, out=out)
+    xp.divide(g, out, out=out)
+    return out
+
+
+def _u_expm1(xp, x, out): return xp.expm1(x, out=out)
+
+
+def _g_expm1(xp, g, x, y, out):          # d(e^x - 1) = e^x = y + 1
+    out = xp.add(y, 1, out=out)
+    out *= g
+    return out
+
+
+def _u_sin(xp, x, out): return xp.sin(x, out=out)
+
+
+def _g_sin(xp, g, x, y, out):
+    out = xp.cos(x, out=out)
+    out *= g
+    return out
+
+
+def _u_cos(xp, x, out): return xp.cos(x, out=out)
+
+
+def _g_cos(xp, g, x, y, out):
+    out = xp.sin(x, out=out)
+    out *= g
+    xp.negative(out, out=out)
+    return out
+
+
+def _u_sign(xp, x, out): return xp.sign(x, out=out)
+
+
+# name, fn, grad, what backward reads ('x', 'y' or ''), sample values, docstring example
+_UNARY = [
+    ('exp', _u_exp, _g_exp, 'y', None, 'mx.nd.exp(mx.nd.array([0, 1]))  # [1, 2.7182817]'),
+    ('log', _u_log, _g_log, 'x', _positive, 'mx.nd.log(mx.nd.array([1, 100]))  # [0, 4.6051702]'),
+    ('sqrt', _u_sqrt, _g_sqrt, 'y', _positive, 'mx.nd.sqrt(mx.nd.array([4, 9]))  # [2, 3]'),
+    ('square', _u_square, _g_square, 'x', None,
+     'mx.nd.square(mx.nd.array([2, -3]))  # [4, 9]'),
+    ('abs', _u_abs, _g_abs, 'x', _nonzero, 'mx.nd.abs(mx.nd.array([-2, 3]))  # [2, 3]'),
+    ('negative', _u_negative, _g_negative, '', None,
+     'mx.nd.negative(mx.nd.array([-2, 3]))  # [2, -3]'),
+    ('relu', _u_relu, _g_relu, 'y', _nonzero, 'mx.nd.relu(mx.nd.array([-2, 3]))  # [0, 3]'),
+    ('sigmoid', _u_sigmoid, _g_sigmoid, 'y', None,
+     'mx.nd.sigmoid(mx.nd.array([0]))  # [0.5]'),
+    ('tanh', _u_tanh, _g_tanh, 'y', None, 'mx.nd.tanh(mx.nd.array([0]))  # [0]'),
+    ('reciprocal', _u_reciprocal, _g_reciprocal, 'y', _nonzero,
+     'mx.nd.reciprocal(mx.nd.array([2, -4]))  # [0.5, -0.25]'),
+    ('rsqrt', _u_rsqrt, _g_rsqrt, 'y', _positive, 'mx.nd.rsqrt(mx.nd.array([4]))  # [0.5]'),
+    ('log1p', _u_log1p, _g_log1p, 'x', _small, 'mx.nd.log1p(mx.nd.array([0]))  # [0]'),
+    ('expm1', _u_expm1, _g_expm1, 'y', None, 'mx.nd.expm1(mx.nd.array([0]))  # [0]'),
+    ('sin', _u_sin, _g_sin, 'x', None, 'mx.nd.sin(mx.nd.array([0]))  # [0]'),
+    ('cos', _u_cos, _g_cos, 'x', None, 'mx.nd.cos(mx.nd.array([0]))  # [1]'),
+    ('sign', _u_sign, None, '', _nonzero, 'mx.nd.sign(mx.nd.array([-2, 0, 3]))  # [-1, 0, 1]'),
+]
+
+for _name, _fn, _grad, _keep, _values, _example in _UNARY:
+    _define(UnaryOp, _name, doc='Element-wise %s.\n\nExample::\n\n    >>> %s\n' % (_name, _example),
+            fn=staticmethod(_fn), grad=staticmethod(_grad) if _grad else None,
+            retain_inputs=(0,) if _keep == 'x' else (), retain_outputs=(0,) if _keep == 'y' else (),
+            samples=(Sample({}, {'data': (3, 4)}, values={'data': _values} if _values else None),))
+
+
+@register
+class Clip(Operator):
+    """Limit values to ``[a_min, a_max]``; the gradient passes where ``a_min <= x <= a_max``.
+
+    Example::
+
+        >>> mx.nd.clip(mx.nd.array([-2, 0.5, 3]), a_min=0, a_max=1).asnumpy()
+        array([0. , 0.5, 1. ], dtype=float32)
+    """
+    name = 'clip'
+    params = {'a_min': Param('float'), 'a_max': Param('float')}
+    retain_inputs = (0,)
+    samples = (Sample({'a_min': -0.5, 'a_max': 0.7}, {'data': (4, 5)}),
+               Sample({'a_min': 0.0, 'a_max': 10.0}, {'data': (2, 3)}, values={'data': _nonzero}))
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x, y = ins[0], outs[0]
+        lo, hi = self.a_min, self.a_max
+        if not _floating(y):
+            lo, hi = int(lo), int(hi)
+        if lo <= hi:
+            xp.clip(x, lo, hi, out=y)
+        else:
+            # MXNet tests x > a_max first, so an empty interval yields a_max above it and a_min
+            # below; np.clip would give a_max everywhere
+            y[...] = xp.where(x > hi, hi, xp.where(x < lo, lo, x))
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is None:
+            return
+        x = ins[0]
+        inside = (x >= self.a_min) & (x <= self.a_max)
+        xp.multiply(ograds[0], inside, out=dx)
+
+
+# ==========================================================================================
+# Binary: same shape, and broadcasting
+
+class BinaryOp(Operator):
+    """Element-wise ``y = f(lhs, rhs)`` on arrays of one shape; subclasses set ``fn(xp, a, b,
+    out)`` and ``dlhs``/``drhs(xp, g, a, b, y, out)`` (``None`` for a zero gradient)."""
+    arguments = ('lhs', 'rhs')
+    retain_inputs = (0, 1)
+    fn = dlhs = drhs = None
+
+    def infer_shape(self, in_shapes):
+        lhs, rhs = in_shapes
+        if lhs is not None and rhs is not None and tuple(lhs) != tuple(rhs):
+            raise InferError('%s needs lhs and rhs of one shape, got lhs %s and rhs %s '
+                             '(use broadcast_%s to broadcast)'
+                             % (self.name, tuple(lhs), tuple(rhs), self._broadcast_hint()))
+        known = lhs if lhs is not None else rhs
+        return [known, known], [known], []
+
+    def _broadcast_hint(self):
+        return self.name.replace('elemwise_', '').lstrip('_')
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        _into(xp, type(self).fn, (ins[0], ins[1]), outs[0])
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        g, a, b = ograds[0], ins[0], ins[1]
+        y = outs[0] if self.retain_outputs else None
+        for i, grad in ((0, type(self).dlhs), (1, type(self).drhs)):
+            dx = igrads[i]
+            if dx is None:
+                continue
+            if grad is None:
+                dx[...] = 0
+                continue
+            self._write(xp, grad, g, a, b, y, dx)
+
+    def _write(self, xp, grad, g, a, b, y, dx):
+        r = grad(xp, g, a, b, y, dx)
+        if r is not dx:
+            dx[...] = r
+
+
+class BroadcastOp(BinaryOp):
+    """Like ``BinaryOp`` with NumPy broadcasting; backward sums each input's gradient back
+    down to that input's shape."""
+
+    def infer_shape(self, in_shapes):
+        lhs, rhs = in_shapes
+        if lhs is None or rhs is None:
+            return [lhs, rhs], [None], []
+        out = broadcast_shape(lhs, rhs)
+        if out is None:
+            raise InferError('%s: lhs %s and rhs %s cannot be broadcast together'
+                             % (self.name, tuple(lhs), tuple(rhs)))
+        return [tuple(lhs), tuple(rhs)], [out], []
+
+    def _write(self, xp, grad, g, a, b, y, dx):
+        if dx.shape == g.shape:
+            BinaryOp._write(self, xp, grad, g, a, b, y, dx)
+        else:
+            sum_to_shape(xp, grad(xp, g, a, b, y, None), dx.shape, dx)
+
+
+def _b_add(xp, a, b, out): return xp.add(a, b, out=out)
+def _b_sub(xp, a, b, out): return xp.subtract(a, b, out=out)
+def _b_mul(xp, a, b, out): return xp.multiply(a, b, out=out)
+def _b_div(xp, a, b, out): return xp.divide(a, b, out=out)
+def _b_power(xp, a, b, out): return xp.power(a, b, out=out)
+def _b_maximum(xp, a, b, out): return xp.maximum(a, b, out=out)
+def _b_minimum(xp, a, b, out): return xp.minimum(a, b, out=out)
+
+
+def _d_identity(xp, g, a, b, y, out): return g
+def _d_negate(xp, g, a, b, y, out): return xp.negative(g, out=out)
+def _d_mul_lhs(xp, g, a, b, y, out): return xp.multiply(g, b, out=out)
+def _d_mul_rhs(xp, g, a, b, y, out): return xp.multiply(g, a, out=out)
+def _d_div_lhs(xp, g, a, b, y, out): return xp.divide(g, b, out=out)
+
+
+def _d_div_rhs(xp, g, a, b, y, out):     # d(a/b)/db = -a/b^2 = -y/b
+    out = xp.multiply(g, y, out=out)
+    out /= b
+    xp.negative(out, out=out)
+    return out
+
+
+def _d_power_lhs(xp, g, a, b, y, out):   # b * a^(b-1)
+    out = xp.power(a, b - 1, out=out)
+    out *= b
+    out *= g
+    return out
+
+
+def _d_power_rhs(xp, g, a, b, y, out):   # a^b * log(a)
+    # ufuncs broadcast their inputs up to ``out``, so this also serves a broadcast lhs
+    out = xp.log(a) if out is None else xp.log(a, out=out)
+    if out.shape == y.shape:
+        out *= y
+    else:
+        out = out * y
+    out *= g
+    return out
+
+
+# ties go to lhs, as in MXNet: d max(a, b) is 1 for a where a >= b, for b where a < b
+def _d_max_lhs(xp, g, a, b, y, out): return xp.multiply(g, a >= b, out=out)
+def _d_max_rhs(xp, g, a, b, y, out): return xp.multiply(g, a < b, out=out)
+def _d_min_lhs(xp, g, a, b, y, out): return xp.multiply(g, a <= b, out=out)
+def _d_min_rhs(xp, g, a, b, y, out): return xp.multiply(g, a > b, out=out)
+
+
+def _cmp(ufunc_name):
+    def fn(xp, a, b, out):
+        return getattr(xp, ufunc_name)(a, b, out=out)
+    return fn
+
+
+# key, same-shape name and aliases, broadcast name and aliases, fn, dlhs, drhs,
+# backward reads y?, rhs sample values, lhs sample values, symbol
+_BINARY = [
+    ('add', 'elemwise_add', ('_plus', '_Plus', '_add'), 'broadcast_add', ('broadcast_plus',),
+     _b_add, _d_identity, _d_identity, False, None, None, '+'),
+    ('sub', 'elemwise_sub', ('_minus', '_Minus', '_sub'), 'broadcast_sub', ('broadcast_minus',),
+     _b_sub, _d_identity, _d_negate, False, None, None, '-'),
+    ('mul', 'elemwise_mul', ('_mul', '_Mul'), 'broadcast_mul', (),
+     _b_mul, _d_mul_lhs, _d_mul_rhs, False, None, None, '*'),
+    ('div', 'elemwise_div', ('_div', '_Div'), 'broadcast_div', (),
+     _b_div, _d_div_lhs, _d_div_rhs, True, _nonzero, None, '/'),
+    ('power', '_power', ('_Power',), 'broadcast_power', (),
+     _b_power, _d_power_lhs, _d_power_rhs, True, None, _positive, '**'),
+    ('maximum', '_maximum', ('_Maximum',), 'broadcast_maximum', (),
+     _b_maximum, _d_max_lhs, _d_max_rhs, False, None, None, None),
+    ('minimum', '_minimum', ('_Minimum',), 'broadcast_minimum', (),
+     _b_minimum, _d_min_lhs, _d_min_rhs, False, None, None, None),
+]
+_COMPARISONS = [
+    ('equal', '_equal', ('_Equal',), 'equal', '=='),
+    ('not_equal', '_not_equal', ('_Not_Equal',), 'not_equal', '!='),
+    ('greater', '_greater', ('_Greater',), 'greater', '>'),
+    ('greater_equal', '_greater_equal', ('_Greater_Equal',), 'greater_equal', '>='),
+    ('lesser', '_lesser', ('_Lesser',), 'less', '<'),
+    ('lesser_equal', '_lesser_equal', ('_Lesser_Equal',), 'less_equal', '<='),
+]
+
+
+def _binary_samples(lvals, rvals, shapes):
+    values = {k: v for k, v in (('lhs', lvals), ('rhs', rvals)) if v is not None}
+    return tuple(Sample({}, {'lhs': l, 'rhs': r}, values=values) for l, r in shapes)
+
+
+_SAME = [((3, 4), (3, 4))]
+_BCAST = [((3, 4), (3, 4)), ((3, 4), (1, 4)), ((2, 1, 3), (4, 1)), ((4,), (2, 3, 4)),
+          ((2, 3), (1,))]
+
+for (_key, _ename, _ealiases, _bname, _baliases, _fn, _dl, _dr, _keep_y, _rv, _lv,
+     _sym) in _BINARY:
+    _common = dict(fn=staticmethod(_fn), dlhs=staticmethod(_dl), drhs=staticmethod(_dr),
+                   retain_outputs=(0,) if _keep_y else ())
+    _define(BinaryOp, _ename, _ealiases,
+            doc='Element-wise %s of two arrays of one shape%s.\n\n'
+                'Example::\n\n    >>> mx.nd.%s(mx.nd.ones((2,)), mx.nd.ones((2,))).shape\n'
+                '    (2,)\n' % (_key, ' (``lhs %s rhs`` on symbols)' % _sym if _sym else '',
+                              _ename),
+            samples=_binary_samples(_lv, _rv, _SAME), **_common)
+    _define(BroadcastOp, _bname, _baliases,
+            doc='Element-wise %s with NumPy broadcasting.\n\nExample::\n\n'
+                '    >>> mx.nd.%s(mx.nd.ones((2, 3)), mx.nd.ones((1, 3))).shape\n'
+                '    (2, 3)\n' % (_key, _bname),
+            samples=_binary_samples(_lv, _rv, _BCAST), **_common)
+
+
+class CompareOp(BinaryOp):
+    """``lhs OP rhs`` on one shape: 1 where true, 0 where false, in the input dtype (the default
+    type rule, as in MXNet); no gradient flows through a comparison."""
+    retain_inputs = ()
+    dlhs = drhs = None
+
+
+class BroadcastCompareOp(BroadcastOp):
+    """``CompareOp`` with NumPy broadcasting."""
+    retain_inputs = ()
+    dlhs = drhs = None
+
+
+_CMP_DOC = ('Element-wise ``lhs %s rhs``: 1 where true, 0 where false, in the input dtype%s.'
+            '\n\nExample::\n\n    >>> mx.nd.%s(mx.nd.array([1, 2, 3]), mx.nd.array(%s)).shape'
+            '\n    (3,)\n')
+for _key, _ename, _ealiases, _ufunc, _sym in _COMPARISONS:
+    _define(CompareOp, _ename, _ealiases, fn=staticmethod(_cmp(_ufunc)),
+            doc=_CMP_DOC % (_sym, '', _ename, '[2, 2, 2]'),
+            samples=_binary_samples(None, None, _SAME))
+    _define(BroadcastCompareOp, 'broadcast_' + _key, fn=staticmethod(_cmp(_ufunc)),
+            doc=_CMP_DOC % (_sym, ', with broadcasting', 'broadcast_' + _key, '[2]'),
+            samples=_binary_samples(None, None, _BCAST[:3]))
+
+
+# ==========================================================================================
+# With a scalar
+
+class ScalarOp(Operator):
+    """Element-wise ``y = f(x, scalar)``; subclasses set ``fn(xp, x, s, out)`` and
+    ``grad(xp, g, x, y, s, out)`` (``None`` for a zero gradient).
+
+    ``is_int`` is what MXNet 1.9 writes when the Python scalar was an int; the value is cast to
+    the input's dtype either way (so ``int_array + 2.7`` adds 2, as in MXNet).
+    """
+    params = {'scalar': Param('float', 1.0), 'is_int': Param('bool', True)}
+    fn = grad = None
+
+    def _scalar(self, x):
+        return x.dtype.type(self.scalar)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x = ins[0]
+        _into(xp, type(self).fn, (x, self._scalar(x)), outs[0])
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is None:
+            return
+        grad = type(self).grad
+        if grad is None:
+            dx[...] = 0
+            return
+        x = ins[0] if self.retain_inputs else None
+        y = outs[0] if self.retain_outputs else None
+        r = grad(xp, ograds[0], x, y, dx.dtype.type(self.scalar), dx)
+        if r is not dx:
+            dx[...] = r
+
+
+def _s_plus(xp, x, s, out): return xp.add(x, s, out=out)
+def _s_minus(xp, x, s, out): return xp.subtract(x, s, out=out)
+def _s_rminus(xp, x, s, out): return xp.subtract(s, x, out=out)
+def _s_mul(xp, x, s, out): return xp.multiply(x, s, out=out)
+def _s_div(xp, x, s, out): return xp.divide(x, s, out=out)
+def _s_rdiv(xp, x, s, out): return xp.divide(s, x, out=out)
+def _s_power(xp, x, s, out): return xp.power(x, s, out=out)
+def _s_rpower(xp, x, s, out): return xp.power(s, x, out=out)
+def _s_maximum(xp, x, s, out): return xp.maximum(x, s, out=out)
+def _s_minimum(xp, x, s, out): return xp.minimum(x, s, out=out)
+
+
+def _gs_identity(xp, g, x, y, s, out): return g
+def _gs_negate(xp, g, x, y, s, out): return xp.negative(g, out=out)
+def _gs_mul(xp, g, x, y, s, out): return xp.multiply(g, s, out=out)
+def _gs_div(xp, g, x, y, s, out): return xp.divide(g, s, out=out)
+
+
+def _gs_rdiv(xp, g, x, y, s, out):       # d(s/x) = -s/x^2 = -y/x
+    out = xp.divide(y, x, out=out)
+    out *= g
+    xp.negative(out, out=out)
+    return out
+
+
+def _gs_power(xp, g, x, y, s, out):      # s * x^(s-1)
+    out = xp.power(x, s - 1, out=out)
+    out *= s
+    out *= g
+    return out
+
+
+def _gs_rpower(xp, g, x, y, s, out):     # s^x * log(s)
+    out = xp.multiply(g, y, out=out)
+    out *= np.log(s)
+    return out
+
+
+# ties pass the gradient, as in MXNet (x >= s for maximum, x <= s for minimum)
+def _gs_maximum(xp, g, x, y, s, out): return xp.multiply(g, x >= s, out=out)
+def _gs_minimum(xp, g, x, y, s, out): return xp.multiply(g, x <= s, out=out)
+
+
+# name, aliases, fn, grad, keep, samples (attrs, values)
+_SCALAR = [
+    ('_plus_scalar', ('_PlusScalar',), _s_plus, _gs_identity, '', [({'scalar': 2.5}, None)],
+     'x + scalar'),
+    ('_minus_scalar', ('_MinusScalar',), _s_minus, _gs_identity, '', [({'scalar': 2}, None)],
+     'x - scalar'),
+    ('_rminus_scalar', ('_RMinusScalar',), _s_rminus, _gs_negate, '', [({'scalar': 2}, None)],
+     'scalar - x'),
+    ('_mul_scalar', ('_MulScalar',), _s_mul, _gs_mul, '', [({'scalar': -1.5}, None)],
+     'x * scalar'),
+    ('_div_scalar', ('_DivScalar',), _s_div, _gs_div, '', [({'scalar': 4}, None)],
+     'x / scalar'),
+    ('_rdiv_scalar', ('_RDivScalar',), _s_rdiv, _gs_rdiv, 'xy', [({'scalar': 3}, _nonzero)],
+     'scalar / x'),
+    ('_power_scalar', ('_PowerScalar',), _s_power, _gs_power, 'x',
+     [({'scalar': 2}, None), ({'scalar': 3}, None), ({'scalar': 0.5}, _positive)],
+     'x ** scalar'),
+    ('_rpower_scalar', ('_RPowerScalar',), _s_rpower, _gs_rpower, 'y',
+     [({'scalar': 2}, None), ({'scalar': 0.5}, None)], 'scalar ** x'),
+    ('_maximum_scalar', ('_MaximumScalar',), _s_maximum, _gs_maximum, 'x',
+     [({'scalar': 0.1}, None)], 'max(x, scalar)'),
+    ('_minimum_scalar', ('_MinimumScalar',), _s_minimum, _gs_minimum, 'x',
+     [({'scalar': 0.1}, None)], 'min(x, scalar)'),
+]
+_SCALAR_COMPARISONS = [
+    ('_equal_scalar', ('_EqualScalar',), 'equal', '=='),
+    ('_not_equal_scalar', ('_NotEqualScalar',), 'not_equal', '!='),
+    ('_greater_scalar', ('_GreaterScalar',), 'greater', '>'),
+    ('_greater_equal_scalar', ('_GreaterEqualScalar',), 'greater_equal', '>='),
+    ('_lesser_scalar', ('_LesserScalar',), 'less', '<'),
+    ('_lesser_equal_scalar', ('_LesserEqualScalar',), 'less_equal', '<='),
+]
+
+for _name, _aliases, _fn, _grad, _keep, _cases, _what in _SCALAR:
+    _define(ScalarOp, _name, _aliases, fn=staticmethod(_fn), grad=staticmethod(_grad),
+            retain_inputs=(0,) if 'x' in _keep else (), retain_outputs=(0,) if 'y' in _keep else (),
+            doc='Element-wise ``%s`` (what ``sym %s`` and ``nd %s`` with a number make).\n'
+                % (_what, _what, _what),
+            samples=tuple(Sample(a, {'data': (3, 4)}, values={'data': v} if v else None)
+                          for a, v in _cases))
+
+for _name, _aliases, _ufunc, _sym in _SCALAR_COMPARISONS:
+    _define(ScalarOp, _name, _aliases, fn=staticmethod(_cmp(_ufunc)),
+            doc='Element-wise ``x %s scalar``: 1 where true, 0 where false, in the input dtype.\n'
+                % _sym,
+            samples=(Sample({'scalar': 0.2}, {'data': (3, 4)}),))
+
+
+# ==========================================================================================
+
+@register
+class AddN(Operator):
+    """Sum of any number of arrays of one shape.
+
+    Example::
+
+        >>> mx.nd.add_n(mx.nd.ones((2,)), mx.nd.ones((2,)), mx.nd.ones((2,))).asnumpy()
+        array([3., 3.], dtype=float32)
+    """
+    name = 'add_n'
+    aliases = ('ElementWiseSum',)
+    params = {'num_args': Param('int')}
+    variadic = True
+    key_var_num_args = 'num_args'
+    samples = (Sample({'num_args': 3}, {'arg0': (2, 3), 'arg1': (2, 3), 'arg2': (2, 3)}),
+               Sample({'num_args': 1}, {'arg0': (4,)}))
+
+    def setup(self):
+        if self.num_args < 1:
+            raise InferError('add_n needs num_args >= 1, got %d' % self.num_args)
+
+    def infer_shape(self, in_shapes):
+        names = self.list_arguments()
+        known = [(n, tuple(s)) for n, s in zip(names, in_shapes) if s is not None]
+        for n, s in known[1:]:
+            if s != known[0][1]:
+                raise InferError('add_n needs inputs of one shape, got %s %s and %s %s'
+                                 % (known[0][0], known[0][1], n, s))
+        shape = known[0][1] if known else None
+        return [shape] * len(in_shapes), [shape], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        out = outs[0]
+        if len(ins) == 1:
+            out[...] = ins[0]
+            return
+        xp.add(ins[0], ins[1], out=out)
+        for x in ins[2:]:
+            out += x
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        for dx in igrads:
+            if dx is not None:
+                dx[...] = ograds[0]
+
+
+del _name, _fn, _grad, _keep, _values, _example, _key, _ename, _ealiases, _bname, _baliases
+del _dl, _dr, _keep_y, _rv, _lv, _sym, _common, _ufunc, _aliases, _cases, _what
