@@ -132,8 +132,8 @@ def test_functions():
     np.testing.assert_allclose(out.asnumpy(), np.exp(a.asnumpy()), rtol=1e-6)
     assert mx.nd.FullyConnected(a, mx.nd.ones((3, 2)), num_hidden=3, no_bias=True).shape == (2, 3)
     mx.nd.waitall()
-    with pytest.raises(mx.MXNetError, match='num_hidden'):
-        mx.nd.FullyConnected(a, mx.nd.ones((3, 2)), num_hidden=3)   # bias missing is named
+    with pytest.raises(mx.MXNetError, match='bias'):
+        mx.nd.FullyConnected(a, mx.nd.ones((3, 2)), num_hidden=3)   # the missing bias is named
     with pytest.raises(mx.MXNetError) as e:
         mx.nd.elemwise_add(a, mx.nd.ones((3, 2)))
     assert '(2, 2)' in str(e.value) and '(3, 2)' in str(e.value)

@@ -4,6 +4,7 @@ import numpy as np
 from ..base import MXNetError
 from ..context import current_context
 from ..ops import all_names
+from ..ops.registry import check_input_names
 from ..ops.infer import infer_op_shapes, infer_op_types
 from .ndarray import NDArray, _wrap, _to_module
 
@@ -37,6 +38,7 @@ def invoke(cls, args, kwargs):
     out = kwargs.pop('out', None)
     kwargs.pop('name', None)
     params, inputs, named = split_call(cls, args, kwargs, lambda a: isinstance(a, NDArray))
+    check_input_names(cls, named)
     op = cls(params)
     names = op.list_arguments() + op.list_auxiliary_states()
     unknown = [k for k in named if k not in names]

@@ -44,3 +44,17 @@ def sum_to_shape(xp, g, shape, out):
     xp.sum(g, axis=axes, out=out.reshape(out.shape if not axes else
                                              [g.shape[i] for i in range(g.ndim) if i not in axes]))
     return out
+
+
+def erf(xp, x):
+    """The error function, element-wise, accurate to about 1.2e-7 (NumPy has none).
+
+    Numerical Recipes' Chebyshev fit of erfc; works for numpy and cupy arrays alike.
+    """
+    z = xp.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (
+        0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (
+            1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
+    erfc = t * xp.exp(poly)
+    return xp.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype, copy=False)

@@ -10,6 +10,18 @@ def _known(shape):
     return tuple(shape)
 
 
+def _run_infer(op, in_shapes):
+    """``op.infer_shape``, first with partially known shapes (0 = unknown dimension), which
+    most operators carry through; if the operator cannot, again with those shapes unknown."""
+    known = [_known(s) for s in in_shapes]
+    if known != [tuple(s) if s is not None else None for s in in_shapes]:
+        try:
+            return op.infer_shape([tuple(s) if s is not None else None for s in in_shapes])
+        except (InferError, ZeroDivisionError, ValueError):
+            pass
+    return op.infer_shape(known)
+
+
 def merge_shape(old, new):
     """Combine two views of one shape (0 marks an unknown dimension); None when they clash."""
     if old is None:
@@ -49,7 +61,7 @@ def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None):
     out_shapes = list(out_shapes) if out_shapes is not None else [None] * len(outn)
     aux_shapes = list(aux_shapes) if aux_shapes is not None else [None] * len(auxn)
     try:
-        got_in, got_out, got_aux = op.infer_shape([_known(s) for s in in_shapes])
+        got_in, got_out, got_aux = _run_infer(op, in_shapes)
     except InferError as e:
         detail = ', '.join('%s=%s' % (n, s) for n, s in zip(args, in_shapes))
         raise MXNetError('%s: %s (inputs: %s)' % (describe(node_name, op), e, detail)) from None

@@ -132,7 +132,8 @@ class Param:
                 out = _PARSERS[self.kind](value)
             elif self.kind in ('shape', 'axis'):
                 out = None if value is None else (
-                    (int(value),) if np.isscalar(value) else tuple(int(v) for v in value))
+                    (int(value),) if np.isscalar(value) else
+                    tuple(None if v is None else int(v) for v in value))
                 if self.kind == 'axis' and out == ():
                     out = None
             elif self.kind in ('dtype', 'dtype_or_none'):
@@ -227,19 +228,19 @@ class Operator:
     def list_auxiliary_states(self):
         return list(self.auxiliary)
 
-    def num_outputs(self):
+    def output_count(self):
         return len(self.list_outputs())
 
     # ---- inference ---------------------------------------------------------------------
     def infer_shape(self, in_shapes):
         """Default: one output shaped like the first known input; all inputs alike."""
         known = next((s for s in in_shapes if s is not None), None)
-        return [known] * len(in_shapes), [known] * self.num_outputs(), []
+        return [known] * len(in_shapes), [known] * self.output_count(), []
 
     def infer_type(self, in_types):
         """Default: every input, output and auxiliary state has the first known dtype."""
         known = next((t for t in in_types if t is not None), None)
-        return ([known] * len(in_types), [known] * self.num_outputs(),
+        return ([known] * len(in_types), [known] * self.output_count(),
                 [known] * len(self.list_auxiliary_states()))
 
     # ---- compute -----------------------------------------------------------------------
@@ -253,6 +254,21 @@ class Operator:
 
     def __repr__(self):
         return '%s(%s)' % (self.name, ', '.join('%s=%s' % kv for kv in sorted(self.attrs.items())))
+
+
+def check_input_names(cls, names):
+    """Refuse keyword arguments that are neither a parameter nor a possible input of ``cls``.
+
+    ``arguments`` and ``auxiliary`` list every input an operator can take (``list_arguments``
+    may drop some, e.g. ``bias`` with ``no_bias``); variadic operators take ``arg0``, ``arg1``...
+    """
+    possible = set(cls.arguments) | set(cls.auxiliary)
+    bad = [k for k in names if k not in possible and
+           not (cls.variadic and k.startswith('arg') and k[3:].isdigit())]
+    if bad:
+        raise MXNetError('operator %s got an unknown parameter %r; it takes %s and inputs %s'
+                         % (cls.name, bad[0], sorted(cls.params) or 'no parameters',
+                            list(cls.arguments) + list(cls.auxiliary)))
 
 
 def register(cls):

@@ -43,7 +43,7 @@ class Node:
         return self.op(self.attrs)
 
     def num_outputs(self):
-        return 1 if self.op is None else self.proto().num_outputs()
+        return 1 if self.op is None else self.proto().output_count()
 
     def num_args(self):
         return len(self.proto().list_arguments())
@@ -515,7 +515,7 @@ def _create(op_name, inputs, params, name=None, attr=None, named=None):
             entries.append(_as_symbol(value, what))
     node = Node(cls, name, op.attrs, extra, entries)
     node._proto = op
-    return Symbol([(node, i) for i in range(op.num_outputs())])
+    return Symbol([(node, i) for i in range(op.output_count())])
 
 
 def _call_op(op_name, args, kwargs):
@@ -524,6 +524,7 @@ def _call_op(op_name, args, kwargs):
     attr = kwargs.pop('attr', None)
     from ..ndarray.op import split_call
     params, inputs, named = split_call(cls, args, kwargs, lambda a: isinstance(a, Symbol))
+    registry.check_input_names(cls, named)
     return _create(op_name, inputs, params, name=name, attr=attr, named=named)
 
 

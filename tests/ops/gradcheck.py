@@ -21,7 +21,7 @@ def infer_all(op, shapes):
     """Complete argument, output and auxiliary shapes from the given argument shapes."""
     names = op.list_arguments()
     ins = [tuple(shapes[n]) if n in shapes else None for n in names]
-    outs, aux = [None] * op.num_outputs(), [None] * len(op.list_auxiliary_states())
+    outs, aux = [None] * op.output_count(), [None] * len(op.list_auxiliary_states())
     for _ in range(3):
         i2, o2, a2 = op.infer_shape(list(ins))
         ins = [_merge(x, y) for x, y in zip(ins, i2)]

@@ -164,7 +164,7 @@ def test_bad_parameters_are_named():
         mx.sym.FullyConnected(x)
     with pytest.raises(mx.MXNetError, match='act_type'):
         mx.sym.Activation(x, act_type='swish')
-    with pytest.raises(mx.MXNetError, match='unknown input'):
+    with pytest.raises(mx.MXNetError, match="unknown parameter 'weight'"):
         mx.sym.Activation(x, act_type='relu', weight=x)
 
 
