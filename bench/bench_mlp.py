@@ -71,7 +71,10 @@ def main():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, 784)).astype(np.float32)
     y = rng.integers(0, 10, BATCH).astype(np.float32)
-    exe = mlp().simple_bind(mx.cpu(), data=(BATCH, 784), softmax_label=(BATCH,))
+    net = mlp()
+    # as Module binds for training: inputs and labels take no gradient
+    req = {n: 'null' if n in ('data', 'softmax_label') else 'write' for n in net.list_arguments()}
+    exe = net.simple_bind(mx.cpu(), grad_req=req, data=(BATCH, 784), softmax_label=(BATCH,))
     names = ['fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias', 'fc3_weight', 'fc3_bias']
     for n in names:
         exe.arg_dict[n][:] = rng.standard_normal(exe.arg_dict[n].shape) * 0.05

@@ -27,7 +27,7 @@ def mlp():
 
 def make_data(rng, n, centers):
     labels = rng.integers(0, 10, n)
-    x = centers[labels] + rng.standard_normal((n, 784)).astype(np.float32) * 3.0
+    x = centers[labels] + rng.standard_normal((n, 784)).astype(np.float32) * 1.5
     return x.astype(np.float32), labels.astype(np.float32)
 
 
