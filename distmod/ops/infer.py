@@ -49,12 +49,16 @@ def describe(node_name, op):
     return "operator '%s' (%s)" % (node_name, op.name)
 
 
-def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None):
+def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None, sources=None):
     """Run ``op.infer_shape`` and reconcile its answer with what is already known.
 
     Returns ``(in_shapes, out_shapes, aux_shapes)`` merged; raises ``MXNetError`` naming the
-    operator instance, the argument and both shapes when they disagree.
+    operator instance, the argument and both shapes when they disagree.  ``sources`` names
+    what feeds each input (argument then auxiliary), for the messages.
     """
+    def label(name, i):
+        src = sources[i] if sources is not None and i < len(sources) else None
+        return '%r (from %r)' % (name, src) if src and src != name else repr(name)
     args = op.list_arguments()
     auxn = op.list_auxiliary_states()
     outn = op.list_outputs()
@@ -63,22 +67,24 @@ def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None):
     try:
         got_in, got_out, got_aux = _run_infer(op, in_shapes)
     except InferError as e:
-        detail = ', '.join('%s=%s' % (n, s) for n, s in zip(args, in_shapes))
+        detail = ', '.join('%s=%s' % (label(n, i), s) for i, (n, s) in
+                           enumerate(zip(args, in_shapes)))
         raise MXNetError('%s: %s (inputs: %s)' % (describe(node_name, op), e, detail)) from None
     got_aux = list(got_aux) + [None] * (len(auxn) - len(got_aux))
 
-    def merge(kind, names, old, new):
+    def merge(kind, names, old, new, offset=None):
         out = []
-        for n, a, b in zip(names, old, new):
+        for i, (n, a, b) in enumerate(zip(names, old, new)):
             m = merge_shape(a, b)
             if m is None and a is not None and b is not None:
-                raise ShapeClash('%s: shape of %s %r is %s but the operator expects %s'
-                                 % (describe(node_name, op), kind, n, _fmt(a), _fmt(b)))
+                what = label(n, offset + i) if offset is not None else repr(n)
+                raise ShapeClash('%s: shape of %s %s is %s but the operator expects %s'
+                                 % (describe(node_name, op), kind, what, _fmt(a), _fmt(b)))
             out.append(m)
         return out
-    return (merge('argument', args, in_shapes, got_in),
+    return (merge('argument', args, in_shapes, got_in, 0),
             merge('output', outn, out_shapes, got_out),
-            merge('auxiliary state', auxn, aux_shapes, got_aux))
+            merge('auxiliary state', auxn, aux_shapes, got_aux, len(args)))
 
 
 def infer_op_types(op, node_name, in_types, out_types=None, aux_types=None):

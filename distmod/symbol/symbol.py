@@ -323,7 +323,8 @@ class Symbol:
                 okeys = [(id(node), i) for i in range(node.num_outputs())]
                 ins, outs, aux = infer_op_shapes(
                     op, node.name, [known.get(k) for k in keys[:nargs]],
-                    [known.get(k) for k in okeys], [known.get(k) for k in keys[nargs:]])
+                    [known.get(k) for k in okeys], [known.get(k) for k in keys[nargs:]],
+                    sources=[s.output_names()[i] for s, i in node.inputs])
                 for k, s in zip(keys + okeys, ins + aux + outs):
                     if s is not None and known.get(k) != s:
                         known[k] = s
