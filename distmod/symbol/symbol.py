@@ -75,6 +75,32 @@ def topo_order(heads):
     return order
 
 
+def _propagate(order, known, infer):
+    """Run ``infer(node, ins, outs, aux)`` over the operator nodes until nothing changes.
+
+    ``known`` maps entries ``(id(node), output index)`` to what is known of them (a shape or
+    a dtype); what an operator infers about its inputs flows back to their producers too.
+    """
+    for _ in range(len(order) + 1):
+        changed = False
+        for node in order:
+            if node.op is None:
+                continue
+            nargs = node.num_args()
+            keys = [(id(s), i) for s, i in node.inputs]
+            okeys = [(id(node), i) for i in range(node.num_outputs())]
+            ins, outs, aux = infer(node, [known.get(k) for k in keys[:nargs]],
+                                   [known.get(k) for k in okeys],
+                                   [known.get(k) for k in keys[nargs:]])
+            for k, v in zip(keys + okeys, list(ins) + list(aux) + list(outs)):
+                if v is not None and known.get(k) != v:
+                    known[k] = v
+                    changed = True
+        if not changed:
+            break
+    return known
+
+
 def _aux_ids(order):
     """ids of the variable nodes that feed an operator's auxiliary-state slots."""
     out = set()
@@ -312,26 +338,11 @@ class Symbol:
                     s = s2 if s is None else (merge_shape(tuple(s), s2) or tuple(s))
                 if s is not None:
                     known[(id(node), 0)] = tuple(s)
-        for _ in range(len(order) + 1):
-            changed = False
-            for node in order:
-                if node.op is None:
-                    continue
-                op = node.proto()
-                nargs = node.num_args()
-                keys = [(id(s), i) for s, i in node.inputs]
-                okeys = [(id(node), i) for i in range(node.num_outputs())]
-                ins, outs, aux = infer_op_shapes(
-                    op, node.name, [known.get(k) for k in keys[:nargs]],
-                    [known.get(k) for k in okeys], [known.get(k) for k in keys[nargs:]],
-                    sources=[s.output_names()[i] for s, i in node.inputs])
-                for k, s in zip(keys + okeys, ins + aux + outs):
-                    if s is not None and known.get(k) != s:
-                        known[k] = s
-                        changed = True
-            if not changed:
-                break
-        return known
+
+        def infer(node, ins, outs, aux):
+            return infer_op_shapes(node.proto(), node.name, ins, outs, aux,
+                                   sources=[s.output_names()[i] for s, i in node.inputs])
+        return _propagate(order, known, infer)
 
     def _shape_lists(self, known):
         args, auxs = self._arg_nodes()
@@ -358,6 +369,7 @@ class Symbol:
         return tuple([s if s is not None else () for s in lst] for lst in res)
 
     def _infer_types(self, given):
+        """Propagate dtypes (names) to a fixed point, like ``_infer_shapes``."""
         order = self._topo()
         known = {}
         for node in order:
@@ -368,24 +380,10 @@ class Symbol:
                     t = FLAG_TO_DTYPE[int(attr)] if attr.isdigit() else attr
                 if t is not None:
                     known[(id(node), 0)] = dtype_np(t).name
-        for _ in range(len(order) + 1):
-            changed = False
-            for node in order:
-                if node.op is None:
-                    continue
-                nargs = node.num_args()
-                keys = [(id(s), i) for s, i in node.inputs]
-                okeys = [(id(node), i) for i in range(node.num_outputs())]
-                ins, outs, aux = infer_op_types(
-                    node.proto(), node.name, [known.get(k) for k in keys[:nargs]],
-                    [known.get(k) for k in okeys], [known.get(k) for k in keys[nargs:]])
-                for k, t in zip(keys + okeys, ins + aux + outs):
-                    if t is not None and known.get(k) != t:
-                        known[k] = t
-                        changed = True
-            if not changed:
-                break
-        return known
+
+        def infer(node, ins, outs, aux):
+            return infer_op_types(node.proto(), node.name, ins, outs, aux)
+        return _propagate(order, known, infer)
 
     def infer_type(self, *args, **kwargs):
         """``(arg_types, out_types, aux_types)`` as NumPy types, or Nones when incomplete."""
