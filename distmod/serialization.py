@@ -24,6 +24,12 @@ V3_MAGIC = 0xF993FACA
 _CPU = 1
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(fname, payload):
     """Write ``payload`` (bytes) to ``fname`` through a temporary file, fsync and rename.
 
@@ -34,6 +40,7 @@ def atomic_write(fname, payload):
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(fname) + '.', suffix='.tmp',
                                dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; users expect umask's mode
         with os.fdopen(fd, 'wb') as f:
             f.write(payload)
             f.flush()

@@ -141,3 +141,11 @@ def test_our_files_load_in_mxnet(tmp_path):
         want = values(key[4:], (2, 3))
         assert np.dtype(dt) == want.dtype
         np.testing.assert_array_equal(np.array(ast.literal_eval(vals), dtype=want.dtype), want.ravel())
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    f = tmp_path / 'perm.params'
+    ser.save_arrays(f, [np.ones(2, np.float32)])
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (f.stat().st_mode & 0o777) == (0o666 & ~mask)

@@ -35,7 +35,6 @@ def infer_all(op, shapes):
 
 def make_inputs(op, sample, rng):
     names, ins, outs, aux = infer_all(op, sample.shapes)
-    in_types = [None] * len(names)
     types = op.infer_type([np.dtype(np.float64).name if n not in op.nondiff else None
                            for n in names])
     in_types = [t or 'float64' for t in types[0]]
