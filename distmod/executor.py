@@ -59,13 +59,12 @@ def _grad_reqs(grad_req, names):
 class _Step:
     """One operator call: the op instance and the exact buffers it touches."""
 
-    __slots__ = ('node', 'op', 'ins', 'outs', 'aux', 'igrads', 'ograds', 'accum', 'zero')
+    __slots__ = ('node', 'op', 'ins', 'outs', 'aux', 'igrads', 'ograds', 'accum')
 
     def __init__(self, node, op, ins, outs, aux):
         self.node, self.op, self.ins, self.outs, self.aux = node, op, ins, outs, aux
         self.igrads = self.ograds = None
         self.accum = ()      # (target, temp): target += temp after backward
-        self.zero = ()       # gradient buffers to clear before backward writes parts of them
 
 
 class Executor:

@@ -236,8 +236,16 @@ _UNARY = [
     ('sign', _u_sign, None, '', _nonzero, 'mx.nd.sign(mx.nd.array([-2, 0, 3]))  # [-1, 0, 1]'),
 ]
 
+def _unary_doc(name, example):
+    """A docstring whose example (``'EXPR  # [values]'``) runs as a doctest."""
+    expr, values = example.split('  # ')
+    shown = [round(float(v), 4) for v in values.strip('[]').split(',')]
+    return ('Element-wise %s.\n\nExample::\n\n    >>> %s.asnumpy().astype(float).round(4).tolist()\n    %s\n'
+            % (name, expr, shown))
+
+
 for _name, _fn, _grad, _keep, _values, _example in _UNARY:
-    _define(UnaryOp, _name, doc='Element-wise %s.\n\nExample::\n\n    >>> %s\n' % (_name, _example),
+    _define(UnaryOp, _name, doc=_unary_doc(_name, _example),
             fn=staticmethod(_fn), grad=staticmethod(_grad) if _grad else None,
             retain_inputs=(0,) if _keep == 'x' else (), retain_outputs=(0,) if _keep == 'y' else (),
             samples=(Sample({}, {'data': (3, 4)}, values={'data': _values} if _values else None),))
