@@ -101,6 +101,33 @@ def _propagate(order, known, infer):
     return known
 
 
+# Attributes MXNet keeps as ``__key__`` in the graph and also shows as ``key``.
+HIDDEN_KEYS = ('ctx_group', 'lr_mult', 'wd_mult', 'force_mirroring', 'mirror_stage',
+               'profiler_scope')
+
+
+def _with_plain_keys(node):
+    out = dict(node.attrs)
+    out.update(node.extra)
+    for k in HIDDEN_KEYS:
+        if '__%s__' % k in out:
+            out[k] = out['__%s__' % k]
+    return out
+
+
+def _scope_attrs(attr, what):
+    """AttrScope and ``attr=`` attributes for an operator node, hidden keys as ``__key__``."""
+    out = {}
+    for k, v in _attribute.current().get(attr).items():
+        if k in HIDDEN_KEYS:
+            k = '__%s__' % k
+        elif not (k.startswith('__') and k.endswith('__')):
+            raise MXNetError('%s: attribute %r is neither a parameter nor one of MXNet\'s '
+                             'attributes %s (or a __dunder__ key)' % (what, k, list(HIDDEN_KEYS)))
+        out[k] = v
+    return out
+
+
 def _aux_ids(order):
     """ids of the variable nodes that feed an operator's auxiliary-state slots."""
     out = set()
@@ -219,24 +246,24 @@ class Symbol:
     def attr(self, key):
         """An attribute of this single-output symbol's node, as a string, or None."""
         node = self._outputs[0][0]
-        if key in node.extra:
-            return node.extra[key]
-        return node.attrs.get(key)
+        for k in (key, '__%s__' % key if key in HIDDEN_KEYS else None):
+            if k in node.extra:
+                return node.extra[k]
+            if k in node.attrs:
+                return node.attrs[k]
+        return None
 
     def list_attr(self, recursive=False):
+        """This node's attributes (MXNet shows hidden keys both as ``__k__`` and ``k``)."""
         if recursive:
             raise DeprecationWarning('list_attr(recursive=True) is gone; use attr_dict()')
-        node = self._outputs[0][0]
-        out = dict(node.attrs)
-        out.update(node.extra)
-        return out
+        return _with_plain_keys(self._outputs[0][0])
 
     def attr_dict(self):
         """``{node name: {key: value}}`` for every node that has attributes."""
         out = {}
         for node in self._topo():
-            d = dict(node.attrs)
-            d.update(node.extra)
+            d = _with_plain_keys(node)
             if d:
                 out[node.name] = d
         return out
@@ -491,7 +518,7 @@ def _create(op_name, inputs, params, name=None, attr=None, named=None):
     cls = registry.get(op_name)
     op = cls(params)
     name = _name.current().get(name, op_name.lower())
-    extra = _attribute.current().get(attr)
+    extra = _scope_attrs(attr, "operator '%s' (%s)" % (name, cls.name))
     arg_names = op.list_arguments()
     aux_names = op.list_auxiliary_states()
     named = dict(named or {})
@@ -508,7 +535,9 @@ def _create(op_name, inputs, params, name=None, attr=None, named=None):
         value = inputs[i] if i < len(inputs) else named.get(arg)
         what = "operator '%s' (%s) input '%s'" % (name, cls.name, arg)
         if value is None:
-            var_extra = {k: v for k, v in extra.items()}
+            # as in MXNet, a variable an operator creates carries the operator's attributes
+            var_extra = dict(op.attrs)
+            var_extra.update(extra)
             entries.append((Node(None, '%s_%s' % (name, arg), extra=var_extra), 0))
         else:
             entries.append(_as_symbol(value, what))
@@ -611,7 +640,7 @@ def load_json(json_str):
         params = {k: v for k, v in attrs.items() if k in cls.params}
         extra = {k: v for k, v in attrs.items() if k not in cls.params}
         odd = [k for k in extra if not (k.startswith('__') and k.endswith('__'))
-               and k not in _KNOWN_EXTRA]
+               and k not in HIDDEN_KEYS]
         if odd:
             raise MXNetError("symbol JSON node '%s' (%s) has parameters %s that distmod's %s "
                              "does not take" % (raw['name'], op_name, odd, cls.name))
@@ -622,9 +651,6 @@ def load_json(json_str):
             raise MXNetError("symbol JSON node '%s': %s" % (raw['name'], e)) from None
         nodes.append(node)
     return Symbol([(nodes[h[0]], h[1]) for h in heads])
-
-
-_KNOWN_EXTRA = {'ctx_group', 'lr_mult', 'wd_mult', 'force_mirroring', 'mirror_stage'}
 
 
 def load(fname):

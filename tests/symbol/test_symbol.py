@@ -205,3 +205,41 @@ def test_legacy_json_with_param_key_loads():
     s = mx.sym.load_json(text)
     assert s.list_arguments() == ['data', 'fc_weight', 'fc_bias']
     assert s.infer_shape(data=(2, 5))[1] == [(2, 3)]
+
+
+def test_json_matches_what_mxnet_writes():
+    """The document MXNet 1.9.1 writes for this graph (read off the reference venv)."""
+    import json
+    fc = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=3, name='fc')
+    assert json.loads(fc.tojson()) == {
+        'nodes': [{'op': 'null', 'name': 'data', 'inputs': []},
+                  {'op': 'null', 'name': 'fc_weight', 'attrs': {'num_hidden': '3'}, 'inputs': []},
+                  {'op': 'null', 'name': 'fc_bias', 'attrs': {'num_hidden': '3'}, 'inputs': []},
+                  {'op': 'FullyConnected', 'name': 'fc', 'attrs': {'num_hidden': '3'},
+                   'inputs': [[0, 0, 0], [1, 0, 0], [2, 0, 0]]}],
+        'arg_nodes': [0, 1, 2], 'node_row_ptr': [0, 1, 2, 3, 4], 'heads': [[3, 0, 0]],
+        'attrs': {'mxnet_version': ['int', 10901]}}
+    a = mx.sym.Variable('a')
+    b = mx.sym.Variable('b')
+    with mx.name.NameManager():
+        got = [json.loads(s.tojson())['nodes'][-1] for s in [a + b, a + 2, 2 - a, a ** 2, -a]]
+    assert [(n['op'], n['name'], n.get('attrs')) for n in got] == [
+        ('elemwise_add', '_plus0', None), ('_plus_scalar', '_plusscalar0', {'scalar': '2'}),
+        ('_rminus_scalar', '_rminusscalar0', {'scalar': '2'}),
+        ('_power_scalar', '_powerscalar0', {'scalar': '2'}),
+        ('_mul_scalar', '_mulscalar0', {'scalar': '-1.0'})]
+
+
+def test_attr_scope_keys_follow_mxnet():
+    import json
+    w = mx.sym.Variable('w')
+    with mx.AttrScope(ctx_group='dev1'):
+        fc = mx.sym.FullyConnected(w, num_hidden=2, name='fc')
+    nodes = {n['name']: n.get('attrs') for n in json.loads(fc.tojson())['nodes']}
+    assert nodes['fc'] == {'__ctx_group__': 'dev1', 'num_hidden': '2'}
+    assert nodes['fc_weight'] == {'__ctx_group__': 'dev1', 'num_hidden': '2'}
+    assert fc.attr('ctx_group') == 'dev1' and fc.attr('__ctx_group__') == 'dev1'
+    assert fc.list_attr() == {'num_hidden': '2', '__ctx_group__': 'dev1', 'ctx_group': 'dev1'}
+    with pytest.raises(mx.MXNetError, match="'mygroup'"):
+        with mx.AttrScope(mygroup='4'):
+            mx.sym.FullyConnected(w, num_hidden=2)
