@@ -16,3 +16,4 @@ from . import symbol
 from . import symbol as sym
 from . import executor
 from .executor import Executor
+from . import model
