@@ -17,3 +17,11 @@ from . import symbol as sym
 from . import executor
 from .executor import Executor
 from . import model
+from . import io
+from . import metric
+from . import initializer
+from . import initializer as init
+from . import optimizer
+from . import callback
+from . import module
+from . import module as mod

@@ -5,12 +5,17 @@ format; files written here load in MXNet 1.9 and the other way round.  Every fil
 atomically (temporary name, fsync, rename), so a crash leaves the previous checkpoint whole.
 """
 import logging
+from collections import namedtuple
 
 from .base import MXNetError
 from . import ndarray as nd
 from . import symbol as sym
 
-__all__ = ['save_checkpoint', 'load_checkpoint', 'load_params', 'params_file', 'symbol_file']
+__all__ = ['save_checkpoint', 'load_checkpoint', 'load_params', 'params_file', 'symbol_file',
+           'BatchEndParam']
+
+# What batch-end callbacks receive (MXNet's mx.model.BatchEndParam).
+BatchEndParam = namedtuple('BatchEndParams', ['epoch', 'nbatch', 'eval_metric', 'locals'])
 
 
 def symbol_file(prefix):

@@ -319,20 +319,20 @@ def _ctx(ctx):
 
 
 def array(source_array, ctx=None, dtype=None):
-    """An NDArray from a list, NumPy array or NDArray (float32 unless the source is typed)."""
+    """An NDArray from a list, NumPy array or NDArray.
+
+    As in MXNet the dtype is the source's for an NDArray and float32 for anything else (NumPy
+    arrays included) unless ``dtype`` is given.
+    """
     ctx = _ctx(ctx)
     if isinstance(source_array, NDArray):
         src = source_array.asnumpy()
         dtype = dtype if dtype is not None else src.dtype
-    elif isinstance(source_array, np.ndarray):
-        src = source_array
-        dtype = dtype if dtype is not None else src.dtype
     elif hasattr(source_array, '__cuda_array_interface__'):
         src = source_array.get()
-        dtype = dtype if dtype is not None else src.dtype
     else:
         src = np.asarray(source_array)
-        dtype = dtype if dtype is not None else np.float32
+    dtype = dtype if dtype is not None else np.float32
     data = np.array(src, dtype=dtype_np(dtype), copy=True)
     if data.ndim == 0:
         data = data.reshape(1)

@@ -1,0 +1,118 @@
+"""``mx.callback``: what fit calls at the end of batches and epochs (MXNet's log lines)."""
+import logging
+import math
+import sys
+import time
+
+from . import model as _model
+
+__all__ = ['Speedometer', 'do_checkpoint', 'module_checkpoint', 'log_train_metric',
+           'ProgressBar', 'LogValidationMetricsCallback']
+
+
+def module_checkpoint(mod, prefix, period=1, save_optimizer_states=False):
+    """Epoch-end callback: ``mod.save_checkpoint`` every ``period`` epochs."""
+    period = int(max(1, period))
+
+    def _callback(iter_no, sym=None, arg=None, aux=None):
+        if (iter_no + 1) % period == 0:
+            mod.save_checkpoint(prefix, iter_no + 1, save_optimizer_states)
+    return _callback
+
+
+def do_checkpoint(prefix, period=1):
+    """Epoch-end callback: ``prefix-symbol.json`` and ``prefix-%04d.params`` every ``period``.
+
+    Example::
+
+        >>> mod.fit(train, num_epoch=4, epoch_end_callback=mx.callback.do_checkpoint('mlp'))  # doctest: +SKIP
+    """
+    period = int(max(1, period))
+
+    def _callback(iter_no, sym, arg, aux):
+        if (iter_no + 1) % period == 0:
+            _model.save_checkpoint(prefix, iter_no + 1, sym, arg, aux)
+    return _callback
+
+
+def log_train_metric(period, auto_reset=False):
+    """Batch-end callback: log the training metric every ``period`` batches."""
+    def _callback(param):
+        if param.nbatch % period == 0 and param.eval_metric is not None:
+            for name, value in param.eval_metric.get_name_value():
+                logging.info('Iter[%d] Batch[%d] Train-%s=%f', param.epoch, param.nbatch,
+                             name, value)
+            if auto_reset:
+                param.eval_metric.reset_local()
+    return _callback
+
+
+class Speedometer:
+    """Batch-end callback: samples/sec (and the metric) every ``frequent`` batches.
+
+    Logs MXNet's line: ``Epoch[0] Batch [50-100]\\tSpeed: 1234.56 samples/sec\\taccuracy=...``.
+    """
+
+    def __init__(self, batch_size, frequent=50, auto_reset=True):
+        self.batch_size = batch_size
+        self.frequent = frequent
+        self.auto_reset = auto_reset
+        self.init = False
+        self.tic = 0
+        self.last_count = 0
+
+    def __call__(self, param):
+        count = param.nbatch
+        if self.last_count > count:
+            self.init = False
+        self.last_count = count
+        if not self.init:
+            self.init = True
+            self.tic = time.time()
+            return
+        if count % self.frequent != 0:
+            return
+        elapsed = time.time() - self.tic
+        speed = self.frequent * self.batch_size / elapsed if elapsed > 0 else float('inf')
+        if param.eval_metric is not None:
+            name_value = param.eval_metric.get_name_value()
+            if self.auto_reset:
+                param.eval_metric.reset_local()
+                msg = 'Epoch[%d] Batch [%d-%d]\tSpeed: %.2f samples/sec'
+                args = [param.epoch, count - self.frequent, count, speed]
+            else:
+                msg = 'Epoch[%d] Batch [0-%d]\tSpeed: %.2f samples/sec'
+                args = [param.epoch, count, speed]
+            msg += '\t%s=%f' * len(name_value)
+            for name, value in name_value:
+                args += [name, value]
+            logging.info(msg, *args)
+        else:
+            logging.info('Iter[%d] Batch [%d]\tSpeed: %.2f samples/sec', param.epoch, count,
+                         speed)
+        self.tic = time.time()
+
+
+class ProgressBar:
+    """Batch-end callback drawing a text progress bar of ``total`` batches."""
+
+    def __init__(self, total, length=80):
+        self.bar_len = length
+        self.total = total
+
+    def __call__(self, param):
+        count = param.nbatch
+        filled = int(round(self.bar_len * count / float(self.total)))
+        percents = math.ceil(100.0 * count / float(self.total))
+        bar = '=' * filled + '-' * (self.bar_len - filled)
+        sys.stdout.write('[%s] %s%s\r' % (bar, percents, '%'))
+
+
+class LogValidationMetricsCallback:
+    """Eval-end callback: log every validation metric as ``Epoch[n] Validation-name=value``."""
+
+    def __call__(self, param):
+        if not param.eval_metric:
+            return
+        for name, value in param.eval_metric.get_name_value():
+            logging.info('Epoch[%d] Validation-%s=%f', param.epoch, name, value)

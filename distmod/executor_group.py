@@ -1,0 +1,232 @@
+"""ExecutorGroup: one executor per local device, each taking its slice of the batch.
+
+The batch is split along its batch axis by ``work_load_list`` (as MXNet's executor group does);
+parameters live on every device, gradients are summed across devices by the module's update.
+"""
+import numpy as np
+
+from .base import MXNetError
+from .context import cpu
+from .ndarray.ndarray import NDArray, _to_module, _wrap
+
+__all__ = ['ExecutorGroup', 'split_batch']
+
+
+def split_batch(batch_size, work_load_list):
+    """Slices of ``range(batch_size)``, one per device, proportional to ``work_load_list``."""
+    total = float(sum(work_load_list))
+    if batch_size < len(work_load_list):
+        raise MXNetError('batch size %d is smaller than the number of devices %d'
+                         % (batch_size, len(work_load_list)))
+    sizes = [int(round(w * batch_size / total)) for w in work_load_list]
+    sizes[-1] = batch_size - sum(sizes[:-1])
+    if any(s <= 0 for s in sizes):
+        raise MXNetError('work_load_list %s gives a device no samples of a batch of %d'
+                         % (list(work_load_list), batch_size))
+    slices, start = [], 0
+    for s in sizes:
+        slices.append(slice(start, start + s))
+        start += s
+    return slices
+
+
+def _desc(item):
+    """(name, shape, layout) from a DataDesc or a (name, shape) pair."""
+    name, shape = item[0], tuple(item[1])
+    layout = getattr(item, 'layout', None) or 'NCHW'
+    dtype = getattr(item, 'dtype', np.float32)
+    return name, shape, layout, dtype
+
+
+def batch_axis(layout):
+    return 0 if layout is None or 'N' not in layout else layout.find('N')
+
+
+class ExecutorGroup:
+    """Executors over ``contexts`` for one symbol and one set of input shapes."""
+
+    def __init__(self, symbol, contexts, workload, data_shapes, label_shapes, param_names,
+                 for_training, inputs_need_grad, shared_group=None, fixed_param_names=None,
+                 grad_req='write', state_names=None):
+        self.symbol = symbol
+        self.contexts = list(contexts)
+        self.workload = list(workload) if workload is not None else [1] * len(self.contexts)
+        self.param_names = list(param_names)
+        self.for_training = for_training
+        self.inputs_need_grad = inputs_need_grad
+        self.fixed_param_names = set(fixed_param_names or ())
+        self.state_names = list(state_names or ())
+        self.arg_names = symbol.list_arguments()
+        self.aux_names = symbol.list_auxiliary_states()
+        self.output_names = symbol.list_outputs()
+        self._grad_req_spec = grad_req
+        self.execs = []
+        self.bind_exec(data_shapes, label_shapes, shared_group)
+
+    # ---- binding -----------------------------------------------------------------------
+    def _grad_req(self, data_names):
+        spec = self._grad_req_spec
+        req = {}
+        for name in self.arg_names:
+            if name in self.param_names:
+                if not self.for_training or name in self.fixed_param_names:
+                    req[name] = 'null'
+                elif isinstance(spec, dict):
+                    req[name] = spec.get(name, 'write')
+                else:
+                    req[name] = spec if isinstance(spec, str) else 'write'
+            elif name in data_names:
+                req[name] = 'write' if self.inputs_need_grad else 'null'
+            else:
+                req[name] = 'null'
+        return req
+
+    def bind_exec(self, data_shapes, label_shapes, shared_group=None, reshape=False):
+        descs = [_desc(d) for d in data_shapes] + [_desc(d) for d in (label_shapes or [])]
+        self.data_shapes = data_shapes
+        self.label_shapes = label_shapes
+        self.data_names = [d[0] for d in (_desc(x) for x in data_shapes)]
+        self.label_names = [d[0] for d in (_desc(x) for x in (label_shapes or []))]
+        axes = {name: batch_axis(layout) for name, _, layout, _ in descs}
+        self.batch_size = descs[0][1][axes[descs[0][0]]]
+        for name, shape, _, _ in descs:
+            if shape[axes[name]] != self.batch_size:
+                raise MXNetError('all inputs must have the same batch size: %s has %d, %s has %d'
+                                 % (descs[0][0], self.batch_size, name, shape[axes[name]]))
+        self.slices = split_batch(self.batch_size, self.workload)
+        self._axes = axes
+        req = self._grad_req(self.data_names)
+        types = {name: dtype for name, _, _, dtype in descs}
+        old = self.execs
+        self.execs = []
+        for i, ctx in enumerate(self.contexts):
+            shapes = {}
+            for name, shape, _, _ in descs:
+                s = list(shape)
+                s[axes[name]] = self.slices[i].stop - self.slices[i].start
+                shapes[name] = tuple(s)
+            if reshape and old:
+                exe = old[i].reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
+            else:
+                shared = shared_group.execs[i] if shared_group is not None else None
+                exe = self.symbol.simple_bind(
+                    ctx, grad_req=req, type_dict=types, shared_exec=shared,
+                    shared_arg_names=self.param_names if shared is not None else None, **shapes)
+            self.execs.append(exe)
+        self.param_arrays = [[e.arg_dict[n] for e in self.execs] for n in self.param_names]
+        self.grad_arrays = [[e.grad_dict[n] for e in self.execs] for n in self.param_names] \
+            if self.for_training else []
+        self.aux_arrays = [[e.aux_dict[n] for e in self.execs] for n in self.aux_names]
+        self.data_arrays = [[(self.slices[i], e.arg_dict[n]) for i, e in enumerate(self.execs)]
+                            for n in self.data_names]
+        self.label_arrays = [[(self.slices[i], e.arg_dict[n]) for i, e in enumerate(self.execs)]
+                             for n in self.label_names if n in self.arg_names]
+        self.input_grad_arrays = [[e.grad_dict[n] for e in self.execs] for n in self.data_names] \
+            if self.inputs_need_grad else []
+
+    def reshape(self, data_shapes, label_shapes):
+        if data_shapes == self.data_shapes and label_shapes == self.label_shapes:
+            return
+        self.bind_exec(data_shapes, label_shapes, reshape=True)
+
+    # ---- parameters --------------------------------------------------------------------
+    def set_params(self, arg_params, aux_params, allow_extra=False):
+        for exe in self.execs:
+            exe.copy_params_from(arg_params, aux_params, allow_extra_params=allow_extra)
+
+    def get_params(self, arg_params, aux_params):
+        """Average each parameter over the devices into ``arg_params``/``aux_params``."""
+        for names, blocks, out in ((self.param_names, self.param_arrays, arg_params),
+                                   (self.aux_names, self.aux_arrays, aux_params)):
+            for name, block in zip(names, blocks):
+                if len(block) == 1:
+                    block[0].copyto(out[name])
+                else:
+                    total = sum(_host(w) for w in block) / len(block)
+                    out[name][:] = total.astype(out[name].dtype)
+
+    # ---- compute -----------------------------------------------------------------------
+    def _load(self, targets, arrays):
+        for per_device, src in zip(targets, arrays):
+            data = src._data if isinstance(src, NDArray) else np.asarray(src)
+            for sl, dst in per_device:
+                part = data[sl] if len(per_device) > 1 else data
+                if part.shape != dst.shape:
+                    raise MXNetError('input of shape %s does not fit the bound shape %s'
+                                     % (tuple(part.shape), dst.shape))
+                dst._data[...] = _to_module(part, dst.context)
+
+    def forward(self, data_batch, is_train=None):
+        if is_train is None:
+            is_train = self.for_training
+        self._load(self.data_arrays, data_batch.data)
+        if data_batch.label and self.label_arrays:
+            self._load(self.label_arrays, data_batch.label)
+        for exe in self.execs:
+            exe.forward(is_train=is_train)
+
+    def backward(self, out_grads=None):
+        if not self.for_training:
+            raise MXNetError('re-bind with for_training=True to run backward')
+        for i, exe in enumerate(self.execs):
+            grads = None
+            if out_grads is not None:
+                grads = [_wrap(_to_module(g._data[self.slices[i]] if len(self.execs) > 1
+                                          else g._data, exe._ctx), exe._ctx)
+                         for g in out_grads]
+            exe.backward(out_grads=grads)
+
+    def get_outputs(self, merge_multi_context=True):
+        outputs = [[e.outputs[i] for e in self.execs] for i in range(len(self.output_names))]
+        return _merge(outputs) if merge_multi_context else outputs
+
+    def get_input_grads(self, merge_multi_context=True):
+        if not self.inputs_need_grad:
+            raise MXNetError('bind with inputs_need_grad=True to get input gradients')
+        return _merge(self.input_grad_arrays) if merge_multi_context else self.input_grad_arrays
+
+    def get_states(self, merge_multi_context=True):
+        states = [[e.arg_dict[n] for e in self.execs] for n in self.state_names]
+        return _merge(states) if merge_multi_context else states
+
+    def set_states(self, states=None, value=None):
+        if states is not None:
+            for name, per_device in zip(self.state_names, states):
+                for exe, s in zip(self.execs, per_device):
+                    s.copyto(exe.arg_dict[name])
+        else:
+            for name in self.state_names:
+                for exe in self.execs:
+                    exe.arg_dict[name][:] = value
+
+    def update_metric(self, eval_metric, labels, pre_sliced=False):
+        for i, exe in enumerate(self.execs):
+            if pre_sliced:
+                labels_slice = labels[i]
+            elif len(self.execs) == 1:
+                labels_slice = labels
+            else:
+                labels_slice = [_wrap(l._data[self.slices[i]], l.context) for l in labels]
+            label_dict = dict(zip(self.label_names, labels_slice))
+            pred_dict = dict(zip(self.output_names, exe.outputs))
+            eval_metric.update_dict(label_dict, pred_dict)
+
+    def install_monitor(self, mon):
+        for exe in self.execs:
+            mon.install(exe)
+
+
+def _host(arr):
+    return arr.asnumpy()
+
+
+def _merge(per_output):
+    """Join each output's per-device pieces along the batch axis (copies only when needed)."""
+    out = []
+    for pieces in per_output:
+        if len(pieces) == 1:
+            out.append(pieces[0])
+        else:
+            host = np.concatenate([p.asnumpy() for p in pieces], axis=0)
+            out.append(_wrap(host, cpu()))
+    return out

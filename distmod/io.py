@@ -1,0 +1,263 @@
+"""``mx.io``: data iterators and the batches they yield (DataDesc, DataBatch, NDArrayIter).
+
+Sharding (a distmod extension, for data-parallel ranks): iterators take ``num_parts`` and
+``part_index`` and then yield only that part's samples; every part gets the same number of
+samples (the remainder of an uneven split is dropped), so every rank runs the same number of
+batches.
+"""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from .base import MXNetError
+from .context import cpu
+from .ndarray.ndarray import NDArray, _wrap
+from . import random as _random
+
+__all__ = ['DataDesc', 'DataBatch', 'DataIter', 'NDArrayIter', 'shard_range']
+
+
+class DataDesc(namedtuple('DataDesc', ['name', 'shape'])):
+    """Name, shape, dtype and layout of one input: ``DataDesc('data', (32, 784))``."""
+
+    def __new__(cls, name, shape, dtype=np.float32, layout='NCHW'):
+        ret = super().__new__(cls, name, tuple(shape))
+        ret.dtype = dtype
+        ret.layout = layout
+        return ret
+
+    def __repr__(self):
+        return 'DataDesc[%s,%s,%s,%s]' % (self.name, self.shape, np.dtype(self.dtype).name,
+                                          self.layout)
+
+    @staticmethod
+    def get_batch_axis(layout):
+        """The index of 'N' in ``layout`` (0 when there is no layout)."""
+        if layout is None:
+            return 0
+        return layout.find('N')
+
+    @staticmethod
+    def get_list(shapes, types):
+        """DataDescs from ``(name, shape)`` pairs and optional ``(name, dtype)`` pairs."""
+        if types is not None:
+            type_dict = dict(types)
+            return [DataDesc(x[0], x[1], type_dict[x[0]]) for x in shapes]
+        return [DataDesc(x[0], x[1]) for x in shapes]
+
+
+class DataBatch:
+    """One batch: ``data`` and ``label`` (lists of NDArrays), ``pad`` samples at the end that
+    only fill the batch, ``index``, ``bucket_key`` and the descriptions of what it holds."""
+
+    def __init__(self, data, label=None, pad=None, index=None, bucket_key=None,
+                 provide_data=None, provide_label=None):
+        if data is not None and not isinstance(data, (list, tuple)):
+            raise MXNetError('DataBatch: data must be a list of NDArrays')
+        if label is not None and not isinstance(label, (list, tuple)):
+            raise MXNetError('DataBatch: label must be a list of NDArrays')
+        self.data = data
+        self.label = label
+        self.pad = pad
+        self.index = index
+        self.bucket_key = bucket_key
+        self.provide_data = provide_data
+        self.provide_label = provide_label
+
+    def __str__(self):
+        data = [d.shape for d in self.data] if self.data else None
+        label = [l.shape for l in self.label] if self.label else None
+        return '%s: data shapes: %s label shapes: %s' % (type(self).__name__, data, label)
+
+
+class DataIter:
+    """Base of every iterator: ``for batch in it`` then ``it.reset()`` for the next epoch."""
+
+    def __init__(self, batch_size=0):
+        self.batch_size = batch_size
+
+    def __iter__(self):
+        return self
+
+    def reset(self):
+        pass
+
+    def next(self):
+        if self.iter_next():
+            return DataBatch(data=self.getdata(), label=self.getlabel(), pad=self.getpad(),
+                             index=self.getindex())
+        raise StopIteration
+
+    def __next__(self):
+        return self.next()
+
+    def iter_next(self):
+        return False
+
+    def getdata(self):
+        return None
+
+    def getlabel(self):
+        return None
+
+    def getindex(self):
+        return None
+
+    def getpad(self):
+        return 0
+
+
+def shard_range(n, num_parts, part_index):
+    """The slice of ``range(n)`` part ``part_index`` of ``num_parts`` owns (equal lengths)."""
+    if num_parts < 1 or not 0 <= part_index < num_parts:
+        raise MXNetError('part_index %d is not in [0, num_parts=%d)' % (part_index, num_parts))
+    per = n // num_parts
+    if per == 0:
+        raise MXNetError('cannot split %d samples into %d parts' % (n, num_parts))
+    return slice(part_index * per, (part_index + 1) * per)
+
+
+def _init_data(data, allow_empty, default_name):
+    """A list of (name, numpy array) from an array, a list of arrays or a dict."""
+    if data is None:
+        if not allow_empty:
+            raise MXNetError('NDArrayIter needs data')
+        return []
+    if isinstance(data, (np.ndarray, NDArray)) or not isinstance(data, (list, tuple, dict)):
+        data = [data]
+    if isinstance(data, (list, tuple)):
+        if len(data) == 1:
+            data = OrderedDict([(default_name, data[0])])
+        else:
+            data = OrderedDict([('_%d_%s' % (i, default_name), d) for i, d in enumerate(data)])
+    elif isinstance(data, dict):
+        data = OrderedDict(sorted(data.items()))
+    out = []
+    for name, value in data.items():
+        if isinstance(value, NDArray):
+            value = value.asnumpy()
+        else:              # as MXNet, anything but an NDArray becomes float32
+            try:
+                value = np.asarray(value, dtype=np.float32)
+            except Exception as e:
+                raise MXNetError('NDArrayIter: input %r is not array-like: %s' % (name, e))
+        out.append((name, value))
+    return out
+
+
+class NDArrayIter(DataIter):
+    """Batches over in-memory arrays (NumPy or NDArray; a list or a dict of them).
+
+    ``last_batch_handle``: 'pad' fills the last batch from the start (``pad`` says how many),
+    'discard' drops it, 'roll_over' carries the remainder into the next epoch's first batch.
+
+    Example::
+
+        >>> it = mx.io.NDArrayIter(np.zeros((10, 3)), np.arange(10), batch_size=4)
+        >>> [b.pad for b in it]
+        [0, 0, 2]
+    """
+
+    def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle='pad',
+                 data_name='data', label_name='softmax_label', num_parts=1, part_index=0):
+        super().__init__(batch_size)
+        if last_batch_handle not in ('pad', 'discard', 'roll_over'):
+            raise MXNetError("last_batch_handle must be 'pad', 'discard' or 'roll_over', got %r"
+                             % (last_batch_handle,))
+        self.data = _init_data(data, False, data_name)
+        self.label = _init_data(label, True, label_name)
+        n = self.data[0][1].shape[0]
+        for name, arr in self.data + self.label:
+            if arr.shape[0] != n:
+                raise MXNetError('NDArrayIter: %r has %d samples but %r has %d'
+                                 % (self.data[0][0], n, name, arr.shape[0]))
+        if num_parts > 1:
+            part = shard_range(n, num_parts, part_index)
+            self.data = [(k, v[part]) for k, v in self.data]
+            self.label = [(k, v[part]) for k, v in self.label]
+            n = part.stop - part.start
+        if n < batch_size and last_batch_handle == 'discard':
+            raise MXNetError('NDArrayIter: batch_size %d is larger than the %d samples and '
+                             'last_batch_handle is discard' % (batch_size, n))
+        self.num_data = n
+        self.shuffle = shuffle
+        self.last_batch_handle = last_batch_handle
+        self.idx = np.arange(n)
+        self.cursor = -batch_size
+        self._cache = None          # roll_over: the samples carried into the next epoch
+        self._cache_pad = 0
+        self.num_source = len(self.data)
+        if shuffle:
+            self._shuffle()
+
+    @property
+    def provide_data(self):
+        return [DataDesc(k, (self.batch_size,) + v.shape[1:], v.dtype) for k, v in self.data]
+
+    @property
+    def provide_label(self):
+        return [DataDesc(k, (self.batch_size,) + v.shape[1:], v.dtype) for k, v in self.label]
+
+    def _shuffle(self):
+        _random.generator().shuffle(self.idx)
+
+    def hard_reset(self):
+        """Back to the start, forgetting any rolled-over samples."""
+        if self.shuffle:
+            self._shuffle()
+        self.cursor = -self.batch_size
+        self._cache = None
+
+    def reset(self):
+        carry = None
+        if self.last_batch_handle == 'roll_over' and \
+                0 <= self.cursor < self.num_data < self.cursor + self.batch_size:
+            carry = self.idx[self.cursor:].copy()      # taken before any reshuffle
+        if self.shuffle:
+            self._shuffle()
+        self._cache = carry
+        # with a carried head the first batch starts len(carry) samples before this epoch
+        self.cursor = -self.batch_size - (len(carry) if carry is not None else 0)
+
+    def iter_next(self):
+        self.cursor += self.batch_size
+        if self.last_batch_handle in ('discard', 'roll_over'):
+            return self.cursor + self.batch_size <= self.num_data
+        return self.cursor < self.num_data
+
+    def next(self):
+        if not self.iter_next():
+            raise StopIteration
+        idx = self._batch_index()
+        data = [self._take(v, idx) for _, v in self.data]
+        label = [self._take(v, idx) for _, v in self.label]
+        return DataBatch(data=data, label=label, pad=self.getpad(), index=None)
+
+    def _batch_index(self):
+        start = self.cursor
+        end = start + self.batch_size
+        if start < 0:            # a rolled-over head followed by this epoch's first samples
+            head = self._cache if self._cache is not None else self.idx[:0]
+            return np.concatenate([head, self.idx[:end]])
+        if end <= self.num_data:
+            return self.idx[start:end]
+        if self.last_batch_handle == 'pad':
+            return np.concatenate([self.idx[start:], self.idx[:end - self.num_data]])
+        return self.idx[start:]
+
+    @staticmethod
+    def _take(arr, idx):
+        return _wrap(arr[idx], cpu())
+
+    def getdata(self):
+        return [self._take(v, self._batch_index()) for _, v in self.data]
+
+    def getlabel(self):
+        return [self._take(v, self._batch_index()) for _, v in self.label]
+
+    def getpad(self):
+        if self.last_batch_handle == 'pad' and self.cursor + self.batch_size > self.num_data:
+            return self.cursor + self.batch_size - self.num_data
+        if self.last_batch_handle == 'roll_over' and -self.batch_size < self.cursor < 0:
+            return -self.cursor           # MXNet reports the carried samples as padding
+        return 0

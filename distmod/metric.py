@@ -1,0 +1,379 @@
+"""``mx.metric``: evaluation metrics with MXNet's names, aliases and numbers.
+
+Each metric keeps a local sum and count (reset by ``reset_local``, e.g. by Speedometer) and a
+global one (reset by ``reset``).  ``_state()``/``_set_state()`` expose the global sums as
+numbers so that data-parallel ranks can add them up before ``get``.
+"""
+import numpy
+
+from .base import MXNetError
+from .ndarray.ndarray import NDArray
+
+__all__ = ['EvalMetric', 'CompositeEvalMetric', 'Accuracy', 'TopKAccuracy', 'MAE', 'MSE',
+           'RMSE', 'CrossEntropy', 'NegativeLogLikelihood', 'Loss', 'CustomMetric', 'np',
+           'create', 'register', 'alias', 'check_label_shapes']
+
+_REGISTRY = {}
+
+
+def register(klass, *names):
+    """Register a metric class under its lower-case name and ``names``."""
+    for name in (klass.__name__.lower(),) + names:
+        _REGISTRY[name.lower()] = klass
+    return klass
+
+
+def alias(*names):
+    def deco(klass):
+        return register(klass, *names)
+    return deco
+
+
+def create(metric, *args, **kwargs):
+    """A metric from a name ('acc', 'ce', ...), a callable ``feval(label, pred)``, an
+    EvalMetric, or a list of those (a CompositeEvalMetric)."""
+    if callable(metric) and not isinstance(metric, EvalMetric):
+        return CustomMetric(metric, *args, **kwargs)
+    if isinstance(metric, EvalMetric):
+        return metric
+    if isinstance(metric, (list, tuple)):
+        composite = CompositeEvalMetric()
+        for m in metric:
+            composite.add(create(m, *args, **kwargs))
+        return composite
+    if isinstance(metric, str):
+        klass = _REGISTRY.get(metric.lower())
+        if klass is None:
+            raise MXNetError('unknown metric %r; known metrics: %s'
+                             % (metric, ', '.join(sorted(_REGISTRY))))
+        return klass(*args, **kwargs)
+    raise MXNetError('cannot make a metric from %r' % (metric,))
+
+
+def check_label_shapes(labels, preds, wrap=False, shape=False):
+    """Labels and predictions must agree in count (or in shape when ``shape``)."""
+    if not shape:
+        a, b = len(labels), len(preds)
+    else:
+        a, b = labels.shape, preds.shape
+    if a != b:
+        raise MXNetError('Shape of labels %s does not match shape of predictions %s' % (a, b))
+    if wrap:
+        if isinstance(labels, (NDArray, numpy.ndarray)):
+            labels = [labels]
+        if isinstance(preds, (NDArray, numpy.ndarray)):
+            preds = [preds]
+    return labels, preds
+
+
+def _np(x):
+    return x.asnumpy() if isinstance(x, NDArray) else numpy.asarray(x)
+
+
+class EvalMetric:
+    """Base class: ``update(labels, preds)`` then ``get()`` -> (name, value)."""
+
+    def __init__(self, name, output_names=None, label_names=None, **kwargs):
+        self.name = str(name)
+        self.output_names = output_names
+        self.label_names = label_names
+        self._has_global_stats = kwargs.pop('has_global_stats', False)
+        self._kwargs = kwargs
+        self.reset()
+
+    def __str__(self):
+        return 'EvalMetric: {}'.format(dict(self.get_name_value()))
+
+    def get_config(self):
+        config = self._kwargs.copy()
+        config.update({'metric': self.__class__.__name__, 'name': self.name,
+                       'output_names': self.output_names, 'label_names': self.label_names})
+        return config
+
+    def update_dict(self, label, pred):
+        """Update from dicts name -> array, picking ``output_names``/``label_names``."""
+        if self.output_names is not None:
+            pred = [pred[name] for name in self.output_names]
+        else:
+            pred = list(pred.values())
+        if self.label_names is not None:
+            label = [label[name] for name in self.label_names]
+        else:
+            label = list(label.values())
+        self.update(label, pred)
+
+    def update(self, labels, preds):
+        raise NotImplementedError('%s does not define update' % type(self).__name__)
+
+    def reset(self):
+        self.num_inst = 0
+        self.sum_metric = 0.0
+        self.global_num_inst = 0
+        self.global_sum_metric = 0.0
+
+    def reset_local(self):
+        self.num_inst = 0
+        self.sum_metric = 0.0
+
+    def _add(self, value, count):
+        self.sum_metric += value
+        self.global_sum_metric += value
+        self.num_inst += count
+        self.global_num_inst += count
+
+    def get(self):
+        if self.num_inst == 0:
+            return self.name, float('nan')
+        return self.name, self.sum_metric / self.num_inst
+
+    def get_global(self):
+        if self.global_num_inst == 0:
+            return self.name, float('nan')
+        return self.name, self.global_sum_metric / self.global_num_inst
+
+    def get_name_value(self):
+        name, value = self.get()
+        if not isinstance(name, list):
+            name, value = [name], [value]
+        return list(zip(name, value))
+
+    def get_global_name_value(self):
+        name, value = self.get_global()
+        if not isinstance(name, list):
+            name, value = [name], [value]
+        return list(zip(name, value))
+
+    # the seam for summing across ranks
+    def _state(self):
+        return [self.sum_metric, self.num_inst, self.global_sum_metric, self.global_num_inst]
+
+    def _set_state(self, state):
+        self.sum_metric, self.num_inst, self.global_sum_metric, self.global_num_inst = state
+
+
+class CompositeEvalMetric(EvalMetric):
+    """Several metrics updated together; ``get`` returns lists of names and values."""
+
+    def __init__(self, metrics=None, name='composite', output_names=None, label_names=None):
+        self.metrics = [create(m) for m in (metrics or [])]
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+    def add(self, metric):
+        self.metrics.append(create(metric))
+
+    def get_metric(self, index):
+        try:
+            return self.metrics[index]
+        except IndexError:
+            raise ValueError('Metric index {} is out of range 0 and {}'.format(
+                index, len(self.metrics)))
+
+    def update_dict(self, labels, preds):
+        for metric in self.metrics:
+            metric.update_dict(labels, preds)
+
+    def update(self, labels, preds):
+        for metric in self.metrics:
+            metric.update(labels, preds)
+
+    def reset(self):
+        for metric in getattr(self, 'metrics', []):
+            metric.reset()
+
+    def reset_local(self):
+        for metric in self.metrics:
+            metric.reset_local()
+
+    def _collect(self, getter):
+        names, values = [], []
+        for metric in self.metrics:
+            name, value = getter(metric)
+            if isinstance(name, str):
+                name, value = [name], [value]
+            names.extend(name)
+            values.extend(value)
+        return names, values
+
+    def get(self):
+        return self._collect(lambda m: m.get())
+
+    def get_global(self):
+        return self._collect(lambda m: m.get_global())
+
+    def _state(self):
+        return [m._state() for m in self.metrics]
+
+    def _set_state(self, state):
+        for m, s in zip(self.metrics, state):
+            m._set_state(s)
+
+
+@alias('acc')
+class Accuracy(EvalMetric):
+    """Fraction of predictions whose arg-max (along ``axis``) equals the label."""
+
+    def __init__(self, axis=1, name='accuracy', output_names=None, label_names=None):
+        super().__init__(name, axis=axis, output_names=output_names, label_names=label_names)
+        self.axis = axis
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            pred = _np(pred)
+            label = _np(label)
+            if pred.shape != label.shape:
+                pred = pred.argmax(axis=self.axis)
+            pred = pred.astype('int64').ravel()
+            label = label.astype('int64').ravel()
+            check_label_shapes(label, pred, shape=True)
+            self._add(int((pred == label).sum()), len(pred))
+
+
+@alias('top_k_accuracy', 'top_k_acc')
+class TopKAccuracy(EvalMetric):
+    """Fraction of labels among the ``top_k`` highest predictions."""
+
+    def __init__(self, top_k=1, name='top_k_accuracy', output_names=None, label_names=None):
+        super().__init__(name, top_k=top_k, output_names=output_names, label_names=label_names)
+        self.top_k = top_k
+        if top_k <= 1:
+            raise MXNetError('Please use Accuracy if top_k is no more than 1')
+        self.name += '_%d' % top_k
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            pred = _np(pred).astype('float32')
+            label = _np(label).astype('int64').ravel()
+            order = numpy.argpartition(pred, -self.top_k, axis=1)[:, -self.top_k:]
+            hits = (order == label.reshape(-1, 1)).any(axis=1)
+            self._add(int(hits.sum()), pred.shape[0])
+
+
+class _Regression(EvalMetric):
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            label = _np(label)
+            pred = _np(pred)
+            if label.ndim == 1:
+                label = label.reshape(label.shape[0], 1)
+            if pred.ndim == 1:
+                pred = pred.reshape(pred.shape[0], 1)
+            self._add(self.value(label, pred), 1)
+
+
+@register
+class MAE(_Regression):
+    """Mean absolute error (averaged per batch, as MXNet)."""
+
+    def __init__(self, name='mae', output_names=None, label_names=None):
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+    @staticmethod
+    def value(label, pred):
+        return float(numpy.abs(label - pred).mean())
+
+
+@register
+class MSE(_Regression):
+    """Mean squared error (averaged per batch, as MXNet)."""
+
+    def __init__(self, name='mse', output_names=None, label_names=None):
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+    @staticmethod
+    def value(label, pred):
+        return float(((label - pred) ** 2.0).mean())
+
+
+@register
+class RMSE(_Regression):
+    """Root mean squared error (per batch, then averaged, as MXNet)."""
+
+    def __init__(self, name='rmse', output_names=None, label_names=None):
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+    @staticmethod
+    def value(label, pred):
+        return float(numpy.sqrt(((label - pred) ** 2.0).mean()))
+
+
+@alias('ce')
+class CrossEntropy(EvalMetric):
+    """Mean of -log(probability of the true class)."""
+
+    def __init__(self, eps=1e-12, name='cross-entropy', output_names=None, label_names=None):
+        super().__init__(name, eps=eps, output_names=output_names, label_names=label_names)
+        self.eps = eps
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            label = _np(label).ravel()
+            pred = _np(pred)
+            if label.shape[0] != pred.shape[0]:
+                raise MXNetError('Shape of labels %s does not match shape of predictions %s'
+                                 % (label.shape, pred.shape))
+            prob = pred[numpy.arange(label.shape[0]), numpy.int64(label)]
+            self._add(float((-numpy.log(prob + self.eps)).sum()), label.shape[0])
+
+
+@alias('nll_loss')
+class NegativeLogLikelihood(CrossEntropy):
+    """Same as CrossEntropy, named 'nll-loss'."""
+
+    def __init__(self, eps=1e-12, name='nll-loss', output_names=None, label_names=None):
+        super().__init__(eps=eps, name=name, output_names=output_names, label_names=label_names)
+
+
+@register
+class Loss(EvalMetric):
+    """Mean of the outputs themselves (for MakeLoss heads); labels are ignored."""
+
+    def __init__(self, name='loss', output_names=None, label_names=None):
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+    def update(self, _, preds):
+        if isinstance(preds, (NDArray, numpy.ndarray)):
+            preds = [preds]
+        for pred in preds:
+            pred = _np(pred)
+            self._add(float(pred.sum()), pred.size)
+
+
+class CustomMetric(EvalMetric):
+    """A metric from ``feval(label, pred) -> value`` (or ``(sum, count)``) on NumPy arrays."""
+
+    def __init__(self, feval, name=None, allow_extra_outputs=False, output_names=None,
+                 label_names=None):
+        if name is None:
+            name = feval.__name__
+            if name.find('<') != -1:
+                name = 'custom(%s)' % name
+        super().__init__(name, feval=feval, allow_extra_outputs=allow_extra_outputs,
+                         output_names=output_names, label_names=label_names)
+        self._feval = feval
+        self._allow_extra_outputs = allow_extra_outputs
+
+    def update(self, labels, preds):
+        if not self._allow_extra_outputs:
+            labels, preds = check_label_shapes(labels, preds, True)
+        for pred, label in zip(preds, labels):
+            reval = self._feval(_np(label), _np(pred))
+            if isinstance(reval, tuple):
+                self._add(reval[0], reval[1])
+            else:
+                self._add(reval, 1)
+
+
+def np(numpy_feval, name=None, allow_extra_outputs=False):   # noqa: F811 (MXNet's name)
+    """A CustomMetric from a function of NumPy arrays: ``mx.metric.np(fn)``."""
+    def feval(label, pred):
+        return numpy_feval(label, pred)
+    feval.__name__ = numpy_feval.__name__
+    return CustomMetric(feval, name, allow_extra_outputs)
+
+
+register(CustomMetric, 'custom')
+register(CompositeEvalMetric, 'composite')

@@ -1,0 +1,265 @@
+"""BaseModule: the training and inference loops every module shares (fit, score, predict)."""
+import logging
+import time
+import numpy as np
+
+from ..base import MXNetError
+from ..context import cpu
+from ..ndarray.ndarray import NDArray, _wrap
+from ..model import BatchEndParam
+
+__all__ = ['BaseModule', 'BatchEndParam', 'DEFAULT_INIT']
+
+# Stands for MXNet's default ``initializer=Uniform(0.01)``; ``None`` means "no initializer".
+DEFAULT_INIT = 'uniform(0.01)'
+
+
+def default_initializer(initializer):
+    if isinstance(initializer, str) and initializer == DEFAULT_INIT:
+        from .. import initializer as _init
+        return _init.Uniform(0.01)
+    return initializer
+
+
+def _as_list(obj):
+    return obj if isinstance(obj, (list, tuple)) else [obj]
+
+
+def _check_input_names(symbol, names, typename, throw):
+    """Every name in ``names`` must be an argument of ``symbol`` (MXNet's message style)."""
+    args = symbol.list_arguments()
+    for name in names:
+        if name in args:
+            continue
+        candidates = [a for a in args if not a.endswith(('_weight', '_bias', '_gamma', '_beta'))]
+        msg = ('You created Module with Module(..., %s_names=%s) but input with name %r is not '
+               'found in symbol.list_arguments(). Did you mean one of:\n\t%s'
+               % (typename, list(names), name, '\n\t'.join(candidates)))
+        if throw:
+            raise MXNetError(msg)
+        logging.warning(msg)
+
+
+def _unpad(outputs, pad):
+    if not pad:
+        return outputs
+    return [_wrap(o._data[:o.shape[0] - pad], o.context) for o in outputs]
+
+
+class BaseModule:
+    """What every module shares: the ``fit``, ``score``, ``predict`` loops over the
+    lower-level ``bind``/``forward``/``backward``/``update`` that each module defines."""
+
+    def __init__(self, logger=logging):
+        self.logger = logger
+        self.binded = False
+        self.for_training = False
+        self.inputs_need_grad = False
+        self.params_initialized = False
+        self.optimizer_initialized = False
+        self._symbol = None
+        self._total_exec_bytes = 0
+
+    # ---- high level --------------------------------------------------------------------
+    def forward_backward(self, data_batch):
+        """One forward (training) and backward pass."""
+        self.forward(data_batch, is_train=True)
+        self.backward()
+
+    def score(self, eval_data, eval_metric, num_batch=None, batch_end_callback=None,
+              score_end_callback=None, reset=True, epoch=0, sparse_row_id_fn=None):
+        """Evaluate ``eval_metric`` over ``eval_data``; returns its ``get_name_value()``."""
+        from .. import metric as _metric
+        self._check_ready('score')
+        if reset:
+            eval_data.reset()
+        if not isinstance(eval_metric, _metric.EvalMetric):
+            eval_metric = _metric.create(eval_metric)
+        eval_metric.reset()
+        actual = 0
+        for nbatch, batch in enumerate(eval_data):
+            if num_batch is not None and nbatch == num_batch:
+                break
+            self.prepare(batch, sparse_row_id_fn=sparse_row_id_fn)
+            self.forward(batch, is_train=False)
+            if isinstance(batch, list):
+                self.update_metric(eval_metric, [b.label for b in batch], pre_sliced=True)
+            else:
+                self.update_metric(eval_metric, batch.label)
+            if batch_end_callback is not None:
+                params = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
+                                       locals=locals())
+                for cb in _as_list(batch_end_callback):
+                    cb(params)
+            actual = nbatch + 1
+        if score_end_callback:
+            params = BatchEndParam(epoch=epoch, nbatch=actual, eval_metric=eval_metric,
+                                   locals=locals())
+            for cb in _as_list(score_end_callback):
+                cb(params)
+        return eval_metric.get_name_value()
+
+    def iter_predict(self, eval_data, num_batch=None, reset=True, sparse_row_id_fn=None):
+        """Yield ``(outputs, nbatch, batch)`` per batch, padding removed from the outputs."""
+        self._check_ready('iter_predict')
+        if reset:
+            eval_data.reset()
+        for nbatch, batch in enumerate(eval_data):
+            if num_batch is not None and nbatch == num_batch:
+                break
+            self.prepare(batch, sparse_row_id_fn=sparse_row_id_fn)
+            self.forward(batch, is_train=False)
+            yield _unpad(self.get_outputs(), batch.pad), nbatch, batch
+
+    def predict(self, eval_data, num_batch=None, merge_batches=True, reset=True,
+                always_output_list=False, sparse_row_id_fn=None):
+        """Run inference over ``eval_data`` (an iterator, or an NDArray/NumPy array).
+
+        With ``merge_batches`` the batches' outputs are joined: one NDArray per output (a
+        single NDArray when the module has one output, unless ``always_output_list``).
+        """
+        from .. import io as _io
+        self._check_ready('predict')
+        if isinstance(eval_data, (NDArray, np.ndarray)):
+            if isinstance(eval_data, np.ndarray):
+                eval_data = _wrap(eval_data, cpu())
+            eval_data = _io.NDArrayIter(eval_data, batch_size=self.data_shapes[0][1][0],
+                                        last_batch_handle='pad')
+        if reset:
+            eval_data.reset()
+        outputs = []
+        for out, _, _ in self.iter_predict(eval_data, num_batch=num_batch, reset=False,
+                                           sparse_row_id_fn=sparse_row_id_fn):
+            outputs.append([o.copy() for o in out])
+        if not outputs:
+            return []
+        if not merge_batches:
+            return outputs
+        n = len(outputs[0])
+        for out in outputs:
+            if len(out) != n:
+                raise MXNetError('cannot merge batches: the number of outputs changed from %d '
+                                 'to %d (use merge_batches=False)' % (n, len(out)))
+        merged = [_wrap(np.concatenate([out[i].asnumpy() for out in outputs], axis=0), cpu())
+                  for i in range(n)]
+        if n == 1 and not always_output_list:
+            return merged[0]
+        return merged
+
+    def fit(self, train_data, eval_data=None, eval_metric='acc', epoch_end_callback=None,
+            batch_end_callback=None, kvstore='local', optimizer='sgd',
+            optimizer_params=(('learning_rate', 0.01),), eval_end_callback=None,
+            eval_batch_end_callback=None, initializer=DEFAULT_INIT, arg_params=None,
+            aux_params=None, allow_missing=False, force_rebind=False, force_init=False,
+            begin_epoch=0, num_epoch=None, validation_metric=None, monitor=None,
+            sparse_row_id_fn=None):
+        """Train: bind, initialise, then per epoch run every batch through forward, backward
+        and update, log ``Epoch[n] Train-<metric>``, time cost and validation, as MXNet."""
+        from .. import metric as _metric
+        if num_epoch is None:
+            raise MXNetError('fit: please specify num_epoch')
+        self.bind(data_shapes=train_data.provide_data, label_shapes=train_data.provide_label,
+                  for_training=True, force_rebind=force_rebind)
+        if monitor is not None:
+            self.install_monitor(monitor)
+        self.init_params(initializer=initializer, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init)
+        self.init_optimizer(kvstore=kvstore, optimizer=optimizer,
+                            optimizer_params=optimizer_params)
+        if validation_metric is None:
+            validation_metric = eval_metric
+        if not isinstance(eval_metric, _metric.EvalMetric):
+            eval_metric = _metric.create(eval_metric)
+
+        for epoch in range(begin_epoch, num_epoch):
+            tic = time.time()
+            eval_metric.reset()
+            nbatch = 0
+            batches = iter(train_data)
+            try:
+                next_batch = next(batches)
+            except StopIteration:
+                raise MXNetError('fit: the training data yielded no batch') from None
+            done = False
+            while not done:
+                batch = next_batch
+                if monitor is not None:
+                    monitor.tic()
+                self.forward_backward(batch)
+                self.update()
+                if isinstance(batch, list):
+                    self.update_metric(eval_metric, [b.label for b in batch], pre_sliced=True)
+                else:
+                    self.update_metric(eval_metric, batch.label)
+                try:
+                    next_batch = next(batches)
+                    self.prepare(next_batch, sparse_row_id_fn=sparse_row_id_fn)
+                except StopIteration:
+                    done = True
+                if monitor is not None:
+                    monitor.toc_print()
+                if done:
+                    name_values = eval_metric.get_global_name_value()
+                if batch_end_callback is not None:
+                    params = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
+                                           locals=locals())
+                    for cb in _as_list(batch_end_callback):
+                        cb(params)
+                nbatch += 1
+            for name, value in name_values:
+                self.logger.info('Epoch[%d] Train-%s=%f', epoch, name, value)
+            self.logger.info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)
+            # keep the copies on every device identical and the host copy current
+            arg_params, aux_params = self.get_params()
+            self.set_params(arg_params, aux_params)
+            if epoch_end_callback is not None:
+                for cb in _as_list(epoch_end_callback):
+                    cb(epoch, self.symbol, arg_params, aux_params)
+            if eval_data:
+                res = self.score(eval_data, validation_metric,
+                                 score_end_callback=eval_end_callback,
+                                 batch_end_callback=eval_batch_end_callback, epoch=epoch)
+                for name, value in res:
+                    self.logger.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
+            train_data.reset()
+
+    # ---- parameters --------------------------------------------------------------------
+    def save_params(self, fname):
+        """Save parameters as ``arg:``/``aux:`` arrays (the format of a checkpoint)."""
+        from .. import ndarray as nd
+        arg_params, aux_params = self.get_params()
+        save = {'arg:%s' % k: v.as_in_context(cpu()) for k, v in arg_params.items()}
+        save.update({'aux:%s' % k: v.as_in_context(cpu()) for k, v in aux_params.items()})
+        nd.save(fname, save)
+
+    def load_params(self, fname):
+        """Load parameters saved by ``save_params`` (or an MXNet ``.params`` file)."""
+        from .. import ndarray as nd
+        saved = nd.load(fname)
+        if not isinstance(saved, dict):
+            raise MXNetError('%s holds an unnamed list of arrays, not module parameters' % fname)
+        arg_params, aux_params = {}, {}
+        for key, value in saved.items():
+            kind, sep, name = key.partition(':')
+            if kind == 'arg' and sep:
+                arg_params[name] = value
+            elif kind == 'aux' and sep:
+                aux_params[name] = value
+            else:
+                raise MXNetError('%s: invalid parameter name %r (expected arg:NAME or aux:NAME)'
+                                 % (fname, key))
+        self.set_params(arg_params, aux_params)
+
+    # ---- misc --------------------------------------------------------------------------
+    def _check_ready(self, what):
+        if not (self.binded and self.params_initialized):
+            raise MXNetError('%s: call bind and init_params first' % what)
+
+    def prepare(self, data_batch, sparse_row_id_fn=None):
+        """Prepare for a batch (row-sparse pulls in MXNet; nothing to do for dense arrays)."""
+        if sparse_row_id_fn is not None:
+            self.logger.warning('sparse_row_id_fn is ignored: distmod keeps parameters dense')
+
+    @property
+    def symbol(self):
+        return self._symbol

@@ -1,0 +1,428 @@
+"""Module: a symbol bound on one or more devices, with parameters and an optimizer."""
+import json
+import logging
+import os
+
+import numpy as np
+
+from ..base import MXNetError
+from ..context import Context, cpu
+from ..executor_group import ExecutorGroup, _desc
+from ..ndarray.ndarray import NDArray, _wrap
+from .. import ndarray as nd
+from .. import model as _model
+from .base_module import BaseModule, _check_input_names, DEFAULT_INIT, default_initializer
+
+__all__ = ['Module']
+
+
+def _as_descs(shapes):
+    if shapes is None:
+        return None
+    from ..io import DataDesc
+    out = []
+    for item in shapes:
+        if isinstance(item, DataDesc):
+            out.append(item)
+        else:
+            name, shape = item[0], tuple(item[1])
+            out.append(DataDesc(name, shape))
+    return out
+
+
+class Module(BaseModule):
+    """MXNet's Module: bind a symbol, initialise parameters, train with ``fit``.
+
+    Example::
+
+        >>> mod = mx.mod.Module(net, context=mx.cpu())              # doctest: +SKIP
+        >>> mod.fit(train_iter, eval_data=val_iter, num_epoch=10)   # doctest: +SKIP
+    """
+
+    def __init__(self, symbol, data_names=('data',), label_names=('softmax_label',),
+                 logger=logging, context=None, work_load_list=None, fixed_param_names=None,
+                 state_names=None, group2ctxs=None, compression_params=None):
+        super().__init__(logger=logger)
+        if context is None:
+            context = cpu()
+        if isinstance(context, Context):
+            context = [context]
+        self._context = list(context)
+        if work_load_list is None:
+            work_load_list = [1] * len(self._context)
+        if len(work_load_list) != len(self._context):
+            raise MXNetError('work_load_list has %d entries for %d contexts'
+                             % (len(work_load_list), len(self._context)))
+        self._work_load_list = list(work_load_list)
+        self._symbol = symbol
+        data_names = list(data_names) if data_names is not None else []
+        label_names = list(label_names) if label_names is not None else []
+        state_names = list(state_names) if state_names is not None else []
+        fixed_param_names = list(fixed_param_names) if fixed_param_names is not None else []
+        _check_input_names(symbol, data_names, 'data', True)
+        _check_input_names(symbol, label_names, 'label', False)
+        _check_input_names(symbol, state_names, 'state', True)
+        _check_input_names(symbol, fixed_param_names, 'fixed_param', True)
+        inputs = set(data_names + label_names + state_names)
+        self._data_names = data_names
+        self._label_names = label_names
+        self._state_names = state_names
+        self._fixed_param_names = fixed_param_names
+        self._param_names = [n for n in symbol.list_arguments() if n not in inputs]
+        self._aux_names = symbol.list_auxiliary_states()
+        self._output_names = symbol.list_outputs()
+        self._group2ctxs = group2ctxs
+        self._compression_params = compression_params
+        self._arg_params = None
+        self._aux_params = None
+        self._params_dirty = False
+        self._optimizer = None
+        self._kvstore = None
+        self._update_on_kvstore = False
+        self._updater = None
+        self._preload_opt_states = None
+        self._exec_group = None
+        self._data_shapes = None
+        self._label_shapes = None
+
+    # ---- properties --------------------------------------------------------------------
+    @property
+    def data_names(self):
+        return self._data_names
+
+    @property
+    def label_names(self):
+        return self._label_names
+
+    @property
+    def output_names(self):
+        return self._output_names
+
+    @property
+    def data_shapes(self):
+        self._need('binded', 'data_shapes')
+        return self._data_shapes
+
+    @property
+    def label_shapes(self):
+        self._need('binded', 'label_shapes')
+        return self._label_shapes
+
+    @property
+    def output_shapes(self):
+        self._need('binded', 'output_shapes')
+        shapes = {d.name: d.shape for d in self._data_shapes + (self._label_shapes or [])}
+        _, out, _ = self._symbol.infer_shape(**shapes)
+        return list(zip(self._output_names, out))
+
+    def _need(self, flag, what):
+        if not getattr(self, flag):
+            need = {'binded': 'bind', 'params_initialized': 'init_params',
+                    'optimizer_initialized': 'init_optimizer'}[flag]
+            raise MXNetError('%s: call %s first' % (what, need))
+
+    # ---- parameters --------------------------------------------------------------------
+    def get_params(self):
+        """``(arg_params, aux_params)`` on the CPU, averaged over devices."""
+        self._need('binded', 'get_params')
+        self._need('params_initialized', 'get_params')
+        if self._params_dirty:
+            self._exec_group.get_params(self._arg_params, self._aux_params)
+            self._params_dirty = False
+        return self._arg_params, self._aux_params
+
+    def init_params(self, initializer=DEFAULT_INIT, arg_params=None, aux_params=None,
+                    allow_missing=False, force_init=False, allow_extra=False):
+        """Give every parameter a value: from ``arg_params``/``aux_params``, else from
+        ``initializer`` (default ``Uniform(0.01)``; None: every parameter must be given)."""
+        from .. import initializer as _init
+        if self.params_initialized and not force_init:
+            self.logger.warning('Parameters already initialized and force_init=False. '
+                                'init_params call ignored.')
+            return
+        self._need('binded', 'init_params')
+        initializer = default_initializer(initializer)
+        group = self._exec_group
+        if self._arg_params is None:
+            self._arg_params = {n: nd.zeros(b[0].shape, dtype=b[0].dtype)
+                                for n, b in zip(group.param_names, group.param_arrays)}
+        if self._aux_params is None:
+            self._aux_params = {n: nd.zeros(b[0].shape, dtype=b[0].dtype)
+                                for n, b in zip(group.aux_names, group.aux_arrays)}
+        attrs = self._symbol.attr_dict()
+
+        def fill(name, arr, given):
+            if given is not None and name in given:
+                src = given[name]
+                if tuple(src.shape) != arr.shape:
+                    raise MXNetError('parameter %r has shape %s in the given params but the '
+                                     'module needs %s' % (name, tuple(src.shape), arr.shape))
+                if src is not arr:
+                    arr[:] = src.asnumpy() if isinstance(src, NDArray) else src
+            elif given is not None and not allow_missing:
+                raise MXNetError('%s is not presented' % name)
+            elif initializer is not None:
+                initializer(_init.InitDesc(name, attrs.get(name, None)), arr)
+
+        for name, arr in sorted(self._arg_params.items()):
+            fill(name, arr, arg_params)
+        for name, arr in sorted(self._aux_params.items()):
+            fill(name, arr, aux_params)
+        self.params_initialized = True
+        self._params_dirty = False
+        group.set_params(self._arg_params, self._aux_params, allow_extra=allow_extra)
+
+    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
+                   allow_extra=False):
+        """Copy ``arg_params``/``aux_params`` into the module (initialising it if needed)."""
+        if not allow_missing:
+            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                             allow_missing=allow_missing, force_init=force_init,
+                             allow_extra=allow_extra)
+            return
+        if self.params_initialized and not force_init:
+            self.logger.warning('Parameters already initialized and force_init=False. '
+                                'set_params call ignored.')
+            return
+        self._exec_group.set_params(arg_params, aux_params, allow_extra=allow_extra)
+        self._params_dirty = True
+        self.params_initialized = True
+
+    # ---- binding -----------------------------------------------------------------------
+    def bind(self, data_shapes, label_shapes=None, for_training=True, inputs_need_grad=False,
+             force_rebind=False, shared_module=None, grad_req='write'):
+        """Allocate executors for inputs of these shapes (``DataDesc`` or (name, shape))."""
+        if force_rebind:
+            self._reset_bind()
+        if self.binded:
+            self.logger.warning('Already bound, ignoring bind()')
+            return
+        self.for_training = for_training
+        self.inputs_need_grad = inputs_need_grad
+        data_shapes = _as_descs(data_shapes)
+        label_shapes = _as_descs(label_shapes)
+        self._check_names(data_shapes, self._data_names, 'data')
+        if label_shapes:
+            self._check_names(label_shapes, self._label_names, 'label')
+        else:
+            label_shapes = None
+        self._data_shapes, self._label_shapes = data_shapes, label_shapes
+        shared_group = None
+        if shared_module is not None:
+            if not (shared_module.binded and shared_module.params_initialized):
+                raise MXNetError('shared_module must be bound and initialised')
+            shared_group = shared_module._exec_group
+        try:
+            self._exec_group = ExecutorGroup(
+                self._symbol, self._context, self._work_load_list, data_shapes, label_shapes,
+                self._param_names, for_training, inputs_need_grad, shared_group,
+                fixed_param_names=self._fixed_param_names, grad_req=grad_req,
+                state_names=self._state_names)
+        except MXNetError as e:
+            raise MXNetError('Module.bind with data %s and label %s: %s'
+                             % ([(d.name, d.shape) for d in data_shapes],
+                                [(d.name, d.shape) for d in (label_shapes or [])], e)) from None
+        self.binded = True
+        if shared_module is not None:
+            self.params_initialized = True
+            self._arg_params = shared_module._arg_params
+            self._aux_params = shared_module._aux_params
+        elif self.params_initialized:
+            self._exec_group.set_params(self._arg_params, self._aux_params)
+        if shared_module is not None and shared_module.optimizer_initialized:
+            self.borrow_optimizer(shared_module)
+
+    def _check_names(self, descs, names, kind):
+        got = [d.name for d in descs]
+        if sorted(got) != sorted(names):
+            raise MXNetError('Module was created with %s_names=%s but bind got %s shapes for %s'
+                             % (kind, names, kind, got))
+
+    def _reset_bind(self):
+        self.binded = False
+        self._exec_group = None
+        self._data_shapes = None
+        self._label_shapes = None
+
+    def reshape(self, data_shapes, label_shapes=None):
+        """Rebind for new input shapes, sharing parameters."""
+        self._need('binded', 'reshape')
+        data_shapes = _as_descs(data_shapes)
+        label_shapes = _as_descs(label_shapes) or None
+        self._data_shapes, self._label_shapes = data_shapes, label_shapes
+        self._exec_group.reshape(data_shapes, label_shapes)
+
+    # ---- optimizer ---------------------------------------------------------------------
+    def init_optimizer(self, kvstore='local', optimizer='sgd',
+                       optimizer_params=(('learning_rate', 0.01),), force_init=False):
+        """Create the optimizer; ``rescale_grad`` defaults to 1/batch_size as in MXNet."""
+        from .. import optimizer as opt
+        self._need('binded', 'init_optimizer')
+        self._need('params_initialized', 'init_optimizer')
+        if self.optimizer_initialized and not force_init:
+            self.logger.warning('optimizer already initialized, ignoring...')
+            return
+        if self._params_dirty:
+            self.get_params()
+        self._kvstore, self._update_on_kvstore = self._create_kvstore(kvstore)
+        batch_size = self._exec_group.batch_size
+        num_workers = getattr(self._kvstore, 'num_workers', 1) if self._kvstore else 1
+        if self._kvstore is not None and 'dist' in getattr(self._kvstore, 'type', '') and \
+                '_sync' in self._kvstore.type:
+            batch_size *= num_workers
+        rescale_grad = 1.0 / batch_size
+        idx2name = {i: n for i, n in enumerate(self._exec_group.param_names)}
+        if isinstance(optimizer, str):
+            params = dict(optimizer_params)
+            params.setdefault('rescale_grad', rescale_grad)
+            optimizer = opt.create(optimizer, sym=self._symbol, param_idx2name=idx2name,
+                                   **params)
+        else:
+            if not isinstance(optimizer, opt.Optimizer):
+                raise MXNetError('optimizer must be a name or an Optimizer, got %r'
+                                 % (optimizer,))
+            if optimizer.rescale_grad != rescale_grad:
+                self.logger.warning(
+                    'Optimizer created manually outside Module but rescale_grad is not '
+                    'normalized to 1.0/batch_size/num_workers (%s vs. %s). Is this intended?',
+                    optimizer.rescale_grad, rescale_grad)
+            if not optimizer.idx2name:
+                optimizer.idx2name = idx2name.copy()
+        self._optimizer = optimizer
+        self._updater = opt.get_updater(optimizer)
+        self.optimizer_initialized = True
+        if self._preload_opt_states is not None:
+            self.load_optimizer_states(self._preload_opt_states)
+            self._preload_opt_states = None
+
+    def _create_kvstore(self, kvstore):
+        """The store gradients meet in; None when one local device needs none."""
+        if kvstore is None or isinstance(kvstore, str) and kvstore in ('local', 'device') \
+                and len(self._context) == 1:
+            return None, False
+        if isinstance(kvstore, str) and kvstore in ('local', 'device'):
+            return None, False           # several local devices: summed in _update
+        if isinstance(kvstore, str):
+            raise MXNetError('kvstore %r needs the distributed kvstore, which is not available '
+                             'yet; use kvstore=\'local\'' % kvstore)
+        return kvstore, False
+
+    def borrow_optimizer(self, shared_module):
+        """Use another module's optimizer and updater (BucketingModule's buckets do)."""
+        if not shared_module.optimizer_initialized:
+            raise MXNetError('borrow_optimizer: the shared module has no optimizer yet')
+        self._optimizer = shared_module._optimizer
+        self._kvstore = shared_module._kvstore
+        self._update_on_kvstore = shared_module._update_on_kvstore
+        self._updater = shared_module._updater
+        self.optimizer_initialized = True
+
+    # ---- compute -----------------------------------------------------------------------
+    def forward(self, data_batch, is_train=None):
+        """Forward a batch; a batch of other shapes (a smaller last batch) rebinds first."""
+        self._need('binded', 'forward')
+        self._need('params_initialized', 'forward')
+        new = [tuple(d.shape) for d in data_batch.data]
+        cur = [d.shape for d in self._data_shapes]
+        if new != cur:
+            provide = getattr(data_batch, 'provide_data', None)
+            if provide:
+                data_shapes = _as_descs(provide)
+            else:
+                data_shapes = [type(d)(d.name, s) if hasattr(d, 'layout') else (d.name, s)
+                               for d, s in zip(self._data_shapes, new)]
+                data_shapes = _as_descs(data_shapes)
+            label_shapes = None
+            if self._label_shapes:
+                provide = getattr(data_batch, 'provide_label', None)
+                if provide:
+                    label_shapes = _as_descs(provide)
+                elif data_batch.label:
+                    label_shapes = _as_descs([(d.name, tuple(l.shape)) for d, l in
+                                              zip(self._label_shapes, data_batch.label)])
+            self.reshape(data_shapes, label_shapes)
+        self._exec_group.forward(data_batch, is_train)
+
+    def backward(self, out_grads=None):
+        self._need('binded', 'backward')
+        self._need('params_initialized', 'backward')
+        self._exec_group.backward(out_grads=out_grads)
+
+    def update(self):
+        """Apply the optimizer to every parameter with its gradient (summed over devices)."""
+        self._need('optimizer_initialized', 'update')
+        self._params_dirty = True
+        group = self._exec_group
+        updater = self._updater
+        if len(self._context) == 1:
+            for i, (weights, grads) in enumerate(zip(group.param_arrays, group.grad_arrays)):
+                if grads[0] is not None:
+                    updater(i, grads[0], weights[0])
+            return
+        for i, (weights, grads) in enumerate(zip(group.param_arrays, group.grad_arrays)):
+            if grads[0] is None:
+                continue
+            total = grads[0]
+            for g in grads[1:]:
+                total += g.as_in_context(total.context)
+            updater(i, total, weights[0])
+            for w in weights[1:]:
+                weights[0].copyto(w)
+
+    def get_outputs(self, merge_multi_context=True):
+        self._need('binded', 'get_outputs')
+        return self._exec_group.get_outputs(merge_multi_context)
+
+    def get_input_grads(self, merge_multi_context=True):
+        self._need('binded', 'get_input_grads')
+        return self._exec_group.get_input_grads(merge_multi_context)
+
+    def get_states(self, merge_multi_context=True):
+        self._need('binded', 'get_states')
+        return self._exec_group.get_states(merge_multi_context)
+
+    def set_states(self, states=None, value=None):
+        self._need('binded', 'set_states')
+        self._exec_group.set_states(states, value)
+
+    def update_metric(self, eval_metric, labels, pre_sliced=False):
+        self._exec_group.update_metric(eval_metric, labels, pre_sliced)
+
+    def install_monitor(self, mon):
+        self._need('binded', 'install_monitor')
+        self._exec_group.install_monitor(mon)
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
+        """Write ``prefix-symbol.json``, ``prefix-%04d.params`` (and ``.states``)."""
+        self._symbol.save('%s-symbol.json' % prefix, remove_amp_cast=remove_amp_cast)
+        name = '%s-%04d.params' % (prefix, epoch)
+        self.save_params(name)
+        self.logger.info('Saved checkpoint to "%s"', name)
+        if save_optimizer_states:
+            state_name = '%s-%04d.states' % (prefix, epoch)
+            self.save_optimizer_states(state_name)
+            self.logger.info('Saved optimizer state to "%s"', state_name)
+
+    @staticmethod
+    def load(prefix, epoch, load_optimizer_states=False, **kwargs):
+        """A Module from a checkpoint (ours or MXNet's); pass Module's other arguments."""
+        sym, args, auxs = _model.load_checkpoint(prefix, epoch)
+        mod = Module(symbol=sym, **kwargs)
+        mod._arg_params = args
+        mod._aux_params = auxs
+        mod.params_initialized = True
+        if load_optimizer_states:
+            mod._preload_opt_states = '%s-%04d.states' % (prefix, epoch)
+        return mod
+
+    def save_optimizer_states(self, fname):
+        """Save the updater's states in distmod's safe format (never pickle)."""
+        self._need('optimizer_initialized', 'save_optimizer_states')
+        from ..serialization import atomic_write
+        atomic_write(fname, self._updater.get_states())
+
+    def load_optimizer_states(self, fname):
+        self._need('optimizer_initialized', 'load_optimizer_states')
+        with open(fname, 'rb') as f:
+            self._updater.set_states(f.read())

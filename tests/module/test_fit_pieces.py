@@ -1,0 +1,183 @@
+"""The pieces Module.fit touches (io, metric, init, optimizer) against MXNet 1.9.1's numbers."""
+import numpy as np
+import pytest
+
+import distmod as mx
+
+# ---- io ----------------------------------------------------------------------------------
+EXPECTED_BATCHES = {   # data rows and pad per batch, three epochs, from MXNet 1.9.1
+    'pad': [[([0, 1, 2, 3], 0), ([4, 5, 6, 7], 0), ([8, 9, 0, 1], 2)]] * 3,
+    'discard': [[([0, 1, 2, 3], 0), ([4, 5, 6, 7], 0)]] * 3,
+    'roll_over': [[([0, 1, 2, 3], 0), ([4, 5, 6, 7], 0)],
+                  [([8, 9, 0, 1], 2), ([2, 3, 4, 5], 0), ([6, 7, 8, 9], 0)],
+                  [([0, 1, 2, 3], 0), ([4, 5, 6, 7], 0)]],
+}
+
+
+@pytest.mark.parametrize('mode', sorted(EXPECTED_BATCHES))
+def test_ndarray_iter_last_batch_modes_match_mxnet(mode):
+    it = mx.io.NDArrayIter(np.arange(10).reshape(10, 1), np.arange(10), batch_size=4,
+                           last_batch_handle=mode)
+    for epoch in EXPECTED_BATCHES[mode]:
+        got = [(b.data[0].asnumpy().ravel().astype(int).tolist(), b.pad) for b in it]
+        assert got == epoch
+        it.reset()
+
+
+def test_ndarray_iter_names_dtypes_and_errors():
+    it = mx.io.NDArrayIter({'b': np.zeros((5, 2)), 'a': np.ones((5, 3))}, {'lab': np.zeros(5)},
+                           batch_size=2)
+    assert [(d.name, d.shape) for d in it.provide_data] == [('a', (2, 3)), ('b', (2, 2))]
+    assert [(d.name, d.shape) for d in it.provide_label] == [('lab', (2,))]
+    assert it.provide_data[0].dtype == np.float32      # MXNet makes float32 of NumPy input
+    it = mx.io.NDArrayIter([np.zeros((5, 2)), np.ones((5, 3))], batch_size=2)
+    assert [d.name for d in it.provide_data] == ['_0_data', '_1_data']
+    assert it.provide_label == []
+    with pytest.raises(mx.MXNetError, match="'softmax_label' has 4"):
+        mx.io.NDArrayIter(np.zeros((5, 2)), np.zeros(4))
+    with pytest.raises(mx.MXNetError, match='last_batch_handle'):
+        mx.io.NDArrayIter(np.zeros((5, 2)), last_batch_handle='keep')
+
+
+def test_ndarray_iter_shards_are_disjoint_and_equal():
+    data = np.arange(22).reshape(22, 1)
+    parts = [mx.io.NDArrayIter(data, batch_size=3, num_parts=3, part_index=i,
+                               last_batch_handle='discard') for i in range(3)]
+    seen = [[int(v) for b in p for v in b.data[0].asnumpy().ravel()] for p in parts]
+    assert [len(s) for s in seen] == [6, 6, 6]
+    assert len(set(sum(seen, []))) == 18
+
+
+def test_shuffle_is_repeatable_with_the_seed():
+    def order():
+        mx.random.seed(3)
+        it = mx.io.NDArrayIter(np.arange(12).reshape(12, 1), batch_size=4, shuffle=True)
+        return [b.data[0].asnumpy().ravel().tolist() for b in it]
+    first = order()
+    assert first == order() and sorted(sum(first, [])) == list(range(12))
+
+
+# ---- metric ------------------------------------------------------------------------------
+def test_metrics():
+    pred = mx.nd.array([[0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
+    label = mx.nd.array([1, 1, 0])
+    acc = mx.metric.create('acc')
+    acc.update([label], [pred])
+    assert acc.get() == ('accuracy', 1 / 3)
+    ce = mx.metric.create('ce')
+    ce.update([label], [pred])
+    assert ce.get()[1] == pytest.approx(-(np.log(0.7) + np.log(0.4) + np.log(0.2)) / 3)
+    comp = mx.metric.create(['acc', 'mse'])
+    comp.update([label], [mx.nd.array([[0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])])
+    names, _ = comp.get()
+    assert names == ['accuracy', 'mse']
+    custom = mx.metric.np(lambda l, p: float((l == p.argmax(1)).mean()))
+    custom.update([label], [pred])
+    assert custom.get()[1] == pytest.approx(1 / 3)
+    acc.reset_local()
+    assert np.isnan(acc.get()[1]) and acc.get_global()[1] == 1 / 3
+    with pytest.raises(mx.MXNetError, match='unknown metric'):
+        mx.metric.create('accuracyy')
+    with pytest.raises(mx.MXNetError, match='does not match'):
+        acc.update([label, label], [pred])
+
+
+def test_metric_states_add_up_across_parts():
+    pred = np.random.default_rng(0).random((8, 3))
+    label = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    whole, a, b = (mx.metric.Accuracy() for _ in range(3))
+    whole.update([mx.nd.array(label)], [mx.nd.array(pred)])
+    a.update([mx.nd.array(label[:4])], [mx.nd.array(pred[:4])])
+    b.update([mx.nd.array(label[4:])], [mx.nd.array(pred[4:])])
+    a._set_state([x + y for x, y in zip(a._state(), b._state())])
+    assert a.get() == whole.get()
+
+
+# ---- initializer -------------------------------------------------------------------------
+def test_initializer_rules_and_dumps():
+    init = mx.init.Xavier()
+    assert init.dumps() == \
+        '["xavier", {"rnd_type": "uniform", "factor_type": "avg", "magnitude": 3}]'
+    w = mx.nd.zeros((20, 30))
+    init(mx.init.InitDesc('fc_weight'), w)
+    bound = np.sqrt(3.0 / 25)
+    assert 0 < np.abs(w.asnumpy()).max() <= bound
+    for name, value in (('fc_bias', 0), ('bn_gamma', 1), ('bn_beta', 0), ('bn_moving_var', 1),
+                        ('bn_moving_mean', 0)):
+        arr = mx.nd.full((3,), 7)
+        init(mx.init.InitDesc(name), arr)
+        assert (arr.asnumpy() == value).all(), name
+    with pytest.raises(mx.MXNetError, match='Unknown initialization pattern for foo'):
+        init(mx.init.InitDesc('foo'), mx.nd.zeros((2,)))
+    arr = mx.nd.zeros((2, 2))
+    init(mx.init.InitDesc('w_weight', {'__init__': mx.init.Constant(5).dumps()}), arr)
+    assert (arr.asnumpy() == 5).all()
+    assert isinstance(mx.init.create(init.dumps()), mx.init.Xavier)
+
+
+def test_initialisation_repeats_with_the_seed():
+    def draw():
+        mx.random.seed(11)
+        w = mx.nd.zeros((4, 4))
+        mx.init.Uniform(0.5)(mx.init.InitDesc('a_weight'), w)
+        return w.asnumpy()
+    assert (draw() == draw()).all()
+
+
+# ---- optimizer ---------------------------------------------------------------------------
+W0 = np.array([[0.5, -1.0, 2.0], [0.1, 0.0, -0.3]], np.float32)
+GRADS = [np.array([[1.0, -2.0, 0.5], [3.0, -0.1, 0.2]], np.float32),
+         np.array([[-0.5, 1.0, 2.5], [0.3, 0.4, -4.0]], np.float32),
+         np.array([[0.2, 0.2, -0.2], [1.0, -1.0, 0.0]], np.float32)]
+OPT_CASES = [   # three updates each, results from MXNet 1.9.1
+    ('sgd', dict(learning_rate=0.1), [[0.43, -0.92, 1.72], [-0.33, 0.07, 0.08]]),
+    ('sgd', dict(learning_rate=0.1, momentum=0.9, wd=0.01, rescale_grad=0.5, clip_gradient=0.8),
+     [[0.399362, -0.882849, 1.779215], [-0.195542, 0.025551, -0.17346]]),
+    ('nag', dict(learning_rate=0.1, momentum=0.9),
+     [[0.2536, -0.6212, 1.18855], [-1.203, 0.11599, 0.71522]]),
+    ('adam', dict(learning_rate=0.01, wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
+     [[0.483939, -0.985664, 1.97468], [0.074068, 0.008661, -0.297995]]),
+    ('adam', dict(), [[0.498418, -0.998586, 1.997525], [0.097514, 0.000866, -0.299742]]),
+]
+
+
+@pytest.mark.parametrize('name,kwargs,want', OPT_CASES)
+def test_optimizer_updates_match_mxnet(name, kwargs, want):
+    opt = mx.optimizer.create(name, param_idx2name={0: 'fc_weight'}, **kwargs)
+    updater = mx.optimizer.get_updater(opt)
+    w = mx.nd.array(W0)
+    for g in GRADS:
+        updater(0, mx.nd.array(g), w)
+    np.testing.assert_allclose(w.asnumpy(), want, atol=2e-6)
+
+
+def test_lr_and_wd_mult_follow_symbol_attributes():
+    x = mx.sym.Variable('x')
+    w = mx.sym.Variable('w', lr_mult=2.0, wd_mult=3.0)
+    fc = mx.sym.FullyConnected(x, w, num_hidden=2, name='fc')
+    opt = mx.optimizer.create('sgd', sym=fc, param_idx2name={0: 'w', 1: 'fc_bias'},
+                              learning_rate=0.1, wd=0.1)
+    assert (opt._get_lr(0), opt._get_lr(1), opt._get_wd(1)) == (0.2, 0.1, 0.0)
+    assert opt._get_wd(0) == pytest.approx(0.3)
+    with pytest.raises(mx.MXNetError, match='known: .*sgd'):
+        mx.optimizer.create('sgdd')
+
+
+def test_updater_states_round_trip_without_pickle():
+    opt = mx.optimizer.create('adam')
+    upd = mx.optimizer.get_updater(opt)
+    w = mx.nd.array(W0)
+    upd(0, mx.nd.array(GRADS[0]), w)
+    blob = upd.get_states()
+    assert blob[:2] == b'PK'           # a zip of arrays and JSON, never a pickle
+    upd2 = mx.optimizer.get_updater(mx.optimizer.create('adam'))
+    upd2.set_states(blob)
+    w2 = w.copy()
+    upd(0, mx.nd.array(GRADS[1]), w)
+    upd2(0, mx.nd.array(GRADS[1]), w2)
+    np.testing.assert_array_equal(w.asnumpy(), w2.asnumpy())
+    import pickle
+    with pytest.raises(mx.MXNetError, match='pickled'):
+        upd2.set_states(pickle.dumps({0: None}))
+    with pytest.raises(mx.MXNetError, match='not distmod optimizer states'):
+        upd2.set_states(b'garbage')
