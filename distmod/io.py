@@ -5,6 +5,8 @@ Sharding (a distmod extension, for data-parallel ranks): iterators take ``num_pa
 samples (the remainder of an uneven split is dropped), so every rank runs the same number of
 batches.
 """
+import gzip
+import struct
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -14,7 +16,8 @@ from .context import cpu
 from .ndarray.ndarray import NDArray, _wrap
 from . import random as _random
 
-__all__ = ['DataDesc', 'DataBatch', 'DataIter', 'NDArrayIter', 'shard_range']
+__all__ = ['DataDesc', 'DataBatch', 'DataIter', 'NDArrayIter', 'MNISTIter', 'shard_range',
+           'read_idx']
 
 
 class DataDesc(namedtuple('DataDesc', ['name', 'shape'])):
@@ -261,3 +264,56 @@ class NDArrayIter(DataIter):
         if self.last_batch_handle == 'roll_over' and -self.batch_size < self.cursor < 0:
             return -self.cursor           # MXNet reports the carried samples as padding
         return 0
+
+
+def read_idx(fname, expect_magic):
+    """The array in an IDX file (MNIST's format; gzip-compressed or plain)."""
+    opener = gzip.open if str(fname).endswith('.gz') else open
+    try:
+        with opener(fname, 'rb') as f:
+            raw = f.read()
+    except OSError as e:
+        raise MXNetError('cannot read %s: %s' % (fname, e)) from None
+    if len(raw) < 8:
+        raise MXNetError('%s is too short to be an IDX file' % fname)
+    magic = struct.unpack('>i', raw[:4])[0]
+    if magic != expect_magic:
+        raise MXNetError('%s: IDX magic number is %d, expected %d (%s)'
+                         % (fname, magic, expect_magic,
+                            'images' if expect_magic == 2051 else 'labels'))
+    ndim = magic & 0xFF
+    dims = struct.unpack('>%di' % ndim, raw[4:4 + 4 * ndim])
+    count = int(np.prod(dims))
+    body = raw[4 + 4 * ndim:]
+    if len(body) != count:
+        raise MXNetError('%s: header promises %s (%d bytes) but %d bytes follow'
+                         % (fname, dims, count, len(body)))
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+
+
+class MNISTIter(NDArrayIter):
+    """Batches of MNIST from its IDX files: images scaled to [0, 1] as (N, 1, 28, 28), or
+    (N, 784) with ``flat``; float32 labels.  ``shuffle`` shuffles once with ``seed``;
+    ``num_parts``/``part_index`` shard it."""
+
+    def __init__(self, image='./train-images-idx3-ubyte', label='./train-labels-idx1-ubyte',
+                 batch_size=128, shuffle=False, flat=False, seed=0, silent=False,
+                 num_parts=1, part_index=0, data_name='data', label_name='softmax_label',
+                 input_shape=None, **kwargs):
+        images = read_idx(image, 2051).astype(np.float32) * (1.0 / 255)
+        labels = read_idx(label, 2049).astype(np.float32)
+        if images.shape[0] != labels.shape[0]:
+            raise MXNetError('%s has %d images but %s has %d labels'
+                             % (image, images.shape[0], label, labels.shape[0]))
+        images = images.reshape(images.shape[0], -1) if flat else \
+            images.reshape(images.shape[0], 1, images.shape[1], images.shape[2])
+        if shuffle:
+            order = np.random.default_rng(seed).permutation(images.shape[0])
+            images, labels = images[order], labels[order]
+        super().__init__(images, labels, batch_size=batch_size, shuffle=False,
+                         last_batch_handle='pad', data_name=data_name, label_name=label_name,
+                         num_parts=num_parts, part_index=part_index)
+        if not silent:
+            import logging
+            logging.info('MNISTIter: load %d images, shuffle=%d, shape=%s',
+                         self.num_data, int(shuffle), (batch_size,) + images.shape[1:])

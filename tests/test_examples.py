@@ -18,3 +18,13 @@ def test_train_mlp_reaches_its_stated_accuracy(capsys):
     out = capsys.readouterr().out
     assert 'Epoch[2] Train-accuracy=' in out and 'Test-accuracy=' in out
     assert acc > 0.95
+
+
+def test_mnist_mlp_reaches_97_percent():
+    import pytest
+    mnist = _load('mnist_data')
+    try:
+        mnist.get_mnist()
+    except Exception as e:      # no npm and no network: nothing to train on
+        pytest.skip('MNIST could not be fetched: %s' % e)
+    assert _load('mnist_mlp').main(num_epoch=10) >= 0.97

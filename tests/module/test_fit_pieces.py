@@ -181,3 +181,36 @@ def test_updater_states_round_trip_without_pickle():
         upd2.set_states(pickle.dumps({0: None}))
     with pytest.raises(mx.MXNetError, match='not distmod optimizer states'):
         upd2.set_states(b'garbage')
+
+
+def _write_idx(path, arr, magic):
+    import struct
+    with open(path, 'wb') as f:
+        f.write(struct.pack('>i', magic))
+        f.write(struct.pack('>%di' % arr.ndim, *arr.shape))
+        f.write(arr.astype(np.uint8).tobytes())
+
+
+def test_mnist_iter_reads_idx_files(tmp_path):
+    images = np.arange(10 * 28 * 28).reshape(10, 28, 28) % 256
+    labels = np.arange(10) % 10
+    _write_idx(str(tmp_path / 'img'), images, 2051)
+    _write_idx(str(tmp_path / 'lab'), labels, 2049)
+    it = mx.io.MNISTIter(image=str(tmp_path / 'img'), label=str(tmp_path / 'lab'), batch_size=4,
+                         silent=True)
+    batches = list(it)
+    assert [b.pad for b in batches] == [0, 0, 2]
+    assert batches[0].data[0].shape == (4, 1, 28, 28)
+    np.testing.assert_allclose(batches[0].data[0].asnumpy()[1, 0], images[1] / 255.0, rtol=1e-6)
+    assert batches[1].label[0].asnumpy().tolist() == [4, 5, 6, 7]
+    flat = mx.io.MNISTIter(image=str(tmp_path / 'img'), label=str(tmp_path / 'lab'),
+                           batch_size=5, flat=True, shuffle=True, seed=1, silent=True)
+    first = next(iter(flat))
+    assert first.data[0].shape == (5, 784)
+    assert sorted(sum((b.label[0].asnumpy().tolist() for b in flat), first.label[0].asnumpy()
+                      .tolist())) == list(range(10))
+    with pytest.raises(mx.MXNetError, match='lab: IDX magic number is 2049, expected 2051'):
+        mx.io.MNISTIter(image=str(tmp_path / 'lab'), label=str(tmp_path / 'lab'))
+    with pytest.raises(mx.MXNetError, match='10 images.*3 labels'):
+        _write_idx(str(tmp_path / 'lab3'), labels[:3], 2049)
+        mx.io.MNISTIter(image=str(tmp_path / 'img'), label=str(tmp_path / 'lab3'))
