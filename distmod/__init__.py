@@ -25,3 +25,4 @@ from . import optimizer
 from . import callback
 from . import module
 from . import module as mod
+from . import lr_scheduler

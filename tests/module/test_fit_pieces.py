@@ -214,3 +214,42 @@ def test_mnist_iter_reads_idx_files(tmp_path):
     with pytest.raises(mx.MXNetError, match='10 images.*3 labels'):
         _write_idx(str(tmp_path / 'lab3'), labels[:3], 2049)
         mx.io.MNISTIter(image=str(tmp_path / 'img'), label=str(tmp_path / 'lab3'))
+
+
+# ---- lr_scheduler ------------------------------------------------------------------------
+LR_CASES = [   # learning rates for updates 1..12, from MXNet 1.9.1
+    ('FactorScheduler', dict(step=3, factor=0.5, base_lr=1.0, stop_factor_lr=0.1),
+     [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125, 0.125, 0.125]),
+    ('FactorScheduler', dict(step=3, factor=0.5, base_lr=1.0, warmup_steps=4, warmup_begin_lr=0.2),
+     [0.4, 0.6, 0.8, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125, 0.125, 0.125]),
+    ('MultiFactorScheduler', dict(step=[2, 5, 9], factor=0.1, base_lr=1.0),
+     [1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.01, 0.001, 0.001, 0.001]),
+    ('PolyScheduler', dict(max_update=10, base_lr=1.0, pwr=2, final_lr=0.1),
+     [0.829, 0.676, 0.541, 0.424, 0.325, 0.244, 0.181, 0.136, 0.109, 0.1, 0.1, 0.1]),
+    ('PolyScheduler', dict(max_update=10, base_lr=1.0, pwr=2, final_lr=0.1, warmup_steps=3,
+                           warmup_mode='constant', warmup_begin_lr=0.5),
+     [0.5, 0.5, 1.0, 0.761224, 0.559184, 0.393878, 0.265306, 0.173469, 0.118367, 0.1, 0.1, 0.1]),
+    ('CosineScheduler', dict(max_update=10, base_lr=1.0, final_lr=0.1),
+     [0.977975, 0.914058, 0.814503, 0.689058, 0.55, 0.410942, 0.285497, 0.185942, 0.122025,
+      0.1, 0.1, 0.1]),
+    ('CosineScheduler', dict(max_update=10, base_lr=1.0, final_lr=0.1, warmup_steps=2,
+                             warmup_begin_lr=0.),
+     [0.5, 1.0, 0.965746, 0.868198, 0.722208, 0.55, 0.377792, 0.231802, 0.134254, 0.1, 0.1,
+      0.1]),
+]
+
+
+@pytest.mark.parametrize('name,kwargs,want', LR_CASES)
+def test_lr_schedulers_match_mxnet(name, kwargs, want):
+    sched = getattr(mx.lr_scheduler, name)(**kwargs)
+    np.testing.assert_allclose([sched(i) for i in range(1, 13)], want, atol=1e-6)
+
+
+def test_optimizer_follows_its_scheduler():
+    sched = mx.lr_scheduler.FactorScheduler(step=1, factor=0.5)
+    opt = mx.optimizer.create('sgd', learning_rate=1.0, lr_scheduler=sched)
+    upd = mx.optimizer.get_updater(opt)
+    w = mx.nd.zeros((1,))
+    for _ in range(3):
+        upd(0, mx.nd.ones((1,)), w)
+    assert w.asnumpy().tolist() == [-(1.0 + 0.5 + 0.25)]
