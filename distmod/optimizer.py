@@ -17,7 +17,8 @@ from .base import MXNetError
 from .context import array_module
 from .ndarray.ndarray import NDArray, _wrap
 
-__all__ = ['Optimizer', 'SGD', 'NAG', 'Adam', 'Updater', 'get_updater', 'create', 'register']
+__all__ = ['Optimizer', 'SGD', 'NAG', 'Adam', 'AdamW', 'AdaGrad', 'RMSProp', 'AdaDelta', 'Adamax',
+           'Nadam', 'Ftrl', 'Signum', 'LAMB', 'Updater', 'get_updater', 'create', 'register']
 
 
 class Optimizer:
@@ -368,3 +369,286 @@ class Updater:
 def get_updater(optimizer):
     """An Updater for ``optimizer``."""
     return Updater(optimizer)
+
+
+# ---- more optimizers: each keeps MXNet 1.9's update rule and defaults -----------------------
+def _decayed_grad(opt, xp, index, weight, grad, wd, clip_after_wd):
+    """rescale_grad * grad plus ``wd * weight``, clipped before or after adding the decay."""
+    w = weight._data
+    g = opt._scratch(index, w)
+    xp.multiply(grad._data, opt.rescale_grad, out=g)
+    if clip_after_wd and wd:
+        g += xp.multiply(w, wd)
+    if opt.clip_gradient is not None:
+        xp.clip(g, -opt.clip_gradient, opt.clip_gradient, out=g)
+    if not clip_after_wd and wd:
+        g += xp.multiply(w, wd)
+    return g
+
+
+@register
+class AdaGrad(Optimizer):
+    """AdaGrad: ``history += g^2; w -= lr * (g / (sqrt(history) + eps) + wd * w)``."""
+
+    def __init__(self, eps=1e-7, **kwargs):
+        super().__init__(**kwargs)
+        self.float_stable_eps = eps
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        hist = state._data
+        hist += g * g
+        w -= lr * (g / (xp.sqrt(hist) + self.float_stable_eps) + wd * w)
+
+
+@register
+class RMSProp(Optimizer):
+    """RMSProp (Tieleman & Hinton), or the centered form of Graves with ``centered=True``."""
+
+    def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8,
+                 centered=False, clip_weights=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.gamma1 = gamma1
+        self.gamma2 = gamma2
+        self.centered = centered
+        self.epsilon = epsilon
+        self.clip_weights = clip_weights
+
+    def create_state(self, index, weight):
+        if self.centered:
+            return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))
+        return (_zeros_like(weight),)
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, wd, True)
+        n = state[0]._data
+        n *= self.gamma1
+        n += (1 - self.gamma1) * g * g
+        if not self.centered:
+            w -= lr * g / xp.sqrt(n + self.epsilon)
+        else:
+            mean, delta = state[1]._data, state[2]._data
+            mean *= self.gamma1
+            mean += (1 - self.gamma1) * g
+            delta *= self.gamma2
+            delta -= lr * g / xp.sqrt(n - mean * mean + self.epsilon)
+            w += delta
+        if self.clip_weights:
+            xp.clip(w, -self.clip_weights, self.clip_weights, out=w)
+
+
+@register
+class AdaDelta(Optimizer):
+    """AdaDelta (Zeiler): step sizes from running averages of squared gradients and steps."""
+
+    def __init__(self, rho=0.90, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.rho = rho
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        wd = self._get_wd(index)
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        acc_g, acc_delta = state[0]._data, state[1]._data
+        acc_g *= self.rho
+        acc_g += (1. - self.rho) * g * g
+        step = xp.sqrt(acc_delta + self.epsilon) / xp.sqrt(acc_g + self.epsilon) * g
+        acc_delta *= self.rho
+        acc_delta += (1. - self.rho) * step * step
+        w -= step + wd * w
+
+
+@register
+class Adamax(Optimizer):
+    """Adamax: Adam with the infinity norm of past gradients."""
+
+    def __init__(self, learning_rate=0.002, beta1=0.9, beta2=0.999, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        lr /= (1. - self.beta1 ** t)
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, wd, True)
+        m, u = state[0]._data, state[1]._data
+        m *= self.beta1
+        m += (1. - self.beta1) * g
+        xp.maximum(self.beta2 * u, xp.abs(g), out=u)
+        w -= lr * m / u
+
+
+@register
+class Nadam(Optimizer):
+    """Adam with Nesterov momentum (Dozat), with its momentum schedule."""
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 schedule_decay=0.004, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.schedule_decay = schedule_decay
+        self.m_schedule = 1.
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, wd, True)
+        mom_t = self.beta1 * (1. - 0.5 * (pow(0.96, t * self.schedule_decay)))
+        mom_t1 = self.beta1 * (1. - 0.5 * (pow(0.96, (t + 1) * self.schedule_decay)))
+        self.m_schedule = self.m_schedule * mom_t
+        m_schedule_next = self.m_schedule * mom_t1
+        m, v = state[0]._data, state[1]._data
+        m *= self.beta1
+        m += (1. - self.beta1) * g
+        v *= self.beta2
+        v += (1. - self.beta2) * g * g
+        g_prime = g / (1. - self.m_schedule)
+        m_prime = m / (1. - m_schedule_next)
+        v_prime = v / (1. - pow(self.beta2, t))
+        m_bar = (1. - mom_t) * g_prime + mom_t1 * m_prime
+        w -= lr * m_bar / (xp.sqrt(v_prime) + self.epsilon)
+
+
+@register
+class Ftrl(Optimizer):
+    """FTRL-Proximal (McMahan et al.) with L1 strength ``lamda1``."""
+
+    def __init__(self, lamda1=0.01, learning_rate=0.1, beta=1, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.lamda1 = lamda1
+        self.beta = beta
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))     # z, n
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        z, n = state[0]._data, state[1]._data
+        z += g - (xp.sqrt(n + g * g) - xp.sqrt(n)) * w / lr
+        n += g * g
+        w[...] = (xp.sign(z) * self.lamda1 - z) / ((self.beta + xp.sqrt(n)) / lr + wd) * \
+            (xp.abs(z) > self.lamda1)
+
+
+@register
+class Signum(Optimizer):
+    """signSGD / Signum (Bernstein et al.): steps by the sign of the (momentum) gradient."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.momentum = momentum
+        self.wd_lh = wd_lh
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight) if self.momentum != 0.0 else None
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        if state is not None:
+            mom = state._data
+            mom *= self.momentum
+            mom -= (1 - self.momentum) * (g + wd * w)
+            w *= 1 - lr * self.wd_lh
+            w += lr * xp.sign(mom)
+        else:                            # signSGD: weight decay outside the sign
+            w *= 1 - lr * (self.wd_lh + wd)
+            w -= lr * xp.sign(g)
+
+
+@register
+class LAMB(Optimizer):
+    """LAMB (You et al.): Adam steps scaled per layer by ||w|| / ||step||."""
+
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
+                 lower_bound=None, upper_bound=None, bias_correction=True, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.lower_bound = lower_bound
+        self.upper_bound = upper_bound
+        self.bias_correction = bias_correction
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight))
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        m, v = state[0]._data, state[1]._data
+        m *= self.beta1
+        m += (1. - self.beta1) * g
+        v *= self.beta2
+        v += (1. - self.beta2) * g * g
+        if self.bias_correction:
+            step = (m / (1. - self.beta1 ** t)) / (xp.sqrt(v / (1. - self.beta2 ** t)) +
+                                                   self.epsilon)
+        else:
+            step = m / (xp.sqrt(v) + self.epsilon)
+        step += wd * w
+        r1 = float(xp.linalg.norm(w))
+        if self.lower_bound is not None:
+            r1 = max(r1, self.lower_bound)
+        if self.upper_bound is not None:
+            r1 = min(r1, self.upper_bound)
+        r2 = float(xp.linalg.norm(step))
+        ratio = r1 / r2 if r1 > 0 and r2 > 0 else 1.0
+        w -= lr * ratio * step
+
+
+@register
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter):
+    ``w -= lr_t * m / (sqrt(v) + eps) + wd * w`` with Adam's bias correction in ``lr_t``.
+    MXNet 1.9 has no 'adamw' in mx.optimizer; this is its ``contrib.adamw_update`` operator
+    with ``eta=1`` and the bias-corrected rate, as its Gluon AdamW passes it."""
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        w, xp = weight._data, array_module(weight._data)
+        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        mean, var = state[0]._data, state[1]._data
+        mean *= self.beta1
+        mean += (1. - self.beta1) * g
+        var *= self.beta2
+        var += (1. - self.beta2) * g * g
+        lr *= math.sqrt(1. - self.beta2 ** t) / (1. - self.beta1 ** t)    # bias correction
+        w -= lr * mean / (xp.sqrt(var) + self.epsilon) + wd * w

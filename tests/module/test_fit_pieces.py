@@ -138,6 +138,33 @@ OPT_CASES = [   # three updates each, results from MXNet 1.9.1
     ('adam', dict(learning_rate=0.01, wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
      [[0.483939, -0.985664, 1.97468], [0.074068, 0.008661, -0.297995]]),
     ('adam', dict(), [[0.498418, -0.998586, 1.997525], [0.097514, 0.000866, -0.299742]]),
+    ('adagrad', dict(learning_rate=0.1, wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
+     [[0.425769, -0.950788, 1.806945], [-0.059243, 0.095331, -0.299496]]),
+    ('rmsprop', dict(learning_rate=0.01, wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
+     [[0.476431, -0.9857, 1.940338], [0.04819, 0.030306, -0.300033]]),
+    ('rmsprop', dict(learning_rate=0.01, centered=True, wd=0.01, clip_weights=1.5),
+     [[0.431252, -0.940515, 1.382134], [-0.008972, 0.060275, -0.327349]]),
+    ('adadelta', dict(wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
+     [[0.47893, -0.968521, 1.919174], [0.078328, 0.014097, -0.286939]]),
+    ('adamax', dict(learning_rate=0.01, wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
+     [[0.485668, -0.98681, 1.979622], [0.079115, 0.00858, -0.302151]]),
+    ('nadam', dict(learning_rate=0.01, wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
+     [[0.491089, -0.994112, 1.979178], [0.081557, 0.010803, -0.299526]]),
+    ('ftrl', dict(learning_rate=0.1, lamda1=0.01, beta=1, wd=0.01, rescale_grad=0.5,
+                  clip_gradient=1.0),
+     [[0.14223, -0.47758, 0.334589], [-0.030442, 0.020027, 0.013431]]),
+    ('signum', dict(learning_rate=0.01, momentum=0.9, wd_lh=0.01, wd=0.01, rescale_grad=0.5,
+                    clip_gradient=1.0),
+     [[0.469853, -0.969703, 1.969403], [0.069973, 0.009999, -0.289909]]),
+    ('signum', dict(learning_rate=0.01, momentum=0.0, wd=0.01),
+     [[0.489851, -1.009701, 1.989403], [0.069973, 0.009999, -0.299909]]),
+    ('lamb', dict(learning_rate=0.01, wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
+     [[0.480815, -0.983564, 1.965517], [0.064445, 0.008515, -0.289908]]),
+    ('lamb', dict(learning_rate=0.01, bias_correction=False, lower_bound=0.1, upper_bound=2.0),
+     [[0.483193, -0.985891, 1.970446], [0.069931, 0.007576, -0.289841]]),
+    # MXNet 1.9 has AdamW only as contrib.adamw_update (eta=1, bias-corrected rate)
+    ('adamw', dict(learning_rate=0.01, wd=0.01, rescale_grad=0.5, clip_gradient=1.0),
+     [[0.469559, -0.95638, 1.915854], [0.071386, 0.00852, -0.289011]]),
 ]
 
 
@@ -148,7 +175,19 @@ def test_optimizer_updates_match_mxnet(name, kwargs, want):
     w = mx.nd.array(W0)
     for g in GRADS:
         updater(0, mx.nd.array(g), w)
-    np.testing.assert_allclose(w.asnumpy(), want, atol=2e-6)
+    np.testing.assert_allclose(w.asnumpy(), want, atol=3e-6)
+
+
+def test_sgd_multi_precision_keeps_float32_master_weights():
+    w = mx.nd.array(W0, dtype='float16')
+    opt = mx.optimizer.create('sgd', learning_rate=0.001, momentum=0.9, multi_precision=True)
+    upd = mx.optimizer.get_updater(opt)
+    for g in GRADS:
+        upd(0, mx.nd.array(g, dtype='float16'), w)
+    assert w.dtype is np.float16
+    np.testing.assert_allclose(w.asnumpy().astype(float),     # MXNet 1.9.1's float16 result
+                               [[0.498046875, -0.99658203125, 1.994140625],
+                                [0.09027099609375, 0.00051116943359375, -0.29296875]])
 
 
 def test_lr_and_wd_mult_follow_symbol_attributes():
