@@ -4,14 +4,17 @@ Each metric keeps a local sum and count (reset by ``reset_local``, e.g. by Speed
 global one (reset by ``reset``).  ``_state()``/``_set_state()`` expose the global sums as
 numbers so that data-parallel ranks can add them up before ``get``.
 """
+import math
+
 import numpy
 
 from .base import MXNetError
 from .ndarray.ndarray import NDArray
 
-__all__ = ['EvalMetric', 'CompositeEvalMetric', 'Accuracy', 'TopKAccuracy', 'MAE', 'MSE',
-           'RMSE', 'CrossEntropy', 'NegativeLogLikelihood', 'Loss', 'CustomMetric', 'np',
-           'create', 'register', 'alias', 'check_label_shapes']
+__all__ = ['EvalMetric', 'CompositeEvalMetric', 'Accuracy', 'TopKAccuracy', 'F1', 'MCC', 'MAE',
+           'MSE', 'RMSE', 'CrossEntropy', 'NegativeLogLikelihood', 'Perplexity',
+           'PearsonCorrelation', 'Loss', 'CustomMetric', 'np', 'create', 'register', 'alias',
+           'check_label_shapes']
 
 _REGISTRY = {}
 
@@ -248,6 +251,186 @@ class TopKAccuracy(EvalMetric):
             order = numpy.argpartition(pred, -self.top_k, axis=1)[:, -self.top_k:]
             hits = (order == label.reshape(-1, 1)).any(axis=1)
             self._add(int(hits.sum()), pred.shape[0])
+
+
+class _BinaryCounts(EvalMetric):
+    """Binary classification counts (positive class 1, prediction = arg-max over axis 1).
+
+    ``average='macro'`` averages the per-batch scores (as MXNet); 'micro' pools the counts.
+    """
+
+    def __init__(self, name, average='macro', output_names=None, label_names=None):
+        if average not in ('macro', 'micro'):
+            raise MXNetError("average must be 'macro' or 'micro', got %r" % average)
+        self.average = average
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+    def reset(self):
+        super().reset()
+        self.counts = numpy.zeros(4)           # tp, fp, fn, tn (micro, global)
+        self.local_counts = numpy.zeros(4)
+
+    def reset_local(self):
+        super().reset_local()
+        self.local_counts = numpy.zeros(4)
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            pred = _np(pred)
+            label = _np(label).astype('int64').ravel()
+            if pred.ndim > 1:
+                pred = pred.argmax(axis=1)
+            pred = pred.astype('int64').ravel()
+            check_label_shapes(label, pred, shape=True)
+            if len(numpy.unique(label)) > 2 or label.max(initial=0) > 1:
+                raise MXNetError('%s is a binary metric: labels must be 0 or 1' % self.name)
+            c = numpy.array([((pred == 1) & (label == 1)).sum(), ((pred == 1) & (label == 0)).sum(),
+                             ((pred == 0) & (label == 1)).sum(), ((pred == 0) & (label == 0)).sum()],
+                            dtype=float)
+            if self.average == 'macro':
+                self._add(self.score(c), 1)
+            else:
+                self.counts += c
+                self.local_counts += c
+                self.num_inst += int(c.sum())
+                self.global_num_inst += int(c.sum())
+
+    def get(self):
+        if self.average == 'micro':
+            return self.name, self.score(self.local_counts) if self.num_inst else float('nan')
+        return super().get()
+
+    def get_global(self):
+        if self.average == 'micro':
+            return self.name, self.score(self.counts) if self.global_num_inst else float('nan')
+        return super().get_global()
+
+    def _state(self):
+        return super()._state() + [self.counts.tolist(), self.local_counts.tolist()]
+
+    def _set_state(self, state):
+        super()._set_state(state[:4])
+        self.counts, self.local_counts = numpy.array(state[4]), numpy.array(state[5])
+
+
+@register
+class F1(_BinaryCounts):
+    """F1 score of the positive class: 2 * precision * recall / (precision + recall)."""
+
+    def __init__(self, name='f1', output_names=None, label_names=None, average='macro'):
+        super().__init__(name, average, output_names, label_names)
+
+    @staticmethod
+    def score(c):
+        tp, fp, fn, _ = c
+        precision = tp / (tp + fp) if tp + fp > 0 else 0.
+        recall = tp / (tp + fn) if tp + fn > 0 else 0.
+        return float(2 * precision * recall / (precision + recall)) if precision + recall > 0 else 0.
+
+
+@register
+class MCC(_BinaryCounts):
+    """Matthews correlation coefficient of binary predictions."""
+
+    def __init__(self, name='mcc', output_names=None, label_names=None, average='macro'):
+        super().__init__(name, average, output_names, label_names)
+
+    @staticmethod
+    def score(c):
+        tp, fp, fn, tn = c
+        denom = numpy.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        return float((tp * tn - fp * fn) / denom) if denom > 0 else 0.
+
+
+@register
+class Perplexity(EvalMetric):
+    """exp of the mean negative log-likelihood; labels equal to ``ignore_label`` are skipped."""
+
+    def __init__(self, ignore_label, axis=-1, name='perplexity', output_names=None,
+                 label_names=None):
+        super().__init__(name, ignore_label=ignore_label, output_names=output_names,
+                         label_names=label_names)
+        self.ignore_label = ignore_label
+        self.axis = axis
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            pred = _np(pred)
+            label = _np(label).astype('int64').ravel()
+            pred = numpy.moveaxis(pred, self.axis, -1).reshape(-1, pred.shape[self.axis])
+            if label.shape[0] != pred.shape[0]:
+                raise MXNetError('Shape of labels %s does not match shape of predictions %s'
+                                 % (label.shape, pred.shape))
+            probs = pred[numpy.arange(label.shape[0]), numpy.clip(label, 0, pred.shape[1] - 1)]
+            count = label.shape[0]
+            if self.ignore_label is not None:
+                ignore = label == self.ignore_label
+                probs = numpy.where(ignore, 1.0, probs)
+                count -= int(ignore.sum())
+            self._add(float(-numpy.log(numpy.maximum(1e-10, probs)).sum()), count)
+
+    def get(self):
+        if self.num_inst == 0:
+            return self.name, float('nan')
+        return self.name, math.exp(self.sum_metric / self.num_inst)
+
+    def get_global(self):
+        if self.global_num_inst == 0:
+            return self.name, float('nan')
+        return self.name, math.exp(self.global_sum_metric / self.global_num_inst)
+
+
+@alias('pearsonr')
+class PearsonCorrelation(EvalMetric):
+    """Pearson's r between predictions and labels ('macro': per batch, then averaged)."""
+
+    def __init__(self, name='pearsonr', output_names=None, label_names=None, average='macro'):
+        self.average = average
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+    def reset(self):
+        super().reset()
+        self.moments = numpy.zeros(6)      # n, sum x, sum y, sum xy, sum xx, sum yy (global)
+        self.local_moments = numpy.zeros(6)
+
+    def reset_local(self):
+        super().reset_local()
+        self.local_moments = numpy.zeros(6)
+
+    @staticmethod
+    def _r(m):
+        n, sx, sy, sxy, sxx, syy = m
+        cov = sxy - sx * sy / n
+        var = (sxx - sx * sx / n) * (syy - sy * sy / n)
+        return float(cov / numpy.sqrt(var)) if var > 0 else float('nan')
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            label, pred = _np(label).astype('float64'), _np(pred).astype('float64')
+            check_label_shapes(label, pred, False, True)
+            x, y = pred.ravel(), label.ravel()
+            m = numpy.array([x.size, x.sum(), y.sum(), (x * y).sum(), (x * x).sum(),
+                             (y * y).sum()])
+            if self.average == 'macro':
+                self._add(self._r(m), 1)
+            else:
+                self.moments += m
+                self.local_moments += m
+                self.num_inst += 1
+                self.global_num_inst += 1
+
+    def get(self):
+        if self.average == 'micro':
+            return self.name, self._r(self.local_moments) if self.num_inst else float('nan')
+        return super().get()
+
+    def get_global(self):
+        if self.average == 'micro':
+            return self.name, self._r(self.moments) if self.global_num_inst else float('nan')
+        return super().get_global()
 
 
 class _Regression(EvalMetric):

@@ -292,3 +292,41 @@ def test_optimizer_follows_its_scheduler():
     for _ in range(3):
         upd(0, mx.nd.ones((1,)), w)
     assert w.asnumpy().tolist() == [-(1.0 + 0.5 + 0.25)]
+
+
+P1 = [[0.3, 0.7], [0.6, 0.4], [0.2, 0.8], [0.9, 0.1]]
+L1 = [1, 1, 0, 0]
+P2 = [[0.1, 0.9], [0.8, 0.2], [0.4, 0.6]]
+L2 = [1, 0, 0]
+METRIC_CASES = [   # (name, kwargs, value after batch 1, after batch 2), from MXNet 1.9.1
+    ('f1', {}, 0.5, 0.5833333333333333), ('f1', {'average': 'micro'}, 0.5, 0.5714285714285715),
+    ('mcc', {}, 0.0, 0.25), ('mcc', {'average': 'micro'}, 0.0, 0.16666666666666666),
+    ('perplexity', {'ignore_label': None}, 2.110534071733404, 1.8306137274340384),
+    ('top_k_accuracy', {'top_k': 2}, 1.0, 1.0),
+    ('nll_loss', {}, 0.7469410300254822, 0.6046512808118548),
+    ('ce', {}, 0.7469410300254822, 0.6046512808118548), ('loss', {}, 0.5, 0.5),
+    ('mae', {}, 0.5, 0.5), ('mse', {}, 0.32499998807907104, 0.3308333307504654),
+    ('rmse', {}, 0.570087730884552, 0.5751587748527527), ('acc', {}, 0.5, 4 / 7),
+]
+
+
+@pytest.mark.parametrize('name,kwargs,first,second', METRIC_CASES)
+def test_metric_values_match_mxnet(name, kwargs, first, second):
+    m = mx.metric.create(name, **kwargs)
+    m.update([mx.nd.array(L1)], [mx.nd.array(P1)])
+    assert m.get()[1] == pytest.approx(first, rel=1e-6)
+    m.update([mx.nd.array(L2)], [mx.nd.array(P2)])
+    assert m.get()[1] == pytest.approx(second, rel=1e-6)
+    assert m.get_global()[1] == pytest.approx(second, rel=1e-6)
+
+
+def test_pearson_and_perplexity_ignore_match_mxnet():
+    for average, want in (('macro', -0.04035573497281997), ('micro', 0.8957167230420183)):
+        m = mx.metric.create('pearsonr', average=average)
+        m.update([mx.nd.array([1., 2, 3, 5])], [mx.nd.array([1.5, 2., 2., 6])])
+        m.update([mx.nd.array([0., 1])], [mx.nd.array([1., 0])])
+        assert m.get()[1] == pytest.approx(want, rel=1e-6)
+    m = mx.metric.create('perplexity', ignore_label=0)
+    m.update([mx.nd.array(L1)], [mx.nd.array(P1)])
+    assert m.get()[1] == pytest.approx(1.8898223592057068, rel=1e-6)
+    assert mx.metric.create('top_k_accuracy', top_k=2).name == 'top_k_accuracy_2'
