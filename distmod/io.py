@@ -7,6 +7,7 @@ batches.
 """
 import gzip
 import struct
+import threading
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -16,8 +17,8 @@ from .context import cpu
 from .ndarray.ndarray import NDArray, _wrap
 from . import random as _random
 
-__all__ = ['DataDesc', 'DataBatch', 'DataIter', 'NDArrayIter', 'MNISTIter', 'shard_range',
-           'read_idx']
+__all__ = ['DataDesc', 'DataBatch', 'DataIter', 'NDArrayIter', 'MNISTIter', 'CSVIter',
+           'ResizeIter', 'PrefetchingIter', 'shard_range', 'read_idx']
 
 
 class DataDesc(namedtuple('DataDesc', ['name', 'shape'])):
@@ -317,3 +318,270 @@ class MNISTIter(NDArrayIter):
             import logging
             logging.info('MNISTIter: load %d images, shuffle=%d, shape=%s',
                          self.num_data, int(shuffle), (batch_size,) + images.shape[1:])
+
+
+class CSVIter(DataIter):
+    """Batches from CSV files: ``data_csv`` rows reshaped to ``data_shape``, labels from
+    ``label_csv`` (zeros without one).  With ``round_batch`` the last batch wraps around to
+    the first rows and the next epoch starts after the rows it borrowed, as MXNet's does."""
+
+    def __init__(self, data_csv, data_shape, label_csv=None, label_shape=(1,), batch_size=1,
+                 round_batch=True, dtype='float32', data_name='data',
+                 label_name='softmax_label', num_parts=1, part_index=0, **kwargs):
+        super().__init__(batch_size)
+        data = self._read(data_csv, data_shape, dtype)
+        if label_csv is not None:
+            label = self._read(label_csv, label_shape, dtype)
+            if label.shape[0] != data.shape[0]:
+                raise MXNetError('%s has %d rows but %s has %d'
+                                 % (data_csv, data.shape[0], label_csv, label.shape[0]))
+        else:
+            label = numpy_zeros((data.shape[0],) + tuple(label_shape), dtype)
+        if tuple(label_shape) == (1,):
+            label = label.reshape(label.shape[0])
+        if num_parts > 1:
+            part = shard_range(data.shape[0], num_parts, part_index)
+            data, label = data[part], label[part]
+        self._data, self._label = data, label
+        self.round_batch = round_batch
+        self.data_name, self.label_name = data_name, label_name
+        self._start = 0
+        self._next_start = 0
+        self.cursor = None
+        self._pad = 0
+
+    @staticmethod
+    def _read(fname, shape, dtype):
+        try:
+            rows = np.loadtxt(fname, delimiter=',', dtype=np.dtype(dtype), ndmin=2)
+        except (OSError, ValueError) as e:
+            raise MXNetError('cannot read CSV %s: %s' % (fname, e)) from None
+        width = int(np.prod(shape))
+        if rows.shape[1] != width:
+            raise MXNetError('%s has %d columns but shape %s needs %d'
+                             % (fname, rows.shape[1], tuple(shape), width))
+        return rows.reshape((rows.shape[0],) + tuple(shape))
+
+    @property
+    def provide_data(self):
+        return [DataDesc(self.data_name, (self.batch_size,) + self._data.shape[1:],
+                         self._data.dtype)]
+
+    @property
+    def provide_label(self):
+        return [DataDesc(self.label_name, (self.batch_size,) + self._label.shape[1:],
+                         self._label.dtype)]
+
+    def reset(self):
+        self._start = self._next_start if self.round_batch else 0
+        self._next_start = 0
+        self.cursor = None
+
+    def iter_next(self):
+        n = self._data.shape[0]
+        self.cursor = self._start if self.cursor is None else self.cursor + self.batch_size
+        if self.cursor >= n:
+            return False
+        self._pad = max(0, self.cursor + self.batch_size - n)
+        if self._pad:
+            self._next_start = self._pad
+        return True
+
+    def _rows(self, arr):
+        idx = (np.arange(self.cursor, self.cursor + self.batch_size)) % arr.shape[0]
+        return _wrap(arr[idx], cpu())
+
+    def getdata(self):
+        return [self._rows(self._data)]
+
+    def getlabel(self):
+        return [self._rows(self._label)]
+
+    def getpad(self):
+        return self._pad
+
+
+def numpy_zeros(shape, dtype):
+    return np.zeros(shape, dtype=np.dtype(dtype))
+
+
+class ResizeIter(DataIter):
+    """Exactly ``size`` batches per epoch from ``data_iter``, restarting it when it runs out;
+    ``reset_internal`` restarts it at every ``reset`` too."""
+
+    def __init__(self, data_iter, size, reset_internal=True):
+        super().__init__(data_iter.batch_size)
+        self.data_iter = data_iter
+        self.size = size
+        self.reset_internal = reset_internal
+        self.cur = 0
+        self.current_batch = None
+        self.provide_data = data_iter.provide_data
+        self.provide_label = data_iter.provide_label
+        if hasattr(data_iter, 'default_bucket_key'):
+            self.default_bucket_key = data_iter.default_bucket_key
+
+    def reset(self):
+        self.cur = 0
+        if self.reset_internal:
+            self.data_iter.reset()
+
+    def iter_next(self):
+        if self.cur == self.size:
+            return False
+        try:
+            self.current_batch = self.data_iter.next()
+        except StopIteration:
+            self.data_iter.reset()
+            self.current_batch = self.data_iter.next()
+        self.cur += 1
+        return True
+
+    def next(self):
+        if not self.iter_next():
+            raise StopIteration
+        return self.current_batch
+
+    def getdata(self):
+        return self.current_batch.data
+
+    def getlabel(self):
+        return self.current_batch.label
+
+    def getindex(self):
+        return self.current_batch.index
+
+    def getpad(self):
+        return self.current_batch.pad
+
+
+class PrefetchingIter(DataIter):
+    """Reads the next batch of ``iters`` in a background thread while the current one trains.
+
+    Several iterators are joined batch by batch (their data and labels concatenated);
+    ``rename_data``/``rename_label`` map names per iterator.  An exception in a reader
+    thread is raised in the caller's ``next``.
+    """
+
+    def __init__(self, iters, rename_data=None, rename_label=None):
+        super().__init__()
+        if not isinstance(iters, (list, tuple)):
+            iters = [iters]
+        self.iters = list(iters)
+        self.n_iter = len(self.iters)
+        self.rename_data = rename_data
+        self.rename_label = rename_label
+        self.batch_size = self.provide_data[0][1][0]
+        self._slots = [None] * self.n_iter
+        self._errors = [None] * self.n_iter
+        self._taken = [threading.Event() for _ in range(self.n_iter)]
+        self._ready = [threading.Event() for _ in range(self.n_iter)]
+        for e in self._taken:
+            e.set()
+        self._alive = True
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                         for i in range(self.n_iter)]
+        for t in self._threads:
+            t.start()
+        self.current_batch = None
+
+    def _run(self, i):
+        while True:
+            self._taken[i].wait()
+            if not self._alive:
+                break
+            self._taken[i].clear()
+            try:
+                self._slots[i] = self.iters[i].next()
+                self._errors[i] = None
+            except StopIteration:
+                self._slots[i] = None
+                self._errors[i] = None
+            except Exception as e:       # handed to the caller's next()
+                self._slots[i] = None
+                self._errors[i] = e
+            self._ready[i].set()
+
+    def __del__(self):
+        self.close()
+
+    def close(self):
+        """Stop the reader threads (also done when the iterator is garbage collected)."""
+        if getattr(self, '_alive', False):
+            self._alive = False
+            for e in self._taken:
+                e.set()
+            for t in self._threads:
+                t.join(timeout=5)
+
+    def _rename(self, descs, renames):
+        if renames is None:
+            return [d for lst in descs for d in lst]
+        out = []
+        for lst, r in zip(descs, renames):
+            for d in lst:
+                out.append(DataDesc(r.get(d.name, d.name), d.shape, getattr(d, 'dtype',
+                                                                               np.float32)))
+        return out
+
+    @property
+    def provide_data(self):
+        return self._rename([it.provide_data for it in self.iters], self.rename_data)
+
+    @property
+    def provide_label(self):
+        return self._rename([it.provide_label for it in self.iters], self.rename_label)
+
+    def reset(self):
+        for e in self._ready:
+            e.wait()
+        for it in self.iters:
+            it.reset()
+        for e in self._ready:
+            e.clear()
+        for e in self._taken:
+            e.set()
+
+    def iter_next(self):
+        for e in self._ready:
+            e.wait()
+        for err in self._errors:
+            if err is not None:
+                self._errors = [None] * self.n_iter
+                for e in self._ready:
+                    e.clear()
+                for e in self._taken:
+                    e.set()
+                raise err
+        if self._slots[0] is None:
+            if any(s is not None for s in self._slots):
+                raise MXNetError('PrefetchingIter: the joined iterators have different lengths')
+            return False
+        batches = list(self._slots)
+        self.current_batch = DataBatch(
+            data=sum([b.data for b in batches], []),
+            label=sum([b.label or [] for b in batches], []),
+            pad=batches[0].pad, index=batches[0].index,
+            provide_data=self.provide_data, provide_label=self.provide_label)
+        for e in self._ready:
+            e.clear()
+        for e in self._taken:
+            e.set()
+        return True
+
+    def next(self):
+        if self.iter_next():
+            return self.current_batch
+        raise StopIteration
+
+    def getdata(self):
+        return self.current_batch.data
+
+    def getlabel(self):
+        return self.current_batch.label
+
+    def getindex(self):
+        return self.current_batch.index
+
+    def getpad(self):
+        return self.current_batch.pad

@@ -330,3 +330,55 @@ def test_pearson_and_perplexity_ignore_match_mxnet():
     m.update([mx.nd.array(L1)], [mx.nd.array(P1)])
     assert m.get()[1] == pytest.approx(1.8898223592057068, rel=1e-6)
     assert mx.metric.create('top_k_accuracy', top_k=2).name == 'top_k_accuracy_2'
+
+
+def test_csv_iter_matches_mxnet(tmp_path):
+    (tmp_path / 'd.csv').write_text('1,2,3\n4,5,6\n7,8,9\n10,11,12\n13,14,15\n')
+    (tmp_path / 'l.csv').write_text('0\n1\n2\n3\n4\n')
+    it = mx.io.CSVIter(data_csv=str(tmp_path / 'd.csv'), data_shape=(3,),
+                       label_csv=str(tmp_path / 'l.csv'), batch_size=2)
+    epochs = []
+    for _ in range(2):     # MXNet 1.9.1: the next epoch starts after the borrowed row
+        epochs.append([(b.data[0].asnumpy()[:, 0].tolist(), b.label[0].asnumpy().tolist(), b.pad)
+                       for b in it])
+        it.reset()
+    assert epochs == [[([1, 4], [0, 1], 0), ([7, 10], [2, 3], 0), ([13, 1], [4, 0], 1)],
+                      [([4, 7], [1, 2], 0), ([10, 13], [3, 4], 0)]]
+    it = mx.io.CSVIter(data_csv=str(tmp_path / 'd.csv'), data_shape=(1, 3), batch_size=2)
+    assert it.provide_data[0].shape == (2, 1, 3) and it.provide_label[0].shape == (2,)
+    with pytest.raises(mx.MXNetError, match='d.csv has 3 columns but shape'):
+        mx.io.CSVIter(data_csv=str(tmp_path / 'd.csv'), data_shape=(4,))
+
+
+def test_resize_iter_matches_mxnet():
+    r = mx.io.ResizeIter(mx.io.NDArrayIter(np.arange(10).reshape(10, 1), batch_size=3), 5)
+    want = [([0, 1, 2], 0), ([3, 4, 5], 0), ([6, 7, 8], 0), ([9, 0, 1], 2), ([0, 1, 2], 0)]
+    for _ in range(2):
+        assert [(b.data[0].asnumpy().ravel().tolist(), b.pad) for b in r] == want
+        r.reset()
+    r = mx.io.ResizeIter(mx.io.NDArrayIter(np.arange(10).reshape(10, 1), batch_size=3), 2,
+                         reset_internal=False)
+    got = []
+    for _ in range(3):
+        got.append([b.data[0].asnumpy().ravel()[0] for b in r])
+        r.reset()
+    assert got == [[0, 3], [6, 9], [0, 3]]
+
+
+def test_prefetching_iter_yields_the_same_batches_and_reraises():
+    inner = mx.io.NDArrayIter(np.arange(6).reshape(6, 1), np.arange(6), batch_size=4)
+    p = mx.io.PrefetchingIter(inner, rename_data=[{'data': 'x'}])
+    assert [d.name for d in p.provide_data] == ['x']
+    for _ in range(2):
+        assert [(b.data[0].asnumpy().ravel().tolist(), b.pad) for b in p] == \
+            [([0, 1, 2, 3], 0), ([4, 5, 0, 1], 2)]
+        p.reset()
+    p.close()
+
+    class Broken(mx.io.NDArrayIter):
+        def next(self):
+            raise IOError('disk gone')
+    p = mx.io.PrefetchingIter(Broken(np.zeros((4, 1)), batch_size=2))
+    with pytest.raises(IOError, match='disk gone'):
+        next(iter(p))
+    p.close()
