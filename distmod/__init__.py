@@ -26,3 +26,4 @@ from . import callback
 from . import module
 from . import module as mod
 from . import lr_scheduler
+from . import monitor

@@ -150,8 +150,8 @@ def _read_array(r, index):
         return bits.view(np.float32).reshape(shape)
     dtype = np.dtype(FLAG_TO_DTYPE[flag]).newbyteorder('<')
     if count * dtype.itemsize > r.remaining():
-        r.fail('%s of shape %s and dtype %s needs %d bytes' % (where, shape, dtype.name,
-                                                               count * dtype.itemsize))
+        r.fail('%s of shape %s and dtype %s needs %d bytes but only %d remain (truncated or '
+               'corrupt)' % (where, shape, dtype.name, count * dtype.itemsize, r.remaining()))
     raw = r.take(count * dtype.itemsize, where + ' data')
     return np.frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder('='), copy=True) \
         .reshape(shape)

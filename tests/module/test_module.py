@@ -160,3 +160,58 @@ def test_bad_input_is_named():
                         force_init=True)
     with pytest.raises(mx.MXNetError, match='init_optimizer'):
         mx.mod.Module(mlp()).update()
+
+
+def test_input_grads_states_monitor_and_reshape():
+    x, y = blobs(n=20)
+    it = mx.io.NDArrayIter(x, y, batch_size=10)
+    mod = mx.mod.Module(mlp())
+    mod.bind(data_shapes=it.provide_data, label_shapes=it.provide_label, inputs_need_grad=True)
+    mod.init_params(mx.init.Xavier())
+    batch = next(iter(it))
+    mod.forward_backward(batch)
+    (g,) = mod.get_input_grads()
+    assert g.shape == (10, 10) and np.abs(g.asnumpy()).sum() > 0
+    assert mod.output_shapes == [('softmax_output', (10, 4))]
+    mon = mx.monitor.Monitor(1, pattern='fc.*')
+    mod.install_monitor(mon)
+    mon.tic()
+    mod.forward(batch, is_train=False)
+    names = [k for _, k, _ in mon.toc()]
+    assert 'fc1_output' in names and 'fc2_weight' in names and 'relu1_output' not in names
+    mod.reshape(data_shapes=[('data', (4, 10))], label_shapes=[('softmax_label', (4,))])
+    mod.forward(mx.io.DataBatch([mx.nd.array(x[:4])], [mx.nd.array(y[:4])]), is_train=False)
+    assert mod.get_outputs()[0].shape == (4, 4)
+    # a smaller batch reshapes on the fly, as MXNet's forward does
+    mod.forward(mx.io.DataBatch([mx.nd.array(x[:3])], [mx.nd.array(y[:3])]), is_train=False)
+    assert mod.get_outputs()[0].shape == (3, 4)
+
+
+def test_states_and_fixed_params():
+    data = mx.sym.Variable('data')
+    state = mx.sym.Variable('state')
+    net = mx.sym.FullyConnected(data, num_hidden=3, name='fc') + state
+    mod = mx.mod.Module(mx.sym.MakeLoss(net, name='loss'), label_names=None,
+                        state_names=['state'], fixed_param_names=['fc_bias'])
+    mod.bind(data_shapes=[('data', (2, 4))])
+    mod.init_params(mx.init.One())
+    mod.set_states(value=1.5)
+    assert mod.get_states()[0].asnumpy().tolist() == [[1.5] * 3] * 2
+    mod.init_optimizer(optimizer_params={'learning_rate': 1.0})
+    mod.forward_backward(mx.io.DataBatch([mx.nd.ones((2, 4))], None))
+    mod.update()
+    arg, _ = mod.get_params()
+    assert (arg['fc_bias'].asnumpy() == 0).all()            # fixed: not trained (Zero bias)
+    assert (arg['fc_weight'].asnumpy() != 1).all()
+
+
+def test_truncated_params_file_is_named(tmp_path):
+    mod, _ = trained(num_epoch=1)
+    prefix = str(tmp_path / 'cut')
+    mod.save_checkpoint(prefix, 1)
+    with open(prefix + '-0001.params', 'rb') as f:
+        raw = f.read()
+    with open(prefix + '-0001.params', 'wb') as f:
+        f.write(raw[:len(raw) // 2])
+    with pytest.raises(mx.MXNetError, match='cut-0001.params.*truncated'):
+        mx.mod.Module.load(prefix, 1)
