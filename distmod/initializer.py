@@ -203,7 +203,6 @@ class Constant(Initializer):
     def _init_weight(self, _, arr):
         _fill(arr, self.value)
 
-    _init_default = _init_weight
 
 
 @register
@@ -216,7 +215,6 @@ class Zero(Initializer):
     def _init_weight(self, _, arr):
         _fill(arr, 0.0)
 
-    _init_default = _init_weight
 
 
 @register
@@ -229,7 +227,6 @@ class One(Initializer):
     def _init_weight(self, _, arr):
         _fill(arr, 1.0)
 
-    _init_default = _init_weight
 
 
 _REGISTRY['zeros'] = Zero
