@@ -7,7 +7,7 @@ import time
 from . import model as _model
 
 __all__ = ['Speedometer', 'do_checkpoint', 'module_checkpoint', 'log_train_metric',
-           'ProgressBar', 'LogValidationMetricsCallback']
+           'ProgressBar', 'TqdmProgressBar', 'LogValidationMetricsCallback']
 
 
 def module_checkpoint(mod, prefix, period=1, save_optimizer_states=False):
@@ -106,6 +106,47 @@ class ProgressBar:
         percents = math.ceil(100.0 * count / float(self.total))
         bar = '=' * filled + '-' * (self.bar_len - filled)
         sys.stdout.write('[%s] %s%s\r' % (bar, percents, '%'))
+
+
+class TqdmProgressBar:
+    """Batch-end callback showing a tqdm bar per epoch, with the metric as its postfix.
+
+    Pass it as ``batch_end_callback`` to ``fit`` or ``score``; ``total`` is the number of
+    batches per epoch if known.  Needs ``tqdm`` (``pip install 'distmod[progress]'``); without
+    it the text ProgressBar is used when ``total`` is given, else nothing is drawn.
+    """
+
+    def __init__(self, total=None, desc='Epoch', leave=False):
+        self.total = total
+        self.desc = desc
+        self.leave = leave
+        self.bar = None
+        self.epoch = None
+        try:
+            import tqdm
+            self._tqdm = tqdm.tqdm
+        except ImportError:
+            self._tqdm = None
+            self._fallback = ProgressBar(total) if total else None
+
+    def __call__(self, param):
+        if self._tqdm is None:
+            if self._fallback is not None:
+                self._fallback(param)
+            return
+        if self.bar is None or param.epoch != self.epoch or param.nbatch == 0:
+            self.close()
+            self.epoch = param.epoch
+            self.bar = self._tqdm(total=self.total, desc='%s[%d]' % (self.desc, param.epoch),
+                                  leave=self.leave)
+        self.bar.update(1)
+        if param.eval_metric is not None:
+            self.bar.set_postfix(dict(param.eval_metric.get_name_value()), refresh=False)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 class LogValidationMetricsCallback:

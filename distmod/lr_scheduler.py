@@ -1,56 +1,89 @@
-"""``mx.lr_scheduler``: learning rate as a function of the number of updates, with warmup.
+"""``mx.lr_scheduler``: the learning rate as a function of the update count, with warmup.
 
-A scheduler is called with ``num_update`` (the optimizer's update count, starting at 1) and
-returns the learning rate; optimizers set its ``base_lr`` from their ``learning_rate``.
+The optimizer calls ``scheduler(num_update)`` (its update count, from 1) before each update and
+uses the returned rate.  Schedulers keep state (the current rate), and the arithmetic follows
+MXNet 1.9 step for step, so the sequences agree to the last bit.
+
+Example::
+
+    >>> sched = mx.lr_scheduler.FactorScheduler(step=2, factor=0.5, base_lr=1.0)
+    >>> [sched(n) for n in range(1, 7)]
+    [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
 """
 import logging
-import math
+from math import cos, pi
 
 from .base import MXNetError
 
-__all__ = ['LRScheduler', 'FactorScheduler', 'MultiFactorScheduler', 'PolyScheduler',
-           'CosineScheduler']
+__all__ = ['LRSchedulerError', 'LRScheduler', 'FactorScheduler', 'MultiFactorScheduler',
+           'PolyScheduler', 'CosineScheduler']
+
+
+class LRSchedulerError(MXNetError, ValueError):
+    """A bad scheduler argument.  Also a ``ValueError``, which MXNet raises here."""
+
+
+def _check_max_update(max_update):
+    if not isinstance(max_update, int):
+        raise LRSchedulerError('max_update must be an int, got %r' % (max_update,))
+    if max_update < 1:
+        raise LRSchedulerError('maximum number of updates must be strictly positive, got %d'
+                               % max_update)
 
 
 class LRScheduler:
-    """Base: ``warmup_steps`` updates going from ``warmup_begin_lr`` to ``base_lr``,
-    linearly or (``warmup_mode='constant'``) flat."""
+    """Base class: holds ``base_lr`` and the warmup, ``warmup_steps`` updates that start at
+    ``warmup_begin_lr`` and rise linearly to ``base_lr`` (``warmup_mode='linear'``) or stay
+    at ``warmup_begin_lr`` (``'constant'``).  Subclasses define ``__call__(num_update)``."""
 
     def __init__(self, base_lr=0.01, warmup_steps=0, warmup_begin_lr=0, warmup_mode='linear'):
         self.base_lr = base_lr
-        if not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise MXNetError('warmup_steps must be a non-negative integer, got %r'
-                             % (warmup_steps,))
+        if not isinstance(warmup_steps, int):
+            raise LRSchedulerError('warmup_steps must be an int, got %r' % (warmup_steps,))
         self.warmup_steps = warmup_steps
+        # Fixed here: an optimizer that later sets base_lr does not move the warmup's target.
         self.warmup_final_lr = base_lr
         self.warmup_begin_lr = warmup_begin_lr
         if self.warmup_begin_lr > self.warmup_final_lr:
-            raise MXNetError('base lr %s must not be below warmup_begin_lr %s'
-                             % (base_lr, warmup_begin_lr))
+            raise LRSchedulerError('Base lr has to be higher than warmup_begin_lr (base_lr=%s, '
+                                   'warmup_begin_lr=%s)' % (base_lr, warmup_begin_lr))
+        if self.warmup_steps < 0:
+            raise LRSchedulerError('Warmup steps has to be positive or 0, got %d'
+                                   % warmup_steps)
         if warmup_mode not in ('linear', 'constant'):
-            raise MXNetError("warmup_mode must be 'linear' or 'constant', got %r" % warmup_mode)
+            raise LRSchedulerError('Supports only linear and constant modes of warmup, got %r'
+                                   % (warmup_mode,))
         self.warmup_mode = warmup_mode
 
     def get_warmup_lr(self, num_update):
+        """The rate at update ``num_update`` (< ``warmup_steps``) of the warmup."""
+        if num_update >= self.warmup_steps:
+            raise LRSchedulerError('update %d is past the %d warmup steps'
+                                   % (num_update, self.warmup_steps))
         if self.warmup_mode == 'constant':
             return self.warmup_begin_lr
-        step = (self.warmup_final_lr - self.warmup_begin_lr) / self.warmup_steps
-        return self.warmup_begin_lr + step * num_update
+        increase = (self.warmup_final_lr - self.warmup_begin_lr) \
+            * float(num_update) / float(self.warmup_steps)
+        return self.warmup_begin_lr + increase
 
     def __call__(self, num_update):
-        raise NotImplementedError('a scheduler defines __call__')
+        """The learning rate for update ``num_update`` (the most updates any weight has had)."""
+        raise NotImplementedError('must override this')
 
 
 class FactorScheduler(LRScheduler):
-    """Multiply the rate by ``factor`` every ``step`` updates, not below ``stop_factor_lr``."""
+    """Multiply the rate by ``factor`` every ``step`` updates (``base_lr * factor **
+    floor((num_update - 1) / step)``), never below ``stop_factor_lr``.  Logs each change."""
 
     def __init__(self, step, factor=1, stop_factor_lr=1e-8, base_lr=0.01, warmup_steps=0,
                  warmup_begin_lr=0, warmup_mode='linear'):
         super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
         if step < 1:
-            raise MXNetError('Schedule step must be greater or equal than 1 round')
+            raise LRSchedulerError('Schedule step must be greater or equal than 1 round, got %s'
+                                   % (step,))
         if factor > 1.0:
-            raise MXNetError('Factor must be no more than 1 to make lr reduce')
+            raise LRSchedulerError('Factor must be no more than 1 to make lr reduce, got %s'
+                                   % (factor,))
         self.step = step
         self.factor = factor
         self.stop_factor_lr = stop_factor_lr
@@ -59,6 +92,7 @@ class FactorScheduler(LRScheduler):
     def __call__(self, num_update):
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
+        # Catch up with every step boundary passed since the last call (calls may skip).
         while num_update > self.count + self.step:
             self.count += self.step
             self.base_lr *= self.factor
@@ -73,20 +107,25 @@ class FactorScheduler(LRScheduler):
 
 
 class MultiFactorScheduler(LRScheduler):
-    """Multiply the rate by ``factor`` after each update count in the increasing ``step``."""
+    """Multiply the rate by ``factor`` once past each update count in ``step`` (an increasing
+    list): ``base_lr * factor ** k`` for ``step[k-1] < num_update <= step[k]``."""
 
     def __init__(self, step, factor=1, base_lr=0.01, warmup_steps=0, warmup_begin_lr=0,
                  warmup_mode='linear'):
         super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
         if not isinstance(step, list) or len(step) < 1:
-            raise MXNetError('step must be a non-empty list of update counts')
+            raise LRSchedulerError('step must be a non-empty list of update counts, got %r'
+                                   % (step,))
         for i, s in enumerate(step):
-            if i and step[i] <= step[i - 1]:
-                raise MXNetError('Schedule step must be an increasing integer list')
+            if i != 0 and step[i] <= step[i - 1]:
+                raise LRSchedulerError('Schedule step must be an increasing integer list, '
+                                       'got %r' % (step,))
             if s < 1:
-                raise MXNetError('Schedule step must be greater or equal than 1 round')
+                raise LRSchedulerError('Schedule step must be greater or equal than 1 round, '
+                                       'got %r' % (step,))
         if factor > 1.0:
-            raise MXNetError('Factor must be no more than 1 to make lr reduce')
+            raise LRSchedulerError('Factor must be no more than 1 to make lr reduce, got %s'
+                                   % (factor,))
         self.step = step
         self.cur_step_ind = 0
         self.factor = factor
@@ -95,26 +134,23 @@ class MultiFactorScheduler(LRScheduler):
     def __call__(self, num_update):
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
-        while self.cur_step_ind <= len(self.step) - 1:
-            if num_update > self.step[self.cur_step_ind]:
-                self.count = self.step[self.cur_step_ind]
-                self.cur_step_ind += 1
-                self.base_lr *= self.factor
-                logging.info('Update[%d]: Change learning rate to %0.5e',
-                             num_update, self.base_lr)
-            else:
-                return self.base_lr
+        while self.cur_step_ind < len(self.step) and num_update > self.step[self.cur_step_ind]:
+            self.count = self.step[self.cur_step_ind]
+            self.cur_step_ind += 1
+            self.base_lr *= self.factor
+            logging.info('Update[%d]: Change learning rate to %0.5e', num_update, self.base_lr)
         return self.base_lr
 
 
 class PolyScheduler(LRScheduler):
-    """``final_lr + (base_lr - final_lr) * (1 - t / T) ** pwr`` after warmup, to ``max_update``."""
+    """Polynomial decay after warmup: ``final_lr + (base_lr - final_lr) * (1 - t / T) ** pwr``
+    with ``t = num_update - warmup_steps`` and ``T = max_update - warmup_steps``; ``final_lr``
+    from ``max_update`` on."""
 
     def __init__(self, max_update, base_lr=0.01, pwr=2, final_lr=0, warmup_steps=0,
                  warmup_begin_lr=0, warmup_mode='linear'):
         super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
-        if not isinstance(max_update, int) or max_update < 1:
-            raise MXNetError('maximum number of updates must be strictly positive')
+        _check_max_update(max_update)
         self.power = pwr
         self.base_lr_orig = self.base_lr
         self.max_update = max_update
@@ -125,20 +161,20 @@ class PolyScheduler(LRScheduler):
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
         if num_update <= self.max_update:
-            frac = 1 - float(num_update - self.warmup_steps) / float(self.max_steps)
             self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * \
-                pow(frac, self.power)
+                pow(1 - float(num_update - self.warmup_steps) / float(self.max_steps),
+                    self.power)
         return self.base_lr
 
 
 class CosineScheduler(LRScheduler):
-    """Cosine decay from ``base_lr`` to ``final_lr`` over ``max_update`` updates after warmup."""
+    """Cosine decay after warmup: ``final_lr + (base_lr - final_lr) * (1 + cos(pi * t / T)) /
+    2`` with ``t``, ``T`` as in ``PolyScheduler``; ``final_lr`` from ``max_update`` on."""
 
     def __init__(self, max_update, base_lr=0.01, final_lr=0, warmup_steps=0,
                  warmup_begin_lr=0, warmup_mode='linear'):
         super().__init__(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
-        if not isinstance(max_update, int) or max_update < 1:
-            raise MXNetError('maximum number of updates must be strictly positive')
+        _check_max_update(max_update)
         self.base_lr_orig = base_lr
         self.max_update = max_update
         self.final_lr = final_lr
@@ -148,7 +184,6 @@ class CosineScheduler(LRScheduler):
         if num_update < self.warmup_steps:
             return self.get_warmup_lr(num_update)
         if num_update <= self.max_update:
-            frac = float(num_update - self.warmup_steps) / self.max_steps
             self.base_lr = self.final_lr + (self.base_lr_orig - self.final_lr) * \
-                (1 + math.cos(math.pi * frac)) / 2
+                (1 + cos(pi * (num_update - self.warmup_steps) / self.max_steps)) / 2
         return self.base_lr

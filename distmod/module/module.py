@@ -71,6 +71,9 @@ class Module(BaseModule):
         self._param_names = [n for n in symbol.list_arguments() if n not in inputs]
         self._aux_names = symbol.list_auxiliary_states()
         self._output_names = symbol.list_outputs()
+        if group2ctxs:
+            raise MXNetError('group2ctxs (model parallelism across ctx_group attributes) is not '
+                             'supported by distmod; use data parallelism (a list of contexts)')
         self._group2ctxs = group2ctxs
         self._compression_params = compression_params
         self._arg_params = None

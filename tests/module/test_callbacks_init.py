@@ -87,3 +87,13 @@ def test_more_initializers():
         mx.init.Xavier()(mx.init.InitDesc('v_weight'), mx.nd.zeros((3,)))
     with pytest.raises(mx.MXNetError, match='unknown initializer'):
         mx.init.create('glorot')
+
+
+def test_tqdm_progress_bar_counts_batches(capsys):
+    pytest.importorskip('tqdm', reason='tqdm (the progress extra) is not installed')
+    bar = mx.callback.TqdmProgressBar(total=3, leave=True)
+    for n in range(3):
+        bar(BatchEndParam(0, n, _metric(True), None))
+    assert bar.bar.n == 3
+    bar.close()
+    assert 'Epoch[0]' in capsys.readouterr().err

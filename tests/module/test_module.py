@@ -215,3 +215,14 @@ def test_truncated_params_file_is_named(tmp_path):
         f.write(raw[:len(raw) // 2])
     with pytest.raises(mx.MXNetError, match='cut-0001.params.*truncated'):
         mx.mod.Module.load(prefix, 1)
+
+
+def test_shapes_that_do_not_fit_the_symbol_are_named():
+    data = mx.sym.Variable('data')
+    net = mx.sym.Reshape(data, shape=(0, 3, -1), name='rs')
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=2, name='fc'), name='sm')
+    mod = mx.mod.Module(net, label_names=['sm_label'])
+    with pytest.raises(mx.MXNetError, match=r"Module.bind with data \[\('data', \(5, 10\)\)\].*'rs'"):
+        mod.bind(data_shapes=[('data', (5, 10))], label_shapes=[('sm_label', (5,))])
+    with pytest.raises(mx.MXNetError, match='group2ctxs'):
+        mx.mod.Module(net, group2ctxs={'dev1': [mx.cpu(1)]})
