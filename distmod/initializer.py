@@ -160,7 +160,7 @@ def _fill(arr, values):
         values = values._data
     xp = array_module(data)
     if xp is not np and isinstance(values, np.ndarray):
-        values = xp.asarray(values)
+        values = xp.asarray(np.ascontiguousarray(values))
     elif xp is np and not isinstance(values, (np.ndarray, np.generic, int, float)):
         values = values.get() if hasattr(values, 'get') else np.asarray(values)
     data[...] = values
