@@ -1,42 +1,72 @@
 """``mx.optimizer``: optimizers, updaters and their states in a safe format.
 
-Updates run in place on the weight's buffer with NumPy/CuPy ufuncs (``out=``), so a training
-step allocates nothing per parameter beyond a few temporaries the math needs.
+Every optimizer keeps MXNet 1.9's update rule, defaults and order of operations (where
+``rescale_grad``, ``clip_gradient`` and ``wd`` enter, bias corrections).  Updates run in place
+on the weight's buffer with NumPy/CuPy ufuncs (``out=``) and a few scratch buffers cached per
+parameter, so a training step allocates nothing per parameter once warm.
 
-Optimizer states (``Updater.get_states``) are a ``.npz`` archive: one array per state tensor
-plus ``__meta__``, a UTF-8 JSON document (optimizer name, update counts, and each index's state
-as a tree whose leaves name arrays in the archive).  Loading it never unpickles anything.
+Example::
+
+    >>> import distmod as mx
+    >>> opt = mx.optimizer.create('sgd', learning_rate=0.1, momentum=0.9)
+    >>> updater = mx.optimizer.get_updater(opt)
+    >>> w = mx.nd.ones((2,))
+    >>> updater(0, mx.nd.ones((2,)), w)
+    >>> w.asnumpy().tolist()
+    [0.8999999761581421, 0.8999999761581421]
+
+Optimizer states (``Updater.get_states``) are distmod's own format, never a pickle; see
+:meth:`Updater.get_states`.
 """
 import io
 import json
 import math
+import warnings
 
 import numpy as np
 
 from .base import MXNetError
-from .context import array_module
+from .context import array_module, cpu
 from .ndarray.ndarray import NDArray, _wrap
 
-__all__ = ['Optimizer', 'SGD', 'NAG', 'Adam', 'AdamW', 'AdaGrad', 'RMSProp', 'AdaDelta', 'Adamax',
-           'Nadam', 'Ftrl', 'Signum', 'LAMB', 'Updater', 'get_updater', 'create', 'register']
+__all__ = ['Optimizer', 'SGD', 'ccSGD', 'NAG', 'Adam', 'AdamW', 'AdaGrad', 'RMSProp', 'AdaDelta',
+           'Adamax', 'Nadam', 'Ftrl', 'FTML', 'Signum', 'LAMB', 'DCASGD', 'SGLD', 'Test',
+           'Updater', 'get_updater', 'create', 'register', 'OptimizerError']
+
+
+class OptimizerError(MXNetError, ValueError):
+    """Unknown optimizer names and unreadable optimizer states (a ValueError, as in MXNet)."""
 
 
 class Optimizer:
     """Base optimizer: learning rate (or scheduler), weight decay, gradient rescaling and
-    clipping, per-parameter ``lr_mult``/``wd_mult`` and update counts."""
+    clipping, per-parameter ``lr_mult``/``wd_mult`` and update counts.
+
+    Parameters are MXNet 1.9's: ``rescale_grad`` scales every gradient first;
+    ``clip_gradient`` clips it to ``[-c, c]``; ``wd`` is the L2 weight decay; ``learning_rate``
+    (0.01 when neither it nor ``lr_scheduler`` is given; when both are, it overwrites the
+    scheduler's ``base_lr``); ``sym`` supplies ``__lr_mult__``/``__wd_mult__`` attributes;
+    ``param_idx2name`` maps update indices to names (names not ending in ``_weight`` or
+    ``_gamma`` get ``wd_mult`` 0); ``begin_num_update`` starts the update counts;
+    ``multi_precision`` keeps float32 master weights for float16 parameters.
+    """
 
     opt_registry = {}
+    # MXNet's fused kernels clip only when ``clip_gradient`` is truthy (0 means off); the
+    # optimizers it writes in Python clip whenever it is not None.
+    _clip_when_truthy = True
 
     def __init__(self, rescale_grad=1., param_idx2name=None, wd=0., clip_gradient=None,
                  learning_rate=None, lr_scheduler=None, sym=None, begin_num_update=0,
                  multi_precision=False, param_dict=None):
         self.rescale_grad = rescale_grad
         self.lr_scheduler = lr_scheduler
-        if learning_rate is None:
+        if lr_scheduler is None and learning_rate is None:
             learning_rate = 0.01
-        if lr_scheduler is not None and hasattr(lr_scheduler, 'base_lr'):
-            lr_scheduler.base_lr = learning_rate
         self.lr = learning_rate
+        if lr_scheduler is not None and learning_rate is not None:
+            if getattr(lr_scheduler, 'base_lr', None) != learning_rate:
+                lr_scheduler.base_lr = learning_rate
         self.wd = wd
         self.lr_mult = {}
         self.wd_mult = {}
@@ -50,26 +80,36 @@ class Optimizer:
         if param_idx2name is None:
             param_idx2name = {}
         if not isinstance(param_idx2name, dict):
-            raise MXNetError('param_idx2name should be a dict of param indexes to names.')
+            raise OptimizerError('param_idx2name should be a dict of param indexes to names, '
+                                 'not %s' % type(param_idx2name).__name__)
         self.idx2name = param_idx2name.copy()
         self.sym_info = (sym.attr_dict(), sym.list_arguments()) if sym is not None else ()
         self.param_dict = param_dict if param_dict else {}
+        self._buffers = {}
         self.set_lr_mult({})
         self.set_wd_mult({})
 
     # ---- registry ----------------------------------------------------------------------
     @staticmethod
     def register(klass):
+        """Register an Optimizer subclass under its lower-cased class name."""
+        if not isinstance(klass, type):
+            raise OptimizerError('register expects an Optimizer class, not %r' % (klass,))
         name = klass.__name__.lower()
+        old = Optimizer.opt_registry.get(name)
+        if old is not None and old is not klass:
+            warnings.warn('New optimizer %s.%s is overriding existing optimizer %s.%s'
+                          % (klass.__module__, klass.__name__, old.__module__, old.__name__))
         Optimizer.opt_registry[name] = klass
         return klass
 
     @staticmethod
     def create_optimizer(name, **kwargs):
-        klass = Optimizer.opt_registry.get(name.lower())
+        """An instance of the optimizer registered as ``name`` (case-insensitive)."""
+        klass = Optimizer.opt_registry.get(str(name).lower())
         if klass is None:
-            raise MXNetError('Cannot find optimizer %r; known: %s'
-                             % (name, ', '.join(sorted(Optimizer.opt_registry))))
+            raise OptimizerError('Cannot find optimizer %s; known: %s'
+                                 % (name, ', '.join(sorted(Optimizer.opt_registry))))
         return klass(**kwargs)
 
     # ---- learning rate and weight decay ------------------------------------------------
@@ -87,8 +127,13 @@ class Optimizer:
                               'optimizer is undefined.')
         self.lr = lr
 
+    def set_lr_scale(self, args_lrscale):
+        """[DEPRECATED in MXNet] use ``set_lr_mult``."""
+        raise DeprecationWarning
+
     def set_lr_mult(self, args_lr_mult):
-        """Per-name learning-rate multipliers; symbol ``__lr_mult__`` attributes come first."""
+        """Per-name (or index) learning-rate multipliers; symbol ``__lr_mult__`` attributes
+        first, then ``args_lr_mult``."""
         self.lr_mult = {}
         if self.sym_info:
             attr, arg_names = self.sym_info
@@ -98,8 +143,9 @@ class Optimizer:
         self.lr_mult.update(args_lr_mult)
 
     def set_wd_mult(self, args_wd_mult):
-        """Per-name weight-decay multipliers: 0 for names not ending in _weight or _gamma,
-        then symbol ``__wd_mult__`` attributes, then ``args_wd_mult``."""
+        """Per-name weight-decay multipliers: 0 for names in ``param_idx2name`` not ending in
+        ``_weight`` or ``_gamma``, then symbol ``__wd_mult__`` attributes, then
+        ``args_wd_mult``."""
         self.wd_mult = {}
         for n in self.idx2name.values():
             if not (n.endswith('_weight') or n.endswith('_gamma')):
@@ -111,13 +157,18 @@ class Optimizer:
                     self.wd_mult[name] = float(attr[name]['__wd_mult__'])
         self.wd_mult.update(args_wd_mult)
 
+    def _set_current_context(self, device_id):
+        if device_id not in self._all_index_update_counts:
+            self._all_index_update_counts[device_id] = {}
+        self._index_update_count = self._all_index_update_counts[device_id]
+
     def _update_count(self, index):
         indices = index if isinstance(index, (list, tuple)) else [index]
+        counts = self._index_update_count
         for idx in indices:
-            if idx not in self._index_update_count:
-                self._index_update_count[idx] = self.begin_num_update
-            self._index_update_count[idx] += 1
-            self.num_update = max(self._index_update_count[idx], self.num_update)
+            counts[idx] = counts.get(idx, self.begin_num_update) + 1
+            if counts[idx] > self.num_update:
+                self.num_update = counts[idx]
 
     def _mult(self, index, table, attr):
         if index in self.param_dict:
@@ -128,9 +179,16 @@ class Optimizer:
             return table.get(self.idx2name[index], 1.0)
         return 1.0
 
+    def _get_lrs(self, indices):
+        lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
+        return [lr * self._mult(i, self.lr_mult, 'lr_mult') for i in indices]
+
     def _get_lr(self, index):
         lr = self.lr_scheduler(self.num_update) if self.lr_scheduler is not None else self.lr
         return lr * self._mult(index, self.lr_mult, 'lr_mult')
+
+    def _get_wds(self, indices):
+        return [self.wd * self._mult(i, self.wd_mult, 'wd_mult') for i in indices]
 
     def _get_wd(self, index):
         return self.wd * self._mult(index, self.wd_mult, 'wd_mult')
@@ -140,9 +198,14 @@ class Optimizer:
         return None
 
     def create_state_multi_precision(self, index, weight):
+        """``(float32 master copy, state)`` for float16 weights under ``multi_precision``."""
         if self.multi_precision and weight.dtype == np.float16:
             master = weight.astype(np.float32)
             return (master, self.create_state(index, master))
+        if weight.dtype == np.float16 and not self.multi_precision:
+            warnings.warn('Accumulating with float16 in optimizer can lead to poor accuracy or '
+                          'slow convergence. Consider using multi_precision=True option of the '
+                          '%s optimizer' % type(self).__name__)
         return self.create_state(index, weight)
 
     def update(self, index, weight, grad, state):
@@ -156,24 +219,41 @@ class Optimizer:
             return
         self.update(index, weight, grad, state)
 
-    def _prepared_grad(self, xp, grad, scratch):
-        """rescale_grad * grad, clipped; into ``scratch`` (a cached buffer)."""
-        xp.multiply(grad, self.rescale_grad, out=scratch)
-        if self.clip_gradient is not None:
-            xp.clip(scratch, -self.clip_gradient, self.clip_gradient, out=scratch)
-        return scratch
-
-    def _scratch(self, index, like):
-        cache = self.__dict__.setdefault('_scratch_buffers', {})
-        buf = cache.get(index)
+    # ---- helpers for in-place updates --------------------------------------------------
+    def _tmp(self, index, slot, like):
+        """A scratch buffer shaped like ``like``, cached per (index, slot)."""
+        key = (index, slot)
+        buf = self._buffers.get(key)
         if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
             buf = array_module(like).empty_like(like)
-            cache[index] = buf
+            self._buffers[key] = buf
         return buf
 
+    def _clips(self):
+        c = self.clip_gradient
+        return (c is not None and c > 0) if self._clip_when_truthy else c is not None
+
+    def _grad(self, xp, index, w, grad, wd=0.0, clip_after_wd=True):
+        """``rescale_grad * grad`` (plus ``wd * w``, added before or after clipping) in a
+        cached buffer."""
+        g = self._tmp(index, 'g', w)
+        xp.multiply(grad._data, self.rescale_grad, out=g, dtype=g.dtype)
+        if wd and clip_after_wd:
+            g += self._scaled(xp, index, w, wd)
+        if self._clips():
+            xp.clip(g, -self.clip_gradient, self.clip_gradient, out=g)
+        if wd and not clip_after_wd:
+            g += self._scaled(xp, index, w, wd)
+        return g
+
+    def _scaled(self, xp, index, a, factor, slot='t'):
+        t = self._tmp(index, slot, a)
+        xp.multiply(a, factor, out=t)
+        return t
+
     def __getstate__(self):
-        raise TypeError('optimizers are not pickled in distmod; save states with '
-                        'Updater.get_states()')
+        raise TypeError('distmod optimizers are not pickled; save them with '
+                        'Updater.get_states(dump_optimizer=True)')
 
 
 register = Optimizer.register
@@ -190,66 +270,113 @@ def _zeros_like(weight):
 
 @register
 class SGD(Optimizer):
-    """SGD with momentum and weight decay:
-    ``mom = momentum * mom - lr * (rescale_grad * grad + wd * weight); weight += mom``."""
+    """SGD with momentum and weight decay, as MXNet's ``sgd_update``/``sgd_mom_update``::
+
+        mom = momentum * mom - lr * wd * w - lr * clip(rescale_grad * grad)
+        w += mom            # without momentum: w = (1 - lr * wd) * w - lr * clip(...)
+
+    ``lazy_update`` is accepted (storage is always dense here).  Under ``multi_precision``
+    the state of a float16 weight is ``(momentum or None, float32 master weight)``.
+    """
 
     def __init__(self, momentum=0.0, lazy_update=True, **kwargs):
         super().__init__(**kwargs)
         self.momentum = momentum
         self.lazy_update = lazy_update
 
+    def create_state_multi_precision(self, index, weight):
+        if self.multi_precision and weight.dtype == np.float16:
+            master = weight.astype(np.float32)
+            return (self.create_state(index, master), master)
+        return super().create_state_multi_precision(index, weight)
+
     def create_state(self, index, weight):
         return _zeros_like(weight) if self.momentum != 0.0 else None
 
+    def _step(self, index, w, grad, mom, lr, wd):
+        xp = array_module(w)
+        g = self._grad(xp, index, w, grad)
+        g *= lr
+        if mom is None or not self.momentum > 0:
+            if wd:
+                w *= 1. - lr * wd
+            w -= g
+            return
+        mom *= self.momentum
+        if wd:
+            mom -= self._scaled(xp, index, w, lr * wd)
+        mom -= g
+        w += mom
+
     def update(self, index, weight, grad, state):
         self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        w, xp = weight._data, array_module(weight._data)
-        g = self._prepared_grad(xp, grad._data, self._scratch(index, w))
-        if wd:
-            g += xp.multiply(w, wd)
-        if state is None:
-            g *= lr
-            w -= g
-        else:
-            mom = state._data
-            mom *= self.momentum
-            g *= lr
-            mom -= g
-            w += mom
+        self._step(index, weight._data, grad, None if state is None else state._data,
+                   self._get_lr(index), self._get_wd(index))
+
+    def update_multi_precision(self, index, weight, grad, state):
+        if not (self.multi_precision and weight.dtype == np.float16):
+            return self.update(index, weight, grad, state)
+        self._update_count(index)
+        mom, master = state
+        self._step(index, master._data, grad, None if mom is None else mom._data,
+                   self._get_lr(index), self._get_wd(index))
+        weight._data[...] = master._data
 
 
 @register
-class NAG(Optimizer):
-    """Nesterov accelerated gradient (MXNet's form)."""
+class ccSGD(SGD):     # noqa: N801  (MXNet's name)
+    """[Deprecated in MXNet] the same as SGD."""
+
+
+@register
+class NAG(SGD):
+    """Nesterov accelerated gradient, as MXNet 1.9's ``nag_mom_update`` computes it in place
+    (the momentum is a velocity, like SGD's)::
+
+        w_new = w + momentum^2 * mom - (1 + momentum) * lr * (clip(rescale_grad * grad) + wd * w)
+        mom = momentum * mom - lr * (clip(rescale_grad * grad) + wd * w_new)
+
+    MXNet's kernel writes the weight before the momentum and reads the weight back, hence
+    ``w_new`` in the second line; it only matters when ``wd`` is not 0.
+    """
 
     def __init__(self, momentum=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.momentum = momentum
+        super().__init__(momentum=momentum, **kwargs)
 
-    def create_state(self, index, weight):
-        return _zeros_like(weight) if self.momentum != 0.0 else None
+    def _step(self, index, w, grad, mom, lr, wd):
+        if mom is None or not self.momentum > 0:
+            return super()._step(index, w, grad, mom, lr, wd)
+        xp, mu = array_module(w), self.momentum
+        g = self._grad(xp, index, w, grad)
+        t = self._tmp(index, 't', w)
+        self._plus_decay(xp, g, w, wd, t)
+        t *= (1. + mu) * lr
+        w -= t
+        xp.multiply(mom, mu * mu, out=t)
+        w += t
+        self._plus_decay(xp, g, w, wd, t)       # from the new weight, as MXNet's kernel reads it
+        t *= lr
+        mom *= mu
+        mom -= t
 
-    def update(self, index, weight, grad, state):
-        self._update_count(index)
-        lr, wd = self._get_lr(index), self._get_wd(index)
-        w, xp = weight._data, array_module(weight._data)
-        g = self._prepared_grad(xp, grad._data, self._scratch(index, w))
+    @staticmethod
+    def _plus_decay(xp, g, w, wd, out):
         if wd:
-            g += xp.multiply(w, wd)
-        if state is None:
-            w -= lr * g
-            return
-        mom = state._data
-        mom *= self.momentum
-        mom += g
-        g += self.momentum * mom
-        w -= lr * g
+            xp.multiply(w, wd, out=out)
+            out += g
+        else:
+            out[...] = g
 
 
 @register
 class Adam(Optimizer):
-    """Adam with MXNet's bias correction folded into the learning rate."""
+    """Adam, as MXNet's ``adam_update`` with the bias correction folded into the rate::
+
+        lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+        g = clip(rescale_grad * grad + wd * w)
+        m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+        w -= lr_t * m / (sqrt(v) + epsilon)
+    """
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  lazy_update=True, **kwargs):
@@ -262,133 +389,71 @@ class Adam(Optimizer):
     def create_state(self, index, weight):
         return (_zeros_like(weight), _zeros_like(weight))
 
+    def _moments(self, xp, index, g, mean, var):
+        t = self._tmp(index, 't', g)
+        mean *= self.beta1
+        xp.multiply(g, 1. - self.beta1, out=t)
+        mean += t
+        var *= self.beta2
+        xp.square(g, out=t)
+        t *= 1. - self.beta2
+        var += t
+        return t
+
     def update(self, index, weight, grad, state):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         t = self._index_update_count[index]
         lr *= math.sqrt(1. - self.beta2 ** t) / (1. - self.beta1 ** t)
         w, xp = weight._data, array_module(weight._data)
-        g = self._scratch(index, w)
-        xp.multiply(grad._data, self.rescale_grad, out=g)
-        if wd:                      # Adam adds weight decay before clipping (SGD after)
-            g += xp.multiply(w, wd)
-        if self.clip_gradient is not None:
-            xp.clip(g, -self.clip_gradient, self.clip_gradient, out=g)
+        g = self._grad(xp, index, w, grad, wd, clip_after_wd=True)
         mean, var = state[0]._data, state[1]._data
-        mean *= self.beta1
-        mean += (1. - self.beta1) * g
-        var *= self.beta2
-        var += (1. - self.beta2) * g * g
-        w -= lr * mean / (xp.sqrt(var) + self.epsilon)
+        tmp = self._moments(xp, index, g, mean, var)
+        xp.sqrt(var, out=tmp)
+        tmp += self.epsilon
+        xp.divide(mean, tmp, out=tmp)
+        tmp *= lr
+        w -= tmp
 
 
-# ---- updater and its safe state format -----------------------------------------------
-def _encode(state, arrays):
-    if state is None:
-        return None
-    if isinstance(state, NDArray):
-        key = 's%d' % len(arrays)
-        arrays[key] = state.asnumpy()
-        return {'array': key}
-    if isinstance(state, (list, tuple)):
-        return {'list': [_encode(s, arrays) for s in state]}
-    if isinstance(state, (int, float)):
-        return {'number': state}
-    raise MXNetError('cannot save an optimizer state of type %s' % type(state).__name__)
+@register
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter)::
 
+        g = clip(rescale_grad * grad)
+        m, v as in Adam;  w -= lr_t * m / (sqrt(v) + epsilon) + wd * w
 
-def _decode(tree, arrays, ctx):
-    if tree is None:
-        return None
-    if 'array' in tree:
-        from .ndarray import array
-        value = arrays[tree['array']]
-        return array(value, ctx=ctx, dtype=value.dtype)
-    if 'list' in tree:
-        return tuple(_decode(t, arrays, ctx) for t in tree['list'])
-    if 'number' in tree:
-        return tree['number']
-    raise MXNetError('optimizer states: unknown entry %r' % (tree,))
+    with Adam's bias correction in ``lr_t``.  MXNet 1.9 has no 'adamw' in ``mx.optimizer``
+    (only the ``contrib.adamw_update`` operator); this is that operator with ``eta=1`` and
+    the bias-corrected rate, as MXNet's Gluon-NLP AdamW passes it.
+    """
 
-
-class Updater:
-    """``updater(index, grad, weight)``: the optimizer's update with per-index states."""
-
-    def __init__(self, optimizer):
-        self.optimizer = optimizer
-        self.states = {}
-        self.states_synced = {}
-
-    def __call__(self, index, grad, weight):
-        if index not in self.states:
-            self.states[index] = self.optimizer.create_state_multi_precision(index, weight)
-            self.states_synced[index] = True
-        self.optimizer.update_multi_precision(index, weight, grad, self.states[index])
-
-    def get_states(self, dump_optimizer=False):
-        """The states as bytes in distmod's safe format (see the module docstring)."""
-        arrays = {}
-        meta = {'format': 'distmod-optimizer-states', 'version': 1,
-                'optimizer': type(self.optimizer).__name__.lower(),
-                'num_update': self.optimizer.num_update,
-                'index_update_count': [[k, v] for k, v in
-                                       self.optimizer._index_update_count.items()],
-                'states': [[k, _encode(v, arrays)] for k, v in self.states.items()]}
-        arrays['__meta__'] = np.frombuffer(json.dumps(meta).encode('utf-8'), dtype=np.uint8)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        return buf.getvalue()
-
-    def set_states(self, states):
-        """Restore what ``get_states`` returned; refuses anything else (pickles included)."""
-        if isinstance(states, (bytes, bytearray)) and states[:1] == b'\x80':
-            raise MXNetError('refusing to load pickled optimizer states: distmod reads only its '
-                             'own safe format (Updater.get_states)')
-        try:
-            with np.load(io.BytesIO(states), allow_pickle=False) as archive:
-                arrays = {k: archive[k] for k in archive.files}
-            meta = json.loads(bytes(arrays.pop('__meta__')).decode('utf-8'))
-        except MXNetError:
-            raise
-        except Exception as e:
-            raise MXNetError('not distmod optimizer states: %s' % e) from None
-        if meta.get('format') != 'distmod-optimizer-states':
-            raise MXNetError('not distmod optimizer states (format %r)' % meta.get('format'))
-        from .context import cpu
-        self.states = {}
-        for index, tree in meta['states']:
-            key = tuple(index) if isinstance(index, list) else index
-            self.states[key] = _decode(tree, arrays, cpu())
-            self.states_synced[key] = False
-        self.optimizer.num_update = meta['num_update']
-        self.optimizer._index_update_count.clear()
-        self.optimizer._index_update_count.update(
-            {(tuple(k) if isinstance(k, list) else k): v for k, v in meta['index_update_count']})
-
-
-def get_updater(optimizer):
-    """An Updater for ``optimizer``."""
-    return Updater(optimizer)
-
-
-# ---- more optimizers: each keeps MXNet 1.9's update rule and defaults -----------------------
-def _decayed_grad(opt, xp, index, weight, grad, wd, clip_after_wd):
-    """rescale_grad * grad plus ``wd * weight``, clipped before or after adding the decay."""
-    w = weight._data
-    g = opt._scratch(index, w)
-    xp.multiply(grad._data, opt.rescale_grad, out=g)
-    if clip_after_wd and wd:
-        g += xp.multiply(w, wd)
-    if opt.clip_gradient is not None:
-        xp.clip(g, -opt.clip_gradient, opt.clip_gradient, out=g)
-    if not clip_after_wd and wd:
-        g += xp.multiply(w, wd)
-    return g
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        lr *= math.sqrt(1. - self.beta2 ** t) / (1. - self.beta1 ** t)
+        w, xp = weight._data, array_module(weight._data)
+        g = self._grad(xp, index, w, grad)
+        mean, var = state[0]._data, state[1]._data
+        tmp = self._moments(xp, index, g, mean, var)
+        xp.sqrt(var, out=tmp)
+        tmp += self.epsilon
+        xp.divide(mean, tmp, out=tmp)
+        tmp *= lr
+        if wd:
+            w -= self._scaled(xp, index, w, wd, slot='g')
+        w -= tmp
 
 
 @register
 class AdaGrad(Optimizer):
-    """AdaGrad: ``history += g^2; w -= lr * (g / (sqrt(history) + eps) + wd * w)``."""
+    """AdaGrad, as MXNet's dense path::
+
+        g = clip(rescale_grad * grad);  history += g^2
+        w += (g / sqrt(history + eps) + wd * w) * -lr
+    """
+    _clip_when_truthy = False
 
     def __init__(self, eps=1e-7, **kwargs):
         super().__init__(**kwargs)
@@ -401,15 +466,30 @@ class AdaGrad(Optimizer):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
-        hist = state._data
-        hist += g * g
-        w -= lr * (g / (xp.sqrt(hist) + self.float_stable_eps) + wd * w)
+        g = self._grad(xp, index, w, grad)
+        hist, t = state._data, self._tmp(index, 't', w)
+        xp.square(g, out=t)
+        hist += t
+        xp.add(hist, self.float_stable_eps, out=t)
+        xp.sqrt(t, out=t)
+        g /= t
+        if wd:
+            g += self._scaled(xp, index, w, wd)
+        g *= -lr
+        w += g
 
 
 @register
 class RMSProp(Optimizer):
-    """RMSProp (Tieleman & Hinton), or the centered form of Graves with ``centered=True``."""
+    """RMSProp (Tieleman & Hinton), or Graves' centered form with ``centered=True``::
+
+        g = clip(rescale_grad * grad + wd * w)
+        n = gamma1 * n + (1 - gamma1) * g^2
+        plain:    w -= lr * g / sqrt(n + epsilon)
+        centered: mu = gamma1 * mu + (1 - gamma1) * g
+                  delta = gamma2 * delta - lr * g / sqrt(n - mu^2 + epsilon);  w += delta
+        then w is clipped to [-clip_weights, clip_weights] when clip_weights is set.
+    """
 
     def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8,
                  centered=False, clip_weights=None, **kwargs):
@@ -429,18 +509,31 @@ class RMSProp(Optimizer):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, wd, True)
-        n = state[0]._data
+        g = self._grad(xp, index, w, grad, wd, clip_after_wd=True)
+        n, t = state[0]._data, self._tmp(index, 't', w)
         n *= self.gamma1
-        n += (1 - self.gamma1) * g * g
+        xp.square(g, out=t)
+        t *= 1 - self.gamma1
+        n += t
         if not self.centered:
-            w -= lr * g / xp.sqrt(n + self.epsilon)
+            xp.add(n, self.epsilon, out=t)
+            xp.sqrt(t, out=t)
+            g /= t
+            g *= lr
+            w -= g
         else:
             mean, delta = state[1]._data, state[2]._data
             mean *= self.gamma1
-            mean += (1 - self.gamma1) * g
+            xp.multiply(g, 1 - self.gamma1, out=t)
+            mean += t
+            xp.square(mean, out=t)
+            xp.subtract(n, t, out=t)
+            t += self.epsilon
+            xp.sqrt(t, out=t)
+            g /= t
+            g *= lr
             delta *= self.gamma2
-            delta -= lr * g / xp.sqrt(n - mean * mean + self.epsilon)
+            delta -= g
             w += delta
         if self.clip_weights:
             xp.clip(w, -self.clip_weights, self.clip_weights, out=w)
@@ -448,7 +541,15 @@ class RMSProp(Optimizer):
 
 @register
 class AdaDelta(Optimizer):
-    """AdaDelta (Zeiler): step sizes from running averages of squared gradients and steps."""
+    """AdaDelta (Zeiler)::
+
+        g = clip(rescale_grad * grad)
+        acc_g = rho * acc_g + (1 - rho) * g^2
+        step = sqrt(acc_delta + epsilon) / sqrt(acc_g + epsilon) * g
+        acc_delta = rho * acc_delta + (1 - rho) * step^2
+        w -= step + wd * w
+    """
+    _clip_when_truthy = False
 
     def __init__(self, rho=0.90, epsilon=1e-5, **kwargs):
         super().__init__(**kwargs)
@@ -462,19 +563,36 @@ class AdaDelta(Optimizer):
         self._update_count(index)
         wd = self._get_wd(index)
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        g = self._grad(xp, index, w, grad)
         acc_g, acc_delta = state[0]._data, state[1]._data
+        t, s = self._tmp(index, 't', w), self._tmp(index, 's', w)
         acc_g *= self.rho
-        acc_g += (1. - self.rho) * g * g
-        step = xp.sqrt(acc_delta + self.epsilon) / xp.sqrt(acc_g + self.epsilon) * g
+        xp.square(g, out=t)
+        t *= 1. - self.rho
+        acc_g += t
+        xp.add(acc_delta, self.epsilon, out=t)
+        xp.sqrt(t, out=t)
+        xp.add(acc_g, self.epsilon, out=s)
+        xp.sqrt(s, out=s)
+        t /= s
+        t *= g                                   # t = step
         acc_delta *= self.rho
-        acc_delta += (1. - self.rho) * step * step
-        w -= step + wd * w
+        xp.square(t, out=s)
+        s *= 1. - self.rho
+        acc_delta += s
+        if wd:
+            t += self._scaled(xp, index, w, wd, slot='s')
+        w -= t
 
 
 @register
 class Adamax(Optimizer):
-    """Adamax: Adam with the infinity norm of past gradients."""
+    """Adamax (Kingma & Ba), Adam with the infinity norm::
+
+        lr_t = lr / (1 - beta1^t);  g = clip(rescale_grad * grad + wd * w)
+        m = beta1 * m + (1 - beta1) * g;  u = max(beta2 * u, |g|);  w -= lr_t * m / u
+    """
+    _clip_when_truthy = False
 
     def __init__(self, learning_rate=0.002, beta1=0.9, beta2=0.999, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -490,17 +608,25 @@ class Adamax(Optimizer):
         t = self._index_update_count[index]
         lr /= (1. - self.beta1 ** t)
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, wd, True)
-        m, u = state[0]._data, state[1]._data
+        g = self._grad(xp, index, w, grad, wd, clip_after_wd=True)
+        m, u, tmp = state[0]._data, state[1]._data, self._tmp(index, 't', w)
         m *= self.beta1
-        m += (1. - self.beta1) * g
-        xp.maximum(self.beta2 * u, xp.abs(g), out=u)
-        w -= lr * m / u
+        xp.multiply(g, 1. - self.beta1, out=tmp)
+        m += tmp
+        u *= self.beta2
+        xp.abs(g, out=tmp)
+        xp.maximum(u, tmp, out=u)
+        xp.divide(m, u, out=tmp)
+        tmp *= lr
+        w -= tmp
 
 
 @register
 class Nadam(Optimizer):
-    """Adam with Nesterov momentum (Dozat), with its momentum schedule."""
+    """Nadam (Dozat): Adam with Nesterov momentum and the momentum schedule
+    ``mu_t = beta1 * (1 - 0.5 * 0.96^(t * schedule_decay))``; ``g = clip(rescale_grad * grad
+    + wd * w)``."""
+    _clip_when_truthy = False
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  schedule_decay=0.004, **kwargs):
@@ -519,26 +645,40 @@ class Nadam(Optimizer):
         lr, wd = self._get_lr(index), self._get_wd(index)
         t = self._index_update_count[index]
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, wd, True)
+        g = self._grad(xp, index, w, grad, wd, clip_after_wd=True)
         mom_t = self.beta1 * (1. - 0.5 * (pow(0.96, t * self.schedule_decay)))
         mom_t1 = self.beta1 * (1. - 0.5 * (pow(0.96, (t + 1) * self.schedule_decay)))
         self.m_schedule = self.m_schedule * mom_t
         m_schedule_next = self.m_schedule * mom_t1
         m, v = state[0]._data, state[1]._data
+        tmp, s = self._tmp(index, 't', w), self._tmp(index, 's', w)
         m *= self.beta1
-        m += (1. - self.beta1) * g
+        xp.multiply(g, 1. - self.beta1, out=tmp)
+        m += tmp
         v *= self.beta2
-        v += (1. - self.beta2) * g * g
-        g_prime = g / (1. - self.m_schedule)
-        m_prime = m / (1. - m_schedule_next)
-        v_prime = v / (1. - pow(self.beta2, t))
-        m_bar = (1. - mom_t) * g_prime + mom_t1 * m_prime
-        w -= lr * m_bar / (xp.sqrt(v_prime) + self.epsilon)
+        xp.square(g, out=tmp)
+        tmp *= 1. - self.beta2
+        v += tmp
+        # m_bar = (1 - mom_t) * g / (1 - m_schedule) + mom_t1 * m / (1 - m_schedule_next)
+        g *= (1. - mom_t) / (1. - self.m_schedule)
+        xp.multiply(m, mom_t1 / (1. - m_schedule_next), out=tmp)
+        g += tmp
+        xp.divide(v, 1. - pow(self.beta2, t), out=s)
+        xp.sqrt(s, out=s)
+        s += self.epsilon
+        g /= s
+        g *= lr
+        w -= g
 
 
 @register
 class Ftrl(Optimizer):
-    """FTRL-Proximal (McMahan et al.) with L1 strength ``lamda1``."""
+    """FTRL-Proximal (McMahan et al.), as MXNet's ``ftrl_update``::
+
+        g = clip(rescale_grad * grad)
+        z += g - (sqrt(n + g^2) - sqrt(n)) * w / lr;  n += g^2
+        w = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd) * (|z| > lamda1)
+    """
 
     def __init__(self, lamda1=0.01, learning_rate=0.1, beta=1, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -552,17 +692,90 @@ class Ftrl(Optimizer):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        g = self._grad(xp, index, w, grad)
         z, n = state[0]._data, state[1]._data
-        z += g - (xp.sqrt(n + g * g) - xp.sqrt(n)) * w / lr
-        n += g * g
-        w[...] = (xp.sign(z) * self.lamda1 - z) / ((self.beta + xp.sqrt(n)) / lr + wd) * \
-            (xp.abs(z) > self.lamda1)
+        t, s = self._tmp(index, 't', w), self._tmp(index, 's', w)
+        xp.square(g, out=s)
+        xp.add(n, s, out=t)
+        xp.sqrt(t, out=t)
+        n += s                                  # n is now n + g^2
+        xp.subtract(n, s, out=s)
+        xp.sqrt(s, out=s)                       # sqrt(old n)
+        t -= s
+        t *= w
+        t /= lr
+        z += g
+        z -= t
+        # w = (sign(z) * lamda1 - z) / ((beta + sqrt(n)) / lr + wd) * (|z| > lamda1)
+        xp.sqrt(n, out=s)
+        s += self.beta
+        s /= lr
+        s += wd
+        xp.sign(z, out=t)
+        t *= self.lamda1
+        t -= z
+        t /= s
+        xp.abs(z, out=s)
+        xp.greater(s, self.lamda1, out=s, casting='unsafe')
+        xp.multiply(t, s, out=w, casting='unsafe')
+
+
+@register
+class FTML(Optimizer):
+    """FTML (Zheng & Kwok), as MXNet's ``ftml_update``::
+
+        g = clip(rescale_grad * grad + wd * w)
+        v = beta2 * v + (1 - beta2) * g^2
+        d_t = (1 - beta1^t) / lr * (sqrt(v / (1 - beta2^t)) + epsilon)
+        z = beta1 * z + (1 - beta1) * g - (d_t - beta1 * d_{t-1}) * w
+        w = -z / d_t
+    """
+
+    def __init__(self, beta1=0.6, beta2=0.999, epsilon=1e-8, **kwargs):
+        super().__init__(**kwargs)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+
+    def create_state(self, index, weight):
+        return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))   # d, v, z
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        t = self._index_update_count[index]
+        w, xp = weight._data, array_module(weight._data)
+        g = self._grad(xp, index, w, grad, wd, clip_after_wd=True)
+        d, v, z = state[0]._data, state[1]._data, state[2]._data
+        tmp, s = self._tmp(index, 't', w), self._tmp(index, 's', w)
+        v *= self.beta2
+        xp.square(g, out=tmp)
+        tmp *= 1. - self.beta2
+        v += tmp
+        xp.divide(v, 1. - self.beta2 ** t, out=s)
+        xp.sqrt(s, out=s)
+        s += self.epsilon
+        s *= (1. - self.beta1 ** t) / lr         # s = d_t
+        d *= -self.beta1
+        d += s                                  # d = sigma_t = d_t - beta1 * d_{t-1}
+        z *= self.beta1
+        g *= 1. - self.beta1
+        z += g
+        d *= w
+        z -= d
+        d[...] = s
+        xp.divide(z, s, out=w)
+        xp.negative(w, out=w)
 
 
 @register
 class Signum(Optimizer):
-    """signSGD / Signum (Bernstein et al.): steps by the sign of the (momentum) gradient."""
+    """Signum / signSGD (Bernstein et al.), as MXNet's ``signum_update``/``signsgd_update``::
+
+        momentum:  mom = momentum * mom - (1 - momentum) * (clip(rescale_grad * grad) + wd * w)
+                   w = (1 - lr * wd_lh) * w + lr * sign(mom)
+        without:   w = (1 - lr * wd) * w - lr * sign(clip(rescale_grad * grad))
+    """
 
     def __init__(self, learning_rate=0.01, momentum=0.9, wd_lh=0.0, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
@@ -576,21 +789,37 @@ class Signum(Optimizer):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        g = self._grad(xp, index, w, grad)
         if state is not None:
+            if wd:
+                g += self._scaled(xp, index, w, wd)
             mom = state._data
             mom *= self.momentum
-            mom -= (1 - self.momentum) * (g + wd * w)
-            w *= 1 - lr * self.wd_lh
-            w += lr * xp.sign(mom)
-        else:                            # signSGD: weight decay outside the sign
-            w *= 1 - lr * (self.wd_lh + wd)
-            w -= lr * xp.sign(g)
+            g *= 1 - self.momentum
+            mom -= g
+            if self.wd_lh:
+                w *= 1 - lr * self.wd_lh
+            xp.sign(mom, out=g)
+            g *= lr
+            w += g
+        else:
+            if wd:                          # signSGD keeps weight decay outside the sign
+                w *= 1 - lr * wd
+            xp.sign(g, out=g)
+            g *= lr
+            w -= g
 
 
 @register
 class LAMB(Optimizer):
-    """LAMB (You et al.): Adam steps scaled per layer by ||w|| / ||step||."""
+    """LAMB (You et al.): Adam steps scaled per layer by ``||w|| / ||step||``, as MXNet's
+    ``lamb_update_phase1``/``phase2``::
+
+        g = clip(rescale_grad * grad);  m, v as in Adam
+        step = m_hat / (sqrt(v_hat) + epsilon) + wd * w      (hats: bias-corrected)
+        r1 = clip(||w||, lower_bound, upper_bound);  r2 = ||step||
+        w -= lr * (r1 / r2 if r1 > 0 and r2 > 0 else 1) * step
+    """
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
                  lower_bound=None, upper_bound=None, bias_correction=True, **kwargs):
@@ -610,45 +839,374 @@ class LAMB(Optimizer):
         lr, wd = self._get_lr(index), self._get_wd(index)
         t = self._index_update_count[index]
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
+        g = self._grad(xp, index, w, grad)
         m, v = state[0]._data, state[1]._data
+        tmp = self._tmp(index, 't', w)
         m *= self.beta1
-        m += (1. - self.beta1) * g
+        xp.multiply(g, 1. - self.beta1, out=tmp)
+        m += tmp
         v *= self.beta2
-        v += (1. - self.beta2) * g * g
+        xp.square(g, out=tmp)
+        tmp *= 1. - self.beta2
+        v += tmp
         if self.bias_correction:
-            step = (m / (1. - self.beta1 ** t)) / (xp.sqrt(v / (1. - self.beta2 ** t)) +
-                                                   self.epsilon)
+            xp.divide(v, 1. - self.beta2 ** t, out=tmp)
+            xp.sqrt(tmp, out=tmp)
+            tmp += self.epsilon
+            xp.divide(m, 1. - self.beta1 ** t, out=g)
         else:
-            step = m / (xp.sqrt(v) + self.epsilon)
-        step += wd * w
+            xp.sqrt(v, out=tmp)
+            tmp += self.epsilon
+            g[...] = m
+        g /= tmp                                # g = step
+        if wd:
+            g += self._scaled(xp, index, w, wd)
         r1 = float(xp.linalg.norm(w))
-        if self.lower_bound is not None:
+        if self.lower_bound is not None and self.lower_bound > 0:
             r1 = max(r1, self.lower_bound)
-        if self.upper_bound is not None:
+        if self.upper_bound is not None and self.upper_bound > 0:
             r1 = min(r1, self.upper_bound)
-        r2 = float(xp.linalg.norm(step))
+        r2 = float(xp.linalg.norm(g))
         ratio = r1 / r2 if r1 > 0 and r2 > 0 else 1.0
-        w -= lr * ratio * step
+        g *= lr * ratio
+        w -= g
 
 
 @register
-class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter):
-    ``w -= lr_t * m / (sqrt(v) + eps) + wd * w`` with Adam's bias correction in ``lr_t``.
-    MXNet 1.9 has no 'adamw' in mx.optimizer; this is its ``contrib.adamw_update`` operator
-    with ``eta=1`` and the bias-corrected rate, as its Gluon AdamW passes it."""
+class DCASGD(Optimizer):
+    """DCASGD (Zheng et al.): SGD with delay compensation ``lamda * g^2 * (w - w_prev)``::
+
+        g = clip(rescale_grad * grad)
+        mom = momentum * mom - lr * (g + wd * w + lamda * g^2 * (w - w_prev))
+        w_prev = w;  w += mom
+    """
+    _clip_when_truthy = False
+
+    def __init__(self, momentum=0.0, lamda=0.04, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = momentum
+        self.weight_previous = {}
+        self.lamda = lamda
+
+    def create_state(self, index, weight):
+        mom = _zeros_like(weight) if self.momentum != 0.0 else None
+        return (mom, weight.copy())
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
         lr, wd = self._get_lr(index), self._get_wd(index)
-        t = self._index_update_count[index]
         w, xp = weight._data, array_module(weight._data)
-        g = _decayed_grad(self, xp, index, weight, grad, 0.0, False)
-        mean, var = state[0]._data, state[1]._data
-        mean *= self.beta1
-        mean += (1. - self.beta1) * g
-        var *= self.beta2
-        var += (1. - self.beta2) * g * g
-        lr *= math.sqrt(1. - self.beta2 ** t) / (1. - self.beta1 ** t)    # bias correction
-        w -= lr * mean / (xp.sqrt(var) + self.epsilon) + wd * w
+        g = self._grad(xp, index, w, grad)
+        mom, prev = state
+        prev = prev._data
+        tmp = self._tmp(index, 't', w)
+        xp.subtract(w, prev, out=tmp)
+        tmp *= g
+        tmp *= g
+        tmp *= self.lamda
+        if wd:
+            g += self._scaled(xp, index, w, wd, slot='s')
+        g += tmp
+        g *= -lr
+        if mom is not None:
+            mom = mom._data
+            mom *= self.momentum
+            mom += g
+            g = mom
+        prev[...] = w
+        w += g
+
+
+@register
+class SGLD(Optimizer):
+    """Stochastic gradient Langevin dynamics::
+
+        g = clip(rescale_grad * grad);  w += -lr / 2 * (g + wd * w) + N(0, sqrt(lr))
+
+    The noise comes from ``mx.random`` (seeded by ``mx.random.seed``), not MXNet's stream.
+    """
+    _clip_when_truthy = False
+
+    def update(self, index, weight, grad, state):
+        from .random import generator
+        self._update_count(index)
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        w, xp = weight._data, array_module(weight._data)
+        g = self._grad(xp, index, w, grad)
+        if wd:
+            g += self._scaled(xp, index, w, wd)
+        g *= -lr / 2
+        w += g
+        w += generator(xp).normal(0, math.sqrt(lr), size=w.shape).astype(w.dtype, copy=False)
+
+
+@register
+class Test(Optimizer):
+    """MXNet's test optimizer: ``w += rescale_grad * grad``; the state mirrors the weight."""
+
+    def create_state(self, index, weight):
+        return _zeros_like(weight)
+
+    def update(self, index, weight, grad, state):
+        w, xp = weight._data, array_module(weight._data)
+        w += self._scaled(xp, index, grad._data, self.rescale_grad)
+        state._data[...] = w
+
+
+# ---- updater and its safe state format -----------------------------------------------
+_FORMAT = 'distmod-optimizer-states'
+_NOT_SAVED = {'_buffers', 'param_dict', 'lr_scheduler', '_index_update_count'}
+_PICKLE_PREFIXES = (b'\x80', b'(', b']', b'}', b'c', b'I', b'N', b'S', b'V', b'X', b'\x8c')
+
+
+def _encode(value, arrays, strict=True):
+    """A JSON tree for ``value``; arrays go into ``arrays`` and are named by the tree."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, NDArray):
+        key = 'a%d' % len(arrays)
+        arrays[key] = value.asnumpy()
+        return {'nd': key}
+    if isinstance(value, np.ndarray):
+        key = 'a%d' % len(arrays)
+        arrays[key] = value
+        return {'np': key}
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v, arrays, strict) for v in value]
+        return {'tuple' if isinstance(value, tuple) else 'list': items}
+    if isinstance(value, dict):
+        return {'dict': [[_encode(k, arrays, strict), _encode(v, arrays, strict)]
+                         for k, v in value.items()]}
+    if strict:
+        raise OptimizerError('cannot save an optimizer state of type %s'
+                             % type(value).__name__)
+    raise _Unsaveable()
+
+
+class _Unsaveable(Exception):
+    pass
+
+
+def _decode(tree, arrays, ctx):
+    """Inverse of ``_encode``: plain data only, nothing is called or imported."""
+    if tree is None or isinstance(tree, (bool, str, int, float)):
+        return tree
+    if not isinstance(tree, dict) or len(tree) != 1:
+        raise OptimizerError('optimizer states: malformed entry %r' % (tree,))
+    (kind, body), = tree.items()
+    if kind in ('nd', 'np'):
+        if body not in arrays:
+            raise OptimizerError('optimizer states: missing array %r' % (body,))
+        if kind == 'np':
+            return arrays[body]
+        from .ndarray import array
+        value = arrays[body]
+        return array(value, ctx=ctx, dtype=value.dtype)
+    if kind == 'list':
+        return [_decode(t, arrays, ctx) for t in body]
+    if kind == 'tuple':
+        return tuple(_decode(t, arrays, ctx) for t in body)
+    if kind == 'dict':
+        return {_hashable(_decode(k, arrays, ctx)): _decode(v, arrays, ctx) for k, v in body}
+    raise OptimizerError('optimizer states: unknown entry kind %r' % (kind,))
+
+
+def _hashable(key):
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
+
+
+def _optimizer_meta(opt, arrays):
+    attrs, skipped = {}, []
+    for name, value in vars(opt).items():
+        if name in _NOT_SAVED:
+            continue
+        try:
+            attrs[name] = _encode(value, arrays, strict=False)
+        except _Unsaveable:
+            skipped.append(name)
+    meta = {'class': type(opt).__name__.lower(), 'attrs': attrs, 'skipped': skipped,
+            'current_counts': _current_device(opt)}
+    sched = opt.lr_scheduler
+    if sched is not None:
+        sattrs = {}
+        for name, value in vars(sched).items():
+            try:
+                sattrs[name] = _encode(value, arrays, strict=False)
+            except _Unsaveable:
+                pass
+        meta['lr_scheduler'] = {'class': type(sched).__name__, 'attrs': sattrs}
+    return meta
+
+
+def _current_device(opt):
+    for dev, counts in opt._all_index_update_counts.items():
+        if counts is opt._index_update_count:
+            return dev
+    return None
+
+
+def _restore_optimizer(current, meta, arrays):
+    """The optimizer described by ``meta``: ``current`` updated in place when it is of the
+    same registered class (so that whoever holds it sees the restored values), else a new
+    instance of the registered class."""
+    klass = Optimizer.opt_registry.get(meta['class'])
+    if klass is None:
+        raise OptimizerError('optimizer states name optimizer %r, which is not registered; '
+                             'known optimizers: %s'
+                             % (meta['class'], ', '.join(sorted(Optimizer.opt_registry))))
+    opt = current if type(current) is klass else klass()
+    for name, tree in meta['attrs'].items():
+        setattr(opt, name, _decode(tree, arrays, cpu()))
+    opt._buffers = {}
+    counts = opt._all_index_update_counts
+    dev = meta.get('current_counts')
+    opt._index_update_count = counts.setdefault(dev if dev is not None else 0, {})
+    smeta = meta.get('lr_scheduler')
+    if smeta is not None:
+        sched = opt.lr_scheduler
+        if sched is None or type(sched).__name__ != smeta['class']:
+            from . import lr_scheduler as lr_mod
+            klass = getattr(lr_mod, smeta['class'], None)
+            base = getattr(lr_mod, 'LRScheduler', None)
+            if not (isinstance(klass, type) and base is not None and issubclass(klass, base)):
+                warnings.warn('optimizer states name learning-rate scheduler %r, which '
+                              'mx.lr_scheduler does not define; keeping the optimizer\'s '
+                              'current scheduler (%r)' % (smeta['class'], sched))
+                return opt
+            sched = klass.__new__(klass)        # attributes come from the file below
+        for name, tree in smeta['attrs'].items():
+            setattr(sched, name, _decode(tree, arrays, cpu()))
+        opt.lr_scheduler = sched
+    return opt
+
+
+class Updater:
+    """``updater(index, grad, weight)``: the optimizer's update with per-index states.
+
+    ``index``, ``grad`` and ``weight`` may also be equal-length lists.  States are created on
+    first use with ``optimizer.create_state_multi_precision`` and moved to the weight's
+    context after ``set_states``.
+    """
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.states = {}
+        self.states_synced = {}
+        self.aggregate_updates = optimizer.aggregate_num > 0
+
+    def __call__(self, index, grad, weight):
+        if isinstance(index, (list, tuple)):
+            indices, grads, weights = list(index), grad, weight
+        else:
+            indices, grads, weights = [index], [grad], [weight]
+        if weights:
+            self.optimizer._set_current_context(weights[0].context.device_id)
+        opt, states = self.optimizer, self.states
+        for idx, g, w in zip(indices, grads, weights):
+            if isinstance(idx, bytes):
+                idx = idx.decode('utf-8')
+            if idx not in states:
+                states[idx] = opt.create_state_multi_precision(idx, w)
+                self.states_synced[idx] = True
+            elif not self.states_synced[idx]:
+                states[idx] = self.sync_state_context(states[idx], w.context)
+                self.states_synced[idx] = True
+            opt.update_multi_precision(idx, w, g, states[idx])
+
+    def sync_state_context(self, state, context):
+        """``state`` (an NDArray or nested tuples/lists of them) on ``context``."""
+        if isinstance(state, NDArray):
+            return state.as_in_context(context)
+        if isinstance(state, (tuple, list)):
+            synced = [self.sync_state_context(s, context) for s in state]
+            return tuple(synced) if isinstance(state, tuple) else synced
+        return state
+
+    def get_states(self, dump_optimizer=False):
+        """The states as bytes in distmod's safe format.
+
+        Format: a NumPy ``.npz`` archive (a zip; it starts with ``PK``, never with a pickle
+        opcode).  Member ``__meta__`` is a uint8 array holding UTF-8 JSON::
+
+            {"format": "distmod-optimizer-states", "version": 1,
+             "optimizer": "<registered name>",
+             "states": [[index, tree], ...],          # per index, as created by the optimizer
+             "index_update_count": [[index, count], ...], "num_update": n,
+             "dump_optimizer": bool,
+             "optimizer_meta": {...}}                 # only with dump_optimizer=True
+
+        A ``tree`` is JSON data where an NDArray is ``{"nd": "a3"}`` (member ``a3`` of the
+        archive), a tuple ``{"tuple": [...]}``, a list ``{"list": [...]}``, a dict
+        ``{"dict": [[key, value], ...]}``; numbers, strings and null stand for themselves.
+        With ``dump_optimizer=True``, ``optimizer_meta`` holds the optimizer's class name and
+        its JSON-representable attributes (learning rate, wd, multipliers, update counts...)
+        and those of its ``lr_scheduler``; ``set_states`` restores them onto the registered
+        class of that name.  Loading reads the archive with ``allow_pickle=False`` and only
+        builds plain data and arrays: it never runs code from the file.
+        """
+        arrays = {}
+        opt = self.optimizer
+        meta = {'format': _FORMAT, 'version': 1,
+                'optimizer': type(opt).__name__.lower(),
+                'num_update': opt.num_update,
+                'index_update_count': [[_encode(k, arrays), v]
+                                       for k, v in opt._index_update_count.items()],
+                'dump_optimizer': bool(dump_optimizer),
+                'states': [[_encode(k, arrays), _encode(v, arrays)]
+                           for k, v in self.states.items()]}
+        if dump_optimizer:
+            meta['optimizer_meta'] = _optimizer_meta(opt, arrays)
+        arrays['__meta__'] = np.frombuffer(json.dumps(meta).encode('utf-8'), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    def set_states(self, states):
+        """Restore what ``get_states`` returned; refuses anything else (pickles included).
+
+        The states and the per-index update counts are restored (MXNet restores only the
+        states, so Adam's bias correction restarts after a resume; here it continues).  With
+        a blob made with ``dump_optimizer=True`` the optimizer's hyper-parameters and
+        scheduler come back too, as MXNet's pickled optimizer would.
+        """
+        if not isinstance(states, (bytes, bytearray, memoryview)):
+            raise OptimizerError('set_states expects the bytes from Updater.get_states, not %s'
+                                 % type(states).__name__)
+        states = bytes(states)
+        if states[:1] in _PICKLE_PREFIXES and states[:2] != b'PK':
+            raise OptimizerError('refusing to load pickled optimizer states (MXNet\'s own '
+                                 'format): distmod reads only its safe format, written by '
+                                 'Updater.get_states; loading a pickle could run code')
+        try:
+            with np.load(io.BytesIO(states), allow_pickle=False) as archive:
+                arrays = {k: archive[k] for k in archive.files}
+            meta = json.loads(bytes(arrays.pop('__meta__')).decode('utf-8'))
+        except Exception as e:         # noqa: BLE001  any reader failure means "not ours"
+            raise OptimizerError('not distmod optimizer states: %s' % e) from None
+        if not isinstance(meta, dict) or meta.get('format') != _FORMAT:
+            raise OptimizerError('not distmod optimizer states (format %r)'
+                                 % (meta.get('format') if isinstance(meta, dict) else meta))
+        if meta.get('version') != 1:
+            raise OptimizerError('distmod optimizer states version %r is not supported'
+                                 % (meta.get('version'),))
+        new_states = {}
+        for index, tree in meta['states']:
+            new_states[_hashable(_decode(index, arrays, cpu()))] = _decode(tree, arrays, cpu())
+        if meta.get('dump_optimizer'):
+            self.optimizer = _restore_optimizer(self.optimizer, meta['optimizer_meta'], arrays)
+            self.aggregate_updates = self.optimizer.aggregate_num > 0
+        else:
+            opt = self.optimizer
+            opt.num_update = meta['num_update']
+            opt._index_update_count.clear()
+            opt._index_update_count.update(
+                {_hashable(_decode(k, arrays, cpu())): v for k, v in meta['index_update_count']})
+        self.states = new_states
+        self.states_synced = dict.fromkeys(self.states, False)
+
+
+def get_updater(optimizer):
+    """An :class:`Updater` for ``optimizer`` (the closure kvstore calls)."""
+    return Updater(optimizer)
