@@ -27,3 +27,5 @@ from . import module
 from . import module as mod
 from . import lr_scheduler
 from . import monitor
+from . import kvstore
+from . import kvstore as kv

@@ -40,3 +40,13 @@ def dtype_np(dtype):
 def dtype_name(dtype):
     """MXNet's name for a dtype: 'float32', 'int64', ..."""
     return np.dtype(dtype).name
+
+
+#: This process's rank and the number of ranks, as the last distributed kvstore created saw
+#: them; logging callbacks print only on rank 0.
+WORLD = {'rank': 0, 'num_workers': 1}
+
+
+def is_root_rank():
+    """True in a single process and on rank 0 of a data-parallel job."""
+    return WORLD['rank'] == 0

@@ -1,10 +1,14 @@
-"""``mx.callback``: what fit calls at the end of batches and epochs (MXNet's log lines)."""
+"""``mx.callback``: what fit calls at the end of batches and epochs (MXNet's log lines).
+
+In a data-parallel job only rank 0 logs, draws progress bars and writes checkpoints.
+"""
 import logging
 import math
 import sys
 import time
 
 from . import model as _model
+from .base import is_root_rank
 
 __all__ = ['Speedometer', 'do_checkpoint', 'module_checkpoint', 'log_train_metric',
            'ProgressBar', 'TqdmProgressBar', 'LogValidationMetricsCallback']
@@ -38,6 +42,8 @@ def do_checkpoint(prefix, period=1):
 def log_train_metric(period, auto_reset=False):
     """Batch-end callback: log the training metric every ``period`` batches."""
     def _callback(param):
+        if not is_root_rank():
+            return
         if param.nbatch % period == 0 and param.eval_metric is not None:
             for name, value in param.eval_metric.get_name_value():
                 logging.info('Iter[%d] Batch[%d] Train-%s=%f', param.epoch, param.nbatch,
@@ -62,6 +68,8 @@ class Speedometer:
         self.last_count = 0
 
     def __call__(self, param):
+        if not is_root_rank():
+            return
         count = param.nbatch
         if self.last_count > count:
             self.init = False
@@ -101,6 +109,8 @@ class ProgressBar:
         self.total = total
 
     def __call__(self, param):
+        if not is_root_rank():
+            return
         count = param.nbatch
         filled = int(round(self.bar_len * count / float(self.total)))
         percents = math.ceil(100.0 * count / float(self.total))
@@ -130,6 +140,8 @@ class TqdmProgressBar:
             self._fallback = ProgressBar(total) if total else None
 
     def __call__(self, param):
+        if not is_root_rank():
+            return
         if self._tqdm is None:
             if self._fallback is not None:
                 self._fallback(param)
@@ -153,6 +165,8 @@ class LogValidationMetricsCallback:
     """Eval-end callback: log every validation metric as ``Epoch[n] Validation-name=value``."""
 
     def __call__(self, param):
+        if not is_root_rank():
+            return
         if not param.eval_metric:
             return
         for name, value in param.eval_metric.get_name_value():

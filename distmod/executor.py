@@ -93,6 +93,7 @@ class Executor:
         self.aux_arrays = [self._nd(a, 'auxiliary state %r' % n) for n, a in
                            zip(aux_names, _as_list(aux_states, aux_names, 'bind aux_states'))]
         self._monitor = None
+        self._grad_ready = None
         self._compile()
 
     def _nd(self, a, what):
@@ -229,6 +230,21 @@ class Executor:
                 self._zero_args.append(gbuf[key])
         self._bwd_plan = [(s.op.backward, s.ograds, s.ins, s.outs, s.igrads, s.aux, s.accum)
                           for s in self._bwd]
+        # Which argument gradients are final after each backward step (their last consumer
+        # has run): the kvstore starts reducing a bucket as soon as all of its are final.
+        pos = {(id(n), 0): i for i, n in enumerate(args_nodes)}
+        last = {}
+        for k, step in enumerate(self._bwd):
+            for j, (s, i) in enumerate(step.node.inputs[:len(step.ins)]):
+                key = (id(s), i)
+                if key in pos and self._grad_req[pos[key]] != 'null' and \
+                        (step, j) in consumers.get(key, ()):
+                    last[key] = k
+        self._ready_after = [[] for _ in self._bwd]
+        for key, k in last.items():
+            self._ready_after[k].append(pos[key])
+        self._ready_first = [i for i, (n, r) in enumerate(zip(args_nodes, self._grad_req))
+                             if r != 'null' and (id(n), 0) not in last]
 
     # ---- run ---------------------------------------------------------------------------
     def forward(self, is_train=False, **kwargs):
@@ -275,10 +291,31 @@ class Executor:
             g.fill(0)
         for target, hg in self._head_resets:
             target[...] = hg
-        for bwd, ograds, ins, outs, igrads, aux, accum in self._bwd_plan:
+        ready = self._grad_ready
+        if ready is None:
+            for bwd, ograds, ins, outs, igrads, aux, accum in self._bwd_plan:
+                bwd(xp, ograds, ins, outs, igrads, aux)
+                for target, temp in accum:
+                    target += temp
+            return
+        for i in self._ready_first:
+            ready(i)
+        for (bwd, ograds, ins, outs, igrads, aux, accum), done in zip(self._bwd_plan,
+                                                                      self._ready_after):
             bwd(xp, ograds, ins, outs, igrads, aux)
             for target, temp in accum:
                 target += temp
+            for i in done:
+                ready(i)
+
+    def set_grad_ready_callback(self, callback):
+        """Call ``callback(i)`` during ``backward`` as soon as ``grad_arrays[i]`` is final.
+
+        Every argument with a gradient is reported exactly once per ``backward``; the data
+        parallel kvstore uses this to start reducing gradients while backward goes on.
+        ``None`` turns it off.
+        """
+        self._grad_ready = callback
 
     # ---- monitor -----------------------------------------------------------------------
     def set_monitor_callback(self, callback, monitor_all=False):

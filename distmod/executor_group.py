@@ -123,6 +123,30 @@ class ExecutorGroup:
                              for n in self.label_names if n in self.arg_names]
         self.input_grad_arrays = [[e.grad_dict[n] for e in self.execs] for n in self.data_names] \
             if self.inputs_need_grad else []
+        self._install_grad_ready()
+
+    def set_grad_ready_callback(self, callback):
+        """Call ``callback(p)`` in backward once parameter ``p``'s gradient is final (one
+        device only; the data-parallel reduction starts buckets from it); None: off."""
+        self._grad_ready = callback
+        self._install_grad_ready()
+
+    def _install_grad_ready(self):
+        callback = getattr(self, '_grad_ready', None)
+        if callback is None:
+            for exe in self.execs:
+                exe.set_grad_ready_callback(None)
+            return
+        if len(self.execs) != 1:
+            raise MXNetError('gradient-ready callbacks need a single device (several devices '
+                             'are summed after backward)')
+        pos = {self.arg_names.index(n): p for p, n in enumerate(self.param_names)}
+
+        def ready(i, pos=pos, callback=callback):
+            p = pos.get(i)
+            if p is not None:
+                callback(p)
+        self.execs[0].set_grad_ready_callback(ready)
 
     def reshape(self, data_shapes, label_shapes):
         if data_shapes == self.data_shapes and label_shapes == self.label_shapes:

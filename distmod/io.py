@@ -3,7 +3,8 @@
 Sharding (a distmod extension, for data-parallel ranks): iterators take ``num_parts`` and
 ``part_index`` and then yield only that part's samples; every part gets the same number of
 samples (the remainder of an uneven split is dropped), so every rank runs the same number of
-batches.
+batches.  ``shard(num_parts, part_index)`` does the same to an iterator made whole: that is how
+``Module.fit`` splits an iterator it is given whole across the ranks of a ``dist_sync`` job.
 """
 import gzip
 import struct
@@ -121,6 +122,16 @@ def shard_range(n, num_parts, part_index):
     return slice(part_index * per, (part_index + 1) * per)
 
 
+def uneven_range(n, num_parts, part_index):
+    """Like :func:`shard_range`, but every sample is kept: the first ``n % num_parts`` parts
+    get one more (for evaluation, where ranks need not run the same number of batches)."""
+    if num_parts < 1 or not 0 <= part_index < num_parts:
+        raise MXNetError('part_index %d is not in [0, num_parts=%d)' % (part_index, num_parts))
+    per, extra = divmod(n, num_parts)
+    start = part_index * per + min(part_index, extra)
+    return slice(start, start + per + (1 if part_index < extra else 0))
+
+
 def _init_data(data, allow_empty, default_name):
     """A list of (name, numpy array) from an array, a list of arrays or a dict."""
     if data is None:
@@ -175,11 +186,13 @@ class NDArrayIter(DataIter):
             if arr.shape[0] != n:
                 raise MXNetError('NDArrayIter: %r has %d samples but %r has %d'
                                  % (self.data[0][0], n, name, arr.shape[0]))
+        self.num_parts, self.part_index = 1, 0
         if num_parts > 1:
             part = shard_range(n, num_parts, part_index)
             self.data = [(k, v[part]) for k, v in self.data]
             self.label = [(k, v[part]) for k, v in self.label]
             n = part.stop - part.start
+            self.num_parts, self.part_index = num_parts, part_index
         if n < batch_size and last_batch_handle == 'discard':
             raise MXNetError('NDArrayIter: batch_size %d is larger than the %d samples and '
                              'last_batch_handle is discard' % (batch_size, n))
@@ -193,6 +206,30 @@ class NDArrayIter(DataIter):
         self.num_source = len(self.data)
         if shuffle:
             self._shuffle()
+
+    def shard(self, num_parts, part_index, even=True):
+        """Keep only part ``part_index`` of ``num_parts`` from now on (``fit`` does this for
+        each rank of a data-parallel job when given the whole data).
+
+        ``even``: every part gets ``n // num_parts`` samples, so every rank runs the same
+        number of batches (the remainder is dropped); otherwise no sample is dropped.
+        """
+        if self.num_parts != 1:
+            raise MXNetError('NDArrayIter.shard: already part %d of %d'
+                             % (self.part_index, self.num_parts))
+        n = self.num_data
+        part = (shard_range if even else uneven_range)(n, num_parts, part_index)
+        if part.stop - part.start < self.batch_size and self.last_batch_handle == 'discard':
+            raise MXNetError('NDArrayIter.shard: part %d of %d has %d samples, fewer than '
+                             'batch_size %d with last_batch_handle discard'
+                             % (part_index, num_parts, part.stop - part.start, self.batch_size))
+        self.data = [(k, v[part]) for k, v in self.data]
+        self.label = [(k, v[part]) for k, v in self.label]
+        self.num_data = part.stop - part.start
+        self.num_parts, self.part_index = num_parts, part_index
+        self.idx = np.arange(self.num_data)
+        self.hard_reset()
+        return self
 
     @property
     def provide_data(self):
@@ -339,10 +376,10 @@ class CSVIter(DataIter):
             label = numpy_zeros((data.shape[0],) + tuple(label_shape), dtype)
         if tuple(label_shape) == (1,):
             label = label.reshape(label.shape[0])
-        if num_parts > 1:
-            part = shard_range(data.shape[0], num_parts, part_index)
-            data, label = data[part], label[part]
         self._data, self._label = data, label
+        self.num_parts, self.part_index = 1, 0
+        if num_parts > 1:
+            self.shard(num_parts, part_index)
         self.round_batch = round_batch
         self.data_name, self.label_name = data_name, label_name
         self._start = 0
@@ -361,6 +398,19 @@ class CSVIter(DataIter):
             raise MXNetError('%s has %d columns but shape %s needs %d'
                              % (fname, rows.shape[1], tuple(shape), width))
         return rows.reshape((rows.shape[0],) + tuple(shape))
+
+    def shard(self, num_parts, part_index, even=True):
+        """Keep only part ``part_index`` of ``num_parts`` of the rows (see NDArrayIter.shard)."""
+        if self.num_parts != 1:
+            raise MXNetError('CSVIter.shard: already part %d of %d'
+                             % (self.part_index, self.num_parts))
+        part = (shard_range if even else uneven_range)(self._data.shape[0], num_parts,
+                                                      part_index)
+        self._data, self._label = self._data[part], self._label[part]
+        self.num_parts, self.part_index = num_parts, part_index
+        self._start = self._next_start = 0
+        self.cursor = None
+        return self
 
     @property
     def provide_data(self):

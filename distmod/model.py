@@ -32,7 +32,12 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
     Example::
 
         >>> mx.model.save_checkpoint('mlp', 3, net, arg_params, aux_params)   # doctest: +SKIP
+
+    Each file is written atomically.  In a data-parallel job only rank 0 writes.
     """
+    from .base import is_root_rank
+    if not is_root_rank():
+        return
     if symbol is not None:
         symbol.save(symbol_file(prefix), remove_amp_cast=remove_amp_cast)
     save_dict = {'arg:%s' % k: v.as_in_context(_cpu()) for k, v in arg_params.items()}

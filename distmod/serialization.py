@@ -9,9 +9,10 @@ bfloat16 arrays (flag 12) are widened to float32 on load; saving bfloat16 is not
 """
 import os
 import struct
-import tempfile
 
 import numpy as np
+
+from kvstore._common import atomic_write  # noqa: F401  (one writer for every file we save)
 
 from .base import MXNetError, DTYPE_TO_FLAG, FLAG_TO_DTYPE
 
@@ -22,36 +23,6 @@ V1_MAGIC = 0xF993FAC8
 V2_MAGIC = 0xF993FAC9
 V3_MAGIC = 0xF993FACA
 _CPU = 1
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(fname, payload):
-    """Write ``payload`` (bytes) to ``fname`` through a temporary file, fsync and rename.
-
-    A crash or error leaves either the old file or the new one, never a half-written file.
-    """
-    fname = os.fspath(fname)
-    folder = os.path.dirname(os.path.abspath(fname))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(fname) + '.', suffix='.tmp',
-                               dir=folder)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; users expect umask's mode
-        with os.fdopen(fd, 'wb') as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, fname)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _encode_array(arr):

@@ -1,6 +1,59 @@
 """kvstore: distmod's communication layer (local, device, dist_sync over MPI).
 
-It moves raw NumPy/CuPy buffers and never imports distmod (see DESIGN.md).  The stores
-themselves arrive with the distributed-training issue; ``distmod.kvstore`` will be the
-MXNet-compatible face over this package.
+It moves raw NumPy/CuPy buffers and never imports distmod (see DESIGN.md); ``distmod.kvstore``
+(``mx.kv``) is the MXNet-compatible face over it.
+
+>>> import numpy as np, kvstore
+>>> kv = kvstore.create('local')
+>>> kv.init('w', np.zeros(3, np.float32))
+>>> kv.push('w', [np.ones(3, np.float32), np.ones(3, np.float32)])   # two devices, summed
+>>> out = np.empty(3, np.float32); kv.pull('w', out); out
+array([2., 2., 2.], dtype=float32)
 """
+from ._common import KVStoreError, atomic_write
+from .local import LocalStore
+
+__all__ = ['create', 'KVStoreError', 'LocalStore', 'DistSyncStore', 'FusedAllreduce',
+           'SUPPORTED', 'atomic_write']
+
+#: The store names ``create`` knows.
+SUPPORTED = ('local', 'device', 'dist_sync', 'dist_device_sync')
+
+
+def create(name='local', comm=None, bucket_bytes=None):
+    """A new store: ``local``/``device`` in one process, ``dist_sync``/``dist_device_sync`` over
+    MPI (``comm``, default ``MPI.COMM_WORLD``; gradients fused into ``bucket_bytes`` buckets).
+    """
+    if not isinstance(name, str):
+        raise KVStoreError('kvstore.create: the name must be a string, got %r' % (name,))
+    if name in ('local', 'device'):
+        return LocalStore(name)
+    if name in ('dist_sync', 'dist_device_sync'):
+        try:
+            import mpi4py  # noqa: F401
+        except ImportError:
+            if comm is None and not _launched_by_mpi():
+                # one process without MPI: the same store as one rank of one
+                return LocalStore(name)
+            raise KVStoreError('kvstore %r needs mpi4py under an MPI launcher: pip install '
+                               '"distmod[mpi]"' % name) from None
+        from .dist import DistSyncStore
+        return DistSyncStore(name, comm=comm, bucket_bytes=bucket_bytes)
+    hint = ''
+    if name.startswith('dist'):
+        hint = ' (asynchronous and parameter-server modes are not provided: use dist_sync)'
+    raise KVStoreError('unknown kvstore type %r%s; supported: %s'
+                       % (name, hint, ', '.join(SUPPORTED)))
+
+
+def _launched_by_mpi():
+    import os
+    return any(v in os.environ for v in ('OMPI_COMM_WORLD_SIZE', 'PMI_SIZE', 'PMIX_RANK',
+                                         'MPI_LOCALNRANKS'))
+
+
+def __getattr__(name):
+    if name in ('DistSyncStore', 'FusedAllreduce'):
+        from . import dist
+        return getattr(dist, name)
+    raise AttributeError(name)

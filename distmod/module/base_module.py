@@ -67,8 +67,12 @@ class BaseModule:
         self.backward()
 
     def score(self, eval_data, eval_metric, num_batch=None, batch_end_callback=None,
-              score_end_callback=None, reset=True, epoch=0, sparse_row_id_fn=None):
-        """Evaluate ``eval_metric`` over ``eval_data``; returns its ``get_name_value()``."""
+              score_end_callback=None, reset=True, epoch=0, sparse_row_id_fn=None,
+              _across_ranks=False):
+        """Evaluate ``eval_metric`` over ``eval_data``; returns its ``get_name_value()``.
+
+        (Inside ``fit`` on several ranks, each rank scores its shard and the metric is summed
+        over ranks.)"""
         from .. import metric as _metric
         self._check_ready('score')
         if reset:
@@ -97,6 +101,8 @@ class BaseModule:
                                    locals=locals())
             for cb in _as_list(score_end_callback):
                 cb(params)
+        if _across_ranks:
+            return self._data_parallel().global_name_value(eval_metric)
         return eval_metric.get_name_value()
 
     def iter_predict(self, eval_data, num_batch=None, reset=True, sparse_row_id_fn=None):
@@ -170,6 +176,11 @@ class BaseModule:
             validation_metric = eval_metric
         if not isinstance(eval_metric, _metric.EvalMetric):
             eval_metric = _metric.create(eval_metric)
+        dp = self._data_parallel()
+        info = self.logger.info if dp.is_root else _quiet
+        if dp.active:
+            train_data = _shard_for_ranks(train_data, dp, True, info, 'training')
+            eval_data = _shard_for_ranks(eval_data, dp, False, info, 'validation')
 
         for epoch in range(begin_epoch, num_epoch):
             tic = time.time()
@@ -178,8 +189,13 @@ class BaseModule:
             batches = iter(train_data)
             try:
                 next_batch = next(batches)
+                have = True
             except StopIteration:
-                raise MXNetError('fit: the training data yielded no batch') from None
+                have = False
+            if not dp.all_have(have):
+                raise MXNetError('fit: the training data yielded no batch%s' % (
+                    ' on rank %d' % dp.rank if not have else ' on some rank'
+                    if dp.active else '')) from None
             done = False
             while not done:
                 batch = next_batch
@@ -193,13 +209,23 @@ class BaseModule:
                     self.update_metric(eval_metric, batch.label)
                 try:
                     next_batch = next(batches)
-                    self.prepare(next_batch, sparse_row_id_fn=sparse_row_id_fn)
+                    have = True
                 except StopIteration:
+                    have = False
+                if dp.active and not dp.all_have(have):
+                    if have:        # another rank ran out: everyone stops together
+                        self.logger.warning('fit: rank %d stops epoch %d after %d batches '
+                                            'with data left, as another rank ran out',
+                                            dp.rank, epoch, nbatch + 1)
+                    have = False
+                if have:
+                    self.prepare(next_batch, sparse_row_id_fn=sparse_row_id_fn)
+                else:
                     done = True
                 if monitor is not None:
                     monitor.toc_print()
                 if done:
-                    name_values = eval_metric.get_global_name_value()
+                    name_values = dp.global_name_value(eval_metric)
                 if batch_end_callback is not None:
                     params = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
                                            locals=locals())
@@ -207,8 +233,8 @@ class BaseModule:
                         cb(params)
                 nbatch += 1
             for name, value in name_values:
-                self.logger.info('Epoch[%d] Train-%s=%f', epoch, name, value)
-            self.logger.info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)
+                info('Epoch[%d] Train-%s=%f', epoch, name, value)
+            info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)
             # keep the copies on every device identical and the host copy current
             arg_params, aux_params = self.get_params()
             self.set_params(arg_params, aux_params)
@@ -218,16 +244,20 @@ class BaseModule:
             if eval_data:
                 res = self.score(eval_data, validation_metric,
                                  score_end_callback=eval_end_callback,
-                                 batch_end_callback=eval_batch_end_callback, epoch=epoch)
+                                 batch_end_callback=eval_batch_end_callback, epoch=epoch,
+                                 _across_ranks=True)
                 for name, value in res:
-                    self.logger.info('Epoch[%d] Validation-%s=%f', epoch, name, value)
+                    info('Epoch[%d] Validation-%s=%f', epoch, name, value)
             train_data.reset()
 
     # ---- parameters --------------------------------------------------------------------
     def save_params(self, fname):
-        """Save parameters as ``arg:``/``aux:`` arrays (the format of a checkpoint)."""
+        """Save parameters as ``arg:``/``aux:`` arrays (the format of a checkpoint); across
+        ranks only rank 0 writes."""
         from .. import ndarray as nd
         arg_params, aux_params = self.get_params()
+        if not self._data_parallel().is_root:
+            return
         save = {'arg:%s' % k: v.as_in_context(cpu()) for k, v in arg_params.items()}
         save.update({'aux:%s' % k: v.as_in_context(cpu()) for k, v in aux_params.items()})
         nd.save(fname, save)
@@ -251,6 +281,12 @@ class BaseModule:
         self.set_params(arg_params, aux_params)
 
     # ---- misc --------------------------------------------------------------------------
+    def _data_parallel(self):
+        """This module's cross-rank coordination (inactive when it has none)."""
+        from .data_parallel import DataParallel
+        dp = getattr(self, '_dp', None)
+        return dp if dp is not None else DataParallel(None)
+
     def _check_ready(self, what):
         if not (self.binded and self.params_initialized):
             raise MXNetError('%s: call bind and init_params first' % what)
@@ -263,3 +299,24 @@ class BaseModule:
     @property
     def symbol(self):
         return self._symbol
+
+
+def _quiet(*args, **kwargs):
+    """Logging on ranks other than 0: nothing."""
+
+
+def _shard_for_ranks(data, dp, even, info, what):
+    """Give each rank its part of ``data`` (in place) unless it is already a part."""
+    if data is None:
+        return None
+    if getattr(data, 'num_parts', 1) not in (None, 1):
+        return data                       # the user sharded it (num_parts/part_index)
+    shard = getattr(data, 'shard', None)
+    if shard is None:
+        info('fit: the %s iterator (%s) cannot be sharded: every rank reads all of it; give '
+             'it num_parts=kv.num_workers, part_index=kv.rank', what, type(data).__name__)
+        return data
+    shard(dp.num_workers, dp.rank, even=even)
+    info('fit: %s data split over %d ranks (%s.shard)', what, dp.num_workers,
+         type(data).__name__)
+    return data

@@ -11,6 +11,7 @@ from ..executor_group import ExecutorGroup, _desc
 from ..ndarray.ndarray import NDArray, _wrap
 from .. import ndarray as nd
 from .. import model as _model
+from .data_parallel import DataParallel
 from .base_module import BaseModule, _check_input_names, DEFAULT_INIT, default_initializer
 
 __all__ = ['Module']
@@ -84,6 +85,7 @@ class Module(BaseModule):
         self._update_on_kvstore = False
         self._updater = None
         self._preload_opt_states = None
+        self._dp = DataParallel(None)
         self._exec_group = None
         self._data_shapes = None
         self._label_shapes = None
@@ -174,6 +176,9 @@ class Module(BaseModule):
         self.params_initialized = True
         self._params_dirty = False
         group.set_params(self._arg_params, self._aux_params, allow_extra=allow_extra)
+        if self._dp.active:
+            self._dp.sync_params(group)
+            self._params_dirty = True
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
@@ -188,6 +193,7 @@ class Module(BaseModule):
                                 'set_params call ignored.')
             return
         self._exec_group.set_params(arg_params, aux_params, allow_extra=allow_extra)
+        self._dp.sync_params(self._exec_group)
         self._params_dirty = True
         self.params_initialized = True
 
@@ -293,21 +299,36 @@ class Module(BaseModule):
                 optimizer.idx2name = idx2name.copy()
         self._optimizer = optimizer
         self._updater = opt.get_updater(optimizer)
+        self._dp.detach()
+        self._dp = DataParallel(self._kvstore)
+        if self._dp.active:
+            # every replica starts from rank 0's parameters, then gradients meet in the store
+            self._dp.sync_params(self._exec_group)
+            self._params_dirty = True
+            if self._exec_group.for_training:
+                self._dp.attach(self._exec_group)
         self.optimizer_initialized = True
         if self._preload_opt_states is not None:
             self.load_optimizer_states(self._preload_opt_states)
             self._preload_opt_states = None
 
     def _create_kvstore(self, kvstore):
-        """The store gradients meet in; None when one local device needs none."""
-        if kvstore is None or isinstance(kvstore, str) and kvstore in ('local', 'device') \
-                and len(self._context) == 1:
+        """The store gradients meet in: None for ``local``/``device`` (several local devices
+        are summed in ``update``), a ``dist_*`` store across ranks.
+
+        The optimizer always runs in the module, on every rank, on the gradients summed over
+        ranks (MXNet's ``update_on_kvstore=False``): the same numbers as updating on the
+        store, without keeping a second copy of every parameter.
+        """
+        from .. import kvstore as _kv
+        if kvstore is None or isinstance(kvstore, str) and kvstore in ('local', 'device'):
             return None, False
-        if isinstance(kvstore, str) and kvstore in ('local', 'device'):
-            return None, False           # several local devices: summed in _update
         if isinstance(kvstore, str):
-            raise MXNetError('kvstore %r needs the distributed kvstore, which is not available '
-                             'yet; use kvstore=\'local\'' % kvstore)
+            kvstore = _kv.create(kvstore)
+        if not isinstance(kvstore, _kv.KVStore):
+            raise MXNetError('kvstore must be a name or a KVStore, got %r' % (kvstore,))
+        if kvstore.type in ('local', 'device'):
+            return None, False
         return kvstore, False
 
     def borrow_optimizer(self, shared_module):
@@ -318,6 +339,7 @@ class Module(BaseModule):
         self._kvstore = shared_module._kvstore
         self._update_on_kvstore = shared_module._update_on_kvstore
         self._updater = shared_module._updater
+        self._dp = shared_module._dp
         self.optimizer_initialized = True
 
     # ---- compute -----------------------------------------------------------------------
@@ -349,6 +371,7 @@ class Module(BaseModule):
     def backward(self, out_grads=None):
         self._need('binded', 'backward')
         self._need('params_initialized', 'backward')
+        self._dp.backward_starts()
         self._exec_group.backward(out_grads=out_grads)
 
     def update(self):
@@ -357,6 +380,14 @@ class Module(BaseModule):
         self._params_dirty = True
         group = self._exec_group
         updater = self._updater
+        if self._dp.active:
+            self._dp.reduce_grads(group)     # summed over devices into device 0, then ranks
+            for i, (weights, grads) in enumerate(zip(group.param_arrays, group.grad_arrays)):
+                if grads[0] is not None:
+                    updater(i, grads[0], weights[0])
+                    for w in weights[1:]:
+                        weights[0].copyto(w)
+            return
         if len(self._context) == 1:
             for i, (weights, grads) in enumerate(zip(group.param_arrays, group.grad_arrays)):
                 if grads[0] is not None:
@@ -397,7 +428,13 @@ class Module(BaseModule):
 
     # ---- checkpoints -------------------------------------------------------------------
     def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
-        """Write ``prefix-symbol.json``, ``prefix-%04d.params`` (and ``.states``)."""
+        """Write ``prefix-symbol.json``, ``prefix-%04d.params`` (and ``.states``).
+
+        Each file is written atomically; across ranks only rank 0 writes (the replicas are
+        identical), every rank may call it.
+        """
+        if not self._dp.is_root:
+            return
         self._symbol.save('%s-symbol.json' % prefix, remove_amp_cast=remove_amp_cast)
         name = '%s-%04d.params' % (prefix, epoch)
         self.save_params(name)
@@ -423,6 +460,8 @@ class Module(BaseModule):
         """Save the updater's states in distmod's safe format (never pickle)."""
         self._need('optimizer_initialized', 'save_optimizer_states')
         from ..serialization import atomic_write
+        if not self._dp.is_root:
+            return
         atomic_write(fname, self._updater.get_states())
 
     def load_optimizer_states(self, fname):

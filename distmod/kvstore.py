@@ -1,0 +1,173 @@
+"""``mx.kv`` / ``mx.kvstore``: MXNet's KVStore API over the top-level ``kvstore`` package.
+
+NDArrays go in and come out; the store underneath moves their raw NumPy/CuPy buffers.
+
+>>> kv = mx.kv.create('local')
+>>> kv.init(3, mx.nd.ones((2, 3)))
+>>> kv.push(3, [mx.nd.ones((2, 3)), mx.nd.ones((2, 3))])   # two devices: summed
+>>> out = mx.nd.zeros((2, 3)); kv.pull(3, out=out); out.asnumpy()
+array([[2., 2., 2.],
+       [2., 2., 2.]], dtype=float32)
+
+``dist_sync`` (and ``dist_device_sync``) reduce over MPI ranks (start the job with
+``distmod-launch -n N``); every rank applies the same update, so replicas stay identical.
+Gradient compression is not provided: ``set_gradient_compression`` accepts MXNet's arguments
+and refuses the lossy types with a clear message.
+"""
+import functools
+
+import kvstore as _store
+
+from .base import MXNetError, WORLD
+from .context import cpu, gpu
+from .ndarray.ndarray import NDArray, _wrap
+
+__all__ = ['KVStore', 'create']
+
+def _translated(fn):
+    """Re-raise the store's errors as MXNetError, MXNet's error type."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except _store.KVStoreError as err:
+            raise MXNetError(str(err)) from None
+    return call
+
+
+def _raw(value):
+    """NDArray(s) -> raw arrays, keeping list nesting."""
+    if isinstance(value, NDArray):
+        return value._data
+    if isinstance(value, (list, tuple)):
+        return [_raw(v) for v in value]
+    raise MXNetError('kvstore values must be NDArrays, got %s' % type(value).__name__)
+
+
+def _ctx_of(arr):
+    dev = getattr(arr, 'device', None)
+    return cpu() if dev is None or not hasattr(dev, 'id') else gpu(dev.id)
+
+
+class _NDUpdater:
+    """Adapts distmod's ``Updater`` (NDArrays) to the raw-array store."""
+
+    def __init__(self, updater):
+        self.updater = updater
+
+    def __call__(self, key, grad, weight):
+        ctx = _ctx_of(weight)
+        self.updater(key, _wrap(grad, ctx), _wrap(weight, ctx))
+
+    def get_states(self, dump_optimizer=False):
+        return self.updater.get_states(dump_optimizer)
+
+    def set_states(self, states):
+        self.updater.set_states(states)
+
+
+class KVStore:
+    """A key-value store for data-parallel training (see :func:`create`)."""
+
+    def __init__(self, store):
+        self._store = store
+        self._updater = None
+
+    @property
+    def type(self):
+        return self._store.type
+
+    @property
+    def rank(self):
+        return self._store.rank
+
+    @property
+    def num_workers(self):
+        return self._store.num_workers
+
+    @property
+    def raw(self):
+        """The ``kvstore`` store underneath (raw arrays; used by Module's fused gradients)."""
+        return self._store
+
+    @_translated
+    def init(self, key, value):
+        """Initialise key(s); across ranks, rank 0's values win."""
+        self._store.init(key, _raw(value))
+
+    @_translated
+    def push(self, key, value, priority=0):
+        """Push value(s), summed over devices and ranks, into the store (or its updater)."""
+        self._store.push(key, _raw(value), priority)
+
+    @_translated
+    def pull(self, key, out=None, priority=0, ignore_sparse=True):
+        """Copy the stored value(s) into ``out``."""
+        if out is None:
+            raise MXNetError('pull: out is required')
+        self._store.pull(key, _raw(out), priority)
+
+    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
+        """Dense stand-in for MXNet's row-sparse pull: every row is pulled."""
+        self.pull(key, out=out, priority=priority)
+
+    @_translated
+    def pushpull(self, key, value, out=None, priority=0):
+        """Push then pull (into ``value`` when ``out`` is None)."""
+        self._store.pushpull(key, _raw(value), None if out is None else _raw(out), priority)
+
+    @_translated
+    def broadcast(self, key, value, out, priority=0):
+        """Initialise key(s) with rank 0's ``value`` and pull it into ``out`` on every rank."""
+        self._store.broadcast(key, _raw(value), _raw(out), priority)
+
+    def set_optimizer(self, optimizer):
+        """Run ``optimizer`` on every push (each rank applies the same update)."""
+        from .optimizer import Optimizer, get_updater
+        if not isinstance(optimizer, Optimizer):
+            raise MXNetError('set_optimizer expects an Optimizer, got %s'
+                             % type(optimizer).__name__)
+        self._set_updater(get_updater(optimizer))
+
+    def _set_updater(self, updater):
+        """Use ``updater(key, grad, weight)`` (NDArrays) on every push."""
+        self._updater = updater
+        self._store.set_optimizer(_NDUpdater(updater) if hasattr(updater, 'get_states')
+                                  else lambda k, g, w: updater(k, _wrap(g, _ctx_of(w)),
+                                                               _wrap(w, _ctx_of(w))))
+
+    @_translated
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        """Save the store's optimizer states (distmod's safe format; rank 0 writes)."""
+        self._store.save_optimizer_states(fname, dump_optimizer)
+
+    @_translated
+    def load_optimizer_states(self, fname):
+        """Load states written by ``save_optimizer_states``."""
+        self._store.load_optimizer_states(fname)
+
+    @_translated
+    def set_gradient_compression(self, compression_params):
+        """MXNet's arguments (``{'type': '2bit', 'threshold': 0.5}``); only 'none' runs."""
+        self._store.set_gradient_compression(compression_params)
+
+    @_translated
+    def barrier(self):
+        """Wait for every rank."""
+        self._store.barrier()
+
+    _barrier = barrier
+
+    def __repr__(self):
+        return '<KVStore %s rank %d of %d>' % (self.type, self.rank, self.num_workers)
+
+
+@_translated
+def create(name='local'):
+    """Create a store: ``'local'``, ``'device'``, ``'dist_sync'``, ``'dist_device_sync'``."""
+    if isinstance(name, KVStore):
+        return name
+    kv = KVStore(_store.create(name))
+    if kv.type.startswith('dist'):
+        WORLD['rank'], WORLD['num_workers'] = kv.rank, kv.num_workers
+    return kv

@@ -1,0 +1,167 @@
+"""How a module's replicas stay in step across MPI ranks: the seam every module class uses.
+
+:class:`DataParallel` is built from the module's kvstore when training starts.  With one rank
+it does nothing.  With several it
+
+- makes the parameters and auxiliary states equal to rank 0's (``sync_params``, after a check
+  that every rank has the same names, shapes and dtypes);
+- sums the gradients over ranks in fused buckets, started from inside backward as soon as a
+  bucket's gradients are final (``attach`` installs the executor callback; ``reduce_grads``
+  finishes the job before the update), so every rank updates the same numbers;
+- tells whether every rank still has a batch (``all_have``), so no rank waits in a collective
+  that another rank never calls;
+- sums metric states over ranks (``global_name_value``).
+
+The kvstore keys are the parameter names, shared by every executor group that shares the
+parameters (BucketingModule's buckets share the default bucket's gradient buffers), so ranks
+whose batches fall in different buckets still make the same collectives in the same order.
+"""
+import numpy as np
+
+from ..base import MXNetError
+
+__all__ = ['DataParallel']
+
+
+class DataParallel:
+    """Cross-rank coordination for one module (inactive with a single rank)."""
+
+    def __init__(self, kv):
+        self.kv = kv
+        self.store = kv.raw if kv is not None else None
+        self.rank = kv.rank if kv is not None else 0
+        self.num_workers = kv.num_workers if kv is not None else 1
+        self.active = self.num_workers > 1 and hasattr(self.store, 'comm')
+        self.comm = self.store.comm if self.active else None
+        self._reducer = None
+        self._group = None
+        self._flag = np.zeros(1, dtype=np.int32)
+
+    @property
+    def is_root(self):
+        return self.rank == 0
+
+    # ---- parameters --------------------------------------------------------------------
+    def sync_params(self, group):
+        """Every device of every rank gets rank 0's parameters and auxiliary states."""
+        if not self.active:
+            return
+        names = ['arg:%s' % n for n in group.param_names] + \
+            ['aux:%s' % n for n in group.aux_names]
+        blocks = list(group.param_arrays) + list(group.aux_arrays)
+        try:
+            self.store.sync(names, [b[0]._data for b in blocks], 'module parameters')
+        except RuntimeError as err:
+            raise MXNetError(str(err)) from None
+        for block in blocks:
+            for other in block[1:]:
+                block[0].copyto(other)
+
+    # ---- gradients ---------------------------------------------------------------------
+    def attach(self, group):
+        """Prepare fused reduction of ``group``'s gradients; overlap it with backward."""
+        if not self.active:
+            return
+        from kvstore.dist import FusedAllreduce
+        self.detach()
+        self._group = group
+        order = [p for p in reversed(range(len(group.param_names)))
+                 if group.grad_arrays and group.grad_arrays[p][0] is not None]
+        names = [group.param_names[p] for p in order]
+        arrays = [group.grad_arrays[p][0]._data for p in order]
+        try:
+            self.store.reducer(names, arrays)     # the ranks agree on the gradient keys
+        except RuntimeError as err:
+            raise MXNetError(str(err)) from None
+        self._reducer = FusedAllreduce(self.comm, arrays, bucket_bytes=self.store.bucket_bytes)
+        self._pos = {p: i for i, p in enumerate(order)}
+        self._started = False
+        if len(group.execs) == 1:
+            group.set_grad_ready_callback(self._ready)
+
+    def detach(self):
+        if self._group is not None:
+            self._group.set_grad_ready_callback(None)
+        self._group = self._reducer = None
+
+    def _ready(self, p):
+        i = self._pos.get(p)
+        if i is not None:
+            self._started = True
+            self._reducer.ready(i)
+
+    def reduce_grads(self, group):
+        """Sum gradients over devices into device 0's, then over ranks (finishing overlap)."""
+        if len(group.execs) > 1:
+            for grads in group.grad_arrays:
+                if grads[0] is None:
+                    continue
+                for g in grads[1:]:
+                    grads[0] += g.as_in_context(grads[0].context)
+        if self.active:
+            if self._group is not group:
+                self.attach(group)
+            self._reducer.wait()
+            self._started = False
+
+    def backward_starts(self):
+        """A new backward is about to run: finish a reduction an earlier one left open."""
+        if self.active and self._started and self._reducer is not None:
+            self._reducer.wait()
+            self._started = False
+
+    # ---- control -----------------------------------------------------------------------
+    def all_have(self, have):
+        """True when every rank has ``have`` true (one tiny collective)."""
+        if not self.active:
+            return have
+        from mpi4py import MPI
+        self._flag[0] = 1 if have else 0
+        self.comm.Allreduce(MPI.IN_PLACE, self._flag, op=MPI.MIN)
+        return bool(self._flag[0])
+
+    def any_true(self, value):
+        if not self.active:
+            return value
+        from mpi4py import MPI
+        self._flag[0] = 1 if value else 0
+        self.comm.Allreduce(MPI.IN_PLACE, self._flag, op=MPI.MAX)
+        return bool(self._flag[0])
+
+    # ---- metrics -----------------------------------------------------------------------
+    def global_name_value(self, metric):
+        """``metric.get_global_name_value()`` over the samples of every rank."""
+        if not self.active:
+            return metric.get_global_name_value()
+        from mpi4py import MPI
+        state = metric._state()
+        flat = []
+        _flatten(state, flat)
+        total = np.array(flat, dtype=np.float64)
+        self.comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
+        it = iter(total.tolist())
+        metric._set_state(_rebuild(state, it))
+        try:
+            return metric.get_global_name_value()
+        finally:
+            metric._set_state(state)
+
+
+def _flatten(state, out):
+    if isinstance(state, (list, tuple)):
+        for s in state:
+            _flatten(s, out)
+    elif isinstance(state, np.ndarray):
+        out.extend(state.ravel().tolist())
+    else:
+        out.append(float(state))
+
+
+def _rebuild(state, it):
+    if isinstance(state, (list, tuple)):
+        return type(state)(_rebuild(s, it) for s in state)
+    if isinstance(state, np.ndarray):
+        return np.array([next(it) for _ in range(state.size)],
+                        dtype=state.dtype).reshape(state.shape)
+    value = next(it)
+    return int(round(value)) if isinstance(state, (int, np.integer)) else value

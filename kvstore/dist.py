@@ -1,0 +1,300 @@
+"""``dist_sync`` and ``dist_device_sync``: the local store, reduced across MPI ranks.
+
+Every rank holds a full replica.  ``init`` first checks that the ranks agree on keys, shapes
+and dtypes (one ``allgather``; a mismatch is an error naming the key and the ranks, raised on
+every rank, so nobody hangs), then broadcasts rank 0's values.  ``push`` sums over local
+devices, then over ranks with fused allreduces (:class:`FusedAllreduce`), then every rank
+applies the same update to the same numbers, so replicas stay bit-identical.
+
+An uncaught exception on a rank of a multi-rank job prints that rank's traceback and aborts
+the whole MPI job (``MPI_Abort``), so the other ranks never wait forever in a collective.
+"""
+import os
+import sys
+import traceback
+
+import numpy as np
+
+from ._common import KVStoreError, array_module, signature
+from .local import LocalStore
+
+__all__ = ['DistSyncStore', 'FusedAllreduce', 'agree', 'DEFAULT_BUCKET_BYTES']
+
+#: Gradients are packed into buckets of about this many bytes (``DISTMOD_BUCKET_BYTES``).
+DEFAULT_BUCKET_BYTES = int(os.environ.get('DISTMOD_BUCKET_BYTES', 4 << 20))
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as err:      # pragma: no cover - depends on the install
+        raise KVStoreError('the distributed kvstore needs mpi4py: pip install "distmod[mpi]" '
+                           '(%s)' % err) from None
+    return MPI
+
+
+def agree(comm, sig, what):
+    """Check that every rank passed the same ``sig`` (a list of (key, shape, dtype)).
+
+    On a mismatch every rank raises the same :class:`KVStoreError`, naming the first key that
+    differs and which ranks have which version.
+    """
+    everyone = comm.allgather(sig)
+    if all(s == everyone[0] for s in everyone[1:]):
+        return
+    by_key = []
+    for rank, s in enumerate(everyone):
+        by_key.append({k: (shape, dt) for k, shape, dt in s})
+    keys = []
+    for s in everyone:
+        for k, _, _ in s:
+            if k not in keys:
+                keys.append(k)
+    for k in keys:
+        seen = {}
+        for rank, d in enumerate(by_key):
+            seen.setdefault(d.get(k), []).append(rank)
+        if len(seen) > 1:
+            parts = []
+            for desc, ranks in seen.items():
+                where = 'rank%s %s' % ('s' if len(ranks) > 1 else '',
+                                       ','.join(str(r) for r in ranks))
+                parts.append('%s: %s' % (where, 'no such key' if desc is None
+                                         else 'shape %s %s' % desc))
+            raise KVStoreError('%s: ranks disagree on key %r (%s)' % (what, k, '; '.join(parts)))
+    orders = {}
+    for rank, s in enumerate(everyone):
+        orders.setdefault(tuple(k for k, _, _ in s), []).append(rank)
+    raise KVStoreError('%s: ranks pass the same keys in different orders (%s)' % (
+        what, '; '.join('ranks %s: %s' % (r, list(o)) for o, r in orders.items())))
+
+
+_HOOKED = []
+
+
+def install_abort_hook(comm):
+    """Make an uncaught exception on this rank print its traceback and abort the whole job."""
+    if _HOOKED or comm.Get_size() == 1:
+        return
+    previous = sys.excepthook
+    rank = comm.Get_rank()
+
+    def hook(kind, value, tb):
+        try:
+            sys.stderr.write('distmod: rank %d raised an exception; aborting the job\n' % rank)
+            traceback.print_exception(kind, value, tb)
+            sys.stderr.flush()
+            sys.stdout.flush()
+        finally:
+            if kind is KeyboardInterrupt:
+                previous(kind, value, tb)
+            comm.Abort(1)
+
+    sys.excepthook = hook
+    _HOOKED.append(hook)
+
+
+class _Bucket:
+    __slots__ = ('flat', 'host', 'members', 'copy', 'req', 'left', 'size')
+
+    def __init__(self, flat, host, members, copy):
+        self.flat, self.host, self.members, self.copy = flat, host, members, copy
+        self.req = None
+        self.left = len(members)
+        self.size = int(flat.size)
+
+
+class FusedAllreduce:
+    """Sum a fixed list of arrays over ranks, packed into buckets of ``bucket_bytes``.
+
+    ``arrays`` are the caller's buffers (gradients), listed in the order they become ready
+    (for backward, last layer first).  Call :meth:`ready(i)` as array ``i`` is final: a bucket
+    starts its non-blocking ``Iallreduce`` as soon as it and every earlier bucket are complete
+    (buckets start in the same order on every rank, as MPI requires), so communication
+    overlaps the rest of backward.  :meth:`wait` starts what is left and finishes everything;
+    the sums are then in ``arrays``.  Buffers are allocated once and reused every step.
+
+    With ``adopt=True`` the reducer allocates the arrays itself, as views into its buckets
+    (:attr:`arrays`): then nothing is copied in or out.  CuPy arrays are staged through host
+    buffers.
+    """
+
+    def __init__(self, comm, arrays=None, shapes=None, dtypes=None, bucket_bytes=None,
+                 adopt=False):
+        self.comm = comm
+        self._op = _mpi().SUM
+        bucket_bytes = DEFAULT_BUCKET_BYTES if bucket_bytes is None else int(bucket_bytes)
+        if adopt:
+            shapes = [tuple(s) for s in shapes]
+            dtypes = [np.dtype(t) for t in dtypes]
+            xps = [np] * len(shapes)
+        else:
+            shapes = [tuple(a.shape) for a in arrays]
+            dtypes = [np.dtype(a.dtype) for a in arrays]
+            xps = [array_module(a) for a in arrays]
+        self.buckets = []
+        self._bucket_of = [None] * len(shapes)
+        self.arrays = list(arrays) if arrays is not None else [None] * len(shapes)
+        # Group by (array module, device, dtype) keeping the ready order; cut at bucket_bytes.
+        groups = {}
+        for i, (shape, dt, xp) in enumerate(zip(shapes, dtypes, xps)):
+            dev = None if adopt else getattr(arrays[i], 'device', None)
+            groups.setdefault((xp.__name__, str(dev), dt.str), []).append(i)
+        # Buckets are ordered by the position of their first member, so the start order
+        # follows the ready order and is the same on every rank.
+        pending = []
+        for (_, _, _), idx in groups.items():
+            cur, nbytes = [], 0
+            for i in idx:
+                size = int(np.prod(shapes[i], dtype=np.int64)) * dtypes[i].itemsize
+                if cur and nbytes + size > bucket_bytes:
+                    pending.append(cur)
+                    cur, nbytes = [], 0
+                cur.append(i)
+                nbytes += size
+            if cur:
+                pending.append(cur)
+        pending.sort(key=lambda members: members[0])
+        for members in pending:
+            xp = xps[members[0]]
+            dt = dtypes[members[0]]
+            total = sum(int(np.prod(shapes[i], dtype=np.int64)) for i in members)
+            dev = None if adopt else getattr(self.arrays[members[0]], 'device', None)
+            if xp is np:
+                flat = np.empty(total, dtype=dt)
+                host = None
+            else:
+                with dev:
+                    flat = xp.empty(total, dtype=dt)
+                host = np.empty(total, dtype=dt)
+            views, off = [], 0
+            for i in members:
+                n = int(np.prod(shapes[i], dtype=np.int64))
+                view = flat[off:off + n].reshape(shapes[i])
+                if adopt:
+                    view[...] = 0
+                    self.arrays[i] = view
+                views.append((i, view))
+                off += n
+            copy = not adopt
+            b = _Bucket(flat, host, views, copy)
+            for i in members:
+                self._bucket_of[i] = len(self.buckets)
+            self.buckets.append(b)
+        self._next = 0       # the next bucket to start
+        self.bytes = sum(b.flat.nbytes for b in self.buckets)
+
+    def ready(self, i):
+        """Array ``i`` holds its final local value; start whatever buckets are now complete."""
+        b = self.buckets[self._bucket_of[i]]
+        b.left -= 1
+        if b.left == 0:
+            self._start_ready()
+
+    def _start_ready(self):
+        buckets = self.buckets
+        while self._next < len(buckets) and buckets[self._next].left <= 0:
+            self._start(buckets[self._next])
+            self._next += 1
+        # Give MPI a chance to progress what is in flight (it only moves inside MPI calls).
+        for b in buckets[:self._next]:
+            if b.req is not None:
+                b.req.Test()
+
+    def _start(self, b):
+        if b.copy:
+            arrays = self.arrays
+            for i, view in b.members:
+                view[...] = arrays[i]
+        buf = b.flat
+        if b.host is not None:
+            b.flat.get(out=b.host)
+            buf = b.host
+        b.req = self.comm.Iallreduce(_mpi().IN_PLACE, buf, self._op)
+
+    def wait(self):
+        """Start any bucket not yet started, wait for all, leave the sums in ``arrays``."""
+        for b in self.buckets:
+            b.left = 0
+        self._start_ready()
+        arrays = self.arrays
+        for b in self.buckets:
+            b.req.Wait()
+            b.req = None
+            if b.host is not None:
+                b.flat.set(b.host)
+            if b.copy:
+                for i, view in b.members:
+                    arrays[i][...] = view
+            b.left = len(b.members)
+        self._next = 0
+
+    def run(self):
+        """Reduce everything now (no overlap): ``wait`` with nothing started."""
+        self.wait()
+
+
+class DistSyncStore(LocalStore):
+    """Synchronous data-parallel store over MPI (``dist_sync``, ``dist_device_sync``)."""
+
+    def __init__(self, name='dist_sync', comm=None, bucket_bytes=None):
+        super().__init__(name)
+        MPI = _mpi()
+        self.comm = comm if comm is not None else MPI.COMM_WORLD
+        self.rank = self.comm.Get_rank()
+        self.num_workers = self.comm.Get_size()
+        self.bucket_bytes = DEFAULT_BUCKET_BYTES if bucket_bytes is None else int(bucket_bytes)
+        self._reducers = {}
+        self._agreed = set()
+        install_abort_hook(self.comm)
+
+    def barrier(self):
+        """Wait until every rank has reached this call."""
+        self.comm.Barrier()
+
+    def _after_init(self, keys):
+        stored = [self._store[k] for k in keys]
+        agree(self.comm, signature(keys, [s.shape for s in stored], [s.dtype for s in stored]),
+              'kvstore init')
+        self.broadcast_arrays(stored)
+
+    def sync(self, keys, arrays, what='sync'):
+        if len(keys) != len(arrays):
+            raise KVStoreError('%s: %d keys for %d arrays' % (what, len(keys), len(arrays)))
+        agree(self.comm, signature(keys, [a.shape for a in arrays], [a.dtype for a in arrays]),
+              what)
+        self.broadcast_arrays(arrays)
+
+    def broadcast_arrays(self, arrays, root=0):
+        """Overwrite ``arrays`` on every rank with ``root``'s (same shapes everywhere)."""
+        for a in arrays:
+            if array_module(a) is np:
+                self.comm.Bcast(np.ascontiguousarray(a) if not a.flags.c_contiguous else a,
+                                root=root)
+            else:
+                host = a.get()
+                self.comm.Bcast(host, root=root)
+                a.set(host)
+
+    def _reduce(self, keys, arrays):
+        if self.num_workers == 1:
+            return
+        self.reducer(keys, arrays).run()
+
+    def reducer(self, keys, arrays):
+        """The :class:`FusedAllreduce` for this list of keys and buffers (made once, reused).
+
+        The first time a list of keys is reduced the ranks check that they agree on it.
+        """
+        tag = (tuple(keys), tuple(id(a) for a in arrays))
+        red = self._reducers.get(tag)
+        if red is None:
+            sig = signature(keys, [a.shape for a in arrays], [a.dtype for a in arrays])
+            if tuple(keys) not in self._agreed:
+                agree(self.comm, sig, 'kvstore push')
+                self._agreed.add(tuple(keys))
+            red = FusedAllreduce(self.comm, arrays, bucket_bytes=self.bucket_bytes)
+            if len(self._reducers) > 64:
+                self._reducers.clear()
+            self._reducers[tag] = red
+        return red

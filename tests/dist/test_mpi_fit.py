@@ -1,0 +1,175 @@
+"""Module.fit across ranks (``mpiexec -n 2``/``-n 3``, ``pytest --with-mpi``): identical
+replicas, the same numbers as one rank with the global batch, rank-0-only checkpoints,
+resume, global metrics."""
+import logging
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.mpi(min_size=2)
+
+
+def _comm():
+    from mpi4py import MPI
+    return MPI.COMM_WORLD
+
+
+def _data(n=240, d=12, k=3, seed=0):
+    rng = np.random.RandomState(seed)
+    centers = rng.randn(k, d) * 2
+    y = rng.randint(0, k, n)
+    x = (centers[y] + rng.randn(n, d)).astype(np.float32)
+    return x, y.astype(np.float32)
+
+
+def _net(mx):
+    data = mx.sym.Variable('data')
+    net = mx.sym.FullyConnected(data, num_hidden=16, name='fc1')
+    net = mx.sym.Activation(net, act_type='relu', name='relu1')
+    net = mx.sym.FullyConnected(net, num_hidden=3, name='fc2')
+    return mx.sym.SoftmaxOutput(net, name='softmax')
+
+
+def _gather_bytes(mod):
+    arg, aux = mod.get_params()
+    blob = b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg))
+    blob += b''.join(aux[k].asnumpy().tobytes() for k in sorted(aux))
+    return _comm().allgather(blob)
+
+
+def test_two_ranks_train_bit_identical_replicas_from_different_seeds():
+    import distmod as mx
+    comm = _comm()
+    mx.random.seed(100 + comm.rank)              # different initial values on every rank
+    x, y = _data()
+    train = mx.io.NDArrayIter(x, y, batch_size=10, shuffle=True)
+    mod = mx.mod.Module(_net(mx))
+    mod.fit(train, num_epoch=2, kvstore='dist_sync', initializer=mx.init.Xavier(),
+            optimizer='sgd', optimizer_params={'learning_rate': 0.1, 'momentum': 0.9})
+    everyone = _gather_bytes(mod)
+    assert all(e == everyone[0] for e in everyone)
+    assert train.num_parts == comm.size and train.num_data == 240 // comm.size
+
+
+def test_n_ranks_batch_b_match_one_rank_batch_nb(caplog):
+    import distmod as mx
+    comm = _comm()
+    n, b = comm.size, 8
+    x, y = _data(n=48 * n)
+    mx.random.seed(3)
+    init = mx.init.Xavier()
+    opt = {'learning_rate': 0.2, 'momentum': 0.9, 'wd': 1e-4}
+    # distributed: fit shards the whole iterator, rank r reads samples [r*m, (r+1)*m)
+    dist = mx.mod.Module(_net(mx))
+    with caplog.at_level(logging.INFO):
+        dist.fit(mx.io.NDArrayIter(x, y, batch_size=b), num_epoch=2, kvstore='dist_sync',
+                 initializer=init, optimizer='sgd', optimizer_params=opt,
+                 eval_data=mx.io.NDArrayIter(x, y, batch_size=b), eval_metric='acc')
+    # one process: the same global batches (rank r's k-th batch, for every r, in order)
+    m = x.shape[0] // n
+    order = np.concatenate([np.concatenate([np.arange(r * m + k * b, r * m + (k + 1) * b)
+                                            for r in range(n)]) for k in range(m // b)])
+    mx.random.seed(3)
+    ref = mx.mod.Module(_net(mx))
+    ref.bind([('data', (n * b, 12))], [('softmax_label', (n * b,))])
+    ref.init_params(initializer=init)
+    arg, aux = dist.get_params()
+    ref.set_params(*_rank0_initial_params(mx, n, b, x, init))
+    ref.fit(mx.io.NDArrayIter(x[order], y[order], batch_size=n * b), num_epoch=2,
+            kvstore='local', optimizer='sgd', optimizer_params=dict(opt))
+    rarg, _ = ref.get_params()
+    for k in sorted(arg):
+        np.testing.assert_allclose(arg[k].asnumpy(), rarg[k].asnumpy(), rtol=2e-5, atol=2e-6)
+    # the logged validation accuracy is over every rank's shard: the whole data set
+    acc = dict(ref.score(mx.io.NDArrayIter(x, y, batch_size=b), 'acc'))['accuracy']
+    lines = [r.getMessage() for r in caplog.records if 'Validation-accuracy' in r.getMessage()]
+    if comm.rank == 0:
+        assert lines and abs(float(lines[-1].split('=')[1]) - acc) < 1e-6
+    else:
+        assert not lines                         # only rank 0 logs
+
+
+def _rank0_initial_params(mx, n, b, x, init):
+    """The parameters rank 0 initialises with seed 3 (what every rank starts from)."""
+    mx.random.seed(3)
+    mod = mx.mod.Module(_net(mx))
+    mod.bind([('data', (b, 12))], [('softmax_label', (b,))])
+    mod.init_params(initializer=init)
+    return mod.get_params()
+
+
+def test_only_rank0_writes_checkpoints_and_every_rank_resumes(tmp_path_factory):
+    import distmod as mx
+    comm = _comm()
+    folder = comm.bcast(str(tmp_path_factory.mktemp('ckpt')) if comm.rank == 0 else None)
+    x, y = _data()
+    prefix = os.path.join(folder, 'mlp')
+    mx.random.seed(comm.rank)
+    mod = mx.mod.Module(_net(mx))
+    mod.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=2, kvstore='dist_sync',
+            optimizer='adam', optimizer_params={'learning_rate': 0.01},
+            epoch_end_callback=[mx.callback.do_checkpoint(prefix),
+                                mx.callback.module_checkpoint(mod, prefix + '-m',
+                                                              save_optimizer_states=True)])
+    comm.Barrier()
+    names = sorted(f for f in os.listdir(folder) if not f.startswith('.'))
+    assert names == ['mlp-0001.params', 'mlp-0002.params', 'mlp-m-0001.params',
+                     'mlp-m-0001.states', 'mlp-m-0002.params', 'mlp-m-0002.states',
+                     'mlp-m-symbol.json', 'mlp-symbol.json']
+    # written once, by rank 0: the files hold rank 0's (= everyone's) parameters
+    arg, _ = mod.get_params()
+    saved = mx.nd.load(prefix + '-0002.params')
+    for k in arg:
+        np.testing.assert_array_equal(saved['arg:' + k].asnumpy(), arg[k].asnumpy())
+    comm.Barrier()
+    # resume on every rank from the checkpoint with optimizer states
+    mod2 = mx.mod.Module.load(prefix + '-m', 2, load_optimizer_states=True)
+    mod2.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=3, begin_epoch=2,
+             kvstore='dist_sync', optimizer='adam', optimizer_params={'learning_rate': 0.01})
+    everyone = _gather_bytes(mod2)
+    assert all(e == everyone[0] for e in everyone)
+
+
+def test_batchnorm_free_aux_and_set_params_are_broadcast():
+    import distmod as mx
+    comm = _comm()
+    mod = mx.mod.Module(_net(mx))
+    mod.bind([('data', (4, 12))], [('softmax_label', (4,))])
+    mod.init_params()
+    mod.init_optimizer(kvstore='dist_sync')
+    arg, aux = mod.get_params()
+    mine = {k: mx.nd.ones(v.shape) * (comm.rank + 1) for k, v in arg.items()}
+    mod.set_params(mine, aux)
+    arg, _ = mod.get_params()
+    for v in arg.values():
+        assert (v.asnumpy() == 1).all()           # rank 0's values everywhere
+
+
+def test_ranks_with_unequal_batches_stop_together(caplog):
+    """A custom iterator fit cannot shard: rank 0 has one batch more; nobody hangs."""
+    import distmod as mx
+    comm = _comm()
+    x, y = _data(n=40)
+
+    class Uneven(mx.io.DataIter):
+        def __init__(self):
+            super().__init__(10)
+            self.inner = mx.io.NDArrayIter(x[:40 if comm.rank == 0 else 30],
+                                           y[:40 if comm.rank == 0 else 30], batch_size=10)
+            self.provide_data, self.provide_label = (self.inner.provide_data,
+                                                     self.inner.provide_label)
+
+        def reset(self):
+            self.inner.reset()
+
+        def next(self):
+            return self.inner.next()
+
+    mod = mx.mod.Module(_net(mx))
+    with caplog.at_level(logging.WARNING):
+        mod.fit(Uneven(), num_epoch=2, kvstore='dist_sync')
+    everyone = _gather_bytes(mod)
+    assert all(e == everyone[0] for e in everyone)
+    if comm.rank == 0:
+        assert any('another rank ran out' in r.getMessage() for r in caplog.records)

@@ -1,0 +1,77 @@
+"""One MPI rank on each of two simulated hosts (network namespaces), Open MPI over an rsh agent."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tests.dist.netns import (netns_unavailable_reason, openmpi_flags, two_hosts,
+                              BIN_DIR)
+
+_REASON = netns_unavailable_reason()
+pytestmark = pytest.mark.skipif(_REASON is not None, reason=str(_REASON))
+
+SCRIPT = textwrap.dedent("""
+    import os, socket
+    import numpy as np
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    a = np.arange(10, dtype=np.float64) * (rank + 1)
+    out = np.empty_like(a)
+    comm.Allreduce(a, out, op=MPI.SUM)
+    print("RESULT rank=%d size=%d host=%s omp=%s sum=%s" % (
+        rank, size, socket.gethostname(), os.environ.get("OMP_NUM_THREADS"),
+        ",".join(repr(float(x)) for x in out)), flush=True)
+""")
+
+
+def _parse(stdout):
+    rows = []
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            rows.append(dict(kv.split("=", 1) for kv in line.split()[1:]))
+    return rows
+
+
+def test_allreduce_across_two_namespaced_hosts():
+    mpiexec = os.path.join(BIN_DIR, "mpiexec")
+    if not os.path.exists(mpiexec):
+        pytest.skip("no mpiexec next to %s" % sys.executable)
+    # a dead second network on both hosts: the run only passes if the
+    # interface-pinning flags keep MPI traffic on the veth subnet
+    with two_hosts(decoy_subnet="10.231.8.0/24") as h:
+        script = os.path.join(h.tmpdir, "allreduce.py")
+        with open(script, "w") as f:
+            f.write(SCRIPT)
+        argv = ([mpiexec, "-n", "2", "-H", "%s:1,%s:1" % h.hostnames]
+                + openmpi_flags(h.agent, h.cidr)
+                + [sys.executable, script])
+        try:
+            r = h.run_on_a(argv, env={"OMP_NUM_THREADS": "1"}, timeout=90)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail("mpiexec timed out after %ss\nstdout:\n%s\nstderr:\n%s"
+                        % (e.timeout, e.output, e.stderr))
+        msg = "argv: %s\nrc=%s\nstdout:\n%s\nstderr:\n%s" % (
+            " ".join(argv), r.returncode, r.stdout, r.stderr)
+        assert r.returncode == 0, msg
+        rows = sorted(_parse(r.stdout), key=lambda d: int(d["rank"]))
+        assert [d["rank"] for d in rows] == ["0", "1"], msg
+        assert all(d["size"] == "2" for d in rows), msg
+        hosts = [d["host"] for d in rows]
+        assert len(set(hosts)) == 2, msg
+        assert set(hosts) == set(h.hostnames), msg
+        assert all(d["omp"] == "1" for d in rows), msg
+        expected = np.arange(10, dtype=np.float64) * (1 + 2)
+        for d in rows:
+            got = np.array([float(x) for x in d["sum"].split(",")])
+            np.testing.assert_array_equal(got, expected, err_msg=msg)
+        assert h.pids() == [], "processes left in the namespaces: %s" % h.pids()
+    # two_hosts() cleaned up after itself
+    r = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE, text=True)
+    assert not any(ns in r.stdout.split() for ns in h.namespaces), r.stdout
+    assert not any(os.path.exists(os.path.join("/etc/netns", ns)) for ns in h.namespaces)
+    assert not os.path.exists(h.tmpdir)

