@@ -1,5 +1,5 @@
 """kvstore across ranks: run under ``mpiexec -n 2`` and ``-n 3`` with ``pytest --with-mpi``
-(tests/dist/test_under_mpiexec.py does that); skipped in a plain pytest run."""
+(tests/distributed/test_under_mpiexec.py does that); skipped in a plain pytest run."""
 import numpy as np
 import pytest
 

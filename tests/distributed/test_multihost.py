@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.dist.netns import (netns_unavailable_reason, openmpi_flags, two_hosts,
+from tests.distributed.netns import (netns_unavailable_reason, openmpi_flags, two_hosts,
                               BIN_DIR)
 
 _REASON = netns_unavailable_reason()

@@ -1,4 +1,4 @@
-"""Runs the multi-rank tests (tests/dist/test_mpi_*.py) under ``mpiexec -n 2`` and ``-n 3``,
+"""Runs the multi-rank tests (tests/distributed/test_mpi_*.py) under ``mpiexec -n 2`` and ``-n 3``,
 and checks that a rank that raises ends the whole job promptly.
 
 Skipped, with the reason, when mpi4py or an ``mpiexec`` is missing (``pip install
@@ -51,7 +51,7 @@ def run_mpi(n, argv, timeout=240):
 
 @pytest.mark.parametrize('n', [2, 3])
 def test_multi_rank_suite(n, tmp_path):
-    files = sorted(os.path.join('tests', 'dist', f) for f in os.listdir(HERE)
+    files = sorted(os.path.join('tests', 'distributed', f) for f in os.listdir(HERE)
                    if f.startswith('test_mpi_') and f.endswith('.py'))
     proc, _ = run_mpi(n, [sys.executable, '-m', 'pytest', '-q', '--with-mpi', '--color=no',
                           '-p', 'no:cacheprovider', '--basetemp', str(tmp_path / 'rank'),
