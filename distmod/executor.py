@@ -308,6 +308,22 @@ class Executor:
             for i in done:
                 ready(i)
 
+    def adopt_grad_buffers(self, buffers):
+        """Use ``buffers`` (raw arrays, one per argument, None to keep) as gradient memory.
+
+        The current gradients are copied in and the plan is rebuilt once; the data-parallel
+        kvstore hands in views of its fused buckets, so reducing needs no copies.
+        """
+        for g, buf in zip(self.grad_arrays, buffers):
+            if buf is None or g is None:
+                continue
+            if tuple(buf.shape) != g.shape or buf.dtype != g._data.dtype:
+                raise MXNetError('adopt_grad_buffers: buffer %s %s for gradient %s %s'
+                                 % (tuple(buf.shape), buf.dtype, g.shape, g._data.dtype))
+            buf[...] = g._data
+            g._data = buf
+        self._compile()
+
     def set_grad_ready_callback(self, callback):
         """Call ``callback(i)`` during ``backward`` as soon as ``grad_arrays[i]`` is final.
 

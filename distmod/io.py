@@ -186,6 +186,7 @@ class NDArrayIter(DataIter):
             if arr.shape[0] != n:
                 raise MXNetError('NDArrayIter: %r has %d samples but %r has %d'
                                  % (self.data[0][0], n, name, arr.shape[0]))
+        self._whole = (self.data, self.label, n)
         self.num_parts, self.part_index = 1, 0
         if num_parts > 1:
             part = shard_range(n, num_parts, part_index)
@@ -212,19 +213,17 @@ class NDArrayIter(DataIter):
         each rank of a data-parallel job when given the whole data).
 
         ``even``: every part gets ``n // num_parts`` samples, so every rank runs the same
-        number of batches (the remainder is dropped); otherwise no sample is dropped.
+        number of batches (the remainder is dropped); otherwise no sample is dropped.  Parts
+        are always cut from the whole data: ``shard(1, 0)`` gives it all back.
         """
-        if self.num_parts != 1:
-            raise MXNetError('NDArrayIter.shard: already part %d of %d'
-                             % (self.part_index, self.num_parts))
-        n = self.num_data
+        data, label, n = self._whole
         part = (shard_range if even else uneven_range)(n, num_parts, part_index)
         if part.stop - part.start < self.batch_size and self.last_batch_handle == 'discard':
             raise MXNetError('NDArrayIter.shard: part %d of %d has %d samples, fewer than '
                              'batch_size %d with last_batch_handle discard'
                              % (part_index, num_parts, part.stop - part.start, self.batch_size))
-        self.data = [(k, v[part]) for k, v in self.data]
-        self.label = [(k, v[part]) for k, v in self.label]
+        self.data = [(k, v[part]) for k, v in data]
+        self.label = [(k, v[part]) for k, v in label]
         self.num_data = part.stop - part.start
         self.num_parts, self.part_index = num_parts, part_index
         self.idx = np.arange(self.num_data)
@@ -377,6 +376,7 @@ class CSVIter(DataIter):
         if tuple(label_shape) == (1,):
             label = label.reshape(label.shape[0])
         self._data, self._label = data, label
+        self._whole = (data, label)
         self.num_parts, self.part_index = 1, 0
         if num_parts > 1:
             self.shard(num_parts, part_index)
@@ -401,12 +401,9 @@ class CSVIter(DataIter):
 
     def shard(self, num_parts, part_index, even=True):
         """Keep only part ``part_index`` of ``num_parts`` of the rows (see NDArrayIter.shard)."""
-        if self.num_parts != 1:
-            raise MXNetError('CSVIter.shard: already part %d of %d'
-                             % (self.part_index, self.num_parts))
-        part = (shard_range if even else uneven_range)(self._data.shape[0], num_parts,
-                                                      part_index)
-        self._data, self._label = self._data[part], self._label[part]
+        data, label = self._whole
+        part = (shard_range if even else uneven_range)(data.shape[0], num_parts, part_index)
+        self._data, self._label = data[part], label[part]
         self.num_parts, self.part_index = num_parts, part_index
         self._start = self._next_start = 0
         self.cursor = None

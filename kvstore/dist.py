@@ -201,26 +201,34 @@ class FusedAllreduce:
             if b.req is not None:
                 b.req.Test()
 
-    def _start(self, b):
+    def _pack(self, b):
         if b.copy:
             arrays = self.arrays
             for i, view in b.members:
                 view[...] = arrays[i]
-        buf = b.flat
         if b.host is not None:
             b.flat.get(out=b.host)
-            buf = b.host
-        b.req = self.comm.Iallreduce(_mpi().IN_PLACE, buf, self._op)
+            return b.host
+        return b.flat
+
+    def _start(self, b):
+        b.req = self.comm.Iallreduce(_mpi().IN_PLACE, self._pack(b), self._op)
 
     def wait(self):
-        """Start any bucket not yet started, wait for all, leave the sums in ``arrays``."""
-        for b in self.buckets:
-            b.left = 0
-        self._start_ready()
+        """Finish every bucket, leave the sums in ``arrays``.
+
+        Buckets already started (from ``ready``) are waited for; the rest are reduced with
+        blocking ``Allreduce`` calls in bucket order, which MPI implements with its tuned
+        algorithms (faster than the non-blocking ones when nothing is left to overlap).
+        """
+        MPI = _mpi()
         arrays = self.arrays
         for b in self.buckets:
-            b.req.Wait()
-            b.req = None
+            if b.req is not None:
+                b.req.Wait()
+                b.req = None
+            else:
+                self.comm.Allreduce(MPI.IN_PLACE, self._pack(b), self._op)
             if b.host is not None:
                 b.flat.set(b.host)
             if b.copy:

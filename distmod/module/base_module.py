@@ -178,10 +178,24 @@ class BaseModule:
             eval_metric = _metric.create(eval_metric)
         dp = self._data_parallel()
         info = self.logger.info if dp.is_root else _quiet
+        sharded = []
         if dp.active:
-            train_data = _shard_for_ranks(train_data, dp, True, info, 'training')
-            eval_data = _shard_for_ranks(eval_data, dp, False, info, 'validation')
+            sharded = [it for it, even, what in ((train_data, True, 'training'),
+                                                 (eval_data, False, 'validation'))
+                       if _shard_for_ranks(it, dp, even, info, what)]
+        try:
+            self._fit_epochs(train_data, eval_data, eval_metric, epoch_end_callback,
+                             batch_end_callback, eval_end_callback, eval_batch_end_callback,
+                             begin_epoch, num_epoch, validation_metric, monitor,
+                             sparse_row_id_fn, dp, info)
+        finally:
+            for it in sharded:          # the iterators the user gave are whole again
+                it.shard(1, 0)
 
+    def _fit_epochs(self, train_data, eval_data, eval_metric, epoch_end_callback,
+                    batch_end_callback, eval_end_callback, eval_batch_end_callback,
+                    begin_epoch, num_epoch, validation_metric, monitor, sparse_row_id_fn,
+                    dp, info):
         for epoch in range(begin_epoch, num_epoch):
             tic = time.time()
             eval_metric.reset()
@@ -306,17 +320,18 @@ def _quiet(*args, **kwargs):
 
 
 def _shard_for_ranks(data, dp, even, info, what):
-    """Give each rank its part of ``data`` (in place) unless it is already a part."""
+    """Give each rank its part of ``data`` (in place, for the duration of ``fit``) unless it
+    is already a part; True when it was sharded here."""
     if data is None:
-        return None
+        return False
     if getattr(data, 'num_parts', 1) not in (None, 1):
-        return data                       # the user sharded it (num_parts/part_index)
+        return False                      # the user sharded it (num_parts/part_index)
     shard = getattr(data, 'shard', None)
     if shard is None:
         info('fit: the %s iterator (%s) cannot be sharded: every rank reads all of it; give '
              'it num_parts=kv.num_workers, part_index=kv.rank', what, type(data).__name__)
-        return data
+        return False
     shard(dp.num_workers, dp.rank, even=even)
     info('fit: %s data split over %d ranks (%s.shard)', what, dp.num_workers,
          type(data).__name__)
-    return data
+    return True

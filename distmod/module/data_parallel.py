@@ -16,9 +16,15 @@ The kvstore keys are the parameter names, shared by every executor group that sh
 parameters (BucketingModule's buckets share the default bucket's gradient buffers), so ranks
 whose batches fall in different buckets still make the same collectives in the same order.
 """
+import os
+
 import numpy as np
 
 from ..base import MXNetError
+
+#: Start each bucket's reduction from inside backward (``DISTMOD_OVERLAP=0`` turns it off:
+#: then every bucket is reduced with a blocking allreduce after backward).
+OVERLAP = os.environ.get('DISTMOD_OVERLAP', '1') != '0'
 
 __all__ = ['DataParallel']
 
@@ -73,10 +79,23 @@ class DataParallel:
             self.store.reducer(names, arrays)     # the ranks agree on the gradient keys
         except RuntimeError as err:
             raise MXNetError(str(err)) from None
-        self._reducer = FusedAllreduce(self.comm, arrays, bucket_bytes=self.store.bucket_bytes)
+        if len(group.execs) == 1 and all(isinstance(a, np.ndarray) for a in arrays):
+            # the gradients live in the reducer's buckets: nothing is copied in or out
+            self._reducer = FusedAllreduce(
+                self.comm, shapes=[a.shape for a in arrays], dtypes=[a.dtype for a in arrays],
+                bucket_bytes=self.store.bucket_bytes, adopt=True)
+            exe = group.execs[0]
+            buffers = [None] * len(group.arg_names)
+            for p, view in zip(order, self._reducer.arrays):
+                buffers[group.arg_names.index(group.param_names[p])] = view
+            exe.adopt_grad_buffers(buffers)
+            group.grad_arrays = [[exe.grad_dict[n]] for n in group.param_names]
+        else:
+            self._reducer = FusedAllreduce(self.comm, arrays,
+                                           bucket_bytes=self.store.bucket_bytes)
         self._pos = {p: i for i, p in enumerate(order)}
         self._started = False
-        if len(group.execs) == 1:
+        if len(group.execs) == 1 and OVERLAP:
             group.set_grad_ready_callback(self._ready)
 
     def detach(self):

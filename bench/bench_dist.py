@@ -1,0 +1,152 @@
+"""Data-parallel benchmarks: the kvstore's allreduce and 2-rank training, against references
+measured in the same run.
+
+1. allreduce: a whole model's gradients (the seed MLP, 784-128-64-10, and a 4M-parameter
+   stack) through the kvstore's fused reduction, against one raw mpi4py ``Allreduce`` of a
+   buffer of the same total bytes.  Ratio = kvstore time / raw time (goal: at most 1.1).
+2. fusion: 400 small keys (256 floats each) reduced fused into buckets, against one
+   ``Allreduce`` per key.  Ratio = unfused time / fused time (how much fusing buys).
+3. scaling: Module.fit samples/s of the seed MLP (batch 100 per rank, SGD momentum, 1 thread
+   per rank) on 2 ranks with ``dist_sync`` against 1 rank; efficiency = sps(2) / (2 sps(1))
+   (goal: at least 0.9).
+4. peer: the same job in PyTorch DistributedDataParallel (gloo, CPU; bench_ddp_torch.py),
+   where torch can be installed.
+
+Run: ``python bench/bench_dist.py`` (uses the mpiexec next to the running Python).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MLP = [(128, 784), (128,), (64, 128), (64,), (10, 64), (10,)]
+BIG = [(1024, 1024), (1024,)] * 4
+
+
+def _time(fn, reps):
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    fn()
+    comm.Barrier()
+    best = float('inf')
+    for _ in range(5):
+        comm.Barrier()
+        t = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        comm.Barrier()
+        best = min(best, (time.perf_counter() - t) / reps)
+    return best
+
+
+def worker_allreduce():
+    from mpi4py import MPI
+    from kvstore.dist import FusedAllreduce
+    comm = MPI.COMM_WORLD
+    res = {}
+    for name, shapes, reps in (('mlp', MLP, 200), ('4M', BIG, 10)):
+        grads = [np.random.rand(*s).astype(np.float32) for s in shapes]
+        red = FusedAllreduce(comm, grads[::-1])
+        total = sum(g.size for g in grads)
+        flat = np.random.rand(total).astype(np.float32)
+        raw = _time(lambda: comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM), reps)
+        kv = _time(red.run, reps)
+        res[name] = {'bytes': int(flat.nbytes), 'raw_us': raw * 1e6, 'kvstore_us': kv * 1e6,
+                     'ratio': kv / raw}
+    small = [np.random.rand(256).astype(np.float32) for _ in range(400)]
+    red = FusedAllreduce(comm, small)
+
+    def unfused():
+        for a in small:
+            comm.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
+    fused_t = _time(red.run, 20)
+    unfused_t = _time(unfused, 20)
+    res['fusion'] = {'keys': 400, 'fused_us': fused_t * 1e6, 'unfused_us': unfused_t * 1e6,
+                     'speedup': unfused_t / fused_t, 'buckets': len(red.buckets)}
+    if comm.rank == 0:
+        print(json.dumps(res))
+
+
+def worker_fit():
+    import logging
+    import distmod as mx
+    logging.disable(logging.CRITICAL)
+    kv = mx.kv.create('dist_sync')
+    n = kv.num_workers
+    rng = np.random.RandomState(0)
+    per_rank = 12000
+    x = rng.rand(per_rank * n, 784).astype(np.float32)
+    y = rng.randint(0, 10, per_rank * n).astype(np.float32)
+    train = mx.io.NDArrayIter(x, y, batch_size=100)
+    data = mx.sym.Variable('data')
+    net = mx.sym.FullyConnected(data, num_hidden=128, name='fc1')
+    net = mx.sym.Activation(net, act_type='relu', name='relu1')
+    net = mx.sym.FullyConnected(net, num_hidden=64, name='fc2')
+    net = mx.sym.Activation(net, act_type='relu', name='relu2')
+    net = mx.sym.FullyConnected(net, num_hidden=10, name='fc3')
+    net = mx.sym.SoftmaxOutput(net, name='softmax')
+    mod = mx.mod.Module(net)
+    opt = {'learning_rate': 0.05, 'momentum': 0.9}
+    mod.fit(train, num_epoch=1, kvstore=kv, optimizer='sgd', optimizer_params=opt)
+    kv.barrier()
+    t = time.perf_counter()
+    mod.fit(train, num_epoch=3, begin_epoch=1, kvstore=kv, optimizer='sgd',
+            optimizer_params=opt)
+    kv.barrier()
+    took = time.perf_counter() - t
+    if kv.rank == 0:
+        print(json.dumps({'ranks': n, 'sps': 2 * per_rank * n / took}))
+
+
+def _mpirun(n, args):
+    exe = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
+    env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1',
+               PYTHONPATH=ROOT, OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+    out = subprocess.run([exe, '-n', str(n), '--oversubscribe', '--bind-to', 'core',
+                          sys.executable, os.path.abspath(__file__)] + args, env=env,
+                         check=True, capture_output=True, text=True, timeout=900).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    res = _mpirun(2, ['--worker', 'allreduce'])
+    for name in ('mlp', '4M'):
+        r = res[name]
+        print('allreduce %-4s %9d bytes: kvstore %8.1f us, raw mpi4py Allreduce %8.1f us, '
+              'ratio %.3f (goal <= 1.1)' % (name, r['bytes'], r['kvstore_us'], r['raw_us'],
+                                             r['ratio']))
+    f = res['fusion']
+    print('fusion: %d keys in %d bucket(s): fused %.1f us, one Allreduce per key %.1f us, '
+          'fused is %.1fx faster' % (f['keys'], f['buckets'], f['fused_us'], f['unfused_us'],
+                                     f['speedup']))
+    one = _mpirun(1, ['--worker', 'fit'])
+    two = _mpirun(2, ['--worker', 'fit'])
+    eff = two['sps'] / (2 * one['sps'])
+    print('fit MLP (batch 100 per rank, 1 thread per rank): 1 rank %.0f samples/s, 2 ranks '
+          '%.0f samples/s, scaling efficiency %.3f (goal >= 0.9)' % (one['sps'], two['sps'],
+                                                                    eff))
+    sys.path.insert(0, HERE)
+    try:
+        import bench_ddp_torch
+        peer = bench_ddp_torch.measure((1, 2))
+    except Exception as e:      # noqa: BLE001 - the peer is optional
+        peer = {'skipped': str(e)}
+    if 'torch_ddp' in peer:
+        p = peer['torch_ddp']
+        print('peer PyTorch DDP (gloo): 1 rank %.0f samples/s, 2 ranks %.0f samples/s, '
+              'scaling %.3f; distmod 2 ranks / torch 2 ranks = %.2f'
+              % (p['1'], p['2'], p['scaling'], two['sps'] / p['2']))
+    else:
+        print('peer PyTorch DDP: skipped (%s)' % peer.get('skipped'))
+
+
+if __name__ == '__main__':
+    if len(sys.argv) > 2 and sys.argv[1] == '--worker':
+        {'allreduce': worker_allreduce, 'fit': worker_fit}[sys.argv[2]]()
+    else:
+        main()
