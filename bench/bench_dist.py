@@ -130,6 +130,8 @@ def main():
     print('fit MLP (batch 100 per rank, 1 thread per rank): 1 rank %.0f samples/s, 2 ranks '
           '%.0f samples/s, scaling efficiency %.3f (goal >= 0.9)' % (one['sps'], two['sps'],
                                                                     eff))
+    if os.environ.get("BENCH_NO_TORCH"):
+        return
     sys.path.insert(0, HERE)
     try:
         import bench_ddp_torch

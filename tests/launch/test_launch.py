@@ -1,0 +1,347 @@
+"""distmod-launch: command building for Open MPI, MPICH and Slurm, and real runs with Open MPI."""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from launch import cli, rank
+from launch.cli import LaunchError, build_command, parse_args, parse_hostfile, parse_hosts
+
+PY = sys.executable
+WRAP = [PY, '-m', 'launch.rank', '--']
+
+
+def build(argv, flavour, env=None, cores=8, root=False, hostfile_text=None, mpi4py_run=False):
+    args = parse_args(argv)
+    args.hosts = [h for spec in args.hosts for h in parse_hosts(spec)]
+    if hostfile_text is not None:
+        args.hosts += parse_hostfile(hostfile_text)
+    args.mpi4py_run = mpi4py_run
+    return build_command(args, env or {}, flavour, program='/opt/mpi/bin/' + (
+        'srun' if flavour == 'slurm' else 'mpiexec'), cores=cores, is_root=root)
+
+
+def opt(argv, name, count=1):
+    """The ``count`` values following option ``name`` in argv."""
+    i = argv.index(name)
+    return argv[i + 1:i + 1 + count]
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+def test_parse_hosts_and_hostfiles():
+    assert parse_hosts('a:2,b, c:4') == [('a', 2), ('b', None), ('c', 4)]
+    assert parse_hosts('fe80::1') == [('fe80::1', None)]
+    with pytest.raises(LaunchError):
+        parse_hosts('a:two')
+    ompi = 'node1 slots=4 max_slots=8\n# comment\n\nnode2   # no slots\nnode3 slots=2\n'
+    assert parse_hostfile(ompi) == [('node1', 4), ('node2', None), ('node3', 2)]
+    assert parse_hostfile('node1:4\nnode2\n') == [('node1', 4), ('node2', None)]
+    with pytest.raises(LaunchError):
+        parse_hostfile('node1 slots=x\n')
+
+
+def test_command_after_double_dash_and_required():
+    assert parse_args(['-n', '2', '--', 'python', '-n', '3']).command == ['python', '-n', '3']
+    assert parse_args(['-n', '2', 'python', 'x.py', '-x', 'y']).command == ['python', 'x.py', '-x', 'y']
+    with pytest.raises(SystemExit):
+        parse_args(['-n', '2'])
+
+
+# --- Open MPI ----------------------------------------------------------------------------
+
+def test_openmpi_basic_command_wraps_each_rank():
+    argv, env = build(['-n', '4', 'python', 'train.py', '--lr', '0.1'], 'openmpi', cores=8)
+    assert argv[:3] == ['/opt/mpi/bin/mpiexec', '-n', '4']
+    assert argv[-8:] == WRAP + ['python', 'train.py', '--lr', '0.1']
+    assert env['OMP_NUM_THREADS'] == '2' and opt(argv, '-x') == ['OMP_NUM_THREADS']
+    assert '--oversubscribe' not in argv and '--allow-run-as-root' not in argv
+    assert 'OMPI_ALLOW_RUN_AS_ROOT' not in env
+
+
+def test_openmpi_root_sets_allow_run_as_root():
+    argv, env = build(['-n', '2', 'prog'], 'openmpi', root=True)
+    assert env['OMPI_ALLOW_RUN_AS_ROOT'] == '1' and env['OMPI_ALLOW_RUN_AS_ROOT_CONFIRM'] == '1'
+    assert '--allow-run-as-root' in argv
+    argv, env = build(['-n', '2', 'prog'], 'mpich', root=True)
+    assert 'OMPI_ALLOW_RUN_AS_ROOT' not in env and '--allow-run-as-root' not in argv
+
+
+def test_openmpi_oversubscribe_beyond_cores_or_slots():
+    assert '--oversubscribe' in build(['-n', '3', 'prog'], 'openmpi', cores=2)[0]
+    assert '--oversubscribe' not in build(['-n', '2', 'prog'], 'openmpi', cores=2)[0]
+    # more ranks than the slots given
+    assert '--oversubscribe' in build(['-n', '5', '-H', 'a:2,b:2', 'prog'], 'openmpi', cores=8)[0]
+    # slots given beyond this machine's cores: binding would refuse without it
+    assert '--oversubscribe' in build(['-H', 'localhost:3', 'prog'], 'openmpi', cores=2)[0]
+    assert '--oversubscribe' not in build(['-n', '4', '-H', 'a:2,b:2', 'prog'], 'mpich', cores=1)[0]
+
+
+def test_omp_num_threads_per_rank_and_user_override():
+    assert build(['-n', '3', 'prog'], 'openmpi', cores=8)[1]['OMP_NUM_THREADS'] == '2'
+    assert build(['-n', '16', 'prog'], 'openmpi', cores=8)[1]['OMP_NUM_THREADS'] == '1'
+    # two ranks per host over two hosts on 8-core machines
+    assert build(['-H', 'a:2,b:2', 'prog'], 'openmpi', cores=8)[1]['OMP_NUM_THREADS'] == '4'
+    argv, env = build(['-n', '2', 'prog'], 'openmpi', env={'OMP_NUM_THREADS': '7'})
+    assert env['OMP_NUM_THREADS'] == '7' and '-x' not in argv
+    argv, env = build(['-n', '2', '-x', 'OMP_NUM_THREADS=3', 'prog'], 'openmpi')
+    assert env['OMP_NUM_THREADS'] == '3' and argv.count('-x') == 1
+
+
+def test_openmpi_hosts_and_hostfile_become_one_host_list():
+    argv, _ = build(['-H', 'a:2,b', 'prog'], 'openmpi', hostfile_text='c slots=4\na:1\n')
+    assert opt(argv, '-n') == ['8'] and opt(argv, '-H') == ['a:3,b:1,c:4']
+    argv, _ = build(['-n', '2', '--hostfile', 'hf', 'prog'], 'openmpi', hostfile_text='n1:2\n')
+    assert opt(argv, '-H') == ['n1:2'] and '--hostfile' not in argv
+
+
+def test_openmpi_rsh_agent_and_network_interface():
+    argv, _ = build(['-n', '2', '-H', 'a,b', '--rsh-agent', 'ssh -p 2222', 'prog'], 'openmpi')
+    assert opt(argv, '--prtemca', 2) == ['plm_ssh_agent', 'ssh -p 2222']
+    argv, _ = build(['-n', '2', '--rsh-agent', 'rsh', 'prog'], 'openmpi4')
+    assert opt(argv, '--mca', 2) == ['plm_rsh_agent', 'rsh'] and '--prtemca' not in argv
+    for iface in ('eth0', '10.0.0.0/8'):
+        argv, _ = build(['-n', '2', '--network-interface', iface, 'prog'], 'openmpi')
+        joined = ' '.join(argv)
+        assert '--mca btl_tcp_if_include %s' % iface in joined
+        assert '--mca oob_tcp_if_include %s' % iface in joined
+
+
+def test_openmpi_exports():
+    argv, env = build(['-n', '2', '-x', 'FOO=bar baz', '-x', 'HOME', 'prog'], 'openmpi', env={'HOME': '/root'})
+    assert env['FOO'] == 'bar baz' and env['HOME'] == '/root'
+    xs = [argv[i + 1] for i, a in enumerate(argv) if a == '-x']
+    assert xs == ['FOO', 'HOME', 'OMP_NUM_THREADS']
+    with pytest.raises(LaunchError, match='not set'):
+        build(['-n', '2', '-x', 'NOPE_UNSET', 'prog'], 'openmpi')
+    with pytest.raises(LaunchError):
+        build(['-n', '2', '-x', '1BAD=2', 'prog'], 'openmpi')
+
+
+def test_python_commands_run_under_mpi4py_so_a_failing_rank_aborts():
+    argv, _ = build(['-n', '2', 'python3', '-u', 'train.py', 'a'], 'openmpi', mpi4py_run=True)
+    assert argv[-6:] == ['python3', '-u', '-m', 'mpi4py', 'train.py', 'a']
+    argv, _ = build(['-n', '2', 'python', '-X', 'dev', '-m', 'pkg.mod'], 'openmpi', mpi4py_run=True)
+    assert argv[-7:] == ['python', '-X', 'dev', '-m', 'mpi4py', '-m', 'pkg.mod']
+    argv, _ = build(['-n', '2', 'python', '-m', 'mpi4py', 'x.py'], 'openmpi', mpi4py_run=True)
+    assert argv.count('mpi4py') == 1
+    argv, _ = build(['-n', '2', 'sh', 'x.sh'], 'openmpi', mpi4py_run=True)
+    assert 'mpi4py' not in argv
+    argv, _ = build(['-n', '2', 'python', 'x.py'], 'openmpi', mpi4py_run=False)
+    assert 'mpi4py' not in argv
+
+
+# --- MPICH -------------------------------------------------------------------------------
+
+def test_mpich_command():
+    argv, env = build(['-n', '4', '-H', 'a:2,b:2', '--rsh-agent', 'ssh -p 2222', '--network-interface',
+                       'ib0', '-x', 'FOO=1', 'prog', 'arg'], 'mpich', cores=8)
+    assert argv[:3] == ['/opt/mpi/bin/mpiexec', '-n', '4']
+    assert opt(argv, '-hosts') == ['a:2,b:2']
+    assert opt(argv, '-launcher') == ['ssh'] and opt(argv, '-launcher-exec') == ['ssh -p 2222']
+    assert opt(argv, '-iface') == ['ib0']
+    genvs = [tuple(argv[i + 1:i + 3]) for i, a in enumerate(argv) if a == '-genv']
+    assert genvs == [('FOO', '1'), ('OMP_NUM_THREADS', '4')]
+    assert argv[-6:] == WRAP + ['prog', 'arg'] and '-x' not in argv[:-6]
+
+
+def test_mpich_hostfile_translated_and_cidr_refused():
+    argv, _ = build(['prog'], 'mpich', hostfile_text='n1 slots=2\nn2 slots=3\n')
+    assert opt(argv, '-n') == ['5'] and opt(argv, '-hosts') == ['n1:2,n2:3']
+    with pytest.raises(LaunchError, match='interface name'):
+        build(['-n', '2', '--network-interface', '10.1.0.0/16', 'prog'], 'mpich')
+
+
+# --- Slurm and local ---------------------------------------------------------------------
+
+def test_slurm_command():
+    argv, env = build(['-n', '8', '-H', 'n1,n2', '--network-interface', 'eth1', 'prog'], 'slurm', cores=16)
+    assert argv[:5] == ['/opt/mpi/bin/srun', '--ntasks=8', '--nodelist=n1,n2', '--kill-on-bad-exit=1',
+                        '--export=ALL']
+    assert argv[5:] == WRAP + ['prog']
+    assert env['OMPI_MCA_btl_tcp_if_include'] == 'eth1' and env['OMP_NUM_THREADS'] == '4'
+    argv, _ = build(['prog'], 'slurm')           # no -n: the allocation decides
+    assert not any(a.startswith('--ntasks') for a in argv)
+    with pytest.raises(LaunchError, match='Slurm'):
+        build(['-n', '2', '--rsh-agent', 'ssh', 'prog'], 'slurm')
+
+
+def test_local_runs_the_command_itself():
+    argv, env = build(['-n', '1', 'prog', 'x'], 'local', cores=4)
+    assert argv == ['prog', 'x'] and env['OMP_NUM_THREADS'] == '4'
+    with pytest.raises(LaunchError):
+        build(['-n', '2', 'prog'], 'local')
+
+
+def test_choose_launcher(monkeypatch, tmp_path):
+    srun = tmp_path / 'srun'
+    srun.write_text('#!/bin/sh\n')
+    srun.chmod(0o755)
+    env = {'PATH': str(tmp_path), 'SLURM_JOB_ID': '42'}
+    assert cli.choose_launcher(parse_args(['-n', '1', 'p']), env) == ('local', None)
+    assert cli.choose_launcher(parse_args(['-n', '2', 'p']), env) == ('slurm', str(srun))
+    monkeypatch.setattr(cli, 'find_mpiexec', lambda env=None: None)
+    with pytest.raises(LaunchError, match='no mpiexec'):
+        cli.choose_launcher(parse_args(['--launcher', 'mpi', '-n', '2', 'p']), {'PATH': ''})
+    args = parse_args(['-n', '4', 'p'])
+    assert cli.choose_launcher(args, {'PATH': ''}) == ('local', None) and args.n == 1
+
+
+def test_flavour_detection(tmp_path):
+    def fake(text):
+        exe = tmp_path / 'mpiexec'
+        exe.write_text('#!/bin/sh\ncat <<"EOF"\n%s\nEOF\n' % text)
+        exe.chmod(0o755)
+        return str(exe)
+    assert cli.detect_mpi_flavour(fake('mpiexec (Open MPI) 5.0.11')) == 'openmpi'
+    assert cli.detect_mpi_flavour(fake('mpiexec (OpenRTE) 4.1.2')) == 'openmpi4'
+    assert cli.detect_mpi_flavour(fake('HYDRA build details:\n    Version: 4.1.2')) == 'mpich'
+    with pytest.raises(LaunchError):
+        cli.detect_mpi_flavour(fake('something else'))
+
+
+def test_dry_run_prints_quoted_command_with_env(capsys, monkeypatch):
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    assert cli.main(['--dry-run', '-n', '1', 'echo', 'a b']) == 0
+    assert capsys.readouterr().out.strip().endswith("OMP_NUM_THREADS=%d echo 'a b'" % (os.cpu_count() or 1))
+
+
+def test_rank_from_env():
+    assert rank.rank_from_env({'PMIX_RANK': '3'}) == '3'
+    assert rank.rank_from_env({'OMPI_COMM_WORLD_RANK': '1', 'PMI_RANK': '9'}) == '1'
+    assert rank.rank_from_env({'SLURM_PROCID': '5'}) == '5'
+    assert rank.rank_from_env({}) == '?'
+
+
+# --- real runs ---------------------------------------------------------------------------
+
+def _launcher_env():
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env.pop('SLURM_JOB_ID', None)
+    return env
+
+
+def run_launch(args, timeout=120, module=False):
+    cmd = [PY, '-m', 'launch'] + args if module else [PY, '-c', 'import sys; from launch.cli import main; '
+                                                             'sys.exit(main())'] + args
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          env=_launcher_env(), timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _openmpi_here():
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return 'mpi4py is not installed'
+    exe = cli.find_mpiexec()
+    if exe is None:
+        return 'no mpiexec next to %s or on PATH' % PY
+    try:
+        flavour = cli.detect_mpi_flavour(exe)
+    except LaunchError as e:
+        return str(e)
+    return None if flavour == 'openmpi' else 'mpiexec is %s, these runs expect Open MPI 5' % flavour
+
+
+SKIP = _openmpi_here()
+needs_openmpi = pytest.mark.skipif(SKIP is not None, reason=SKIP or '')
+
+MPI_HELLO = textwrap.dedent('''
+    from mpi4py import MPI
+    c = MPI.COMM_WORLD
+    print('rank %d size %d sum %d' % (c.rank, c.size, c.allreduce(c.rank + 1)), flush=True)
+''')
+
+
+def test_module_dry_run():
+    r = run_launch(['--dry-run', '-n', '2', 'python', 'x.py'], module=True)
+    assert r.returncode == 0, r.stderr
+    assert '-m launch.rank -- python' in r.stdout
+
+
+def test_single_rank_runs_directly():
+    r = run_launch(['-n', '1', PY, '-c', 'import os, sys; print("mpi" if "PMIX_RANK" in os.environ else "direct");'
+                    ' sys.exit(5)'])
+    assert r.returncode == 5 and r.stdout.strip() == 'direct'
+
+
+@needs_openmpi
+def test_two_mpi4py_ranks(tmp_path):
+    script = tmp_path / 'hello.py'
+    script.write_text(MPI_HELLO)
+    r = run_launch(['-n', '2', PY, str(script)])
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split('\n')[:2]) == ['rank 0 size 2 sum 3', 'rank 1 size 2 sum 3']
+
+
+@needs_openmpi
+def test_failing_rank_names_itself_and_ends_the_job():
+    start = time.time()
+    r = run_launch(['-n', '2', 'sh', '-c', 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exit 3; fi; sleep 600'],
+                   timeout=60)
+    assert time.time() - start < 30
+    assert r.returncode == 3
+    assert 'distmod-launch: rank 1 on ' in r.stderr and 'exited with code 3' in r.stderr
+
+
+@needs_openmpi
+def test_failing_mpi4py_rank_while_others_wait_in_a_collective(tmp_path):
+    script = tmp_path / 'fail.py'
+    script.write_text('import sys\nfrom mpi4py import MPI\nc = MPI.COMM_WORLD\n'
+                      'if c.rank == 1:\n    sys.exit(3)\nc.Barrier()\n')
+    start = time.time()
+    r = run_launch(['-n', '2', PY, str(script)], timeout=60)
+    assert time.time() - start < 30
+    assert r.returncode == 3 and 'distmod-launch: rank 1 on ' in r.stderr
+
+
+@needs_openmpi
+def test_oversubscribe_and_exports_reach_ranks():
+    n = (os.cpu_count() or 1) + 1
+    r = run_launch(['-n', str(n), '-x', 'DISTMOD_T=hello there', 'sh', '-c', 'echo "$DISTMOD_T/$OMP_NUM_THREADS"'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split('\n')[:n] == ['hello there/1'] * n
+
+
+@needs_openmpi
+def test_rsh_agent_starts_ranks_on_another_host(tmp_path):
+    log = tmp_path / 'agent.log'
+    agent = tmp_path / 'fake-ssh'
+    agent.write_text('#!/bin/sh\necho "$1" >> %s\nshift\nexec sh -c "$*"\n' % log)
+    agent.chmod(0o755)
+    r = run_launch(['-H', 'fakehost:1,localhost:1', '--rsh-agent', str(agent),
+                    'sh', '-c', 'echo rank $OMPI_COMM_WORLD_RANK'], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split()) == ['0', '1', 'rank', 'rank']
+    assert log.read_text().split() == ['fakehost']
+
+
+def _up_interface():
+    try:
+        names = sorted(os.listdir('/sys/class/net'))
+    except OSError:
+        return None
+    for name in names:
+        try:
+            with open('/sys/class/net/%s/operstate' % name) as f:
+                if name != 'lo' and f.read().strip() == 'up':
+                    return name
+        except OSError:
+            pass
+    return None
+
+
+@needs_openmpi
+@pytest.mark.skipif(_up_interface() is None, reason='no network interface that is up besides lo')
+def test_network_interface_is_used(tmp_path):
+    script = tmp_path / 'hello.py'
+    script.write_text(MPI_HELLO)
+    r = run_launch(['-n', '2', '-x', 'OMPI_MCA_btl=tcp,self', '--network-interface', _up_interface(),
+                    PY, str(script)])
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split('\n')[:2]) == ['rank 0 size 2 sum 3', 'rank 1 size 2 sum 3']
+    bad = run_launch(['-n', '2', '--network-interface', 'nosuchif0', PY, str(script)], timeout=60)
+    assert bad.returncode != 0
