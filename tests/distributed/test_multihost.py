@@ -75,3 +75,54 @@ def test_allreduce_across_two_namespaced_hosts():
     assert not any(ns in r.stdout.split() for ns in h.namespaces), r.stdout
     assert not any(os.path.exists(os.path.join("/etc/netns", ns)) for ns in h.namespaces)
     assert not os.path.exists(h.tmpdir)
+
+
+TRAIN = textwrap.dedent("""
+    import hashlib, socket
+    import numpy as np
+    import distmod as mx
+    kv = mx.kv.create('dist_sync')
+    mx.random.seed(kv.rank)                       # replicas start apart; rank 0's params win
+    rng = np.random.RandomState(0)
+    x = rng.rand(400, 8).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 1).astype(np.float32)
+    data = mx.sym.Variable('data')
+    net = mx.sym.FullyConnected(data, num_hidden=16, name='fc1')
+    net = mx.sym.Activation(net, act_type='tanh')
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=2, name='fc2'),
+                               name='softmax')
+    mod = mx.mod.Module(net)
+    mod.fit(mx.io.NDArrayIter(x, y, batch_size=20, shuffle=True), num_epoch=15, kvstore=kv,
+            optimizer='sgd', optimizer_params={'learning_rate': 0.5, 'momentum': 0.9})
+    arg, _ = mod.get_params()
+    digest = hashlib.sha256(b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg)))
+    acc = mod.score(mx.io.NDArrayIter(x, y, batch_size=20), 'acc')[0][1]
+    print('TRAINED rank=%d host=%s params=%s acc=%.3f' % (kv.rank, socket.gethostname(),
+                                                          digest.hexdigest(), acc), flush=True)
+""")
+
+
+def test_training_across_two_hosts_through_distmod_launch_gives_identical_replicas():
+    if not os.path.exists(os.path.join(BIN_DIR, "mpiexec")):
+        pytest.skip("no mpiexec next to %s" % sys.executable)
+    with two_hosts(decoy_subnet="10.231.8.0/24") as h:
+        script = os.path.join(h.tmpdir, "train.py")
+        with open(script, "w") as f:
+            f.write(TRAIN)
+        argv = [sys.executable, "-m", "launch", "-n", "2", "-H", "%s:1,%s:1" % h.hostnames,
+                "--rsh-agent", h.agent, "--network-interface", h.cidr,
+                sys.executable, script]
+        try:
+            r = h.run_on_a(argv, timeout=120)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail("distmod-launch timed out after %ss\nstdout:\n%s\nstderr:\n%s"
+                        % (e.timeout, e.output, e.stderr))
+        msg = "argv: %s\nrc=%s\nstdout:\n%s\nstderr:\n%s" % (
+            " ".join(argv), r.returncode, r.stdout, r.stderr[-4000:])
+        assert r.returncode == 0, msg
+        rows = [dict(kv.split("=", 1) for kv in line.split()[1:])
+                for line in r.stdout.splitlines() if line.startswith("TRAINED ")]
+        assert sorted(d["rank"] for d in rows) == ["0", "1"], msg
+        assert {d["host"] for d in rows} == set(h.hostnames), msg
+        assert rows[0]["params"] == rows[1]["params"], msg       # bit-identical replicas
+        assert float(rows[0]["acc"]) > 0.9, msg
