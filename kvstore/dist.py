@@ -111,7 +111,8 @@ class FusedAllreduce:
     (for backward, last layer first).  Call :meth:`ready(i)` as array ``i`` is final: a bucket
     starts its non-blocking ``Iallreduce`` as soon as it and every earlier bucket are complete
     (buckets start in the same order on every rank, as MPI requires), so communication
-    overlaps the rest of backward.  :meth:`wait` starts what is left and finishes everything;
+    overlaps the rest of backward; the last bucket, complete only when backward is over, is
+    reduced in :meth:`wait` with a blocking allreduce (MPI's tuned algorithms).  :meth:`wait` starts what is left and finishes everything;
     the sums are then in ``arrays``.  Buffers are allocated once and reused every step.
 
     With ``adopt=True`` the reducer allocates the arrays itself, as views into its buckets
@@ -193,7 +194,11 @@ class FusedAllreduce:
 
     def _start_ready(self):
         buckets = self.buckets
-        while self._next < len(buckets) and buckets[self._next].left <= 0:
+        # The last bucket is complete only when backward is over: nothing is left to overlap
+        # with, so ``wait`` reduces it with the (faster) blocking allreduce.  The choice
+        # depends only on the bucket layout, so every rank makes the same calls.
+        last = len(buckets) - 1
+        while self._next < last and buckets[self._next].left <= 0:
             self._start(buckets[self._next])
             self._next += 1
         # Give MPI a chance to progress what is in flight (it only moves inside MPI calls).

@@ -3,6 +3,7 @@ replicas, the same numbers as one rank with the global batch, rank-0-only checkp
 resume, global metrics."""
 import logging
 import os
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -107,11 +108,19 @@ def test_only_rank0_writes_checkpoints_and_every_rank_resumes(tmp_path_factory):
     prefix = os.path.join(folder, 'mlp')
     mx.random.seed(comm.rank)
     mod = mx.mod.Module(_net(mx))
-    mod.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=2, kvstore='dist_sync',
-            optimizer='adam', optimizer_params={'learning_rate': 0.01},
-            epoch_end_callback=[mx.callback.do_checkpoint(prefix),
-                                mx.callback.module_checkpoint(mod, prefix + '-m',
-                                                              save_optimizer_states=True)])
+    writes = []
+    real_replace = os.replace
+
+    def counting_replace(src, dst):              # every checkpoint file ends in a rename
+        writes.append(dst)
+        return real_replace(src, dst)
+    with mock.patch('os.replace', counting_replace):
+        mod.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=2, kvstore='dist_sync',
+                optimizer='adam', optimizer_params={'learning_rate': 0.01},
+                epoch_end_callback=[mx.callback.do_checkpoint(prefix),
+                                    mx.callback.module_checkpoint(mod, prefix + '-m',
+                                                                  save_optimizer_states=True)])
+    assert len(writes) == (10 if comm.rank == 0 else 0), writes
     comm.Barrier()
     names = sorted(f for f in os.listdir(folder) if not f.startswith('.'))
     assert names == ['mlp-0001.params', 'mlp-0002.params', 'mlp-m-0001.params',
