@@ -28,19 +28,22 @@ MLP = [(128, 784), (128,), (64, 128), (64,), (10, 64), (10,)]
 BIG = [(1024, 1024), (1024,)] * 4
 
 
-def _time(fn, reps):
+def _time(fns, reps, rounds=7):
+    """Best time per call of each function, measured in interleaved rounds (so that a noisy
+    moment on this small machine does not favour one side)."""
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
-    fn()
-    comm.Barrier()
-    best = float('inf')
-    for _ in range(5):
-        comm.Barrier()
-        t = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        comm.Barrier()
-        best = min(best, (time.perf_counter() - t) / reps)
+    best = [float('inf')] * len(fns)
+    for fn in fns:
+        fn()
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            comm.Barrier()
+            t = time.perf_counter()
+            for _ in range(reps):
+                fn()
+            comm.Barrier()
+            best[i] = min(best[i], (time.perf_counter() - t) / reps)
     return best
 
 
@@ -58,9 +61,8 @@ def worker_allreduce():
                                        for s in shapes[::-1]])
         total = sum(int(np.prod(s)) for s in shapes)
         flat = np.random.rand(total).astype(np.float32)
-        raw = _time(lambda: comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM), reps)
-        kv = _time(red.run, reps)
-        kv_copy = _time(copied.run, reps)
+        raw, kv, kv_copy = _time([lambda: comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM),
+                                  red.run, copied.run], reps)
         res[name] = {'bytes': int(flat.nbytes), 'raw_us': raw * 1e6, 'kvstore_us': kv * 1e6,
                      'ratio': kv / raw, 'copy_ratio': kv_copy / raw}
     small = [np.random.rand(256).astype(np.float32) for _ in range(400)]
@@ -69,8 +71,7 @@ def worker_allreduce():
     def unfused():
         for a in small:
             comm.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
-    fused_t = _time(red.run, 20)
-    unfused_t = _time(unfused, 20)
+    fused_t, unfused_t = _time([red.run, unfused], 20)
     res['fusion'] = {'keys': 400, 'fused_us': fused_t * 1e6, 'unfused_us': unfused_t * 1e6,
                      'speedup': unfused_t / fused_t, 'buckets': len(red.buckets)}
     if comm.rank == 0:

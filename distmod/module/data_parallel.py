@@ -55,9 +55,10 @@ class DataParallel:
         names = ['arg:%s' % n for n in group.param_names] + \
             ['aux:%s' % n for n in group.aux_names]
         blocks = list(group.param_arrays) + list(group.aux_arrays)
+        from kvstore import KVStoreError
         try:
             self.store.sync(names, [b[0]._data for b in blocks], 'module parameters')
-        except RuntimeError as err:
+        except KVStoreError as err:
             raise MXNetError(str(err)) from None
         for block in blocks:
             for other in block[1:]:
@@ -68,16 +69,19 @@ class DataParallel:
         """Prepare fused reduction of ``group``'s gradients; overlap it with backward."""
         if not self.active:
             return
-        from kvstore.dist import FusedAllreduce
+        from kvstore import KVStoreError
+        from kvstore._common import signature
+        from kvstore.dist import FusedAllreduce, agree
         self.detach()
         self._group = group
         order = [p for p in reversed(range(len(group.param_names)))
                  if group.grad_arrays and group.grad_arrays[p][0] is not None]
         names = [group.param_names[p] for p in order]
         arrays = [group.grad_arrays[p][0]._data for p in order]
-        try:
-            self.store.reducer(names, arrays)     # the ranks agree on the gradient keys
-        except RuntimeError as err:
+        try:                                       # the ranks agree on the gradient keys
+            agree(self.comm, signature(names, [a.shape for a in arrays],
+                                       [a.dtype for a in arrays]), 'module gradients')
+        except KVStoreError as err:
             raise MXNetError(str(err)) from None
         if len(group.execs) == 1 and all(isinstance(a, np.ndarray) for a in arrays):
             # the gradients live in the reducer's buckets: nothing is copied in or out

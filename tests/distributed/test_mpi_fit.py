@@ -182,3 +182,16 @@ def test_ranks_with_unequal_batches_stop_together(caplog):
     assert all(e == everyone[0] for e in everyone)
     if comm.rank == 0:
         assert any('another rank ran out' in r.getMessage() for r in caplog.records)
+
+
+def test_ranks_with_different_models_get_a_clear_error_not_a_hang():
+    import distmod as mx
+    comm = _comm()
+    data = mx.sym.Variable('data')
+    net = mx.sym.FullyConnected(data, num_hidden=4 + comm.rank, name='fc1')
+    net = mx.sym.SoftmaxOutput(net, name='softmax')
+    x, y = _data(n=40)
+    mod = mx.mod.Module(net)
+    with pytest.raises(mx.MXNetError, match=r"ranks disagree on key 'arg:fc1_weight' \(rank 0: "
+                                            r"shape \(4, 12\) float32; rank 1: shape \(5, 12\)"):
+        mod.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=1, kvstore='dist_sync')
