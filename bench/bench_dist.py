@@ -8,7 +8,8 @@ measured in the same run.
    ``Allreduce`` per key.  Ratio = unfused time / fused time (how much fusing buys).
 3. scaling: Module.fit samples/s of the seed MLP (batch 100 per rank, SGD momentum, 1 thread
    per rank) on 2 ranks with ``dist_sync`` against 1 rank; efficiency = sps(2) / (2 sps(1))
-   (goal: at least 0.9).
+   (goal: at least 0.9).  Best of 5 one-epoch runs, 1 and 2 ranks alternated twice (this
+   2-core machine is noisy).
 4. peer: the same job in PyTorch DistributedDataParallel (gloo, CPU; bench_ddp_torch.py),
    where torch can be installed.
 
@@ -99,14 +100,16 @@ def worker_fit():
     mod = mx.mod.Module(net)
     opt = {'learning_rate': 0.05, 'momentum': 0.9}
     mod.fit(train, num_epoch=1, kvstore=kv, optimizer='sgd', optimizer_params=opt)
-    kv.barrier()
-    t = time.perf_counter()
-    mod.fit(train, num_epoch=3, begin_epoch=1, kvstore=kv, optimizer='sgd',
-            optimizer_params=opt)
-    kv.barrier()
-    took = time.perf_counter() - t
+    best = 0.0
+    for epoch in range(1, 6):            # the best of 5 one-epoch runs
+        kv.barrier()
+        t = time.perf_counter()
+        mod.fit(train, num_epoch=epoch + 1, begin_epoch=epoch, kvstore=kv, optimizer='sgd',
+                optimizer_params=opt)
+        kv.barrier()
+        best = max(best, per_rank * n / (time.perf_counter() - t))
     if kv.rank == 0:
-        print(json.dumps({'ranks': n, 'sps': 2 * per_rank * n / took}))
+        print(json.dumps({'ranks': n, 'sps': best}))
 
 
 def _mpirun(n, args):
@@ -130,8 +133,10 @@ def main():
     print('fusion: %d keys in %d bucket(s): fused %.1f us, one Allreduce per key %.1f us, '
           'fused is %.1fx faster' % (f['keys'], f['buckets'], f['fused_us'], f['unfused_us'],
                                      f['speedup']))
-    one = _mpirun(1, ['--worker', 'fit'])
-    two = _mpirun(2, ['--worker', 'fit'])
+    one, two = {'sps': 0}, {'sps': 0}
+    for _ in range(2):                   # alternate, keep the best of each
+        one = max(one, _mpirun(1, ['--worker', 'fit']), key=lambda r: r['sps'])
+        two = max(two, _mpirun(2, ['--worker', 'fit']), key=lambda r: r['sps'])
     eff = two['sps'] / (2 * one['sps'])
     print('fit MLP (batch 100 per rank, 1 thread per rank): 1 rank %.0f samples/s, 2 ranks '
           '%.0f samples/s, scaling efficiency %.3f (goal >= 0.9)' % (one['sps'], two['sps'],

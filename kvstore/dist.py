@@ -9,8 +9,10 @@ applies the same update to the same numbers, so replicas stay bit-identical.
 An uncaught exception on a rank of a multi-rank job prints that rank's traceback and aborts
 the whole MPI job (``MPI_Abort``), so the other ranks never wait forever in a collective.
 """
+import collections
 import os
 import sys
+import threading
 import traceback
 
 import numpy as np
@@ -95,33 +97,96 @@ def install_abort_hook(comm):
 
 
 class _Bucket:
-    __slots__ = ('flat', 'host', 'members', 'copy', 'req', 'left', 'size')
+    __slots__ = ('flat', 'host', 'members', 'copy', 'left', 'size')
 
     def __init__(self, flat, host, members, copy):
         self.flat, self.host, self.members, self.copy = flat, host, members, copy
-        self.req = None
         self.left = len(members)
         self.size = int(flat.size)
+
+
+class _CommThread:
+    """One background thread that runs blocking allreduces, in the order they are handed in.
+
+    mpi4py releases the GIL inside MPI calls and NumPy inside its kernels, so a bucket is
+    reduced while the main thread goes on with backward.  Blocking ``Allreduce`` (MPI's tuned
+    algorithms) is much faster than the non-blocking ``Iallreduce`` here, which without an MPI
+    progress thread would mostly run inside its final ``Wait`` anyway.
+    """
+
+    def __init__(self, run):
+        self._run = run
+        self._todo = collections.deque()
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._error = None
+        self._thread = threading.Thread(target=self._loop, name='kvstore-allreduce',
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, item):
+        with self._cond:
+            self._todo.append(item)
+            self._busy += 1
+            self._cond.notify_all()
+
+    def drain(self):
+        """Wait until everything submitted is done; re-raise the thread's error."""
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
+
+    def close(self):
+        """Stop the thread once what was submitted is done."""
+        self.submit(None)
+        self._thread.join()
+
+    def _loop(self):
+        while True:
+            with self._cond:
+                while not self._todo:
+                    self._cond.wait()
+                item = self._todo.popleft()
+            if item is None:
+                return
+            try:
+                self._run(item)
+            except BaseException as err:      # handed to the main thread in drain()
+                self._error = err
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+
+def _thread_multiple():
+    MPI = _mpi()
+    return MPI.Query_thread() == MPI.THREAD_MULTIPLE
 
 
 class FusedAllreduce:
     """Sum a fixed list of arrays over ranks, packed into buckets of ``bucket_bytes``.
 
     ``arrays`` are the caller's buffers (gradients), listed in the order they become ready
-    (for backward, last layer first).  Call :meth:`ready(i)` as array ``i`` is final: a bucket
-    starts its non-blocking ``Iallreduce`` as soon as it and every earlier bucket are complete
-    (buckets start in the same order on every rank, as MPI requires), so communication
-    overlaps the rest of backward; the last bucket, complete only when backward is over, is
-    reduced in :meth:`wait` with a blocking allreduce (MPI's tuned algorithms).  :meth:`wait` starts what is left and finishes everything;
-    the sums are then in ``arrays``.  Buffers are allocated once and reused every step.
+    (for backward, last layer first).  Call :meth:`ready(i)` as array ``i`` is final: as soon
+    as a bucket and every earlier one are complete, the bucket goes to a communication thread
+    that reduces it (blocking ``Allreduce``) while backward goes on.  :meth:`wait` reduces
+    what is left on the calling thread and returns when everything is done; the sums are then
+    in ``arrays``.  Every bucket is reduced with the same call, in the same order, on every
+    rank, whatever order the gradients became ready in (MPI matches collectives by order).
+    The last bucket, complete only when backward is over, is always reduced in ``wait``.
+    Buffers are allocated once and reused every step.
 
     With ``adopt=True`` the reducer allocates the arrays itself, as views into its buckets
     (:attr:`arrays`): then nothing is copied in or out.  CuPy arrays are staged through host
-    buffers.
+    buffers.  ``overlap=False`` (or an MPI without ``MPI_THREAD_MULTIPLE``) reduces
+    everything in ``wait``.
     """
 
     def __init__(self, comm, arrays=None, shapes=None, dtypes=None, bucket_bytes=None,
-                 adopt=False):
+                 adopt=False, overlap=True):
         self.comm = comm
         self._op = _mpi().SUM
         bucket_bytes = DEFAULT_BUCKET_BYTES if bucket_bytes is None else int(bucket_bytes)
@@ -182,65 +247,55 @@ class FusedAllreduce:
             for i in members:
                 self._bucket_of[i] = len(self.buckets)
             self.buckets.append(b)
-        self._next = 0       # the next bucket to start
+        self._next = 0       # the next bucket to hand to the thread
         self.bytes = sum(b.flat.nbytes for b in self.buckets)
+        self._in_place = _mpi().IN_PLACE
+        self._thread = _CommThread(self._reduce) \
+            if overlap and len(self.buckets) > 1 and _thread_multiple() else None
 
     def ready(self, i):
-        """Array ``i`` holds its final local value; start whatever buckets are now complete."""
+        """Array ``i`` holds its final local value; hand complete buckets to the thread."""
         b = self.buckets[self._bucket_of[i]]
         b.left -= 1
-        if b.left == 0:
-            self._start_ready()
+        if b.left == 0 and self._thread is not None:
+            buckets, last = self.buckets, len(self.buckets) - 1
+            while self._next < last and buckets[self._next].left <= 0:
+                self._thread.submit(buckets[self._next])
+                self._next += 1
 
-    def _start_ready(self):
-        buckets = self.buckets
-        # The last bucket is complete only when backward is over: nothing is left to overlap
-        # with, so ``wait`` reduces it with the (faster) blocking allreduce.  The choice
-        # depends only on the bucket layout, so every rank makes the same calls.
-        last = len(buckets) - 1
-        while self._next < last and buckets[self._next].left <= 0:
-            self._start(buckets[self._next])
-            self._next += 1
-        # Give MPI a chance to progress what is in flight (it only moves inside MPI calls).
-        for b in buckets[:self._next]:
-            if b.req is not None:
-                b.req.Test()
-
-    def _pack(self, b):
+    def _reduce(self, b):
         if b.copy:
             arrays = self.arrays
             for i, view in b.members:
                 view[...] = arrays[i]
+        buf = b.flat
         if b.host is not None:
             b.flat.get(out=b.host)
-            return b.host
-        return b.flat
-
-    def _start(self, b):
-        b.req = self.comm.Iallreduce(_mpi().IN_PLACE, self._pack(b), self._op)
+            buf = b.host
+        self.comm.Allreduce(self._in_place, buf, self._op)
+        if b.host is not None:
+            b.flat.set(b.host)
+        if b.copy:
+            arrays = self.arrays
+            for i, view in b.members:
+                arrays[i][...] = view
 
     def wait(self):
-        """Finish every bucket, leave the sums in ``arrays``.
-
-        Buckets already started (from ``ready``) are waited for; the rest are reduced with
-        blocking ``Allreduce`` calls in bucket order, which MPI implements with its tuned
-        algorithms (faster than the non-blocking ones when nothing is left to overlap).
-        """
-        MPI = _mpi()
-        arrays = self.arrays
-        for b in self.buckets:
-            if b.req is not None:
-                b.req.Wait()
-                b.req = None
-            else:
-                self.comm.Allreduce(MPI.IN_PLACE, self._pack(b), self._op)
-            if b.host is not None:
-                b.flat.set(b.host)
-            if b.copy:
-                for i, view in b.members:
-                    arrays[i][...] = view
+        """Finish every bucket (the thread's first, then the rest here, in bucket order)."""
+        if self._thread is not None:
+            self._thread.drain()
+        buckets = self.buckets
+        for k in range(self._next, len(buckets)):
+            self._reduce(buckets[k])
+        for b in buckets:
             b.left = len(b.members)
         self._next = 0
+
+    def close(self):
+        """Stop the communication thread (the reducer can still ``run`` without it)."""
+        if self._thread is not None:
+            self._thread.close()
+            self._thread = None
 
     def run(self):
         """Reduce everything now (no overlap): ``wait`` with nothing started."""
@@ -257,6 +312,9 @@ class DistSyncStore(LocalStore):
         self.rank = self.comm.Get_rank()
         self.num_workers = self.comm.Get_size()
         self.bucket_bytes = DEFAULT_BUCKET_BYTES if bucket_bytes is None else int(bucket_bytes)
+        # gradients travel on their own communicator, so that a reduction still running on the
+        # communication thread can never be matched with another collective of the caller's
+        self.grad_comm = self.comm.Dup()
         self._reducers = {}
         self._agreed = set()
         install_abort_hook(self.comm)
@@ -306,7 +364,8 @@ class DistSyncStore(LocalStore):
             if tuple(keys) not in self._agreed:
                 agree(self.comm, sig, 'kvstore push')
                 self._agreed.add(tuple(keys))
-            red = FusedAllreduce(self.comm, arrays, bucket_bytes=self.bucket_bytes)
+            red = FusedAllreduce(self.grad_comm, arrays, bucket_bytes=self.bucket_bytes,
+                                 overlap=False)
             if len(self._reducers) > 64:
                 self._reducers.clear()
             self._reducers[tag] = red

@@ -1,3 +1,7 @@
-"""``mx.mod``: the Module family (BaseModule, Module; more modules build on these)."""
+"""``mx.mod``: the Module family: BaseModule, Module, BucketingModule, SequentialModule,
+PythonModule and PythonLossModule."""
 from .base_module import BaseModule
 from .module import Module
+from .bucketing_module import BucketingModule
+from .sequential_module import SequentialModule
+from .python_module import PythonModule, PythonLossModule

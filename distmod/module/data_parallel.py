@@ -41,6 +41,9 @@ class DataParallel:
         self.comm = self.store.comm if self.active else None
         self._reducer = None
         self._group = None
+        self._known = set()
+        self._index = {}
+        self._started = False
         self._flag = np.zeros(1, dtype=np.int32)
 
     @property
@@ -86,8 +89,9 @@ class DataParallel:
         if len(group.execs) == 1 and all(isinstance(a, np.ndarray) for a in arrays):
             # the gradients live in the reducer's buckets: nothing is copied in or out
             self._reducer = FusedAllreduce(
-                self.comm, shapes=[a.shape for a in arrays], dtypes=[a.dtype for a in arrays],
-                bucket_bytes=self.store.bucket_bytes, adopt=True)
+                self.store.grad_comm, shapes=[a.shape for a in arrays],
+                dtypes=[a.dtype for a in arrays], bucket_bytes=self.store.bucket_bytes,
+                adopt=True, overlap=OVERLAP)
             exe = group.execs[0]
             buffers = [None] * len(group.arg_names)
             for p, view in zip(order, self._reducer.arrays):
@@ -95,23 +99,54 @@ class DataParallel:
             exe.adopt_grad_buffers(buffers)
             group.grad_arrays = [[exe.grad_dict[n]] for n in group.param_names]
         else:
-            self._reducer = FusedAllreduce(self.comm, arrays,
-                                           bucket_bytes=self.store.bucket_bytes)
-        self._pos = {p: i for i, p in enumerate(order)}
+            self._reducer = FusedAllreduce(self.store.grad_comm, arrays,
+                                           bucket_bytes=self.store.bucket_bytes, overlap=False)
+        self._index = {name: i for i, name in enumerate(names)}
+        self._known = set()
         self._started = False
+        self.use_group(group)
+
+    def use_group(self, group):
+        """Let ``group`` (the default one, or a bucket's sharing its gradients) feed the reducer.
+
+        Checked once per group: its gradient buffers must be the reducer's (BucketingModule
+        binds every bucket with the default bucket's as shared memory); a group that was
+        rebound with new buffers (``force_rebind``) gets a new reducer.
+        """
+        if not self.active or id(group) in self._known:
+            return
+        if self._reducer is None:
+            self.attach(group)
+            return
+        arrays = self._reducer.arrays
+        pos = []
+        for p, name in enumerate(group.param_names):
+            grads = group.grad_arrays[p] if group.grad_arrays else [None]
+            i = self._index.get(name)
+            if grads[0] is None:
+                pos.append(None)
+                continue
+            if i is None or grads[0]._data is not arrays[i]:
+                self.attach(group)           # new gradient memory: start again
+                return
+            pos.append(i)
+        self._known.add(id(group))
         if len(group.execs) == 1 and OVERLAP:
-            group.set_grad_ready_callback(self._ready)
+            reducer = self._reducer
+
+            def ready(p, pos=pos, reducer=reducer):
+                i = pos[p]
+                if i is not None:
+                    self._started = True
+                    reducer.ready(i)
+            group.set_grad_ready_callback(ready)
 
     def detach(self):
         if self._group is not None:
             self._group.set_grad_ready_callback(None)
+        if self._reducer is not None:
+            self._reducer.close()
         self._group = self._reducer = None
-
-    def _ready(self, p):
-        i = self._pos.get(p)
-        if i is not None:
-            self._started = True
-            self._reducer.ready(i)
 
     def reduce_grads(self, group):
         """Sum gradients over devices into device 0's, then over ranks (finishing overlap)."""
@@ -122,16 +157,19 @@ class DataParallel:
                 for g in grads[1:]:
                     grads[0] += g.as_in_context(grads[0].context)
         if self.active:
-            if self._group is not group:
-                self.attach(group)
+            self.use_group(group)
             self._reducer.wait()
             self._started = False
 
-    def backward_starts(self):
-        """A new backward is about to run: finish a reduction an earlier one left open."""
-        if self.active and self._started and self._reducer is not None:
+    def backward_starts(self, group):
+        """A backward of ``group`` is about to run: finish a reduction an earlier one left
+        open, and make sure ``group`` reports its gradients to the reducer."""
+        if not self.active:
+            return
+        if self._started and self._reducer is not None:
             self._reducer.wait()
             self._started = False
+        self.use_group(group)
 
     # ---- control -----------------------------------------------------------------------
     def all_have(self, have):

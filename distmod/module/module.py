@@ -371,7 +371,7 @@ class Module(BaseModule):
     def backward(self, out_grads=None):
         self._need('binded', 'backward')
         self._need('params_initialized', 'backward')
-        self._dp.backward_starts()
+        self._dp.backward_starts(self._exec_group)
         self._exec_group.backward(out_grads=out_grads)
 
     def update(self):
