@@ -29,3 +29,4 @@ from . import lr_scheduler
 from . import monitor
 from . import kvstore
 from . import kvstore as kv
+from . import rnn

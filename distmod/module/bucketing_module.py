@@ -130,12 +130,14 @@ class BucketingModule(BaseModule):
 
     # ---- parameters --------------------------------------------------------------------
     def get_params(self):
-        """The current parameters (shared by every bucket)."""
+        """The parameters of every bucket (the default bucket holds them all; every bucket
+        shares its arrays)."""
         self._need_bound('get_params')
         if not self.params_initialized:
             raise MXNetError('get_params: call init_params first')
-        self._curr_module._params_dirty = self._params_dirty
-        params = self._curr_module.get_params()
+        default = self._buckets[self._default_bucket_key]
+        default._params_dirty = default._params_dirty or self._params_dirty
+        params = default.get_params()
         self._params_dirty = False
         return params
 
@@ -144,9 +146,9 @@ class BucketingModule(BaseModule):
         if self.params_initialized and not force_init:
             return
         self._need_bound('init_params')
-        self._curr_module.init_params(initializer=initializer, arg_params=arg_params,
-                                      aux_params=aux_params, allow_missing=allow_missing,
-                                      force_init=force_init, allow_extra=allow_extra)
+        self._buckets[self._default_bucket_key].init_params(
+            initializer=initializer, arg_params=arg_params, aux_params=aux_params,
+            allow_missing=allow_missing, force_init=force_init, allow_extra=allow_extra)
         self._params_dirty = False
         self.params_initialized = True
 
@@ -161,8 +163,9 @@ class BucketingModule(BaseModule):
             self.logger.warning('Parameters already initialized and force_init=False. '
                                 'set_params call ignored.')
             return
-        self._curr_module.set_params(arg_params, aux_params, allow_missing=allow_missing,
-                                     force_init=force_init, allow_extra=allow_extra)
+        self._buckets[self._default_bucket_key].set_params(
+            arg_params, aux_params, allow_missing=allow_missing, force_init=force_init,
+            allow_extra=allow_extra)
         self._params_dirty = True
         self.params_initialized = True
 
@@ -225,8 +228,12 @@ class BucketingModule(BaseModule):
             if self._monitor is not None:
                 module.install_monitor(self._monitor)
             if default.params_initialized:
+                default.get_params()             # the host copies current, then shared
                 module.params_initialized = True
-                module._arg_params, module._aux_params = default._arg_params, default._aux_params
+                module._arg_params = {k: default._arg_params[k]
+                                      for k in module._exec_group.param_names}
+                module._aux_params = {k: default._aux_params[k]
+                                      for k in module._exec_group.aux_names}
             if self.optimizer_initialized:
                 module.borrow_optimizer(default)
             self._buckets[bucket_key] = module

@@ -82,9 +82,12 @@ def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None, 
                                  % (describe(node_name, op), kind, what, _fmt(a), _fmt(b)))
             out.append(m)
         return out
-    return (merge('argument', args, in_shapes, got_in, 0),
-            merge('output', outn, out_shapes, got_out),
-            merge('auxiliary state', auxn, aux_shapes, got_aux, len(args)))
+    ins = merge('argument', args, in_shapes, got_in, 0)
+    outs = merge('output', outn, out_shapes, got_out)
+    back = getattr(op, 'infer_shape_backward', None)
+    if back is not None and any(s is not None for s in outs):
+        ins = merge('argument', args, ins, back(ins, outs), 0)
+    return ins, outs, merge('auxiliary state', auxn, aux_shapes, got_aux, len(args))
 
 
 def infer_op_types(op, node_name, in_types, out_types=None, aux_types=None):

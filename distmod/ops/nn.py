@@ -51,6 +51,17 @@ class FullyConnected(Operator):
         out = (dshape[0], n) if self.flatten else tuple(dshape[:-1]) + (n,)
         return ins, [out], []
 
+    def infer_shape_backward(self, in_shapes, out_shapes):
+        """The data's unknown leading dimensions (0) from the output's."""
+        d, o = in_shapes[0], out_shapes[0]
+        if d is None or o is None:
+            return in_shapes
+        lead = 1 if self.flatten else len(d) - 1
+        if len(o) < lead:
+            return in_shapes
+        d = tuple(o[i] if i < lead and d[i] in (0, None) else d[i] for i in range(len(d)))
+        return [d] + list(in_shapes[1:])
+
     def _2d(self, x):
         return x.reshape(x.shape[0], -1) if self.flatten else x.reshape(-1, x.shape[-1])
 

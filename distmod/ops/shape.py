@@ -471,3 +471,42 @@ class where(Operator):
             xp.multiply(g, ~mask, out=igrads[2])
         if igrads[0] is not None:
             igrads[0].fill(0)
+
+
+@register
+class _zeros(Operator):
+    """An array of zeros of ``shape`` (0 marks a dimension inference fills in from the
+    operators that use it, as MXNet's ``begin_state`` zeros do)."""
+    name = '_zeros'
+    arguments = ()
+    params = {'shape': Param('shape', ()), 'ctx': Param('str', ''),
+              'dtype': Param('dtype', 'float32')}
+    samples = (Sample({'shape': (2, 3)}, {}),)
+
+    def infer_shape(self, in_shapes):
+        return [], [tuple(self.shape)], []
+
+    def infer_type(self, in_types):
+        return [], [self.dtype], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        outs[0].fill(0)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        pass
+
+
+@register
+class reverse(Operator):
+    """The input with the order of elements along ``axis`` reversed."""
+    name = 'reverse'
+    aliases = ('flip',)
+    params = {'axis': Param('axis')}
+    samples = (Sample({'axis': 1}, {'data': (2, 3, 2)}),)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        outs[0][...] = xp.flip(ins[0], axis=self.axis)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            igrads[0][...] = xp.flip(ograds[0], axis=self.axis)

@@ -20,3 +20,14 @@ def _dispatch(sym_op, scalar_op, rscalar_op, py_fn):
 maximum = _dispatch('_Maximum', '_MaximumScalar', '_MaximumScalar', max)
 minimum = _dispatch('_Minimum', '_MinimumScalar', '_MinimumScalar', min)
 power = pow = _dispatch('_Power', '_PowerScalar', '_RPowerScalar', lambda a, b: a ** b)
+
+
+def zeros(shape, dtype=None, **kwargs):
+    """A symbol of zeros (``_zeros``); 0 in ``shape`` is left to inference.  ``__key__``
+    keyword arguments become attributes, as in MXNet."""
+    name = kwargs.pop('name', None)
+    attr = dict(kwargs.pop('attr', None) or {})
+    attr.update({k: str(kwargs.pop(k)) for k in list(kwargs)
+                 if k.startswith('__') and k.endswith('__')})
+    params = dict(kwargs, shape=shape, dtype=dtype if dtype is not None else 'float32')
+    return _create('_zeros', [], params, name=name, attr=attr or None)

@@ -1,0 +1,866 @@
+"""Convolution, Deconvolution and Pooling over 1-, 2- and 3-D windows.
+
+Convolution is lowered to GEMMs.  The input is copied once into a padded scratch buffer laid
+out channel-first, ``(C, N, *spatial)`` or ``(C, *spatial, N)``; one strided view of that buffer
+(``as_strided``) is the im2col matrix ``(C * prod(kernel), N * prod(out))``, materialised with a
+single copy; each group is then one ``matmul`` with the weight ``(F, C/g * prod(kernel))``.
+Backward is the same two GEMMs transposed (weight gradient, column gradient) plus a col2im
+scatter-add that loops over the kernel offsets only.  Deconvolution is the same machinery run
+the other way round: its forward is a convolution's data gradient, its backward a convolution.
+
+Which of the two internal layouts is used depends on the output rows: NumPy adds short runs
+slowly, so when the last output dimension is short the batch goes innermost, which makes the
+col2im adds and the im2col copy run over ``out_w * N`` contiguous elements instead of ``out_w``.
+
+Operators keep scratch buffers (padded input, columns, column gradient) per instance; the
+executor calls them with the same shapes every step, so they are allocated once.  The columns
+built in a training forward are reused by backward when backward sees the same input array.
+"""
+import itertools
+
+import numpy as np
+
+from ..base import MXNetError
+from .registry import Operator, Param, Sample, InferError, register
+
+__all__ = ['Convolution', 'Deconvolution', 'Pooling']
+
+_CONV_LAYOUTS = {None, 'NCW', 'NCHW', 'NCDHW', 'NHWC', 'NDHWC'}
+_POOL_LAYOUTS = {None, 'NCW', 'NCHW', 'NCDHW', 'NWC', 'NHWC', 'NDHWC'}
+_CUDNN_TUNE = {None, 'fastest', 'limited_workspace', 'off'}
+_BATCH_LAST_BELOW = 16     # last output dimension under which the batch goes innermost
+
+
+def _prod(shape):
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+def _as_strided(xp, a, shape, strides):
+    return xp.lib.stride_tricks.as_strided(a, shape=tuple(shape), strides=tuple(strides))
+
+
+def _spatial(op, name, value, nd, default, minimum):
+    """A per-dimension parameter (stride, pad...) as an ``nd``-tuple, or a clear error."""
+    if value is None or len(value) == 0:
+        return (default,) * nd
+    if len(value) != nd:
+        raise MXNetError('operator %s: %s=%s must have %d entries, like kernel=%s'
+                         % (op.name, name, tuple(value), nd, tuple(op.kernel)))
+    if any(v < minimum for v in value):
+        raise MXNetError('operator %s: every entry of %s=%s must be at least %d'
+                         % (op.name, name, tuple(value), minimum))
+    return tuple(value)
+
+
+def _layout_info(op, layout, nd):
+    """(channel_last, nd) for a layout name; checks it against the kernel's dimensions."""
+    if layout is None:
+        return False, nd
+    if nd is not None and len(layout) - 2 != nd:
+        raise MXNetError('operator %s: layout %s is for %d-D data but kernel=%s is %d-D'
+                         % (op.name, layout, len(layout) - 2, tuple(op.kernel), nd))
+    return layout[1] != 'C', len(layout) - 2
+
+
+class _Scratch:
+    """Per-instance scratch arrays, (re)allocated only when shape, dtype or array module change."""
+
+    def __init__(self):
+        self._bufs = {}
+
+    def get(self, xp, key, shape, dtype, fill=None):
+        shape = tuple(shape)
+        buf = self._bufs.get(key)
+        if (buf is None or buf.shape != shape or buf.dtype != dtype
+                or not isinstance(buf, xp.ndarray)):
+            buf = xp.empty(shape, dtype) if fill is None else xp.full(shape, fill, dtype)
+            self._bufs[key] = buf
+        return buf
+
+
+# ---- the convolution engine ---------------------------------------------------------------
+class _Lowering:
+    """im2col / col2im between a "big" (input of a convolution) and a "small" (its output) space.
+
+    ``big`` and ``small`` are the spatial sizes, ``padded`` the big size with padding; the
+    internal big buffer is ``(Cb, N, *padded)`` or ``(Cb, *padded, N)`` (``batch_last``), the
+    columns ``(Cb, *kernel, N, *small)`` or ``(Cb, *kernel, *small, N)``.
+    """
+
+    def __init__(self, n, cb, cs, big, small, kernel, stride, dilate, pad, group,
+                 channel_last):
+        self.n, self.cb, self.cs, self.group = n, cb, cs, group
+        self.big, self.small = tuple(big), tuple(small)
+        self.kernel, self.stride, self.dilate, self.pad = kernel, stride, dilate, pad
+        nd = len(kernel)
+        self.nd = nd
+        self.padded = tuple(b + 2 * p for b, p in zip(big, pad))
+        self.batch_last = n > 1 and small[-1] < _BATCH_LAST_BELOW
+        sp = tuple(range(1, nd + 1))
+        if self.batch_last:
+            self.inner = sp + (nd + 1,)          # positions of (*spatial, N) after C
+            self.ishape = lambda c, s: (c,) + tuple(s) + (n,)
+            self.sp_axes = tuple(range(1, nd + 1))
+        else:
+            self.inner = (nd + 1,) + sp
+            self.ishape = lambda c, s: (c, n) + tuple(s)
+            self.sp_axes = tuple(range(2, nd + 2))
+        # permutation taking a data array (N, C, *S) or (N, *S, C) to internal order
+        if channel_last:
+            c_ax, s_ax = nd + 1, tuple(range(1, nd + 1))
+        else:
+            c_ax, s_ax = 1, tuple(range(2, nd + 2))
+        self.perm = (c_ax,) + (s_ax + (0,) if self.batch_last else (0,) + s_ax)
+        inner = tuple(slice(p, p + b) for p, b in zip(pad, big))
+        self.interior = ((slice(None),) + inner + (slice(None),) if self.batch_last
+                         else (slice(None), slice(None)) + inner)
+        self.ksize = _prod(kernel)
+        self.cols = self.ishape(cb, ()) [:1] + tuple(kernel) + self.ishape(0, small)[1:]
+        self.m = n * _prod(small)
+        # col2im: for each kernel offset, the big-buffer region it lands on
+        self.c2i = []
+        for off in itertools.product(*[range(k) for k in kernel]):
+            region = [slice(None)] * (nd + 2)
+            for a, o, d, s, m in zip(self.sp_axes, off, dilate, stride, small):
+                region[a] = slice(o * d, o * d + (m - 1) * s + 1, s)
+            self.c2i.append((tuple(region), (slice(None),) + off))
+
+    def has_pad(self):
+        return any(self.pad)
+
+    # -- data movement --
+    def big_in(self, xp, scratch, x, key):
+        """x (data layout) copied into the padded internal buffer, which is returned."""
+        buf = scratch.get(xp, key, self.ishape(self.cb, self.padded), x.dtype, fill=0)
+        buf[self.interior] = x.transpose(self.perm)
+        return buf
+
+    def small_in(self, xp, scratch, y, key):
+        """y (data layout, small space) as a contiguous internal (Cs, M) matrix."""
+        buf = scratch.get(xp, key, self.ishape(self.cs, self.small), y.dtype)
+        buf[...] = y.transpose(self.perm)
+        return buf.reshape(self.cs, self.m)
+
+    def small_out(self, out):
+        """``out`` (data layout, small space) viewed in internal order, for assignment."""
+        return out.transpose(self.perm)
+
+    def im2col(self, xp, scratch, buf, key):
+        st = buf.strides
+        cst = [st[0]] + [st[a] * d for a, d in zip(self.sp_axes, self.dilate)]
+        rest = []
+        for a in range(1, self.nd + 2):
+            if a in self.sp_axes:
+                rest.append(st[a] * self.stride[self.sp_axes.index(a)])
+            else:
+                rest.append(st[a])
+        view = _as_strided(xp, buf, self.cols, cst + rest)
+        col = scratch.get(xp, key, self.cols, buf.dtype)
+        col[...] = view
+        return col.reshape(self.cb * self.ksize, self.m)
+
+    def col2im(self, xp, scratch, dcol, key):
+        """Scatter-add the column gradient into a zeroed padded buffer, which is returned."""
+        buf = scratch.get(xp, key, self.ishape(self.cb, self.padded), dcol.dtype)
+        buf.fill(0)
+        d = dcol.reshape(self.cols)
+        for region, src in self.c2i:
+            buf[region] += d[src]
+        return buf
+
+    # -- GEMMs, one per group --
+    def _groups(self, w2, rows_a, rows_b):
+        g = self.group
+        ra, rb = rows_a // g, rows_b // g
+        return [(slice(i * ra, (i + 1) * ra), slice(i * rb, (i + 1) * rb)) for i in range(g)]
+
+    def forward_gemm(self, xp, w2, col, out2):
+        """out2 (Cs, M) = w2 (Cs, Cb/g*K) @ col (Cb*K, M), group by group."""
+        if self.group == 1:
+            xp.matmul(w2, col, out=out2)
+            return out2
+        for so, sc in self._groups(w2, self.cs, self.cb * self.ksize):
+            xp.matmul(w2[so], col[sc], out=out2[so])
+        return out2
+
+    def weight_gemm(self, xp, g2, col, dw2):
+        """dw2 (Cs, Cb/g*K) = g2 (Cs, M) @ col.T."""
+        if self.group == 1:
+            xp.matmul(g2, col.T, out=dw2)
+            return dw2
+        for so, sc in self._groups(dw2, self.cs, self.cb * self.ksize):
+            xp.matmul(g2[so], col[sc].T, out=dw2[so])
+        return dw2
+
+    def column_gemm(self, xp, w2, g2, dcol):
+        """dcol (Cb*K, M) = w2.T @ g2 (Cs, M)."""
+        if self.group == 1:
+            xp.matmul(w2.T, g2, out=dcol)
+            return dcol
+        for so, sc in self._groups(w2, self.cs, self.cb * self.ksize):
+            xp.matmul(w2[so].T, g2[so], out=dcol[sc])
+        return dcol
+
+
+def _w2(xp, scratch, w, channel_last, key):
+    """The weight as a (rows, C/g * K) matrix in channel-first kernel order."""
+    if not channel_last:
+        return w.reshape(w.shape[0], -1)
+    buf = scratch.get(xp, key, (w.shape[0], w.shape[-1]) + w.shape[1:-1], w.dtype)
+    buf[...] = xp.moveaxis(w, -1, 1)
+    return buf.reshape(w.shape[0], -1)
+
+
+def _dw_out(xp, scratch, dw, channel_last, key):
+    """Where a weight-gradient GEMM writes: ``dw`` itself, or scratch moved into it after."""
+    if not channel_last:
+        return dw.reshape(dw.shape[0], -1), None
+    buf = scratch.get(xp, key, (dw.shape[0], dw.shape[-1]) + dw.shape[1:-1], dw.dtype)
+    return buf.reshape(dw.shape[0], -1), buf
+
+
+def _bias_view(b, nd, channel_last):
+    return b.reshape((1,) * (nd + 1) + (-1,)) if channel_last else b.reshape(
+        (1, -1) + (1,) * nd)
+
+
+def _sum_channels(xp, g, nd, channel_last, out):
+    axes = tuple(range(nd + 1)) if channel_last else (0,) + tuple(range(2, nd + 2))
+    xp.sum(g, axis=axes, out=out)
+
+
+class _ConvBase(Operator):
+    """Parameters and shape logic shared by Convolution and Deconvolution."""
+
+    arguments = ('data', 'weight', 'bias')
+    retain_inputs = (0, 1)
+
+    def setup(self):
+        nd = len(self.kernel) if self.kernel else 0
+        if not 1 <= nd <= 3:
+            raise MXNetError('operator %s: kernel=%s must have 1, 2 or 3 entries'
+                             % (self.name, self.kernel))
+        if any(k < 1 for k in self.kernel):
+            raise MXNetError('operator %s: kernel=%s must be positive' % (self.name, self.kernel))
+        self.nd = nd
+        self.channel_last, _ = _layout_info(self, self.layout, nd)
+        self.stride_ = _spatial(self, 'stride', self.stride, nd, 1, 1)
+        self.dilate_ = _spatial(self, 'dilate', self.dilate, nd, 1, 1)
+        self.pad_ = _spatial(self, 'pad', self.pad, nd, 0, 0)
+        if self.num_filter < 1 or self.num_group < 1:
+            raise MXNetError('operator %s: num_filter=%d and num_group=%d must be positive'
+                             % (self.name, self.num_filter, self.num_group))
+        self._scratch = _Scratch()
+        self._low = None
+
+    def list_arguments(self):
+        return ['data', 'weight'] if self.no_bias else ['data', 'weight', 'bias']
+
+    def _split(self, shape):
+        """(N, C, spatial) of a data-layout shape."""
+        if self.channel_last:
+            return shape[0], shape[-1], tuple(shape[1:-1])
+        return shape[0], shape[1], tuple(shape[2:])
+
+    def _join(self, n, c, spatial):
+        return (n,) + tuple(spatial) + (c,) if self.channel_last else (n, c) + tuple(spatial)
+
+    def _weight_shape(self, rows, cols):
+        k = tuple(self.kernel)
+        return (rows,) + k + (cols,) if self.channel_last else (rows, cols) + k
+
+    def _check_data(self, dshape):
+        if len(dshape) != self.nd + 2:
+            raise InferError('data of shape %s must have %d dimensions for kernel=%s%s'
+                             % (dshape, self.nd + 2, tuple(self.kernel),
+                                ' and layout %s' % self.layout if self.layout else ''))
+        n, c, spatial = self._split(dshape)
+        if c % self.num_group:
+            raise InferError('data of shape %s has %d channels, not divisible by num_group=%d'
+                             % (dshape, c, self.num_group))
+        if self.num_filter % self.num_group:
+            raise InferError('num_filter=%d is not divisible by num_group=%d'
+                             % (self.num_filter, self.num_group))
+        return n, c, spatial
+
+    def _lowering(self, n, cb, cs, big, small):
+        key = (n, cb, cs, tuple(big), tuple(small))
+        if self._low is None or self._low_key != key:
+            self._low = _Lowering(n, cb, cs, big, small, self.kernel, self.stride_,
+                                  self.dilate_, self.pad_, self.num_group, self.channel_last)
+            self._low_key = key
+        return self._low
+
+
+def _conv_params(workspace):
+    return {'kernel': Param('shape'), 'stride': Param('shape', None),
+            'dilate': Param('shape', None), 'pad': Param('shape', None),
+            'num_filter': Param('int'), 'num_group': Param('int', 1),
+            'workspace': Param('int', workspace), 'no_bias': Param('bool', False),
+            'cudnn_tune': Param('str_or_none', None, choices=_CUDNN_TUNE),
+            'cudnn_off': Param('bool', False),
+            'layout': Param('str_or_none', None, choices=_CONV_LAYOUTS)}
+
+
+@register
+class Convolution(_ConvBase):
+    """N-d convolution (cross-correlation) over ``data`` with ``weight`` and optional ``bias``.
+
+    ``data`` is ``(N, C, *spatial)`` (``layout`` NCW/NCHW/NCDHW, or NHWC/NDHWC channel-last);
+    ``weight`` is ``(num_filter, C/num_group, *kernel)`` (``(num_filter, *kernel, C/num_group)``
+    channel-last); each output size is ``floor((x + 2*pad - dilate*(kernel-1) - 1)/stride) + 1``.
+    ``workspace`` and ``cudnn_*`` are accepted and ignored.
+
+    Example::
+
+        >>> x = mx.nd.ones((1, 1, 4, 4)); w = mx.nd.ones((2, 1, 3, 3))
+        >>> mx.nd.Convolution(x, w, kernel=(3, 3), num_filter=2, no_bias=True).asnumpy()[0, 0]
+        array([[9., 9.],
+               [9., 9.]], dtype=float32)
+    """
+    name = 'Convolution'
+    aliases = ('convolution',)
+    params = _conv_params(1024)
+    samples = (
+        Sample({'kernel': (2, 2), 'num_filter': 3}, {'data': (2, 2, 4, 4)}),
+        Sample({'kernel': (3, 2), 'num_filter': 4, 'num_group': 2, 'stride': (2, 1),
+                'pad': (1, 0), 'dilate': (1, 2), 'no_bias': True}, {'data': (2, 4, 5, 5)}),
+        Sample({'kernel': (3,), 'num_filter': 2, 'stride': (2,), 'pad': (2,), 'dilate': (2,)},
+               {'data': (3, 2, 7)}),
+        Sample({'kernel': (2, 2, 2), 'num_filter': 2, 'pad': (1, 0, 1), 'stride': (2, 1, 1)},
+               {'data': (2, 2, 3, 3, 3)}),
+        Sample({'kernel': (3, 3), 'num_filter': 2, 'pad': (1, 1), 'layout': 'NHWC',
+                'num_group': 2}, {'data': (2, 4, 3, 2)}),
+        # long output rows (batch-first internal layout), with one and with two samples
+        Sample({'kernel': (3, 3), 'num_filter': 2, 'stride': (2, 2)}, {'data': (1, 1, 20, 20)}),
+        Sample({'kernel': (3,), 'num_filter': 2, 'num_group': 2, 'pad': (1,)},
+               {'data': (2, 2, 17)}),
+    )
+
+    def infer_shape(self, in_shapes):
+        dshape = in_shapes[0]
+        if dshape is None:
+            return in_shapes, [None], []
+        n, c, spatial = self._check_data(tuple(dshape))
+        out = []
+        for x, k, s, d, p in zip(spatial, self.kernel, self.stride_, self.dilate_, self.pad_):
+            span = d * (k - 1) + 1
+            if span > x + 2 * p:
+                raise InferError('kernel=%s (dilate=%s) exceeds data of shape %s padded by %s'
+                                 % (tuple(self.kernel), self.dilate_, dshape, self.pad_))
+            out.append((x + 2 * p - span) // s + 1)
+        f = self.num_filter
+        ins = [tuple(dshape), self._weight_shape(f, c // self.num_group)]
+        if not self.no_bias:
+            ins.append((f,))
+        return ins, [self._join(n, f, out)], []
+
+    def _geometry(self, x, y):
+        n, c, spatial = self._split(x.shape)
+        _, f, small = self._split(y.shape)
+        return self._lowering(n, c, f, spatial, small)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x, w, y = ins[0], ins[1], outs[0]
+        low = self._geometry(x, y)
+        col = low.im2col(xp, self._scratch, low.big_in(xp, self._scratch, x, 'xpad'), 'col')
+        # backward reuses these columns when it is handed the same input array
+        self._col_of = x if is_train else None
+        w2 = _w2(xp, self._scratch, w, self.channel_last, 'w2')
+        res = self._scratch.get(xp, 'res', (low.cs, low.m), y.dtype)
+        low.forward_gemm(xp, w2, col, res)
+        view = low.small_out(y)
+        if self.no_bias:
+            view[...] = res.reshape(view.shape)
+        else:
+            xp.add(res.reshape(view.shape),
+                   ins[2].reshape((-1,) + (1,) * (view.ndim - 1)), out=view)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        x, w, g = ins[0], ins[1], ograds[0]
+        low = self._geometry(x, g)
+        s = self._scratch
+        g2 = low.small_in(xp, s, g, 'g')
+        if len(igrads) > 2 and igrads[2] is not None:
+            xp.sum(g2, axis=1, out=igrads[2])
+        if igrads[1] is not None:
+            if getattr(self, '_col_of', None) is x:
+                col = s.get(xp, 'col', low.cols, x.dtype).reshape(low.cb * low.ksize, low.m)
+            else:
+                col = low.im2col(xp, s, low.big_in(xp, s, x, 'xpad'), 'col')
+            dw2, tmp = _dw_out(xp, s, igrads[1], self.channel_last, 'dw2')
+            low.weight_gemm(xp, g2, col, dw2)
+            if tmp is not None:
+                igrads[1][...] = xp.moveaxis(tmp, 1, -1)
+        if igrads[0] is not None:
+            w2 = _w2(xp, s, w, self.channel_last, 'w2')
+            dcol = s.get(xp, 'dcol', (low.cb * low.ksize, low.m), x.dtype)
+            low.column_gemm(xp, w2, g2, dcol)
+            buf = low.col2im(xp, s, dcol, 'dxpad')
+            igrads[0].transpose(low.perm)[...] = buf[low.interior]
+
+
+@register
+class Deconvolution(_ConvBase):
+    """Transposed convolution: the gradient of a Convolution with respect to its data.
+
+    ``weight`` is ``(C, num_filter/num_group, *kernel)``; each output size is
+    ``stride*(x-1) + dilate*(kernel-1) + 1 - 2*pad + adj``, or ``target_shape`` when given (pad
+    and adj are then derived from it, as MXNet does).  ``no_bias`` defaults to True.
+
+    Example::
+
+        >>> x = mx.nd.ones((1, 1, 2, 2)); w = mx.nd.ones((1, 1, 2, 2))
+        >>> mx.nd.Deconvolution(x, w, kernel=(2, 2), num_filter=1).asnumpy()[0, 0]
+        array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]], dtype=float32)
+    """
+    name = 'Deconvolution'
+    aliases = ('deconvolution',)
+    params = dict(_conv_params(512), no_bias=Param('bool', True),
+                  adj=Param('shape', None), target_shape=Param('shape', None))
+    samples = (
+        Sample({'kernel': (2, 2), 'num_filter': 3, 'no_bias': False}, {'data': (2, 2, 3, 3)}),
+        Sample({'kernel': (3, 2), 'num_filter': 4, 'num_group': 2, 'stride': (2, 1),
+                'pad': (1, 0), 'dilate': (1, 2), 'adj': (1, 0)}, {'data': (2, 4, 3, 3)}),
+        Sample({'kernel': (3,), 'num_filter': 2, 'stride': (2,), 'target_shape': (8,),
+                'no_bias': False}, {'data': (2, 3, 4)}),
+        Sample({'kernel': (2, 2, 2), 'num_filter': 2, 'stride': (2, 1, 1), 'pad': (0, 1, 0)},
+               {'data': (2, 2, 2, 2, 2)}),
+        Sample({'kernel': (3, 3), 'num_filter': 2, 'pad': (1, 1), 'layout': 'NHWC',
+                'num_group': 2, 'no_bias': False}, {'data': (2, 3, 4, 2)}),
+        Sample({'kernel': (2,), 'num_filter': 2, 'stride': (2,), 'no_bias': False},
+               {'data': (2, 1, 16)}),
+    )
+
+    def setup(self):
+        super().setup()
+        self.adj_ = _spatial(self, 'adj', self.adj, self.nd, 0, 0)
+        ts = self.target_shape
+        self.target_ = _spatial(self, 'target_shape', ts, self.nd, 0, 0) if ts else None
+        if self.target_ is not None and not any(self.target_):
+            self.target_ = None
+        if self.target_ is None:
+            bad = [(a, s) for a, s in zip(self.adj_, self.stride_) if a >= s]
+            if bad:
+                raise MXNetError('operator %s: adj=%s must be smaller than stride=%s'
+                                 % (self.name, self.adj_, self.stride_))
+
+    def _pads(self, spatial):
+        """(pad, adj, out) per dimension for data spatial sizes ``spatial``."""
+        pads, adjs, outs = [], [], []
+        for i, (x, k, s, d) in enumerate(zip(spatial, self.kernel, self.stride_,
+                                             self.dilate_)):
+            full = s * (x - 1) + d * (k - 1) + 1
+            t = self.target_[i] if self.target_ is not None else 0
+            if t:
+                if t > full:
+                    raise InferError('target_shape=%s is too big for data of spatial shape %s'
+                                     ' (at most %d in dimension %d)'
+                                     % (self.target_, spatial, full, i))
+                total = full - t
+                p, a = (total + 1) // 2, total % 2
+            else:
+                p, a = self.pad_[i], self.adj_[i]
+            o = full - 2 * p + a
+            if o < 1:
+                raise InferError('output size %d in dimension %d is not positive (data spatial'
+                                 ' shape %s, pad=%s, adj=%s)' % (o, i, spatial, self.pad_,
+                                                                  self.adj_))
+            pads.append(p)
+            adjs.append(a)
+            outs.append(o)
+        return tuple(pads), tuple(adjs), tuple(outs)
+
+    def infer_shape(self, in_shapes):
+        dshape = in_shapes[0]
+        if dshape is None:
+            return in_shapes, [None], []
+        n, c, spatial = self._check_data(tuple(dshape))
+        _, _, out = self._pads(spatial)
+        f = self.num_filter
+        ins = [tuple(dshape), self._weight_shape(c, f // self.num_group)]
+        if not self.no_bias:
+            ins.append((f,))
+        return ins, [self._join(n, f, out)], []
+
+    def _geometry(self, x, y):
+        n, c, small = self._split(x.shape)
+        _, f, big = self._split(y.shape)
+        pads, adjs, _ = self._pads(small)
+        key = (n, c, f, tuple(big), tuple(small))
+        if self._low is None or self._low_key != key:
+            # the big buffer is out + 2*pad wide: the last adj positions get no window
+            self._low = _Lowering(n, f, c, big, small, self.kernel, self.stride_,
+                                  self.dilate_, pads, self.num_group, self.channel_last)
+            self._low_key = key
+        return self._low
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x, w, y = ins[0], ins[1], outs[0]
+        low = self._geometry(x, y)
+        s = self._scratch
+        x2 = low.small_in(xp, s, x, 'x')
+        w2 = _w2(xp, s, w, self.channel_last, 'w2')
+        dcol = s.get(xp, 'dcol', (low.cb * low.ksize, low.m), x.dtype)
+        low.column_gemm(xp, w2, x2, dcol)
+        buf = low.col2im(xp, s, dcol, 'ypad')
+        view = y.transpose(low.perm)
+        if self.no_bias:
+            view[...] = buf[low.interior]
+        else:
+            xp.add(buf[low.interior], ins[2].reshape((-1,) + (1,) * (view.ndim - 1)),
+                   out=view)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        x, w, g = ins[0], ins[1], ograds[0]
+        low = self._geometry(x, g)
+        s = self._scratch
+        if len(igrads) > 2 and igrads[2] is not None:
+            _sum_channels(xp, g, self.nd, self.channel_last, igrads[2])
+        if igrads[0] is None and igrads[1] is None:
+            return
+        col = low.im2col(xp, s, low.big_in(xp, s, g, 'gpad'), 'col')
+        if igrads[1] is not None:
+            x2 = low.small_in(xp, s, x, 'x')
+            dw2, tmp = _dw_out(xp, s, igrads[1], self.channel_last, 'dw2')
+            low.weight_gemm(xp, x2, col, dw2)
+            if tmp is not None:
+                igrads[1][...] = xp.moveaxis(tmp, 1, -1)
+        if igrads[0] is not None:
+            w2 = _w2(xp, s, w, self.channel_last, 'w2')
+            res = s.get(xp, 'res', (low.cs, low.m), x.dtype)
+            low.forward_gemm(xp, w2, col, res)
+            view = low.small_out(igrads[0])
+            view[...] = res.reshape(view.shape)
+
+
+# ---- pooling ------------------------------------------------------------------------------
+def _distinct(rng, shape):
+    """Well-separated values in random order, so max pooling never meets a near-tie."""
+    n = _prod(shape)
+    return (rng.permutation(n).reshape(shape) - n / 2.0) * 0.1
+
+
+def _positive(rng, shape):
+    return rng.uniform(0.5, 1.5, shape)
+
+
+class _PoolPlan:
+    """Window geometry of one Pooling call: padded extent, offsets, divisors."""
+
+    def __init__(self, op, xp, shape, dtype):
+        nd = len(shape) - 2
+        sp_axes = tuple(range(1, nd + 1)) if op.channel_last else tuple(range(2, nd + 2))
+        spatial = tuple(shape[a] for a in sp_axes)
+        kernel, stride, pad, outs = op.window(spatial)
+        self.sp_axes, self.spatial, self.kernel, self.stride, self.pad = (
+            sp_axes, spatial, kernel, stride, pad)
+        self.out = outs
+        self.extent = tuple(max(x + 2 * p, (o - 1) * s + k)
+                            for x, k, s, p, o in zip(spatial, kernel, stride, pad, outs))
+        self.needs_pad = any(e != x for e, x in zip(self.extent, spatial))
+        pshape = list(shape)
+        for a, e in zip(sp_axes, self.extent):
+            pshape[a] = e
+        self.pshape = tuple(pshape)
+        self.interior = tuple(slice(p, p + x) if a in sp_axes else slice(None)
+                              for a, p, x in zip(range(len(shape)),
+                                                 _expand(pad, sp_axes, len(shape)),
+                                                 _expand(spatial, sp_axes, len(shape))))
+        self.offsets = []
+        for off in itertools.product(*[range(k) for k in kernel]):
+            region = [slice(None)] * len(shape)
+            for a, o, s, m in zip(sp_axes, off, stride, outs):
+                region[a] = slice(o, o + (m - 1) * s + 1, s)
+            self.offsets.append(tuple(region))
+        # windows that never overlap write their gradient without accumulation
+        self.disjoint = all(s >= k for s, k in zip(stride, kernel))
+        # ... and when they also tile the input exactly, every gradient cell is written
+        self.tiles = not self.needs_pad and all(
+            s == k and (o - 1) * s + k == e
+            for s, k, o, e in zip(stride, kernel, outs, self.extent))
+        self.inv_count = None
+        if op.pool_type == 'avg':
+            self.inv_count = self._inv_count(op, xp, len(shape), dtype)
+
+    def _inv_count(self, op, xp, ndim, dtype):
+        """1 / (cells each window counts), MXNet's rule: clip to the padded (or real) input."""
+        per_dim = []
+        for x, k, s, p, o in zip(self.spatial, self.kernel, self.stride, self.pad, self.out):
+            start = np.arange(o) * s - p
+            if op.count_include_pad_:
+                count = np.minimum(start + k, x + p) - start
+            else:
+                count = np.minimum(start + k, x) - np.maximum(start, 0)
+            per_dim.append(np.maximum(count, 0))
+        total = per_dim[0]
+        for c in per_dim[1:]:
+            total = np.multiply.outer(total, c)
+        if np.all(total == _prod(self.kernel)):
+            return 1.0 / _prod(self.kernel)
+        inv = np.where(total > 0, 1.0 / np.maximum(total, 1), 0.0)
+        shape = [1] * ndim
+        for a, o in zip(self.sp_axes, self.out):
+            shape[a] = o
+        return xp.asarray(inv.reshape(shape).astype(dtype))
+
+
+def _expand(values, axes, ndim):
+    out = [0] * ndim
+    for a, v in zip(axes, values):
+        out[a] = v
+    return out
+
+
+@register
+class Pooling(Operator):
+    """Max, average, sum or Lp pooling over 1-, 2- or 3-D windows.
+
+    ``pooling_convention``: ``valid`` (floor), ``full`` (ceil: the last window may run past
+    the padded input) or ``same`` (``ceil(x/stride)`` outputs, windows clipped at the end, no
+    pad).  Average pooling divides by the window clipped to the padded input
+    (``count_include_pad``, the default) or to the real input.  Max pooling's gradient goes to
+    the first maximum of each window in row-major order, as in MXNet.
+
+    Example::
+
+        >>> x = mx.nd.array([[[[1, 2], [3, 4]]]])
+        >>> mx.nd.Pooling(x, kernel=(2, 2), pool_type='avg').asnumpy()
+        array([[[[2.5]]]], dtype=float32)
+    """
+    name = 'Pooling'
+    aliases = ('pooling',)
+    params = {'kernel': Param('shape', None),
+              'pool_type': Param('str', 'max', choices={'max', 'avg', 'sum', 'lp'}),
+              'global_pool': Param('bool', False), 'cudnn_off': Param('bool', False),
+              'pooling_convention': Param('str', 'valid', choices={'valid', 'full', 'same'}),
+              'stride': Param('shape', None), 'pad': Param('shape', None),
+              'p_value': Param('int_or_none', None),
+              'count_include_pad': Param('str_or_none', None),
+              'layout': Param('str_or_none', None, choices=_POOL_LAYOUTS)}
+    retain_inputs = (0,)
+    retain_outputs = (0,)
+    _d = {'data': _distinct}
+    _p = {'data': _positive}
+    samples = (
+        Sample({'kernel': (2, 2), 'stride': (2, 2)}, {'data': (2, 2, 4, 4)}, values=_d),
+        Sample({'kernel': (3, 2), 'stride': (2, 1), 'pad': (1, 1)}, {'data': (1, 2, 5, 4)},
+               values=_d),
+        Sample({'kernel': (3,), 'stride': (2,), 'pooling_convention': 'full'},
+               {'data': (2, 2, 6)}, values=_d),
+        Sample({'kernel': (3,), 'stride': (2,), 'pooling_convention': 'same', 'pad': (0,)},
+               {'data': (2, 1, 7)}, values=_d),
+        Sample({'kernel': (2, 2, 2), 'stride': (1, 2, 1), 'pool_type': 'max'},
+               {'data': (1, 2, 3, 4, 3)}, values=_d),
+        Sample({'kernel': (3, 3), 'stride': (2, 2), 'pad': (1, 1), 'pool_type': 'avg',
+                'pooling_convention': 'full'}, {'data': (1, 2, 6, 5)}),
+        Sample({'kernel': (3, 3), 'stride': (2, 2), 'pad': (1, 1), 'pool_type': 'avg',
+                'count_include_pad': False}, {'data': (1, 2, 5, 5)}),
+        Sample({'kernel': (2, 2, 2), 'stride': (2, 1, 2), 'pool_type': 'avg',
+                'pad': (1, 0, 1)}, {'data': (1, 2, 3, 3, 3)}),
+        Sample({'kernel': (3,), 'stride': (2,), 'pad': (1,), 'pool_type': 'sum',
+                'pooling_convention': 'full'}, {'data': (2, 2, 6)}),
+        Sample({'kernel': (2, 2), 'pool_type': 'lp', 'p_value': 1}, {'data': (1, 2, 3, 3)}),
+        Sample({'kernel': (2, 2), 'stride': (2, 1), 'pool_type': 'lp', 'p_value': 2,
+                'pad': (1, 0)}, {'data': (1, 2, 3, 3)}, values=_p),
+        Sample({'kernel': (3,), 'stride': (2,), 'pool_type': 'lp', 'p_value': 3},
+               {'data': (2, 2, 7)}, values=_p),
+        Sample({'global_pool': True, 'pool_type': 'avg'}, {'data': (2, 3, 3, 2)}),
+        Sample({'global_pool': True, 'pool_type': 'max', 'layout': 'NHWC'},
+               {'data': (2, 3, 2, 3)}, values=_d),
+        Sample({'kernel': (2, 2), 'stride': (2, 2), 'pool_type': 'avg', 'layout': 'NHWC'},
+               {'data': (2, 4, 4, 2)}),
+    )
+
+    def setup(self):
+        k = self.kernel or ()
+        if not self.global_pool and not 1 <= len(k) <= 3:
+            raise MXNetError('operator Pooling: kernel=%s must have 1, 2 or 3 entries '
+                             '(or set global_pool=True)' % (tuple(k),))
+        # global pooling ignores the kernel; its dimensions then come from layout or data
+        nd = len(k) if k and not self.global_pool else None
+        self.channel_last, nd = _layout_info(self, self.layout, nd)
+        self.nd = nd
+        if not self.global_pool:
+            if any(v < 1 for v in k):
+                raise MXNetError('operator Pooling: kernel=%s must be positive' % (tuple(k),))
+            self.stride_ = _spatial(self, 'stride', self.stride, len(k), 1, 1)
+            if self.pooling_convention == 'same':
+                # MXNet 1.9 reads pad[0..2] for 'same' whatever the kernel's dimensions, so
+                # scripts pass pad=(0, 0, 0) with a 1-D kernel: any all-zero pad is accepted
+                if self.pad and any(self.pad):
+                    raise MXNetError("operator Pooling: pooling_convention='same' takes no "
+                                     "pad, got pad=%s" % (tuple(self.pad),))
+                self.pad_ = (0,) * len(k)
+            else:
+                self.pad_ = _spatial(self, 'pad', self.pad, len(k), 0, 0)
+        cip = self.count_include_pad
+        if isinstance(cip, str):
+            low = cip.strip().lower()
+            if low not in ('true', '1', 'false', '0'):
+                raise MXNetError('operator Pooling: cannot read count_include_pad=%r as bool'
+                                 % cip)
+            cip = low in ('true', '1')
+        self.count_include_pad_ = True if cip is None else bool(cip)
+        if self.pool_type == 'lp':
+            if self.p_value is None:
+                raise MXNetError("operator Pooling: pool_type='lp' needs p_value (1, 2 or 3)")
+            if self.p_value not in (1, 2, 3):
+                raise MXNetError('operator Pooling: p_value=%d is not supported; use 1, 2 or 3'
+                                 % self.p_value)
+        self._scratch = _Scratch()
+        self._plan = None
+        self._pad_of = None
+
+    def window(self, spatial):
+        """(kernel, stride, pad, out) for input spatial sizes ``spatial``."""
+        if self.global_pool:
+            nd = len(spatial)
+            return tuple(spatial), (1,) * nd, (0,) * nd, (1,) * nd
+        kernel, stride, pad = tuple(self.kernel), self.stride_, self.pad_
+        outs = []
+        for x, k, s, p in zip(spatial, kernel, stride, pad):
+            conv = self.pooling_convention
+            if conv == 'same':
+                outs.append(-(-x // s))
+                continue
+            if k > x + 2 * p:
+                raise InferError('kernel=%s exceeds data of spatial shape %s padded by %s'
+                                 % (kernel, spatial, pad))
+            if conv == 'valid':
+                outs.append((x + 2 * p - k) // s + 1)
+            else:
+                outs.append(-(-(x + 2 * p - k) // s) + 1)
+        return kernel, stride, pad, tuple(outs)
+
+    def infer_shape(self, in_shapes):
+        dshape = in_shapes[0]
+        if dshape is None:
+            return in_shapes, [None], []
+        dshape = tuple(dshape)
+        nd = self.nd if self.nd is not None else len(dshape) - 2
+        if len(dshape) != nd + 2 or not 1 <= nd <= 3:
+            raise InferError('data of shape %s must have %d dimensions for %s'
+                             % (dshape, nd + 2, 'layout %s' % self.layout if self.layout
+                                else 'kernel=%s' % (tuple(self.kernel or ()),)))
+        sp_axes = tuple(range(1, nd + 1)) if self.channel_last else tuple(range(2, nd + 2))
+        _, _, _, outs = self.window(tuple(dshape[a] for a in sp_axes))
+        out = list(dshape)
+        for a, o in zip(sp_axes, outs):
+            out[a] = o
+        return [dshape], [tuple(out)], []
+
+    def _get_plan(self, xp, x):
+        key = (x.shape, x.dtype, xp.__name__)
+        if self._plan is None or self._plan_key != key:
+            self._plan = _PoolPlan(self, xp, x.shape, x.dtype)
+            self._plan_key = key
+        return self._plan
+
+    def _padded(self, xp, plan, x):
+        if not plan.needs_pad:
+            return x
+        fill = np.finfo(x.dtype).min if self.pool_type == 'max' else 0
+        buf = self._scratch.get(xp, 'xpad', plan.pshape, x.dtype, fill=fill)
+        if self._pad_of is not x:
+            buf[plan.interior] = x
+        return buf
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x, y = ins[0], outs[0]
+        plan = self._get_plan(xp, x)
+        self._pad_of = None
+        xpad = self._padded(xp, plan, x)
+        # backward reuses the padded copy when it is handed the same input array
+        self._pad_of = x if is_train else None
+        regions = plan.offsets
+        kind = self.pool_type
+        p = self.p_value if kind == 'lp' else 1
+        if kind == 'max':
+            y[...] = xpad[regions[0]]
+            for r in regions[1:]:
+                xp.maximum(y, xpad[r], out=y)
+            return
+        if p == 1:
+            y[...] = xpad[regions[0]]
+            for r in regions[1:]:
+                y += xpad[r]
+        else:
+            tmp = self._scratch.get(xp, 'tmp', y.shape, y.dtype)
+            xp.power(xpad[regions[0]], p, out=y)
+            for r in regions[1:]:
+                xp.power(xpad[r], p, out=tmp)
+                y += tmp
+            if p == 2:
+                xp.sqrt(y, out=y)
+            else:
+                xp.cbrt(y, out=y)
+        if kind == 'avg':
+            y *= plan.inv_count
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is None:
+            return
+        x, y, g = ins[0], outs[0], ograds[0]
+        plan = self._get_plan(xp, x)
+        s = self._scratch
+        dpad = s.get(xp, 'dxpad', plan.pshape, dx.dtype) if plan.needs_pad else dx
+        if not plan.tiles:
+            dpad.fill(0)
+        assign = plan.disjoint
+        kind = self.pool_type
+        regions = plan.offsets
+        if kind == 'max':
+            xpad = self._padded(xp, plan, x)
+            left = s.get(xp, 'left', y.shape, np.bool_)
+            left.fill(True)
+            hit = s.get(xp, 'hit', y.shape, np.bool_)
+            tmp = s.get(xp, 'tmp', y.shape, dx.dtype)
+            last = len(regions) - 1
+            for i, r in enumerate(regions):
+                xp.equal(xpad[r], y, out=hit)
+                hit &= left
+                if i != last:
+                    xp.logical_xor(left, hit, out=left)
+                xp.multiply(g, hit, out=tmp)
+                if assign:
+                    dpad[r] = tmp
+                else:
+                    dpad[r] += tmp
+        else:
+            p = self.p_value if kind == 'lp' else 1
+            gs = s.get(xp, 'gs', y.shape, dx.dtype)
+            if kind == 'avg':
+                xp.multiply(g, plan.inv_count, out=gs)
+            elif p == 1:
+                gs[...] = g
+            else:
+                # d (sum x^p)^(1/p) / dx = x^(p-1) / y^(p-1)
+                xp.divide(g, y if p == 2 else y * y, out=gs)
+            if p == 1:
+                for r in regions:
+                    if assign:
+                        dpad[r] = gs
+                    else:
+                        dpad[r] += gs
+            else:
+                xpad = self._padded(xp, plan, x)
+                tmp = s.get(xp, 'tmp', y.shape, dx.dtype)
+                for r in regions:
+                    if p == 2:
+                        xp.multiply(xpad[r], gs, out=tmp)
+                    else:
+                        xp.multiply(xpad[r], xpad[r], out=tmp)
+                        tmp *= gs
+                    if assign:
+                        dpad[r] = tmp
+                    else:
+                        dpad[r] += tmp
+        if dpad is not dx:
+            dx[...] = dpad[plan.interior]

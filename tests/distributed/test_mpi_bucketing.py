@@ -1,0 +1,40 @@
+"""BucketingModule across ranks (``mpiexec -n 2``/``-n 3``, ``pytest --with-mpi``): ranks whose
+batches fall in different buckets in the same step still make the same collectives and keep
+bit-identical replicas, even when a bucket's graph leaves a shared parameter unused."""
+import numpy as np
+import pytest
+
+from tests.module.test_bucketing_sequential import BucketIter, FEAT, CLASSES
+
+pytestmark = pytest.mark.mpi(min_size=2)
+
+
+def sym_gen(seq_len):
+    """Long buckets use an extra layer that short buckets leave out."""
+    import distmod as mx
+    data = mx.sym.Variable('data')
+    pooled = mx.sym.sum(data, axis=1) / float(seq_len)
+    if seq_len >= 8:
+        pooled = mx.sym.Activation(mx.sym.FullyConnected(pooled, num_hidden=FEAT,
+                                                         name='fc_extra'), act_type='tanh')
+    fc = mx.sym.FullyConnected(pooled, num_hidden=CLASSES, name='fc')
+    return mx.sym.SoftmaxOutput(fc, name='softmax'), ('data',), ('softmax_label',)
+
+
+def test_ranks_in_different_buckets_keep_identical_replicas():
+    import distmod as mx
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    keys = [3, 6, 10]
+    keys = keys[comm.rank % 3:] + keys[:comm.rank % 3]      # a different bucket every step
+    it = BucketIter(keys, seed=comm.rank)
+    mx.random.seed(comm.rank)
+    mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=10)
+    mod.fit(it, num_epoch=3, kvstore='dist_sync', optimizer='sgd',
+            optimizer_params={'learning_rate': 0.3, 'momentum': 0.9, 'wd': 1e-3})
+    assert set(mod._buckets) == {3, 6, 10}
+    arg, aux = mod.get_params()
+    blob = b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg))
+    everyone = comm.allgather(blob)
+    assert all(e == everyone[0] for e in everyone)
+    assert sorted(arg) == ['fc_bias', 'fc_extra_bias', 'fc_extra_weight', 'fc_weight']
