@@ -54,6 +54,7 @@ def test_multi_rank_suite(n, tmp_path):
     files = sorted(os.path.join('tests', 'distributed', f) for f in os.listdir(HERE)
                    if f.startswith('test_mpi_') and f.endswith('.py'))
     proc, _ = run_mpi(n, [sys.executable, '-m', 'pytest', '-q', '--with-mpi', '--color=no',
+                          '-o', 'faulthandler_timeout=120',
                           '-p', 'no:cacheprovider', '--basetemp', str(tmp_path / 'rank'),
                           ] + files)
     out = proc.stdout + proc.stderr
