@@ -99,15 +99,7 @@ class _Lowering:
         self.nd = nd
         self.padded = tuple(b + 2 * p for b, p in zip(big, pad))
         self.batch_last = n > 1 and small[-1] < _BATCH_LAST_BELOW
-        sp = tuple(range(1, nd + 1))
-        if self.batch_last:
-            self.inner = sp + (nd + 1,)          # positions of (*spatial, N) after C
-            self.ishape = lambda c, s: (c,) + tuple(s) + (n,)
-            self.sp_axes = tuple(range(1, nd + 1))
-        else:
-            self.inner = (nd + 1,) + sp
-            self.ishape = lambda c, s: (c, n) + tuple(s)
-            self.sp_axes = tuple(range(2, nd + 2))
+        self.sp_axes = tuple(range(1, nd + 1)) if self.batch_last else tuple(range(2, nd + 2))
         # permutation taking a data array (N, C, *S) or (N, *S, C) to internal order
         if channel_last:
             c_ax, s_ax = nd + 1, tuple(range(1, nd + 1))
@@ -118,7 +110,7 @@ class _Lowering:
         self.interior = ((slice(None),) + inner + (slice(None),) if self.batch_last
                          else (slice(None), slice(None)) + inner)
         self.ksize = _prod(kernel)
-        self.cols = self.ishape(cb, ()) [:1] + tuple(kernel) + self.ishape(0, small)[1:]
+        self.cols = (cb,) + tuple(kernel) + self.ishape(0, small)[1:]
         self.m = n * _prod(small)
         # col2im: for each kernel offset, the big-buffer region it lands on
         self.c2i = []
@@ -128,8 +120,11 @@ class _Lowering:
                 region[a] = slice(o * d, o * d + (m - 1) * s + 1, s)
             self.c2i.append((tuple(region), (slice(None),) + off))
 
-    def has_pad(self):
-        return any(self.pad)
+    def ishape(self, c, spatial):
+        """Internal shape with ``c`` channels: (c, N, *spatial) or (c, *spatial, N)."""
+        if self.batch_last:
+            return (c,) + tuple(spatial) + (self.n,)
+        return (c, self.n) + tuple(spatial)
 
     # -- data movement --
     def big_in(self, xp, scratch, x, key):
@@ -149,15 +144,12 @@ class _Lowering:
         return out.transpose(self.perm)
 
     def im2col(self, xp, scratch, buf, key):
+        # (C, *kernel) step by dilation, the other axes (N, *out) by stride
         st = buf.strides
-        cst = [st[0]] + [st[a] * d for a, d in zip(self.sp_axes, self.dilate)]
-        rest = []
-        for a in range(1, self.nd + 2):
-            if a in self.sp_axes:
-                rest.append(st[a] * self.stride[self.sp_axes.index(a)])
-            else:
-                rest.append(st[a])
-        view = _as_strided(xp, buf, self.cols, cst + rest)
+        step = dict(zip(self.sp_axes, self.stride))
+        strides = ([st[0]] + [st[a] * d for a, d in zip(self.sp_axes, self.dilate)]
+                   + [st[a] * step.get(a, 1) for a in range(1, self.nd + 2)])
+        view = _as_strided(xp, buf, self.cols, strides)
         col = scratch.get(xp, key, self.cols, buf.dtype)
         col[...] = view
         return col.reshape(self.cb * self.ksize, self.m)
@@ -172,7 +164,7 @@ class _Lowering:
         return buf
 
     # -- GEMMs, one per group --
-    def _groups(self, w2, rows_a, rows_b):
+    def _groups(self, rows_a, rows_b):
         g = self.group
         ra, rb = rows_a // g, rows_b // g
         return [(slice(i * ra, (i + 1) * ra), slice(i * rb, (i + 1) * rb)) for i in range(g)]
@@ -182,7 +174,7 @@ class _Lowering:
         if self.group == 1:
             xp.matmul(w2, col, out=out2)
             return out2
-        for so, sc in self._groups(w2, self.cs, self.cb * self.ksize):
+        for so, sc in self._groups(self.cs, self.cb * self.ksize):
             xp.matmul(w2[so], col[sc], out=out2[so])
         return out2
 
@@ -191,7 +183,7 @@ class _Lowering:
         if self.group == 1:
             xp.matmul(g2, col.T, out=dw2)
             return dw2
-        for so, sc in self._groups(dw2, self.cs, self.cb * self.ksize):
+        for so, sc in self._groups(self.cs, self.cb * self.ksize):
             xp.matmul(g2[so], col[sc].T, out=dw2[so])
         return dw2
 
@@ -200,7 +192,7 @@ class _Lowering:
         if self.group == 1:
             xp.matmul(w2.T, g2, out=dcol)
             return dcol
-        for so, sc in self._groups(w2, self.cs, self.cb * self.ksize):
+        for so, sc in self._groups(self.cs, self.cb * self.ksize):
             xp.matmul(w2[so].T, g2[so], out=dcol[sc])
         return dcol
 
@@ -220,11 +212,6 @@ def _dw_out(xp, scratch, dw, channel_last, key):
         return dw.reshape(dw.shape[0], -1), None
     buf = scratch.get(xp, key, (dw.shape[0], dw.shape[-1]) + dw.shape[1:-1], dw.dtype)
     return buf.reshape(dw.shape[0], -1), buf
-
-
-def _bias_view(b, nd, channel_last):
-    return b.reshape((1,) * (nd + 1) + (-1,)) if channel_last else b.reshape(
-        (1, -1) + (1,) * nd)
 
 
 def _sum_channels(xp, g, nd, channel_last, out):
@@ -322,7 +309,6 @@ class Convolution(_ConvBase):
                [9., 9.]], dtype=float32)
     """
     name = 'Convolution'
-    aliases = ('convolution',)
     params = _conv_params(1024)
     samples = (
         Sample({'kernel': (2, 2), 'num_filter': 3}, {'data': (2, 2, 4, 4)}),
@@ -420,7 +406,6 @@ class Deconvolution(_ConvBase):
                [1., 2., 1.]], dtype=float32)
     """
     name = 'Deconvolution'
-    aliases = ('deconvolution',)
     params = dict(_conv_params(512), no_bias=Param('bool', True),
                   adj=Param('shape', None), target_shape=Param('shape', None))
     samples = (
@@ -568,10 +553,10 @@ class _PoolPlan:
         for a, e in zip(sp_axes, self.extent):
             pshape[a] = e
         self.pshape = tuple(pshape)
-        self.interior = tuple(slice(p, p + x) if a in sp_axes else slice(None)
-                              for a, p, x in zip(range(len(shape)),
-                                                 _expand(pad, sp_axes, len(shape)),
-                                                 _expand(spatial, sp_axes, len(shape))))
+        interior = [slice(None)] * len(shape)
+        for a, p, x in zip(sp_axes, pad, spatial):
+            interior[a] = slice(p, p + x)
+        self.interior = tuple(interior)
         self.offsets = []
         for off in itertools.product(*[range(k) for k in kernel]):
             region = [slice(None)] * len(shape)
@@ -610,13 +595,6 @@ class _PoolPlan:
         return xp.asarray(inv.reshape(shape).astype(dtype))
 
 
-def _expand(values, axes, ndim):
-    out = [0] * ndim
-    for a, v in zip(axes, values):
-        out[a] = v
-    return out
-
-
 @register
 class Pooling(Operator):
     """Max, average, sum or Lp pooling over 1-, 2- or 3-D windows.
@@ -634,7 +612,6 @@ class Pooling(Operator):
         array([[[[2.5]]]], dtype=float32)
     """
     name = 'Pooling'
-    aliases = ('pooling',)
     params = {'kernel': Param('shape', None),
               'pool_type': Param('str', 'max', choices={'max', 'avg', 'sum', 'lp'}),
               'global_pool': Param('bool', False), 'cudnn_off': Param('bool', False),
