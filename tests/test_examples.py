@@ -28,3 +28,21 @@ def test_mnist_mlp_reaches_97_percent():
     except Exception as e:      # no npm and no network: nothing to train on
         pytest.skip('MNIST could not be fetched: %s' % e)
     assert _load('mnist_mlp').main(num_epoch=10) >= 0.97
+
+
+def _mnist_or_skip():
+    import pytest
+    try:
+        _load('mnist_data').get_mnist()
+    except Exception as e:      # no npm and no network: nothing to train on
+        pytest.skip('MNIST could not be fetched: %s' % e)
+
+
+def test_sequential_module_example_trains_like_mxnet():
+    _mnist_or_skip()
+    assert _load('sequential_module').main(n_epoch=2) >= 0.8     # MXNet 1.9.1: 0.847
+
+
+def test_python_loss_example_trains_with_a_python_gradient():
+    _mnist_or_skip()
+    assert _load('python_loss').main(n_epoch=2) >= 0.75          # MXNet 1.9.1: 0.759
