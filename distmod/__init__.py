@@ -30,3 +30,4 @@ from . import monitor
 from . import kvstore
 from . import kvstore as kv
 from . import rnn
+from . import test_utils

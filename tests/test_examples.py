@@ -46,3 +46,18 @@ def test_sequential_module_example_trains_like_mxnet():
 def test_python_loss_example_trains_with_a_python_gradient():
     _mnist_or_skip()
     assert _load('python_loss').main(n_epoch=2) >= 0.75          # MXNet 1.9.1: 0.759
+
+
+def test_mnist_lenet_one_epoch():
+    _mnist_or_skip()
+    assert _load('mnist_lenet').main(num_epoch=1) >= 0.98      # 10 epochs: see README
+
+
+def test_fashion_resnet_quick_run():
+    import pytest
+    try:
+        _load('fashion_data').get_fashion_mnist()
+    except Exception as e:      # no apt and no network: nothing to train on
+        pytest.skip('Fashion-MNIST could not be fetched: %s' % e)
+    # 60 batches of one epoch (chance is 0.1); the full run's figures are in the README
+    assert _load('fashion_resnet').main(num_epoch=1, units=1, train_batches=60) >= 0.5

@@ -249,7 +249,9 @@ class BaseModule:
             for name, value in name_values:
                 info('Epoch[%d] Train-%s=%f', epoch, name, value)
             info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)
-            # keep the copies on every device identical and the host copy current
+            # BatchNorm's moving statistics drift apart across ranks (each sees its own
+            # data): average them; then keep every device's copy identical, the host current
+            self._average_aux_over_ranks()
             arg_params, aux_params = self.get_params()
             self.set_params(arg_params, aux_params)
             if epoch_end_callback is not None:
@@ -295,6 +297,9 @@ class BaseModule:
         self.set_params(arg_params, aux_params)
 
     # ---- misc --------------------------------------------------------------------------
+    def _average_aux_over_ranks(self):
+        """Average auxiliary states over data-parallel ranks (modules with some override)."""
+
     def _data_parallel(self):
         """This module's cross-rank coordination (inactive when it has none)."""
         from .data_parallel import DataParallel

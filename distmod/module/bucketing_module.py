@@ -258,6 +258,11 @@ class BucketingModule(BaseModule):
                 module.borrow_optimizer(default)
         self.optimizer_initialized = True
 
+    def _average_aux_over_ranks(self):
+        if self._buckets:
+            self._buckets[self._default_bucket_key]._average_aux_over_ranks()
+            self._params_dirty = True
+
     # ---- compute -----------------------------------------------------------------------
     def prepare(self, data_batch, sparse_row_id_fn=None):
         """Bind the batch's bucket ahead of time (the current bucket stays current)."""

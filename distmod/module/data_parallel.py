@@ -10,7 +10,10 @@ it does nothing.  With several it
   finishes the job before the update), so every rank updates the same numbers;
 - tells whether every rank still has a batch (``all_have``), so no rank waits in a collective
   that another rank never calls;
-- sums metric states over ranks (``global_name_value``).
+- sums metric states over ranks (``global_name_value``);
+- averages auxiliary states (BatchNorm's moving statistics) over ranks at every epoch end
+  (``average_aux``), so replicas agree again and checkpoints hold the average of what every
+  rank's data saw.
 
 The kvstore keys are the parameter names, shared by every executor group that shares the
 parameters (BucketingModule's buckets share the default bucket's gradient buffers), so ranks
@@ -170,6 +173,22 @@ class DataParallel:
             self._reducer.wait()
             self._started = False
         self.use_group(group)
+
+    def average_aux(self, group):
+        """Replace the auxiliary states (BatchNorm's moving mean and variance) by their average
+        over ranks, the same numbers on every rank (``fit`` does this at every epoch end)."""
+        if not self.active or not group.aux_names:
+            return
+        from mpi4py import MPI
+        for block in group.aux_arrays:
+            data = block[0]._data
+            host = data if isinstance(data, np.ndarray) else data.get()
+            self.comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
+            host /= self.num_workers
+            if host is not data:
+                data.set(host)
+            for other in block[1:]:
+                block[0].copyto(other)
 
     # ---- control -----------------------------------------------------------------------
     def all_have(self, have):

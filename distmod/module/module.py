@@ -342,6 +342,11 @@ class Module(BaseModule):
         self._dp = shared_module._dp
         self.optimizer_initialized = True
 
+    def _average_aux_over_ranks(self):
+        if self._dp.active and self._exec_group.aux_names:
+            self._dp.average_aux(self._exec_group)
+            self._params_dirty = True
+
     # ---- compute -----------------------------------------------------------------------
     def forward(self, data_batch, is_train=None):
         """Forward a batch; a batch of other shapes (a smaller last batch) rebinds first."""

@@ -173,6 +173,10 @@ class SequentialModule(BaseModule):
                                   optimizer_params=optimizer_params, force_init=force_init)
         self.optimizer_initialized = True
 
+    def _average_aux_over_ranks(self):
+        for module in self._modules:
+            module._average_aux_over_ranks()
+
     # ---- compute -----------------------------------------------------------------------
     def forward(self, data_batch, is_train=None):
         """Forward through the chain; each module's outputs are the next one's data."""

@@ -8,6 +8,8 @@ from .utils import save, load
 
 globals().update(_op.generated_functions())
 from .ndarray import concat   # noqa: E402  (the direct version beats the generated one)
+from .random import (random_uniform, random_normal, random_uniform as uniform,   # noqa: E402
+                     random_normal as normal)   # ctx-aware faces of the aliases; makes mx.nd.random
 
 
 def _ufunc(fn_arr, fn_scalar_name=None):

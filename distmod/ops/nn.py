@@ -122,6 +122,15 @@ class Activation(Operator):
         act = self.act_type
         if act == 'relu':
             xp.multiply(g, x > 0, out=dx)
+        elif act in ('sigmoid', 'tanh') and dx is not g:
+            # in place in dx: no per-step temporaries (each one a fresh page-faulting array)
+            if act == 'sigmoid':
+                xp.subtract(1, y, out=dx)
+                dx *= y
+            else:
+                xp.multiply(y, y, out=dx)
+                xp.subtract(1, dx, out=dx)
+            dx *= g
         elif act == 'sigmoid':
             xp.multiply(g, y * (1 - y), out=dx)
         elif act == 'tanh':

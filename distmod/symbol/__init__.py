@@ -3,6 +3,7 @@ from .symbol import Symbol, Variable, var, Group, load, load_json, _create
 from . import symbol as _symbol
 
 globals().update(_symbol.generated_functions())
+from . import random   # noqa: E402,F401  (mx.sym.random)
 
 
 def _dispatch(sym_op, scalar_op, rscalar_op, py_fn):

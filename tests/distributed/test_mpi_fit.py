@@ -195,3 +195,32 @@ def test_ranks_with_different_models_get_a_clear_error_not_a_hang():
     with pytest.raises(mx.MXNetError, match=r"ranks disagree on key 'arg:fc1_weight' \(rank 0: "
                                             r"shape \(4, 12\) float32; rank 1: shape \(5, 12\)"):
         mod.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=1, kvstore='dist_sync')
+
+
+def test_batchnorm_moving_stats_are_averaged_over_ranks_at_epoch_end():
+    import distmod as mx
+    comm = _comm()
+    data = mx.sym.Variable('data')
+    net = mx.sym.FullyConnected(data, num_hidden=8, name='fc1')
+    net = mx.sym.BatchNorm(net, name='bn1', fix_gamma=False)
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=3, name='fc2'),
+                               name='softmax')
+    x, y = _data(n=40 * comm.size)
+    x = x + comm.rank                   # every rank's shard has its own statistics
+    last = {}
+
+    def keep_local(param):
+        if param.nbatch == 3:           # the epoch's last batch: before the epoch end
+            last.update((n, a[0].asnumpy().copy()) for n, a in
+                        zip(mod._exec_group.aux_names, mod._exec_group.aux_arrays))
+    mod = mx.mod.Module(net)
+    it = mx.io.NDArrayIter(x, y, batch_size=10, num_parts=comm.size, part_index=comm.rank)
+    mod.fit(it, num_epoch=1, kvstore='dist_sync', batch_end_callback=keep_local)
+    _, aux = mod.get_params()
+    gathered = comm.allgather(last)
+    for name in ('bn1_moving_mean', 'bn1_moving_var'):
+        want = np.mean([g[name] for g in gathered], axis=0)
+        np.testing.assert_allclose(aux[name].asnumpy(), want, rtol=1e-6)
+        assert not np.allclose(gathered[0][name], gathered[-1][name])
+    everyone = _gather_bytes(mod)
+    assert all(e == everyone[0] for e in everyone)

@@ -1,0 +1,96 @@
+"""Module.fit samples/s on LeNet: distmod against real MXNet 1.9.1, same run.
+
+LeNet (conv 20x5x5, tanh, max-pool 2/2, conv 50x5x5, tanh, max-pool 2/2, flatten, fc 500, tanh,
+fc 10, SoftmaxOutput), batch 64, SGD lr 0.05 momentum 0.9, accuracy metric; 6400 random
+MNIST-shaped samples (1x28x28) in an NDArrayIter.  One fit of 4 epochs: the first is a warm-up,
+the result is the best of the 3 timed epochs (timed by epoch_end_callback).  Each framework runs
+in its own subprocess, one after the other: MXNet from its venv (../shared/anchors/mxnet-venv.sh;
+MXNET_VENV overrides /tmp/mxnet-anchor), its default oneDNN build with MXNET_SUBGRAPH_BACKEND
+unset.  First with 1 thread each (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS), then
+with 2.  Prints samples/s and the ratio distmod / MXNet (goal at 1 thread: >= 1.0).
+
+Run: ``python bench/bench_lenet.py [THREADS ...]`` (default: 1 2)
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+VENV_PY = os.path.join(os.environ.get('MXNET_VENV', '/tmp/mxnet-anchor'), 'bin', 'python')
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+N, BATCH, EPOCHS = 6400, 64, 3
+
+WORKLOAD = textwrap.dedent('''
+    import json, logging, time
+    import numpy as np
+    import {module} as mx
+    logging.disable(logging.CRITICAL)
+    rng = np.random.RandomState(0)
+    x = rng.rand({n}, 1, 28, 28).astype(np.float32)
+    y = rng.randint(0, 10, {n}).astype(np.float32)
+    train = mx.io.NDArrayIter(x, y, batch_size={batch})
+    data = mx.sym.Variable('data')
+    net = mx.sym.Convolution(data, kernel=(5, 5), num_filter=20, name='conv1')
+    net = mx.sym.Activation(net, act_type='tanh', name='tanh1')
+    net = mx.sym.Pooling(net, pool_type='max', kernel=(2, 2), stride=(2, 2), name='pool1')
+    net = mx.sym.Convolution(net, kernel=(5, 5), num_filter=50, name='conv2')
+    net = mx.sym.Activation(net, act_type='tanh', name='tanh2')
+    net = mx.sym.Pooling(net, pool_type='max', kernel=(2, 2), stride=(2, 2), name='pool2')
+    net = mx.sym.Flatten(net, name='flatten')
+    net = mx.sym.FullyConnected(net, num_hidden=500, name='fc1')
+    net = mx.sym.Activation(net, act_type='tanh', name='tanh3')
+    net = mx.sym.FullyConnected(net, num_hidden=10, name='fc2')
+    net = mx.sym.SoftmaxOutput(net, name='softmax')
+    mod = mx.mod.Module(net, context=mx.cpu())
+    stamps = []
+    def tick(*args):
+        mx.nd.waitall()
+        stamps.append(time.perf_counter())
+    tick()
+    mod.fit(train, num_epoch={epochs} + 1, optimizer='sgd',
+            optimizer_params={'learning_rate': 0.05, 'momentum': 0.9},
+            initializer=mx.init.Xavier(magnitude=2.0), epoch_end_callback=tick)
+    times = [b - a for a, b in zip(stamps[1:], stamps[2:])]
+    print(json.dumps({'fit': {n} / min(times), 'epochs_s': times,
+                      'warmup_s': stamps[1] - stamps[0]}))
+''')
+
+
+def workload(module):
+    return (WORKLOAD.replace('{module}', module).replace('{n}', str(N))
+            .replace('{batch}', str(BATCH)).replace('{epochs}', str(EPOCHS)))
+
+
+def run(python, module, threads, extra_path=None):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    env.pop('MXNET_SUBGRAPH_BACKEND', None)
+    env.pop('PYTHONPATH', None)
+    if extra_path:
+        env['PYTHONPATH'] = extra_path
+    out = subprocess.run([python, '-c', workload(module)], env=env, check=True,
+                         capture_output=True, text=True, timeout=1800).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    if not os.path.exists(VENV_PY):
+        sys.exit('reference MXNet venv not found at %s; build it with '
+                 '../shared/anchors/mxnet-venv.sh' % VENV_PY)
+    threads = [int(t) for t in sys.argv[1:]] or [1, 2]
+    print('Module.fit on LeNet, batch %d, SGD momentum, %d samples/epoch, best of %d epochs '
+          '(samples/s)' % (BATCH, N, EPOCHS))
+    for t in threads:
+        ours = run(sys.executable, 'distmod', t, os.path.abspath(ROOT))
+        theirs = run(VENV_PY, 'mxnet', t)
+        print('  %d thread%s  distmod %8.0f   mxnet 1.9.1 %8.0f   ratio %.2f   '
+              '(epochs s: distmod %s, mxnet %s)'
+              % (t, ' ' if t == 1 else 's', ours['fit'], theirs['fit'],
+                 ours['fit'] / theirs['fit'],
+                 ' '.join('%.2f' % s for s in ours['epochs_s']),
+                 ' '.join('%.2f' % s for s in theirs['epochs_s'])), flush=True)
+
+
+if __name__ == '__main__':
+    main()

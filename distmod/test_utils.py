@@ -1,0 +1,592 @@
+"""``mx.test_utils``: MXNet 1.9's helpers for testing operators and graphs.
+
+Comparisons (``assert_almost_equal`` and friends), random shapes and arrays, and the symbolic
+checks (``check_symbolic_forward``, ``check_symbolic_backward``, ``check_numeric_gradient``)
+built on ``Symbol.bind`` and ``Executor``.  Tolerances left as ``None`` follow the dtypes
+compared, as in MXNet 1.9 (float32: rtol 1e-4, atol 1e-3).  Random arrays and shapes come
+from NumPy's global generator, as in MXNet, so ``np.random.seed`` repeats them.
+
+Example::
+
+    >>> x = mx.sym.Variable('x')
+    >>> check_symbolic_forward(x * 2, [np.array([1.0, 2.0])], [np.array([2.0, 4.0])])[0].shape
+    (2,)
+"""
+import contextlib
+
+import numpy as np
+
+from . import random as _random
+from .base import MXNetError
+from .context import Context, current_context
+from .ndarray import NDArray, array as _nd_array
+
+__all__ = ['default_context', 'set_default_context', 'default_dtype', 'default_rtols',
+           'default_atols', 'get_rtol', 'get_atol', 'get_tolerance', 'effective_dtype',
+           'assert_almost_equal', 'almost_equal', 'assert_allclose', 'same', 'same_array',
+           'rand_ndarray', 'rand_shape_2d', 'rand_shape_3d', 'rand_shape_nd', 'random_arrays',
+           'random_sample', 'np_reduce', 'numeric_grad', 'check_numeric_gradient',
+           'check_symbolic_forward', 'check_symbolic_backward']
+
+
+# ---- context and dtype ---------------------------------------------------------------------
+def default_context():
+    """The context tests run on: the innermost ``with`` scope's, else the one last set."""
+    return current_context()
+
+
+def set_default_context(ctx):
+    """Make ``ctx`` the default context (of tests and of every array created without one)."""
+    Context._default.value = ctx
+
+
+def default_dtype():
+    """The dtype of test data: float32."""
+    return np.float32
+
+
+# ---- tolerances ----------------------------------------------------------------------------
+_INTS = (np.bool_, np.int8, np.uint8, np.int32, np.uint32, np.int64, np.uint64)
+
+
+def default_rtols():
+    """The relative tolerance used for each dtype when none is given."""
+    out = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-4,
+           np.dtype(np.float64): 1e-5}
+    out.update({np.dtype(t): 0 for t in _INTS})
+    return out
+
+
+def default_atols():
+    """The absolute tolerance used for each dtype when none is given."""
+    out = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3,
+           np.dtype(np.float64): 1e-20}
+    out.update({np.dtype(t): 0 for t in _INTS})
+    return out
+
+
+def get_rtol(rtol=None, dtype=np.dtype(np.float64)):
+    """``rtol``, or the default for ``dtype`` when it is None."""
+    return default_rtols()[np.dtype(dtype)] if rtol is None else rtol
+
+
+def get_atol(atol=None, dtype=np.dtype(np.float64)):
+    """``atol``, or the default for ``dtype`` when it is None."""
+    return default_atols()[np.dtype(dtype)] if atol is None else atol
+
+
+def effective_dtype(dat):
+    """The dtype the numbers in ``dat`` were computed in (distmod has no TF32 mode)."""
+    dtype = getattr(dat, 'dtype', None)
+    return np.dtype(dtype if dtype is not None else np.asarray(dat).dtype)
+
+
+def get_tolerance(dat, tol, default_tol):
+    """The tolerance for ``dat``: ``tol``, ``tol[dtype]`` for a dict, or ``default_tol[dtype]``."""
+    if isinstance(tol, (int, float, np.number)):
+        return tol
+    dtype = effective_dtype(dat)
+    table = tol if isinstance(tol, dict) else default_tol
+    table = {np.dtype(k): v for k, v in table.items()}
+    if dtype in table:
+        return table[dtype]
+    if isinstance(tol, dict):
+        return default_tol.get(dtype, 0)
+    return table.get(dtype, 0)
+
+
+def _tols(a, b, rtol, atol):
+    """The looser of the two arrays' tolerances, as MXNet compares mixed dtypes."""
+    return (max(get_tolerance(a, rtol, default_rtols()), get_tolerance(b, rtol, default_rtols())),
+            max(get_tolerance(a, atol, default_atols()), get_tolerance(b, atol, default_atols())))
+
+
+# ---- comparisons ---------------------------------------------------------------------------
+def _numpy(x):
+    if isinstance(x, NDArray):
+        return x.asnumpy()
+    if hasattr(x, '__cuda_array_interface__'):
+        return x.get()
+    return np.asarray(x)
+
+
+def _head(x):
+    lines = repr(x).split('\n')
+    return '\n'.join(lines[:3]) + ('...' if len(lines) > 3 else '')
+
+
+def almost_equal(a, b, rtol=None, atol=None, equal_nan=False, use_broadcast=True):
+    """Whether ``a`` and ``b`` are element-wise close (rtol 1e-5, atol 1e-20 by default).
+
+    Example::
+
+        >>> almost_equal(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-7]))
+        True
+    """
+    a, b = _numpy(a), _numpy(b)
+    if not use_broadcast and a.shape != b.shape:
+        return False
+    return bool(np.allclose(a, b, rtol=get_rtol(rtol), atol=get_atol(atol), equal_nan=equal_nan))
+
+
+def assert_almost_equal(a, b, rtol=None, atol=None, names=('a', 'b'), equal_nan=False,
+                        use_broadcast=True, mismatches=(10, 10)):
+    """Raise an ``AssertionError`` naming the worst mismatch unless ``a`` and ``b`` are close.
+
+    ``a`` and ``b``: NumPy arrays, NDArrays or numbers.  ``rtol``/``atol``: a number, a dict
+    dtype -> number, or None for the dtypes' defaults (the looser of the two).  ``names``
+    label the two in the message, which lists the ``mismatches[0]`` largest errors (distmod
+    always counts every mismatch, so ``mismatches[1]`` needs no bound).
+
+    Example::
+
+        >>> assert_almost_equal(mx.nd.array([1, 2]), np.array([1, 2.00001], dtype=np.float32))
+    """
+    a, b = _numpy(a), _numpy(b)
+    if not use_broadcast and a.shape != b.shape:
+        raise AssertionError('\nItems are not equal: %s.shape = %s and %s.shape = %s are not '
+                             'equal\n ACTUAL: %s\n DESIRED: %s'
+                             % (names[0], a.shape, names[1], b.shape, _head(a), _head(b)))
+    rtol, atol = _tols(a, b, rtol, atol)
+    if np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan):
+        return
+    x, y = np.broadcast_arrays(a.astype(np.float64), b.astype(np.float64))
+    close = np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        err = np.abs(x - y) / np.maximum(atol + rtol * np.abs(y), 1e-20)
+    err = np.where(close, 0.0, err)
+    rank = np.where(np.isnan(err), np.inf, err).reshape(-1)
+    order = np.argsort(-rank, kind='stable')[:max(1, int(mismatches[0]))]
+    worst = np.unravel_index(order[0], x.shape) if x.ndim else ()
+    n_bad = int((~close).sum())
+
+    def where(flat):
+        idx = np.unravel_index(flat, x.shape) if x.ndim else ()
+        return '%s, %s=%.8f, %s=%.8f' % (tuple(int(i) for i in idx), names[0], x[idx],
+                                         names[1], y[idx])
+
+    top = ['  %d: Error %f  Location of error: %s' % (i + 1, err.reshape(-1)[f], where(f))
+           for i, f in enumerate(order[:int(mismatches[0])]) if not close.reshape(-1)[f]]
+    msg = ['', 'Items are not equal:',
+           'Error %f exceeds tolerance rtol=%e, atol=%e (mismatch %f%%).'
+           % (err[worst], rtol, atol, 100.0 * n_bad / max(1, close.size)),
+           'Location of maximum error: %s' % where(order[0]),
+           ' ACTUAL: %s' % _head(a), ' DESIRED: %s' % _head(b)]
+    if top:
+        msg += ['*** Maximum errors for vector of size %d:  rtol=%s, atol=%s'
+                % (close.size, rtol, atol)] + top
+    raise AssertionError('\n'.join(msg))
+
+
+def assert_allclose(a, b, rtol=1e-07, atol=0, equal_nan=True):
+    """``numpy.testing.assert_allclose`` on NDArrays or NumPy arrays."""
+    np.testing.assert_allclose(_numpy(a), _numpy(b), rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def same(a, b):
+    """Whether ``a`` and ``b`` (NDArrays or NumPy arrays) are exactly equal, shape included."""
+    return bool(np.array_equal(_numpy(a), _numpy(b)))
+
+
+def _buffer(x):
+    face = getattr(x, '__cuda_array_interface__', None) or x.__array_interface__
+    return face['data'][0], face.get('strides')
+
+
+def same_array(array1, array2):
+    """Whether two NDArrays are views of the same memory with the same shape.
+
+    Example::
+
+        >>> a = mx.nd.ones((2, 3))
+        >>> same_array(a, a), same_array(a, a.copy())
+        (True, False)
+    """
+    if array1.shape != array2.shape or array1.dtype != array2.dtype:
+        return False
+    if array1.context.device_type != array2.context.device_type:
+        return False
+    d1, d2 = array1.data, array2.data
+    return _buffer(d1) == _buffer(d2) and (d1.strides == d2.strides)
+
+
+# ---- random data ---------------------------------------------------------------------------
+def random_arrays(*shapes):
+    """Standard-normal float32 NumPy arrays of ``shapes`` (one array for one shape)."""
+    arrays = [np.array(np.random.randn(), dtype=default_dtype()) if len(s) == 0 else
+              np.random.randn(*s).astype(default_dtype()) for s in shapes]
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def random_sample(population, k):
+    """``k`` distinct elements of ``population`` in random order."""
+    population = list(population)
+    if not 0 <= k <= len(population):
+        raise ValueError('random_sample: cannot take %d of %d elements' % (k, len(population)))
+    return [population[i] for i in np.random.permutation(len(population))[:k]]
+
+
+def rand_ndarray(shape, stype='default', density=None, dtype=None, modifier_func=None,
+                 shuffle_csr_indices=False, distribution=None, ctx=None):
+    """A dense NDArray of standard-normal values (``density`` etc. only matter to sparse types,
+    which distmod does not have).
+
+    Example::
+
+        >>> rand_ndarray((2, 3), dtype='float64').dtype.__name__
+        'float64'
+    """
+    if stype != 'default':
+        raise MXNetError("rand_ndarray: storage type %r is not supported; distmod has dense "
+                         "('default') arrays only" % (stype,))
+    return _nd_array(random_arrays(shape), ctx=ctx if ctx is not None else default_context(),
+                     dtype=dtype if dtype is not None else default_dtype())
+
+
+def _rand_dims(dims, allow_zero_size):
+    low = 0 if allow_zero_size else 1
+    return tuple(int(d) for d in np.random.randint(low, np.asarray(dims) + 1))
+
+
+def rand_shape_2d(dim0=10, dim1=10, allow_zero_size=False):
+    """A random 2-D shape, each size in [1, dim] ([0, dim] with ``allow_zero_size``)."""
+    return _rand_dims([dim0, dim1], allow_zero_size)
+
+
+def rand_shape_3d(dim0=10, dim1=10, dim2=10, allow_zero_size=False):
+    """A random 3-D shape, each size in [1, dim] ([0, dim] with ``allow_zero_size``)."""
+    return _rand_dims([dim0, dim1, dim2], allow_zero_size)
+
+
+def rand_shape_nd(num_dim, dim=10, allow_zero_size=False):
+    """A random shape of ``num_dim`` dimensions, each size in [1, dim].
+
+    Example::
+
+        >>> len(rand_shape_nd(4)), all(1 <= d <= 3 for d in rand_shape_nd(5, dim=3))
+        (4, True)
+    """
+    return _rand_dims(np.broadcast_to(np.asarray(dim), (num_dim,)), allow_zero_size)
+
+
+def np_reduce(dat, axis, keepdims, numpy_reduce_func):
+    """Reduce ``dat`` over ``axis`` (None, an int or several) with e.g. ``np.sum``.
+
+    Example::
+
+        >>> np_reduce(np.ones((2, 3, 4)), (0, 2), True, np.sum).shape
+        (1, 3, 1)
+    """
+    if axis is None:
+        axes = tuple(range(dat.ndim))
+    elif isinstance(axis, (int, np.integer)):
+        axes = (int(axis),)
+    else:
+        axes = tuple(axis)
+    axes = sorted({a % dat.ndim for a in axes}) if dat.ndim else []
+    out = dat
+    for a in reversed(axes):
+        out = numpy_reduce_func(out, axis=a, keepdims=True)
+    if not keepdims and axes:
+        out = np.squeeze(out, axis=tuple(axes))
+    return out
+
+
+# ---- graph checks --------------------------------------------------------------------------
+def _as_nd(value, ctx, dtype):
+    if dtype == 'asnumpy':
+        src = value.asnumpy() if isinstance(value, NDArray) else np.asarray(value)
+        return _nd_array(src, ctx=ctx, dtype=src.dtype)
+    return _nd_array(_numpy(value), ctx=ctx, dtype=dtype)
+
+
+def _parse_location(sym, location, ctx, dtype=default_dtype()):
+    """``location`` (list in ``list_arguments()`` order, or dict by name) as name -> NDArray."""
+    names = sym.list_arguments()
+    if isinstance(location, dict):
+        if set(location) != set(names):
+            raise ValueError('Symbol arguments and keys of the given location do not match. '
+                             'symbol args:%s, location.keys():%s'
+                             % (sorted(names), sorted(location)))
+    else:
+        location = list(location)
+        if len(location) != len(names):
+            raise ValueError('location has %d arrays but the symbol has %d arguments %s'
+                             % (len(location), len(names), names))
+        location = dict(zip(names, location))
+    return {k: _as_nd(location[k], ctx, dtype) for k in names}
+
+
+def _parse_aux_states(sym, aux_states, ctx, dtype=default_dtype()):
+    names = sym.list_auxiliary_states()
+    if aux_states is None:
+        if names:
+            raise ValueError('the symbol has auxiliary states %s; pass aux_states' % names)
+        return {}
+    if isinstance(aux_states, dict):
+        if set(aux_states) != set(names):
+            raise ValueError('Symbol aux_states names and given aux_states do not match. '
+                             'symbol aux_names:%s, aux_states.keys:%s'
+                             % (sorted(names), sorted(aux_states)))
+    else:
+        aux_states = list(aux_states)
+        if len(aux_states) != len(names):
+            raise ValueError('aux_states has %d arrays but the symbol has %d auxiliary states '
+                             '%s' % (len(aux_states), len(names), names))
+        aux_states = dict(zip(names, aux_states))
+    return {k: _as_nd(aux_states[k], ctx, dtype) for k in names}
+
+
+def _by_output(sym, values, what):
+    """``values`` (list, or dict by output name) as a list in ``list_outputs()`` order."""
+    outs = sym.list_outputs()
+    if isinstance(values, dict):
+        missing = [k for k in outs if k not in values]
+        if missing:
+            raise ValueError('%s lacks outputs %s (the symbol outputs %s)' % (what, missing, outs))
+        return [values[k] for k in outs]
+    values = [values] if isinstance(values, (np.ndarray, NDArray)) else list(values)
+    if len(values) != len(outs):
+        raise ValueError('%s has %d arrays for the %d outputs %s'
+                         % (what, len(values), len(outs), outs))
+    return values
+
+
+def _dense_only(stypes, what):
+    bad = {k: v for k, v in (stypes or {}).items() if v != 'default'}
+    if bad:
+        raise MXNetError('%s: storage types %s are not supported; distmod gradients are dense'
+                         % (what, bad))
+
+
+def check_symbolic_forward(sym, location, expected, rtol=None, atol=None, aux_states=None,
+                           ctx=None, equal_nan=False, dtype=np.float32):
+    """Bind ``sym`` at ``location``, run forward (not training) and compare with ``expected``.
+
+    ``location``: arrays in ``list_arguments()`` order or a dict by name (all arguments);
+    ``expected``: arrays in output order or a dict by output name.  ``dtype='asnumpy'`` keeps
+    each NumPy array's own dtype.  Returns the executor's outputs (NDArrays).
+
+    Example::
+
+        >>> lhs, rhs = mx.sym.Variable('lhs'), mx.sym.Variable('rhs')
+        >>> out = check_symbolic_forward(mx.sym.dot(lhs, rhs), [np.array([[1, 2], [3, 4]]),
+        ...     np.array([[5, 6], [7, 8]])], [np.array([[19, 22], [43, 50]])])
+    """
+    ctx = ctx if ctx is not None else default_context()
+    args = _parse_location(sym, location, ctx, dtype)
+    aux = _parse_aux_states(sym, aux_states, ctx, dtype)
+    expected = _by_output(sym, expected, 'expected')
+    executor = sym.bind(ctx, args=args, grad_req='null', aux_states=aux)
+    outputs = executor.forward(is_train=False)
+    for name, want, got in zip(sym.list_outputs(), expected, outputs):
+        assert_almost_equal(want, got, rtol, atol, ('EXPECTED_%s' % name, 'FORWARD_%s' % name),
+                            equal_nan=equal_nan)
+    return outputs
+
+
+def _grad_req_dict(grad_req, names):
+    if isinstance(grad_req, str):
+        return {k: grad_req for k in names}
+    if isinstance(grad_req, dict):
+        return {k: grad_req.get(k, 'null') for k in names}
+    grad_req = list(grad_req)
+    if len(grad_req) != len(names):
+        raise ValueError('grad_req has %d entries for %d arguments %s'
+                         % (len(grad_req), len(names), names))
+    return dict(zip(names, grad_req))
+
+
+def check_symbolic_backward(sym, location, out_grads, expected, rtol=None, atol=None,
+                            aux_states=None, grad_req='write', ctx=None, grad_stypes=None,
+                            equal_nan=False, dtype=np.float32):
+    """Run forward (training) and backward with ``out_grads``; compare gradients to ``expected``.
+
+    ``out_grads``: arrays in output order, a dict by output name, or None (loss layers).
+    ``expected``: gradients in ``list_arguments()`` order, or a dict for some arguments.
+    ``grad_req``: 'write', 'add' (checked as the change to a random starting gradient) or
+    'null', as one string, a list or a dict.  Returns the gradients as a dict of NDArrays.
+
+    Example::
+
+        >>> x, y = mx.sym.Variable('x'), mx.sym.Variable('y')
+        >>> g = check_symbolic_backward(x * y, [np.array([1., 2.]), np.array([3., 4.])],
+        ...     [np.ones(2)], [np.array([3., 4.]), np.array([1., 2.])])
+        >>> sorted(g)
+        ['x', 'y']
+    """
+    _dense_only(grad_stypes, 'check_symbolic_backward')
+    ctx = ctx if ctx is not None else default_context()
+    names = sym.list_arguments()
+    args = _parse_location(sym, location, ctx, dtype)
+    aux = _parse_aux_states(sym, aux_states, ctx, dtype)
+    if isinstance(expected, dict):
+        unknown = [k for k in expected if k not in names]
+        if unknown:
+            raise ValueError('expected names %s that are not arguments %s' % (unknown, names))
+    else:
+        expected = list(expected)
+        if len(expected) != len(names):
+            raise ValueError('expected has %d gradients for %d arguments %s'
+                             % (len(expected), len(names), names))
+        expected = dict(zip(names, expected))
+    reqs = _grad_req_dict(grad_req, names)
+    start = {k: np.random.normal(size=args[k].shape).astype(args[k].dtype)
+             for k in names if reqs[k] != 'null'}
+    grads = {k: _nd_array(v, ctx=ctx, dtype=v.dtype) for k, v in start.items()}
+    executor = sym.bind(ctx, args=args, args_grad=grads, grad_req=reqs, aux_states=aux)
+    executor.forward(is_train=True)
+    if out_grads is not None:
+        out_grads = [_as_nd(g, ctx, dtype) for g in _by_output(sym, out_grads, 'out_grads')]
+    executor.backward(out_grads)
+    result = {k: g for k, g in zip(names, executor.grad_arrays) if g is not None}
+    for name, want in expected.items():
+        if reqs[name] == 'null':
+            continue
+        got = result[name].asnumpy()
+        if reqs[name] == 'add':
+            got = got - start[name]
+        assert_almost_equal(want, got, rtol, atol, ('EXPECTED_%s' % name, 'BACKWARD_%s' % name),
+                            equal_nan=equal_nan)
+    return result
+
+
+def _default_numeric_eps(dtype):
+    # powers of two, so x +- eps/2 is exact wherever x's exponent allows
+    return {np.dtype(np.float16): 2.0 ** -6, np.dtype(np.float32): 2.0 ** -9,
+            np.dtype(np.float64): 2.0 ** -14}.get(np.dtype(dtype), 2.0 ** -9)
+
+
+@contextlib.contextmanager
+def _repeatable_draws(seed):
+    """Yields a function that reseeds distmod's generator with ``seed``, so every forward
+    after it draws the same random numbers (Dropout in a checked graph); the caller's random
+    stream is put back afterwards."""
+    saved = dict(_random._state, gpu=dict(_random._state['gpu']))
+    try:
+        yield lambda: _random.seed(seed)
+    finally:
+        _random._state.clear()
+        _random._state.update(saved)
+
+
+def _draw_seed():
+    return int(np.random.randint(0, 2 ** 31 - 1))
+
+
+def _numeric_grads(executor, names, eps, is_train, heads, aux_start, seed):
+    """Central differences of ``sum(output * head)`` over the elements of arguments ``names``."""
+    def objective():
+        for a, v in zip(executor.aux_arrays, aux_start):
+            a[:] = v
+        reseed()
+        outs = executor.forward(is_train=is_train)
+        return sum(float((o.asnumpy().astype(np.float64) * h).sum())
+                   for o, h in zip(outs, heads))
+
+    with _repeatable_draws(seed) as reseed:
+        grads = {}
+        for name in names:
+            arr = executor.arg_dict[name]
+            base = arr.asnumpy()
+            flat = base.reshape(-1).copy()
+            num = np.zeros(flat.size, dtype=np.float64)
+            for j in range(flat.size):
+                x = flat[j]
+                hi, lo = flat.dtype.type(x + eps / 2.0), flat.dtype.type(x - eps / 2.0)
+                work = flat.copy()
+                work[j] = hi
+                arr[:] = work.reshape(base.shape)
+                f_hi = objective()
+                work[j] = lo
+                arr[:] = work.reshape(base.shape)
+                f_lo = objective()
+                step = float(hi) - float(lo)     # the step the rounded inputs really took
+                num[j] = (f_hi - f_lo) / step if step else 0.0
+            arr[:] = base
+            grads[name] = num.reshape(base.shape)
+        for a, v in zip(executor.aux_arrays, aux_start):
+            a[:] = v
+    return grads
+
+
+def numeric_grad(executor, location, aux_states=None, eps=1e-4, use_forward_train=True,
+                 dtype=np.float32):
+    """Finite-difference gradients of the sum of ``executor``'s outputs.
+
+    ``location``: dict name -> array for the arguments to differentiate (their values are set
+    first); ``aux_states``: dict of auxiliary values, restored before every forward.  Returns
+    a dict name -> float64 NumPy gradient.
+    """
+    if not isinstance(location, dict):
+        location = dict(zip(executor._symbol.list_arguments(), location))
+    for k, v in location.items():
+        executor.arg_dict[k][:] = _numpy(v).astype(executor.arg_dict[k].dtype)
+    if isinstance(aux_states, dict):
+        for k, v in aux_states.items():
+            executor.aux_dict[k][:] = _numpy(v)
+    elif aux_states is not None:
+        for a, v in zip(executor.aux_arrays, aux_states):
+            a[:] = _numpy(v)
+    aux_start = [a.asnumpy() for a in executor.aux_arrays]
+    executor.forward(is_train=use_forward_train)
+    heads = [np.ones(o.shape) for o in executor.outputs]
+    return _numeric_grads(executor, list(location), eps, use_forward_train, heads, aux_start,
+                          _draw_seed())
+
+
+def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=None, rtol=None,
+                           atol=None, grad_nodes=None, use_forward_train=True, ctx=None,
+                           grad_stype_dict=None, dtype=np.float32):
+    """Check ``sym``'s backward against central differences at ``location``.
+
+    The outputs are projected on random weights; the gradient of that sum which backward
+    computes must match finite differences with step ``numeric_eps`` (by dtype: 2**-9 for
+    float32, 2**-14 for float64, 2**-6 for float16) within ``rtol``/``atol`` (the dtype's
+    defaults when None).  ``grad_nodes``: the arguments to check (list, or dict name ->
+    grad_req); all by default.  Random operators in the graph draw the same numbers in every
+    forward of the check.  Raises ``AssertionError`` naming the worst element.
+
+    Example::
+
+        >>> x = mx.sym.Variable('x')
+        >>> check_numeric_gradient(mx.sym.tanh(x), [np.array([[0.5, -1.0, 2.0]])])
+    """
+    _dense_only(grad_stype_dict, 'check_numeric_gradient')
+    ctx = ctx if ctx is not None else default_context()
+    dtype = np.dtype(dtype)
+    eps = numeric_eps if numeric_eps is not None else _default_numeric_eps(dtype)
+    names = sym.list_arguments()
+    args = _parse_location(sym, location, ctx, dtype)
+    aux = _parse_aux_states(sym, aux_states, ctx, dtype)
+    if grad_nodes is None:
+        reqs = {k: 'write' for k in names}
+    elif isinstance(grad_nodes, dict):
+        reqs = dict(grad_nodes)
+    else:
+        reqs = {k: 'write' for k in grad_nodes}
+    unknown = [k for k in reqs if k not in names]
+    if unknown:
+        raise ValueError('grad_nodes %s are not arguments of the symbol %s' % (unknown, names))
+    checked = [k for k in names if reqs.get(k, 'null') != 'null']
+    start = {k: np.random.normal(size=args[k].shape).astype(dtype) for k in checked}
+    grads = {k: _nd_array(v, ctx=ctx, dtype=dtype) for k, v in start.items()}
+    executor = sym.bind(ctx, args=args, args_grad=grads,
+                        grad_req={k: reqs.get(k, 'null') for k in names}, aux_states=aux)
+    aux_start = [a.asnumpy() for a in executor.aux_arrays]
+
+    seed = _draw_seed()
+    with _repeatable_draws(seed) as reseed:
+        reseed()
+        outs = executor.forward(is_train=True)
+        heads = [np.random.normal(0, 1, o.shape) for o in outs]
+        executor.backward([_nd_array(h, ctx=ctx, dtype=o.dtype) for h, o in zip(heads, outs)])
+    symbolic = {}
+    for k in checked:
+        g = executor.grad_dict[k].asnumpy()
+        symbolic[k] = g - start[k] if reqs[k] == 'add' else g
+
+    numeric = _numeric_grads(executor, checked, eps, use_forward_train, heads, aux_start, seed)
+    for k in checked:
+        assert_almost_equal(numeric[k].astype(dtype), symbolic[k], rtol, atol,
+                            ('NUMERICAL_%s' % k, 'BACKWARD_%s' % k))
