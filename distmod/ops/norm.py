@@ -103,49 +103,76 @@ class BatchNorm(_Normalization):
         shape = tuple(x.shape[a] if i == a else 1 for i in range(x.ndim))
         return axes, shape
 
+    def _scratch(self, xp, x):
+        """A buffer like ``x``, kept between calls (the executor repeats the same shapes)."""
+        buf = getattr(self, '_buf', None)
+        if buf is None or buf.shape != x.shape or buf.dtype != x.dtype:
+            buf = self._buf = xp.empty_like(x)
+        return buf
+
     def forward(self, xp, ins, outs, aux, is_train):
         x, gamma, beta = ins
         axes, shape = self._layout(x)
         self._batch = is_train and not self.use_global_stats
+        out = outs[0]
         if self._batch:
-            mean, centred, var = _moments(x, axes)
+            mean = x.mean(axis=axes)
+            xp.subtract(x, mean.reshape(shape), out=out)            # centred, in place
+            sq = self._scratch(xp, x)
+            xp.multiply(out, out, out=sq)
+            var = sq.mean(axis=axes)
             invstd = 1.0 / xp.sqrt(var + self.eps)
             m = self.momentum
             aux[0] *= m
-            aux[0] += (1 - m) * mean.reshape(-1).astype(aux[0].dtype, copy=False)
+            aux[0] += (1 - m) * mean.astype(aux[0].dtype, copy=False)
             aux[1] *= m
-            aux[1] += (1 - m) * var.reshape(-1).astype(aux[1].dtype, copy=False)
+            aux[1] += (1 - m) * var.astype(aux[1].dtype, copy=False)
         else:
-            mean = aux[0].reshape(shape)
-            invstd = 1.0 / xp.sqrt(aux[1].reshape(shape) + self.eps)
-            centred = x - mean
+            mean = aux[0]
+            invstd = 1.0 / xp.sqrt(aux[1] + self.eps)
+            xp.subtract(x, mean.reshape(shape), out=out)
         self._mean, self._invstd = mean, invstd
-        scale = invstd if self.fix_gamma else invstd * gamma.reshape(shape)
-        out = outs[0]
-        xp.multiply(centred, scale, out=out)
+        scale = invstd if self.fix_gamma else invstd * gamma
+        out *= scale.reshape(shape)
         out += beta.reshape(shape)
         if self.output_mean_var:
-            outs[1][...] = mean.reshape(-1)
-            outs[2][...] = invstd.reshape(-1)
+            outs[1][...] = mean
+            outs[2][...] = invstd
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         x, gamma, _ = ins
         axes, shape = self._layout(x)
         g = ograds[0]
-        xhat = (x - self._mean) * self._invstd
+        dx = igrads[0]
+        invstd = self._invstd
         if igrads[2] is not None:
             igrads[2][...] = g.sum(axis=axes)
+        need_gx = igrads[1] is not None and not self.fix_gamma or dx is not None and self._batch
+        if need_gx:
+            xhat = self._scratch(xp, x)
+            xp.subtract(x, self._mean.reshape(shape), out=xhat)
+            xhat *= invstd.reshape(shape)
+            tmp = dx if dx is not None else xhat
+            xp.multiply(g, xhat, out=tmp)
+            sum_gx = tmp.sum(axis=axes)
         if igrads[1] is not None:
             if self.fix_gamma:
                 igrads[1][...] = 0
             else:
-                igrads[1][...] = (g * xhat).sum(axis=axes)
-        if igrads[0] is not None:
-            dxhat = g if self.fix_gamma else g * gamma.reshape(shape)
-            if self._batch:
-                igrads[0][...] = _norm_backward(xp, dxhat, xhat, self._invstd, axes)
-            else:
-                xp.multiply(dxhat, self._invstd, out=igrads[0])
+                igrads[1][...] = sum_gx
+        if dx is None:
+            return
+        k = invstd if self.fix_gamma else invstd * gamma
+        if self._batch:
+            # dx = k * (g - mean(g) - xhat * mean(g * xhat)), means per channel
+            n = x.size // k.size
+            sum_g = igrads[2] if igrads[2] is not None else g.sum(axis=axes)
+            xp.multiply(xhat, (sum_gx / n).reshape(shape), out=dx)
+            xp.subtract(g, dx, out=dx)
+            dx -= (sum_g / n).reshape(shape)
+            dx *= k.reshape(shape)
+        else:
+            xp.multiply(g, k.reshape(shape), out=dx)
 
 
 @register
