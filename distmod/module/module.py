@@ -329,6 +329,8 @@ class Module(BaseModule):
             raise MXNetError('kvstore must be a name or a KVStore, got %r' % (kvstore,))
         if kvstore.type in ('local', 'device'):
             return None, False
+        if self._compression_params:
+            kvstore.set_gradient_compression(self._compression_params)
         return kvstore, False
 
     def borrow_optimizer(self, shared_module):
