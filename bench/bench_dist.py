@@ -86,7 +86,7 @@ def worker_fit():
     kv = mx.kv.create('dist_sync')
     n = kv.num_workers
     rng = np.random.RandomState(0)
-    per_rank = 12000
+    per_rank = int(os.environ.get("BENCH_PER_RANK", 60000))   # an MNIST-sized epoch per rank
     x = rng.rand(per_rank * n, 784).astype(np.float32)
     y = rng.randint(0, 10, per_rank * n).astype(np.float32)
     train = mx.io.NDArrayIter(x, y, batch_size=100)
