@@ -133,6 +133,12 @@ class DataParallel:
                 self.attach(group)           # new gradient memory: start again
                 return
             pos.append(i)
+        if group is not self._group:
+            # a group bound before the reducer adopted the gradient memory (a bucket made by
+            # switch_bucket/prepare before init_optimizer) planned the old buffers: re-plan
+            for exe in group.execs:
+                exe.adopt_grad_buffers([None if g is None else g._data
+                                        for g in exe.grad_arrays])
         self._known.add(id(group))
         if len(group.execs) == 1 and OVERLAP:
             reducer = self._reducer

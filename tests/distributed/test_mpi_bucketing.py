@@ -38,3 +38,31 @@ def test_ranks_in_different_buckets_keep_identical_replicas():
     everyone = comm.allgather(blob)
     assert all(e == everyone[0] for e in everyone)
     assert sorted(arg) == ['fc_bias', 'fc_extra_bias', 'fc_extra_weight', 'fc_weight']
+
+
+def test_a_bucket_bound_before_init_optimizer_still_reduces_its_gradients():
+    import distmod as mx
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    it = BucketIter([3, 10], seed=comm.rank)
+    mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=10)
+    mod.bind(it.provide_data, it.provide_label)
+    mod.init_params(initializer=mx.init.Xavier())
+    mod.prepare(it.batches[0])                # binds bucket 3 before the kvstore exists
+    assert 3 in mod._buckets
+    mod.init_optimizer(kvstore='dist_sync', optimizer='sgd',
+                       optimizer_params={'learning_rate': 0.5})
+    before = {k: v.asnumpy().copy() for k, v in mod.get_params()[0].items()}
+    mod.forward_backward(it.batches[0])       # bucket 3 first
+    grad = mod._buckets[3]._exec_group.execs[0].grad_dict['fc_weight'].asnumpy().copy()
+    mod.update()
+    after = mod.get_params()[0]
+    assert np.abs(grad).sum() > 0             # the gradient reached the reduced buffers
+    assert not np.array_equal(before['fc_weight'], after['fc_weight'].asnumpy())
+    for batch in it.batches[1:]:
+        mod.forward_backward(batch)
+        mod.update()
+    arg, _ = mod.get_params()
+    blob = b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg))
+    everyone = comm.allgather(blob)
+    assert all(e == everyone[0] for e in everyone)
