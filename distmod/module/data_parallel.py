@@ -20,6 +20,7 @@ parameters (BucketingModule's buckets share the default bucket's gradient buffer
 whose batches fall in different buckets still make the same collectives in the same order.
 """
 import os
+import weakref
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class DataParallel:
         self.comm = self.store.comm if self.active else None
         self._reducer = None
         self._group = None
-        self._known = set()
+        self._known = weakref.WeakSet()   # groups checked (ids could be reused)
         self._index = {}
         self._started = False
         self._flag = np.zeros(1, dtype=np.int32)
@@ -105,7 +106,7 @@ class DataParallel:
             self._reducer = FusedAllreduce(self.store.grad_comm, arrays,
                                            bucket_bytes=self.store.bucket_bytes, overlap=False)
         self._index = {name: i for i, name in enumerate(names)}
-        self._known = set()
+        self._known = weakref.WeakSet()   # groups checked (ids could be reused)
         self._started = False
         self.use_group(group)
 
@@ -116,7 +117,7 @@ class DataParallel:
         binds every bucket with the default bucket's as shared memory); a group that was
         rebound with new buffers (``force_rebind``) gets a new reducer.
         """
-        if not self.active or id(group) in self._known:
+        if not self.active or group in self._known:
             return
         if self._reducer is None:
             self.attach(group)
@@ -139,7 +140,7 @@ class DataParallel:
             for exe in group.execs:
                 exe.adopt_grad_buffers([None if g is None else g._data
                                         for g in exe.grad_arrays])
-        self._known.add(id(group))
+        self._known.add(group)
         if len(group.execs) == 1 and OVERLAP:
             reducer = self._reducer
 
