@@ -209,25 +209,39 @@ class FusedAllreduce:
         # Buckets are ordered by the position of their first member, so the start order
         # follows the ready order and is the same on every rank.
         pending = []
+        self._groups = []     # NumPy groups: (one buffer, its buckets) for run()'s single call
         for (_, _, _), idx in groups.items():
             cur, nbytes = [], 0
+            cuts = []
             for i in idx:
                 size = int(np.prod(shapes[i], dtype=np.int64)) * dtypes[i].itemsize
                 if cur and nbytes + size > bucket_bytes:
-                    pending.append(cur)
+                    cuts.append(cur)
                     cur, nbytes = [], 0
                 cur.append(i)
                 nbytes += size
             if cur:
-                pending.append(cur)
-        pending.sort(key=lambda members: members[0])
-        for members in pending:
+                cuts.append(cur)
+            whole = None
+            if xps[idx[0]] is np:
+                # the group's buckets are consecutive slices of one buffer
+                whole = np.empty(sum(int(np.prod(shapes[i], dtype=np.int64)) for i in idx),
+                                 dtype=dtypes[idx[0]])
+                self._groups.append((whole, []))
+            off = 0
+            for members in cuts:
+                n = sum(int(np.prod(shapes[i], dtype=np.int64)) for i in members)
+                pending.append((members, None if whole is None else whole[off:off + n],
+                                len(self._groups) - 1 if whole is not None else None))
+                off += n
+        pending.sort(key=lambda item: item[0][0])
+        for members, part, group in pending:
             xp = xps[members[0]]
             dt = dtypes[members[0]]
             total = sum(int(np.prod(shapes[i], dtype=np.int64)) for i in members)
             dev = None if adopt else getattr(self.arrays[members[0]], 'device', None)
             if xp is np:
-                flat = np.empty(total, dtype=dt)
+                flat = part
                 host = None
             else:
                 with dev:
@@ -247,6 +261,8 @@ class FusedAllreduce:
             for i in members:
                 self._bucket_of[i] = len(self.buckets)
             self.buckets.append(b)
+            if group is not None:
+                self._groups[group][1].append(b)
         self._next = 0       # the next bucket to hand to the thread
         self.bytes = sum(b.flat.nbytes for b in self.buckets)
         self._in_place = _mpi().IN_PLACE
@@ -298,8 +314,27 @@ class FusedAllreduce:
             self._thread = None
 
     def run(self):
-        """Reduce everything now (no overlap): ``wait`` with nothing started."""
-        self.wait()
+        """Reduce everything now, without overlap: one allreduce per dtype (fewer, larger
+        calls are faster when nothing is left to overlap).  Every rank must use ``run`` for
+        the same step (the kvstore's push does); within backward use ``ready``/``wait``."""
+        if self._next or any(b.left != len(b.members) for b in self.buckets):
+            self.wait()                  # something was handed out already: bucket by bucket
+            return
+        MPI = _mpi()
+        arrays = self.arrays
+        for whole, buckets in self._groups:
+            for b in buckets:
+                if b.copy:
+                    for i, view in b.members:
+                        view[...] = arrays[i]
+            self.comm.Allreduce(MPI.IN_PLACE, whole, self._op)
+            for b in buckets:
+                if b.copy:
+                    for i, view in b.members:
+                        arrays[i][...] = view
+        for b in self.buckets:
+            if b.host is not None:
+                self._reduce(b)
 
 
 class DistSyncStore(LocalStore):

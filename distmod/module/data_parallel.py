@@ -134,9 +134,10 @@ class DataParallel:
                 self.attach(group)           # new gradient memory: start again
                 return
             pos.append(i)
-        if group is not self._group:
+        if group is not self._group and any(i is not None for i in pos):
             # a group bound before the reducer adopted the gradient memory (a bucket made by
             # switch_bucket/prepare before init_optimizer) planned the old buffers: re-plan
+            # (Module.forward calls this first, so no activations are lost)
             for exe in group.execs:
                 exe.adopt_grad_buffers([None if g is None else g._data
                                         for g in exe.grad_arrays])

@@ -373,6 +373,10 @@ class Module(BaseModule):
                     label_shapes = _as_descs([(d.name, tuple(l.shape)) for d, l in
                                               zip(self._label_shapes, data_batch.label)])
             self.reshape(data_shapes, label_shapes)
+        if self._dp.active and self._exec_group.for_training:
+            # before forward: hooking a group up may re-plan its executors, which would lose
+            # the activations backward needs if it happened between forward and backward
+            self._dp.use_group(self._exec_group)
         self._exec_group.forward(data_batch, is_train)
 
     def backward(self, out_grads=None):
