@@ -224,3 +224,46 @@ def test_batchnorm_moving_stats_are_averaged_over_ranks_at_epoch_end():
         assert not np.allclose(gathered[0][name], gathered[-1][name])
     everyone = _gather_bytes(mod)
     assert all(e == everyone[0] for e in everyone)
+
+
+def test_sequential_module_with_a_python_loss_keeps_replicas_identical():
+    import distmod as mx
+    from tests.module.test_bucketing_sequential import _softmax_ce_grad
+    comm = _comm()
+    mx.random.seed(comm.rank)
+    x, y = _data()
+    data = mx.sym.Variable('data')
+    body = mx.sym.Activation(mx.sym.FullyConnected(data, num_hidden=16, name='fc1'),
+                             act_type='relu')
+    head = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=3, name='fc2')
+    seq = mx.mod.SequentialModule()
+    seq.add(mx.mod.Module(body, label_names=None))
+    seq.add(mx.mod.Module(head, label_names=None), auto_wiring=True)
+    seq.add(mx.mod.PythonLossModule(grad_func=_softmax_ce_grad), take_labels=True,
+            auto_wiring=True)
+    seq.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=3, kvstore='dist_sync',
+            optimizer_params={'learning_rate': 0.1, 'momentum': 0.9})
+    arg, _ = seq.get_params()
+    blob = b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg))
+    everyone = comm.allgather(blob)
+    assert all(e == everyone[0] for e in everyone)
+    acc = dict(seq.score(mx.io.NDArrayIter(x, y, batch_size=10), 'acc'))['accuracy']
+    assert acc > 0.8
+
+
+def test_several_devices_per_rank_sum_locally_then_across_ranks():
+    import distmod as mx
+    comm = _comm()
+    x, y = _data()
+    results = []
+    for ctx in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
+        mx.random.seed(11)
+        mod = mx.mod.Module(_net(mx), context=ctx)
+        mod.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=2, kvstore='dist_sync',
+                optimizer='sgd', optimizer_params={'learning_rate': 0.1})
+        arg, _ = mod.get_params()
+        results.append({k: v.asnumpy() for k, v in arg.items()})
+        everyone = _gather_bytes(mod)
+        assert all(e == everyone[0] for e in everyone)
+    for k in results[0]:                 # two devices of 5 = one device of 10, up to rounding
+        np.testing.assert_allclose(results[0][k], results[1][k], rtol=1e-4, atol=1e-5)
