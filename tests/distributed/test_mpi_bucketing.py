@@ -67,3 +67,24 @@ def test_a_bucket_bound_before_init_optimizer_still_reduces_its_gradients():
     blob = b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg))
     everyone = comm.allgather(blob)
     assert all(e == everyone[0] for e in everyone)
+
+
+def test_many_small_gradient_buckets_with_ranks_in_different_buckets():
+    """Tiny buckets: the communication thread reduces some buckets during backward on one
+    rank while another rank (whose graph leaves a parameter unused) reduces them in wait()."""
+    import distmod as mx
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    kv = mx.kv.create('dist_sync')
+    kv.raw.bucket_bytes = 48                 # a few parameters per bucket
+    keys = [3, 10] if comm.rank % 2 == 0 else [10, 3]
+    it = BucketIter(keys, seed=comm.rank)
+    mx.random.seed(comm.rank)
+    mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=10)
+    mod.fit(it, num_epoch=3, kvstore=kv, optimizer='sgd',
+            optimizer_params={'learning_rate': 0.3, 'momentum': 0.9})
+    assert len(mod._dp._reducer.buckets) > 2 and mod._dp._reducer._thread is not None
+    arg, _ = mod.get_params()
+    blob = b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg))
+    everyone = comm.allgather(blob)
+    assert all(e == everyone[0] for e in everyone)
