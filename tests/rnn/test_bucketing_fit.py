@@ -1,11 +1,9 @@
 """MXNet's lstm_bucketing example in miniature: encode_sentences -> BucketSentenceIter ->
 stacked LSTMCells unrolled per bucket -> BucketingModule.fit, then an RNN checkpoint."""
 import numpy as np
-import pytest
 
 import distmod as mx
 
-from ._common import need
 
 WORDS = 'the cat sat on a mat dog ran far away'.split()
 
@@ -20,8 +18,6 @@ def _corpus(n=120, seed=0):
     return out
 
 
-@need('zeros', 'zeros_infer')
-@pytest.mark.skipif(not hasattr(mx.mod, 'BucketingModule'), reason='no BucketingModule')
 def test_lstm_bucketing_learns_and_checkpoints(tmp_path, capsys):
     mx.random.seed(1)
     sents, vocab = mx.rnn.encode_sentences(_corpus(), invalid_label=0, start_label=1)

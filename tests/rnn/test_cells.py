@@ -8,7 +8,7 @@ import pytest
 
 import distmod as mx
 
-from ._common import CONFIGS, NEEDS, INFER_NEEDS, build, flat, load_json, require
+from ._common import CONFIGS, build, flat, load_json
 
 EXPECTED = load_json('rnn_cells.json')
 
@@ -18,7 +18,6 @@ def test_fixture_covers_every_configuration():
 
 
 def _graph(name):
-    require(*NEEDS[name])
     cell, outputs, states = build(name)
     return cell, outputs, states, mx.sym.Group(flat(outputs, states))
 
@@ -49,7 +48,6 @@ def test_nodes_match_mxnet_json(name):
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_inferred_shapes_match_mxnet(name):
-    require(*INFER_NEEDS[name])
     exp = EXPECTED[name]
     _, _, _, g = _graph(name)
     given = {k: tuple(v) for k, v in exp['data_shapes'].items()}
@@ -61,7 +59,6 @@ def test_inferred_shapes_match_mxnet(name):
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_unpacked_weight_names_match_mxnet(name):
-    require(*INFER_NEEDS[name])
     exp = EXPECTED[name]
     cell, _, _, g = _graph(name)
     given = {k: tuple(v) for k, v in exp['data_shapes'].items()}
@@ -82,7 +79,6 @@ def test_unpacked_weight_names_match_mxnet(name):
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_unrolled_graph_binds_and_runs(name):
-    require(*INFER_NEEDS[name])
     exp = EXPECTED[name]
     _, _, _, g = _graph(name)
     given = {k: tuple(v) for k, v in exp['data_shapes'].items()}

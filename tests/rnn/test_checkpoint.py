@@ -8,7 +8,7 @@ import pytest
 
 import distmod as mx
 
-from ._common import FIXTURES, need
+from ._common import FIXTURES
 
 MX_PREFIX = os.path.join(FIXTURES, 'rnn_ckpt', 'ckpt')
 
@@ -31,7 +31,6 @@ def _mx_file():
     return mx.nd.load(MX_PREFIX + '-0001.params')
 
 
-@need('zeros')
 def test_load_mxnet_rnn_checkpoint():
     stack = _stack()
     sym, arg, aux = mx.rnn.load_rnn_checkpoint(stack, MX_PREFIX, 1)
@@ -52,7 +51,6 @@ def test_load_mxnet_rnn_checkpoint():
     assert sorted(a for a in sym.list_arguments() if a != 'data') == sorted(arg)
 
 
-@need('zeros', 'zeros_infer')
 def test_loaded_mxnet_checkpoint_runs_and_matches_our_graph():
     stack = _stack()
     sym, arg, aux = mx.rnn.load_rnn_checkpoint(stack, MX_PREFIX, 1)

@@ -9,7 +9,7 @@ import pytest
 
 import distmod as mx
 
-from ._common import FIXTURES, need
+from ._common import FIXTURES
 
 NPZ = np.load(os.path.join(FIXTURES, 'rnn_numeric.npz'))
 CELLS = {'lstm': lambda: mx.rnn.LSTMCell(4, prefix='lstm_'),
@@ -27,7 +27,6 @@ def _indexed(tag, kind):
     return [d[str(i)] for i in range(len(d))]
 
 
-@need('zeros', 'zeros_infer')
 @pytest.mark.parametrize('tag', sorted(CELLS))
 def test_unrolled_cell_matches_mxnet(tag):
     with mx.name.NameManager():
@@ -66,7 +65,6 @@ def test_fused_unpack_matches_mxnet():
                                   args['f_parameters'].asnumpy())
 
 
-@need('zeros', 'RNN')
 def test_fused_matches_mxnet():
     with mx.name.NameManager():
         cell = _fused_cell()
@@ -84,7 +82,6 @@ FUSED_CASES = [('lstm', 1, False), ('lstm', 2, True), ('gru', 2, False), ('gru',
                ('rnn_tanh', 2, False), ('rnn_relu', 1, True)]
 
 
-@need('zeros', 'zeros_infer', 'reverse', 'RNN')
 @pytest.mark.parametrize('mode,layers,bidir', FUSED_CASES)
 @pytest.mark.parametrize('layout', ['TNC', 'NTC'])
 def test_fused_equals_unfused(mode, layers, bidir, layout):
