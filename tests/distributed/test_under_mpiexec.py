@@ -88,7 +88,8 @@ def test_a_raising_rank_ends_the_job_promptly(tmp_path):
     assert 'distmod: rank 1 raised an exception' in err and 'bad batch on purpose' in err, err
 
 
-def test_mnist_example_runs_unchanged_under_distmod_launch_2():
+def _mnist_example_under_launch_2(script, epochs):
+    """Run an MNIST example on 2 ranks; (output, test accuracy of each rank)."""
     sys.path.insert(0, os.path.join(ROOT, 'examples'))
     try:
         import mnist_data
@@ -100,34 +101,24 @@ def test_mnist_example_runs_unchanged_under_distmod_launch_2():
     if _mpiexec()[0] is None:
         pytest.skip(_mpiexec()[1])
     proc = subprocess.run([sys.executable, '-m', 'launch', '-n', '2', sys.executable,
-                           'examples/mnist_mlp.py', '10'], cwd=ROOT, env=mpi_env(),
-                          capture_output=True, text=True, timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    accs = [float(line.split('=')[1]) for line in proc.stdout.splitlines()
-            if line.startswith('Test-accuracy=')]
-    assert len(accs) == 2 and accs[0] == accs[1] and accs[0] >= 0.97, out[-3000:]
-    assert out.count('Epoch[9] Train-accuracy=') == 1          # rank 0 alone logs
-    assert 'training data split over 2 ranks' in out
-
-
-def test_lenet_example_runs_unchanged_under_distmod_launch_2():
-    sys.path.insert(0, os.path.join(ROOT, 'examples'))
-    try:
-        import mnist_data
-        mnist_data.get_mnist()
-    except Exception as e:      # no npm and no network: nothing to train on
-        pytest.skip('MNIST could not be fetched: %s' % e)
-    finally:
-        sys.path.pop(0)
-    if _mpiexec()[0] is None:
-        pytest.skip(_mpiexec()[1])
-    proc = subprocess.run([sys.executable, '-m', 'launch', '-n', '2', sys.executable,
-                           'examples/mnist_lenet.py', '1'], cwd=ROOT, env=mpi_env(),
+                           'examples/' + script, str(epochs)], cwd=ROOT, env=mpi_env(),
                           capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     accs = [float(line.split('=')[1]) for line in proc.stdout.splitlines()
             if line.startswith('Test-accuracy=')]
+    assert len(accs) == 2 and accs[0] == accs[1], out[-3000:]     # identical replicas
+    return out, accs[0]
+
+
+def test_mnist_example_runs_unchanged_under_distmod_launch_2():
+    out, acc = _mnist_example_under_launch_2('mnist_mlp.py', 10)
+    assert acc >= 0.97, out[-3000:]
+    assert out.count('Epoch[9] Train-accuracy=') == 1          # rank 0 alone logs
+    assert 'training data split over 2 ranks' in out
+
+
+def test_lenet_example_runs_unchanged_under_distmod_launch_2():
+    out, acc = _mnist_example_under_launch_2('mnist_lenet.py', 1)
     # one epoch of global batches of 200 (half the steps of one rank): 0.979 here
-    assert len(accs) == 2 and accs[0] == accs[1] and accs[0] >= 0.97, out[-3000:]
+    assert acc >= 0.97, out[-3000:]
