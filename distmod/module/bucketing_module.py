@@ -154,20 +154,14 @@ class BucketingModule(BaseModule):
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
                    allow_extra=False):
-        if not allow_missing:
-            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
-                             allow_missing=allow_missing, force_init=force_init,
-                             allow_extra=allow_extra)
-            return
-        if self.params_initialized and not force_init:
-            self.logger.warning('Parameters already initialized and force_init=False. '
-                                'set_params call ignored.')
-            return
-        self._buckets[self._default_bucket_key].set_params(
-            arg_params, aux_params, allow_missing=allow_missing, force_init=force_init,
-            allow_extra=allow_extra)
-        self._params_dirty = True
-        self.params_initialized = True
+        """Set the parameters of every bucket (through the default bucket, which shares its
+        arrays with all of them)."""
+        self._need_bound('set_params')
+        default = self._buckets[self._default_bucket_key]
+        default.set_params(arg_params, aux_params, allow_missing=allow_missing,
+                           force_init=force_init, allow_extra=allow_extra)
+        self._params_dirty = default._params_dirty
+        self.params_initialized = default.params_initialized
 
     def get_states(self, merge_multi_context=True):
         self._need_bound('get_states')
