@@ -293,3 +293,12 @@ def test_our_random_graph_json_loads_in_mxnet(tmp_path):
     line = out.stdout.strip().splitlines()[-1]
     assert line == ("[(4, 3), (5,), (4, 2), (2,)] ['float32', 'int64', 'float32', 'float16']")
     assert g.infer_shape(data=(4, 3))[1] == [(4, 3), (5,), (4, 2), (2,)]
+
+
+def test_input_less_operators_honour_their_ctx_parameter():
+    a = mx.nd._random_uniform(shape=(2,), ctx='cpu(0)')
+    assert a.context == mx.cpu(0)
+    z = mx.nd._zeros(shape=(2, 3), ctx=mx.cpu(0))
+    assert z.context == mx.cpu(0) and z.shape == (2, 3)
+    with pytest.raises(mx.MXNetError, match="ctx='nonsense' is not a context"):
+        mx.nd._random_uniform(shape=(2,), ctx='nonsense')

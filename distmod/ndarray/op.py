@@ -1,8 +1,10 @@
 """``mx.nd.NAME``: every registered operator run imperatively on NDArrays."""
+import re
+
 import numpy as np
 
 from ..base import MXNetError
-from ..context import current_context
+from ..context import Context, current_context
 from ..ops import all_names
 from ..ops.registry import check_input_names
 from ..ops.infer import infer_op_shapes, infer_op_types
@@ -33,6 +35,19 @@ def split_call(cls, args, kwargs, is_input):
     return params, inputs, named
 
 
+def _ctx_param(value):
+    """The Context an input-less operator's ``ctx`` parameter names (``mx.gpu(1)`` or
+    ``'gpu(1)'``), None when not given."""
+    if not value:
+        return None
+    if isinstance(value, Context):
+        return value
+    m = re.match(r'^\s*([a-z_]+)\((\d+)\)\s*$', str(value))
+    if not m:
+        raise MXNetError('ctx=%r is not a context (e.g. mx.cpu(0) or "gpu(1)")' % (value,))
+    return Context(m.group(1), int(m.group(2)))
+
+
 def invoke(cls, args, kwargs):
     """Run operator ``cls`` once on NDArray inputs; returns an NDArray or a list of them."""
     out = kwargs.pop('out', None)
@@ -55,7 +70,7 @@ def invoke(cls, args, kwargs):
         raise MXNetError('mx.nd.%s: missing input(s) %s' % (cls.name, missing))
     arrays = [a if isinstance(a, NDArray) else NDArray(np.asarray(a, dtype=np.float32))
               for a in arrays]
-    ctx = arrays[0].context if arrays else current_context()
+    ctx = arrays[0].context if arrays else _ctx_param(params.get('ctx')) or current_context()
     xp = ctx.xp
     data = [_to_module(a._data, ctx) for a in arrays]
     nargs = len(op.list_arguments())
