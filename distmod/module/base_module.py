@@ -40,6 +40,17 @@ def _check_input_names(symbol, names, typename, throw):
         logging.warning(msg)
 
 
+def checked_input_names(symbol, data_names, label_names, state_names, fixed_param_names):
+    """The four name lists as lists (None: empty), each checked against ``symbol`` the way
+    MXNet's modules do (a missing label only warns)."""
+    names = [list(n) if n is not None else [] for n in
+             (data_names, label_names, state_names, fixed_param_names)]
+    for n, kind, throw in zip(names, ('data', 'label', 'state', 'fixed_param'),
+                              (True, False, True, True)):
+        _check_input_names(symbol, n, kind, throw)
+    return names
+
+
 def _unpad(outputs, pad):
     if not pad:
         return outputs

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..base import MXNetError
 from ..context import cpu
-from .base_module import BaseModule, _check_input_names, DEFAULT_INIT
+from .base_module import BaseModule, checked_input_names, DEFAULT_INIT
 from .module import Module
 
 __all__ = ['BucketingModule']
@@ -47,14 +47,8 @@ class BucketingModule(BaseModule):
         self._default_bucket_key = default_bucket_key
         self._sym_gen = sym_gen
         symbol, data_names, label_names = self._call_sym_gen(default_bucket_key)
-        data_names = list(data_names) if data_names is not None else []
-        label_names = list(label_names) if label_names is not None else []
-        state_names = list(state_names) if state_names is not None else []
-        fixed_param_names = list(fixed_param_names) if fixed_param_names is not None else []
-        _check_input_names(symbol, data_names, 'data', True)
-        _check_input_names(symbol, label_names, 'label', False)
-        _check_input_names(symbol, state_names, 'state', True)
-        _check_input_names(symbol, fixed_param_names, 'fixed_param', True)
+        data_names, label_names, state_names, fixed_param_names = checked_input_names(
+            symbol, data_names, label_names, state_names, fixed_param_names)
         self._fixed_param_names = fixed_param_names
         self._state_names = state_names
         self._context = context if context is not None else cpu()

@@ -12,7 +12,7 @@ from ..ndarray.ndarray import NDArray, _wrap
 from .. import ndarray as nd
 from .. import model as _model
 from .data_parallel import DataParallel
-from .base_module import BaseModule, _check_input_names, DEFAULT_INIT, default_initializer
+from .base_module import BaseModule, checked_input_names, DEFAULT_INIT, default_initializer
 
 __all__ = ['Module']
 
@@ -56,14 +56,8 @@ class Module(BaseModule):
                              % (len(work_load_list), len(self._context)))
         self._work_load_list = list(work_load_list)
         self._symbol = symbol
-        data_names = list(data_names) if data_names is not None else []
-        label_names = list(label_names) if label_names is not None else []
-        state_names = list(state_names) if state_names is not None else []
-        fixed_param_names = list(fixed_param_names) if fixed_param_names is not None else []
-        _check_input_names(symbol, data_names, 'data', True)
-        _check_input_names(symbol, label_names, 'label', False)
-        _check_input_names(symbol, state_names, 'state', True)
-        _check_input_names(symbol, fixed_param_names, 'fixed_param', True)
+        data_names, label_names, state_names, fixed_param_names = checked_input_names(
+            symbol, data_names, label_names, state_names, fixed_param_names)
         inputs = set(data_names + label_names + state_names)
         self._data_names = data_names
         self._label_names = label_names

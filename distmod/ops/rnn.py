@@ -442,6 +442,13 @@ class _SequenceBase(Operator):
     def _in_shapes(self, dshape, batch):
         return [dshape] + ([(batch,)] if self.use_sequence_length else [])
 
+    def infer_shape(self, in_shapes):
+        """The output has the data's shape (SequenceLast drops the time axis instead)."""
+        known = self._check(in_shapes)
+        if known is None:
+            return in_shapes, [None], []
+        return self._in_shapes(*known), [known[0]], []
+
     def infer_type(self, in_types):
         t = in_types[0]
         return ([t] + ([in_types[1] or t] if self.use_sequence_length else []), [t], [])
@@ -485,12 +492,6 @@ class SequenceMask(_SequenceBase):
                Sample({'use_sequence_length': True, 'axis': 1}, {'data': (3, 4)},
                       values={'sequence_length': _lengths}),
                Sample({}, {'data': (3, 2)}))
-
-    def infer_shape(self, in_shapes):
-        known = self._check(in_shapes)
-        if known is None:
-            return in_shapes, [None], []
-        return self._in_shapes(*known), [known[0]], []
 
     def _keep(self, xp, ins):
         x = ins[0]
@@ -590,12 +591,6 @@ class SequenceReverse(_SequenceBase):
     samples = (Sample({'use_sequence_length': True}, {'data': (4, 3, 2)},
                       values={'sequence_length': _lengths}),
                Sample({}, {'data': (3, 2)}))
-
-    def infer_shape(self, in_shapes):
-        known = self._check(in_shapes)
-        if known is None:
-            return in_shapes, [None], []
-        return self._in_shapes(*known), [known[0]], []
 
     def _source(self, xp, ins):
         """(time index, batch index) of the element each output position takes."""
