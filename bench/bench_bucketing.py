@@ -9,14 +9,11 @@ for both.  MXNet runs in its own venv (../shared/anchors/mxnet-venv.sh; MXNET_VE
 
 Run: ``python bench/bench_bucketing.py``
 """
-import json
-import os
-import subprocess
 import sys
 import textwrap
 
-VENV_PY = os.path.join(os.environ.get('MXNET_VENV', '/tmp/mxnet-anchor'), 'bin', 'python')
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+from reference import VENV_PY, require_mxnet, run_workload
+
 
 WORKLOAD = textwrap.dedent('''
     import json, logging, time
@@ -75,22 +72,15 @@ WORKLOAD = textwrap.dedent('''
 ''')
 
 
-def run(python, module, extra_path=None, nbatch=30):
-    env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               MXNET_SUBGRAPH_BACKEND='NONE')
-    if extra_path:
-        env['PYTHONPATH'] = extra_path
-    out = subprocess.run([python, '-c', WORKLOAD.format(module=module, nbatch=nbatch)],
-                         env=env, check=True, capture_output=True, text=True,
-                         timeout=3600).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def run(python, module, nbatch=30):
+    return run_workload(python, WORKLOAD.format(module=module, nbatch=nbatch),
+                        distmod=module == 'distmod', env={'MXNET_SUBGRAPH_BACKEND': 'NONE'},
+                        timeout=3600)
 
 
 def main():
-    if not os.path.exists(VENV_PY):
-        sys.exit('reference MXNet venv not found at %s; build it with '
-                 '../shared/anchors/mxnet-venv.sh' % VENV_PY)
-    ours = run(sys.executable, 'distmod', os.path.abspath(ROOT))
+    require_mxnet()
+    ours = run(sys.executable, 'distmod')
     theirs = run(VENV_PY, 'mxnet')
     print('Bucketing LSTM LM (2x200, vocab 10001, batch 32, Adam, 1 thread): training '
           'tokens/s over %d tokens' % ours['tokens'])

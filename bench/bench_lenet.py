@@ -11,14 +11,11 @@ with 2.  Prints samples/s and the ratio distmod / MXNet (goal at 1 thread: >= 1.
 
 Run: ``python bench/bench_lenet.py [THREADS ...]`` (default: 1 2)
 """
-import json
-import os
-import subprocess
 import sys
 import textwrap
 
-VENV_PY = os.path.join(os.environ.get('MXNET_VENV', '/tmp/mxnet-anchor'), 'bin', 'python')
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+from reference import VENV_PY, require_mxnet, run_workload
+
 N, BATCH, EPOCHS = 6400, 64, 3
 
 WORKLOAD = textwrap.dedent('''
@@ -62,27 +59,18 @@ def workload(module):
             .replace('{batch}', str(BATCH)).replace('{epochs}', str(EPOCHS)))
 
 
-def run(python, module, threads, extra_path=None):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
-    env.pop('MXNET_SUBGRAPH_BACKEND', None)
-    env.pop('PYTHONPATH', None)
-    if extra_path:
-        env['PYTHONPATH'] = extra_path
-    out = subprocess.run([python, '-c', workload(module)], env=env, check=True,
-                         capture_output=True, text=True, timeout=1800).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def run(python, module, threads):
+    return run_workload(python, workload(module), threads, distmod=module == 'distmod',
+                        drop=('MXNET_SUBGRAPH_BACKEND', 'PYTHONPATH'))
 
 
 def main():
-    if not os.path.exists(VENV_PY):
-        sys.exit('reference MXNet venv not found at %s; build it with '
-                 '../shared/anchors/mxnet-venv.sh' % VENV_PY)
+    require_mxnet()
     threads = [int(t) for t in sys.argv[1:]] or [1, 2]
     print('Module.fit on LeNet, batch %d, SGD momentum, %d samples/epoch, best of %d epochs '
           '(samples/s)' % (BATCH, N, EPOCHS))
     for t in threads:
-        ours = run(sys.executable, 'distmod', t, os.path.abspath(ROOT))
+        ours = run(sys.executable, 'distmod', t)
         theirs = run(VENV_PY, 'mxnet', t)
         print('  %d thread%s  distmod %8.0f   mxnet 1.9.1 %8.0f   ratio %.2f   '
               '(epochs s: distmod %s, mxnet %s)'

@@ -8,14 +8,11 @@ after the other with distmod.  Also predict() and score() throughput.  Prints ra
 
 Run: ``python bench/bench_module.py``
 """
-import json
-import os
-import subprocess
 import sys
 import textwrap
 
-VENV_PY = os.path.join(os.environ.get('MXNET_VENV', '/tmp/mxnet-anchor'), 'bin', 'python')
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+from reference import VENV_PY, require_mxnet, run_workload
+
 
 WORKLOAD = textwrap.dedent('''
     import json, logging, sys, time
@@ -54,20 +51,14 @@ WORKLOAD = textwrap.dedent('''
 ''')
 
 
-def run(python, module, extra_path=None):
-    env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')
-    if extra_path:
-        env['PYTHONPATH'] = extra_path
-    out = subprocess.run([python, '-c', WORKLOAD.format(module=module)], env=env, check=True,
-                         capture_output=True, text=True, timeout=1200).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def run(python, module):
+    return run_workload(python, WORKLOAD.format(module=module), distmod=module == 'distmod',
+                        timeout=1200)
 
 
 def main():
-    if not os.path.exists(VENV_PY):
-        sys.exit('reference MXNet venv not found at %s; build it with '
-                 '../shared/anchors/mxnet-venv.sh' % VENV_PY)
-    ours = run(sys.executable, 'distmod', os.path.abspath(ROOT))
+    require_mxnet()
+    ours = run(sys.executable, 'distmod')
     theirs = run(VENV_PY, 'mxnet')
     print('Module on MLP 784-128-64-10, batch 100, SGD momentum, 1 thread (samples/s)')
     for key in ('fit', 'predict', 'score'):
