@@ -42,9 +42,31 @@ def dtype_name(dtype):
     return np.dtype(dtype).name
 
 
-#: This process's rank and the number of ranks, as the last distributed kvstore created saw
-#: them; logging callbacks print only on rank 0.
-WORLD = {'rank': 0, 'num_workers': 1}
+#: (rank, size) variable pairs that MPI launchers (Open MPI, MPICH/Hydra), torchrun-style
+#: launchers (distmod-launch sets these too) and Slurm job steps give each process.
+LAUNCH_VARIABLES = (('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE'), ('PMI_RANK', 'PMI_SIZE'),
+                    ('RANK', 'WORLD_SIZE'), ('SLURM_PROCID', 'SLURM_STEP_NUM_TASKS'))
+
+
+def launched_world(env=None):
+    """``(rank, size)`` of this process as its launcher's environment gives them, before
+    any MPI call; ``(0, 1)`` for a process started alone."""
+    import os
+    env = os.environ if env is None else env
+    for rank, size in LAUNCH_VARIABLES:
+        try:
+            r, n = int(env[rank]), int(env[size])
+        except (KeyError, ValueError):
+            continue
+        if 0 <= r < n:
+            return r, n
+    return 0, 1
+
+
+#: This process's rank and the number of ranks: from the launcher's environment at import,
+#: then as the last distributed kvstore created saw them.  Only rank 0 logs progress and
+#: writes checkpoints, whatever the kvstore.
+WORLD = dict(zip(('rank', 'num_workers'), launched_world()))
 
 
 def is_root_rank():

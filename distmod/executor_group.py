@@ -149,12 +149,60 @@ class ExecutorGroup:
         self.execs[0].set_grad_ready_callback(ready)
 
     def reshape(self, data_shapes, label_shapes):
+        """Re-plan the executors for new input shapes (a new batch size, a bucket's length),
+        sharing memory; shapes that would change a parameter's are refused first."""
         if data_shapes == self.data_shapes and label_shapes == self.label_shapes:
             return
+        self.check_input_shapes(data_shapes, label_shapes)
         self.bind_exec(data_shapes, label_shapes, reshape=True)
 
+    def check_input_shapes(self, data_shapes, label_shapes):
+        """Raise unless inputs of these shapes keep every parameter and auxiliary state the
+        shape it is bound with (MXNet: "Shape of unspecified arg: ... changed")."""
+        new = [_desc(d) for d in list(data_shapes) + list(label_shapes or [])]
+        old = {name: shape for name, shape, _, _ in
+               (_desc(d) for d in list(self.data_shapes) + list(self.label_shapes or []))}
+        given = {name: shape for name, shape, _, _ in new}
+        try:
+            arg_shapes, _, aux_shapes = self.symbol.infer_shape_partial(**given)
+        except MXNetError as err:
+            raise MXNetError('inputs %s do not fit the network: %s'
+                             % (_describe_inputs(new, old, self.data_names), err)) from None
+        inferred = dict(zip(self.arg_names, arg_shapes))
+        inferred.update(zip(self.aux_names, aux_shapes))
+        for names, blocks, what in ((self.param_names, self.param_arrays, 'parameter'),
+                                    (self.aux_names, self.aux_arrays, 'auxiliary state')):
+            for name, block in zip(names, blocks):
+                shape = tuple(inferred.get(name) or ())
+                if shape and shape != block[0].shape:
+                    raise MXNetError(
+                        '%s: the module is bound for %s; these inputs would change %s %r '
+                        'from %s to %s (MXNet: Shape of unspecified arg: %s changed). Give '
+                        'batches of the bound shape, or bind a module for the new one'
+                        % (_describe_inputs(new, old, self.data_names),
+                           _describe_bound(new, old), what, name, block[0].shape, shape, name))
+
     # ---- parameters --------------------------------------------------------------------
+    def check_param_shapes(self, arg_params, aux_params, source='the given parameters'):
+        """Raise, naming the parameter and the inputs, when a given value's shape is not the
+        one these inputs make it."""
+        for names, blocks, given, what in (
+                (self.param_names, self.param_arrays, arg_params, 'parameter'),
+                (self.aux_names, self.aux_arrays, aux_params, 'auxiliary state')):
+            for name, block in zip(names, blocks):
+                value = (given or {}).get(name)
+                if value is not None and tuple(value.shape) != block[0].shape:
+                    inputs = ', '.join(
+                        '%s %r of shape %s' % ('data' if n in self.data_names else 'label', n, s)
+                        for n, s, _, _ in map(_desc, list(self.data_shapes) +
+                                              list(self.label_shapes or [])))
+                    raise MXNetError(
+                        '%s %r has shape %s in %s, but %s make it %s: were the parameters '
+                        'trained on inputs of another shape?'
+                        % (what, name, tuple(value.shape), source, inputs, block[0].shape))
+
     def set_params(self, arg_params, aux_params, allow_extra=False):
+        self.check_param_shapes(arg_params, aux_params)
         for exe in self.execs:
             exe.copy_params_from(arg_params, aux_params, allow_extra_params=allow_extra)
 
@@ -170,22 +218,31 @@ class ExecutorGroup:
                     out[name][:] = total.astype(out[name].dtype)
 
     # ---- compute -----------------------------------------------------------------------
-    def _load(self, targets, arrays):
-        for per_device, src in zip(targets, arrays):
+    def _load(self, targets, arrays, names, kind):
+        if len(arrays) != len(targets):
+            raise MXNetError('the batch has %d %s arrays but the module takes %d (%s)'
+                             % (len(arrays), kind, len(targets), ', '.join(names)))
+        for per_device, src, name in zip(targets, arrays, names):
             data = src._data if isinstance(src, NDArray) else np.asarray(src)
             for sl, dst in per_device:
                 part = data[sl] if len(per_device) > 1 else data
                 if part.shape != dst.shape:
-                    raise MXNetError('input of shape %s does not fit the bound shape %s'
-                                     % (tuple(part.shape), dst.shape))
+                    bound = {d[0]: d[1] for d in map(_desc, list(self.data_shapes) +
+                                                     list(self.label_shapes or []))}
+                    raise MXNetError('%s %r of the batch has shape %s but the module is bound '
+                                     'for %s (does the batch\'s provide_%s match its arrays?)'
+                                     % (kind, name, tuple(data.shape), bound.get(name), kind))
                 dst._data[...] = _to_module(part, dst.context)
 
     def forward(self, data_batch, is_train=None):
         if is_train is None:
             is_train = self.for_training
-        self._load(self.data_arrays, data_batch.data)
+        self._load(self.data_arrays, data_batch.data, self.data_names, 'data')
         if data_batch.label and self.label_arrays:
-            self._load(self.label_arrays, data_batch.label)
+            names = [n for n in self.label_names if n in self.arg_names]
+            labels = [l for n, l in zip(self.label_names, data_batch.label)
+                      if n in self.arg_names]
+            self._load(self.label_arrays, labels, names, 'label')
         for exe in self.execs:
             exe.forward(is_train=is_train)
 
@@ -238,6 +295,27 @@ class ExecutorGroup:
     def install_monitor(self, mon):
         for exe in self.execs:
             mon.install(exe)
+
+
+def _changed_inputs(new, old):
+    """The inputs whose shape changed beyond the batch size (else those whose shape changed
+    at all, else every input), as (name, shape)."""
+    def sample_shape(shape, layout):
+        axis = batch_axis(layout)
+        return None if shape is None else tuple(shape[:axis]) + tuple(shape[axis + 1:])
+    return [(n, s) for n, s, lay, _ in new
+            if sample_shape(old.get(n), lay) != sample_shape(s, lay)] or \
+        [(n, s) for n, s, _, _ in new if old.get(n) != s] or [(n, s) for n, s, _, _ in new]
+
+
+def _describe_inputs(new, old, data_names):
+    """"data 'data' has shape (32, 30)" for the inputs whose shape changed."""
+    return ', '.join('%s %r has shape %s' % ('data' if n in data_names else 'label', n, s)
+                     for n, s in _changed_inputs(new, old))
+
+
+def _describe_bound(new, old):
+    return ', '.join('%r: %s' % (n, old.get(n)) for n, _ in _changed_inputs(new, old))
 
 
 def _host(arr):

@@ -112,8 +112,20 @@ class BaseModule:
                                    locals=locals())
             for cb in _as_list(score_end_callback):
                 cb(params)
-        if _across_ranks:
-            return self._data_parallel().global_name_value(eval_metric)
+        if _across_ranks:       # inside fit: an empty evaluation is an error, never a NaN
+            dp = self._data_parallel()
+            res, batches = dp.global_name_value(eval_metric, batches=actual)
+            if batches == 0:
+                raise MXNetError(
+                    'fit: the evaluation data (%s) yielded no batch%s: give more validation '
+                    'data or a smaller batch size' % (
+                        type(eval_data).__name__,
+                        ' on any rank (it is empty after sharding over %d ranks)'
+                        % dp.num_workers if dp.active else ''))
+            return res
+        if actual == 0:
+            self.logger.warning('score: the evaluation data (%s) yielded no batch; the metric '
+                                'has no value', type(eval_data).__name__)
         return eval_metric.get_name_value()
 
     def iter_predict(self, eval_data, num_batch=None, reset=True, sparse_row_id_fn=None):
@@ -175,6 +187,14 @@ class BaseModule:
         from .. import metric as _metric
         if num_epoch is None:
             raise MXNetError('fit: please specify num_epoch')
+        unfed = self._graph_label_names() if not train_data.provide_label else []
+        if unfed:
+            raise MXNetError(
+                'fit: the training iterator (%s) yields no label, but the module expects %s '
+                '(label_names=%s, an input of the network): give the iterator labels '
+                '(NDArrayIter(data, label)), or create the module with label_names=None for a '
+                'network that takes none' % (type(train_data).__name__,
+                                             ', '.join(repr(n) for n in unfed), unfed))
         self.bind(data_shapes=train_data.provide_data, label_shapes=train_data.provide_label,
                   for_training=True, force_rebind=force_rebind)
         if monitor is not None:
@@ -189,6 +209,8 @@ class BaseModule:
             eval_metric = _metric.create(eval_metric)
         dp = self._data_parallel()
         info = self.logger.info if dp.is_root else _quiet
+        if not dp.active:
+            _warn_if_ranks_train_alone(self.logger, kvstore, dp)
         sharded = []
         if dp.active:
             sharded = [it for it, even, what in ((train_data, True, 'training'),
@@ -218,9 +240,16 @@ class BaseModule:
             except StopIteration:
                 have = False
             if not dp.all_have(have):
-                raise MXNetError('fit: the training data yielded no batch%s' % (
-                    ' on rank %d' % dp.rank if not have else ' on some rank'
-                    if dp.active else '')) from None
+                where = ''
+                if dp.active:
+                    where = ' on rank %d of %d' % (dp.rank, dp.num_workers) if not have \
+                        else ' on another rank'
+                raise MXNetError(
+                    'fit: the training data (%s) yielded no batch%s in epoch %d: an iterator '
+                    'already read to its end needs reset() before fit; otherwise it holds '
+                    'fewer samples than one batch%s' % (
+                        type(train_data).__name__, where, epoch,
+                        ' after sharding over %d ranks' % dp.num_workers if dp.active else ''))
             done = False
             while not done:
                 batch = next_batch
@@ -308,6 +337,10 @@ class BaseModule:
         self.set_params(arg_params, aux_params)
 
     # ---- misc --------------------------------------------------------------------------
+    def _graph_label_names(self):
+        """The label names that are inputs of the network (a batch must feed them)."""
+        return []
+
     def _average_aux_over_ranks(self):
         """Average auxiliary states over data-parallel ranks (modules with some override)."""
 
@@ -329,6 +362,24 @@ class BaseModule:
     @property
     def symbol(self):
         return self._symbol
+
+
+_WARNED_ALONE = []
+
+
+def _warn_if_ranks_train_alone(logger, kvstore, dp):
+    """A job started on N ranks whose script never asked for a distributed kvstore trains N
+    separate models on all the data: say so once, on rank 0."""
+    from ..base import WORLD
+    if WORLD['num_workers'] <= 1 or _WARNED_ALONE or not dp.is_root:
+        return
+    _WARNED_ALONE.append(True)
+    name = kvstore if isinstance(kvstore, str) else getattr(kvstore, 'type', kvstore)
+    logger.warning(
+        'fit: this job runs %d ranks but kvstore=%r: every rank trains its own model on all '
+        'the data and nothing is averaged. Pass kvstore=\'dist_sync\' to fit to train one '
+        'model together (only rank 0 logs and writes checkpoints either way)',
+        WORLD['num_workers'], name)
 
 
 def _quiet(*args, **kwargs):

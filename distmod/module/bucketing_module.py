@@ -51,6 +51,7 @@ class BucketingModule(BaseModule):
             symbol, data_names, label_names, state_names, fixed_param_names)
         self._fixed_param_names = fixed_param_names
         self._state_names = state_names
+        self._label_args = [n for n in label_names if n in symbol.list_arguments()]
         self._context = context if context is not None else cpu()
         self._work_load_list = work_load_list
         self._group2ctxs = group2ctxs
@@ -313,6 +314,9 @@ class BucketingModule(BaseModule):
     def get_input_grads(self, merge_multi_context=True):
         self._need_bound('get_input_grads')
         return self._curr_module.get_input_grads(merge_multi_context=merge_multi_context)
+
+    def _graph_label_names(self):
+        return list(self._label_args)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
         self._need_bound('update_metric')

@@ -24,7 +24,7 @@ import weakref
 
 import numpy as np
 
-from ..base import MXNetError
+from ..base import MXNetError, WORLD
 
 #: Start each bucket's reduction from inside backward (``DISTMOD_OVERLAP=0`` turns it off:
 #: then every bucket is reduced with a blocking allreduce after backward).
@@ -39,7 +39,9 @@ class DataParallel:
     def __init__(self, kv):
         self.kv = kv
         self.store = kv.raw if kv is not None else None
-        self.rank = kv.rank if kv is not None else 0
+        # without a distributed store a launched job's ranks train alone, but still only
+        # rank 0 logs and writes checkpoints
+        self.rank = kv.rank if kv is not None else WORLD['rank']
         self.num_workers = kv.num_workers if kv is not None else 1
         self.active = self.num_workers > 1 and hasattr(self.store, 'comm')
         self.comm = self.store.comm if self.active else None
@@ -217,22 +219,27 @@ class DataParallel:
         return bool(self._flag[0])
 
     # ---- metrics -----------------------------------------------------------------------
-    def global_name_value(self, metric):
-        """``metric.get_global_name_value()`` over the samples of every rank."""
+    def global_name_value(self, metric, batches=None):
+        """``metric.get_global_name_value()`` over the samples of every rank; with ``batches``
+        (this rank's batch count) also the total over ranks: ``(name_value, total)``."""
         if not self.active:
-            return metric.get_global_name_value()
+            res = metric.get_global_name_value()
+            return res if batches is None else (res, batches)
         from mpi4py import MPI
         state = metric._state()
         flat = []
         _flatten(state, flat)
+        if batches is not None:
+            flat.append(float(batches))
         total = np.array(flat, dtype=np.float64)
         self.comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
         it = iter(total.tolist())
         metric._set_state(_rebuild(state, it))
         try:
-            return metric.get_global_name_value()
+            res = metric.get_global_name_value()
         finally:
             metric._set_state(state)
+        return res if batches is None else (res, int(round(total[-1])))
 
 
 def _flatten(state, out):

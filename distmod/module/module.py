@@ -148,6 +148,7 @@ class Module(BaseModule):
         if self._aux_params is None:
             self._aux_params = {n: nd.zeros(b[0].shape, dtype=b[0].dtype)
                                 for n, b in zip(group.aux_names, group.aux_arrays)}
+        group.check_param_shapes(arg_params, aux_params, 'the given arg_params/aux_params')
         attrs = self._symbol.attr_dict()
 
         def fill(name, arr, given):
@@ -225,6 +226,13 @@ class Module(BaseModule):
             raise MXNetError('Module.bind with data %s and label %s: %s'
                              % ([(d.name, d.shape) for d in data_shapes],
                                 [(d.name, d.shape) for d in (label_shapes or [])], e)) from None
+        if shared_module is None and self.params_initialized:
+            try:        # parameters given before bind (Module.load): they must fit the data
+                self._exec_group.check_param_shapes(self._arg_params, self._aux_params,
+                                                    'the loaded parameters')
+            except MXNetError:
+                self._reset_bind()
+                raise
         self.binded = True
         if shared_module is not None:
             self.params_initialized = True
@@ -252,8 +260,8 @@ class Module(BaseModule):
         self._need('binded', 'reshape')
         data_shapes = _as_descs(data_shapes)
         label_shapes = _as_descs(label_shapes) or None
+        self._exec_group.reshape(data_shapes, label_shapes)      # refuses a parameter change
         self._data_shapes, self._label_shapes = data_shapes, label_shapes
-        self._exec_group.reshape(data_shapes, label_shapes)
 
     # ---- optimizer ---------------------------------------------------------------------
     def init_optimizer(self, kvstore='local', optimizer='sgd',
@@ -425,7 +433,21 @@ class Module(BaseModule):
         self._exec_group.set_states(states, value)
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
-        self._exec_group.update_metric(eval_metric, labels, pre_sliced)
+        if labels or not self._label_names:
+            self._exec_group.update_metric(eval_metric, labels, pre_sliced)
+            return
+        try:            # a metric that needs no label (Loss) is fine without one
+            self._exec_group.update_metric(eval_metric, labels or [], pre_sliced)
+        except (MXNetError, ValueError, TypeError) as err:
+            raise MXNetError(
+                'update_metric: the batch holds no label, but the module expects %s '
+                '(label_names=%s) and metric %r needs one: does the data iterator yield '
+                'labels? (%s)' % (', '.join(repr(n) for n in self._label_names),
+                                  self._label_names, eval_metric.name, err)) from None
+
+    def _graph_label_names(self):
+        args = self._symbol.list_arguments()
+        return [n for n in self._label_names if n in args]
 
     def install_monitor(self, mon):
         self._need('binded', 'install_monitor')

@@ -220,6 +220,13 @@ class SequentialModule(BaseModule):
             raise MXNetError('bind with inputs_need_grad=True to get input gradients')
         return self._modules[0].get_input_grads(merge_multi_context=merge_multi_context)
 
+    def _graph_label_names(self):
+        names = []
+        for meta, module in zip(self._metas, self._modules):
+            if meta.get(self.META_TAKE_LABELS, False):
+                names += [n for n in module._graph_label_names() if n not in names]
+        return names
+
     def update_metric(self, eval_metric, labels, pre_sliced=False):
         """The modules that take labels update the metric."""
         self._need_bound('update_metric')

@@ -12,7 +12,7 @@ import numpy as np
 from ..base import MXNetError
 from .. import ndarray
 from .. import random as _random
-from ..io import DataIter, DataBatch, DataDesc, shard_range, uneven_range
+from ..io import DataIter, DataBatch, DataDesc, shard_range
 
 __all__ = ['encode_sentences', 'BucketSentenceIter']
 
@@ -129,15 +129,22 @@ class BucketSentenceIter(DataIter):
         if num_parts < 1 or not 0 <= part_index < num_parts:
             raise MXNetError('part_index %d is not in [0, num_parts=%d)'
                              % (part_index, num_parts))
-        rng = shard_range if even else uneven_range
-        if num_parts > 1:
+        if num_parts > 1 and even:
             self.data = []
             for d in self._whole:
-                if even and len(d) < num_parts:
+                if len(d) < num_parts:
                     # too few sentences to give every part one: no part gets any
                     self.data.append(d[:0].copy())
                     continue
-                self.data.append(d[rng(len(d), num_parts, part_index)].copy())
+                self.data.append(d[shard_range(len(d), num_parts, part_index)].copy())
+        elif num_parts > 1:
+            # uneven (validation): deal each bucket's whole batches out in turn, so the parts
+            # together hold exactly the batches one process would see (a bucket of 1.5
+            # batches keeps its one batch instead of becoming 0.75 on each of two parts)
+            b = self.batch_size
+            self.data = [np.concatenate([d[k * b:(k + 1) * b] for k in
+                                         range(part_index, len(d) // b, num_parts)] or
+                                        [d[:0]]).copy() for d in self._whole]
         else:
             self.data = [d.copy() for d in self._whole]
         self.num_parts, self.part_index = num_parts, part_index
@@ -152,7 +159,8 @@ class BucketSentenceIter(DataIter):
         """Keep only part ``part_index`` of ``num_parts`` from now on (``fit`` does this on
         each rank of a data-parallel job).  ``even``: each part gets ``n // num_parts`` of a
         bucket's ``n`` sentences, so every part yields the same number of batches; otherwise
-        no sentence is dropped.  Parts are cut from the whole data: ``shard(1, 0)`` restores
+        each bucket's batches are dealt out in turn, so the parts together yield exactly the
+        batches of the whole data (some parts may get none).  Parts are cut from the whole data: ``shard(1, 0)`` restores
         it."""
         self._select(num_parts, part_index, even)
         return self

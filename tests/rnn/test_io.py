@@ -229,3 +229,22 @@ def test_no_bucket_fails_clearly():
         mx.rnn.BucketSentenceIter([[1, 2, 3]], batch_size=2)
     with pytest.raises(mx.MXNetError):
         mx.rnn.BucketSentenceIter([[1, 2, 3]], batch_size=1, buckets=[2])
+
+
+def test_uneven_shard_deals_whole_batches_so_parts_hold_the_batches_of_the_whole():
+    # a bucket of 6 sentences with batch 4 has one batch: split sentence by sentence over 2
+    # or 3 parts no part would have a whole batch (validation on N ranks saw nothing)
+    enc = [[1, 2, 3, 4]] * 6 + [[1, 2]] * 9
+    it = mx.rnn.BucketSentenceIter(enc, batch_size=4, buckets=[2, 4])
+    whole = sorted(b.bucket_key for b in it)
+    assert whole == [2, 2, 4]
+    for n in (2, 3):
+        keys = []
+        for i in range(n):
+            it.shard(n, i, even=False)
+            part = [b.bucket_key for b in it]
+            it.reset()
+            assert sorted(part) == sorted(b.bucket_key for b in it)     # stable over epochs
+            keys.extend(part)
+        assert sorted(keys) == whole
+    it.shard(1, 0)
