@@ -59,11 +59,11 @@ class _NDUpdater:
         ctx = _ctx_of(weight)
         self.updater(key, _wrap(grad, ctx), _wrap(weight, ctx))
 
-    def get_states(self, dump_optimizer=False):
-        return self.updater.get_states(dump_optimizer)
+    def get_states(self, dump_optimizer=False, **kwargs):
+        return self.updater.get_states(dump_optimizer, **kwargs)
 
-    def set_states(self, states):
-        self.updater.set_states(states)
+    def set_states(self, states, **kwargs):
+        self.updater.set_states(states, **kwargs)
 
 
 class KVStore:
@@ -136,15 +136,31 @@ class KVStore:
                                   else lambda k, g, w: updater(k, _wrap(g, _ctx_of(w)),
                                                                _wrap(w, _ctx_of(w))))
 
-    @_translated
-    def save_optimizer_states(self, fname, dump_optimizer=False):
-        """Save the store's optimizer states (distmod's safe format; rank 0 writes)."""
-        self._store.save_optimizer_states(fname, dump_optimizer)
+    def _states_updater(self, what):
+        if self._updater is None or not hasattr(self._updater, 'get_states'):
+            raise MXNetError('%s: the store has no optimizer with states (call set_optimizer '
+                             'first)' % what)
+        return self._updater
 
-    @_translated
+    def save_optimizer_states(self, fname, dump_optimizer=False, fmt=None):
+        """Save the store's optimizer states to ``fname`` atomically; rank 0 writes.
+
+        ``fmt``: ``'distmod'`` (the safe format) or ``'mxnet'`` (MXNet 1.9's pickle, keyed
+        as this store's updater is: by the keys pushed); None reads ``DISTMOD_STATES_FORMAT``
+        (default ``'distmod'``).  See :func:`distmod.optimizer.save_states_file`.
+        """
+        from .optimizer import save_states_file, _states_format
+        updater = self._states_updater('save_optimizer_states')
+        fmt = _states_format(fmt)
+        if self.rank == 0:
+            save_states_file(fname, updater, fmt=fmt, dump_optimizer=dump_optimizer)
+
     def load_optimizer_states(self, fname):
-        """Load states written by ``save_optimizer_states``."""
-        self._store.load_optimizer_states(fname)
+        """Load states from ``fname``: distmod's format, or MXNet's ``.states`` (read without
+        running code; keys as stored, which for MXNet's kvstore are the keys it was pushed)."""
+        from .optimizer import load_states_file
+        updater = self._states_updater('load_optimizer_states')
+        load_states_file(fname, updater)
 
     @_translated
     def set_gradient_compression(self, compression_params):

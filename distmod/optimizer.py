@@ -15,8 +15,10 @@ Example::
     >>> w.asnumpy().tolist()
     [0.8999999761581421, 0.8999999761581421]
 
-Optimizer states (``Updater.get_states``) are distmod's own format, never a pickle; see
-:meth:`Updater.get_states`.
+Optimizer states (``Updater.get_states``) are distmod's own format, never a pickle, unless
+MXNet's format is asked for (``fmt='mxnet'``); ``Updater.set_states`` reads both, and reads
+MXNet's pickles without running code (:mod:`distmod.mxnet_states`).  ``save_states_file`` and
+``load_states_file`` do the same with files.
 """
 import io
 import json
@@ -31,7 +33,8 @@ from .ndarray.ndarray import NDArray, _wrap
 
 __all__ = ['Optimizer', 'SGD', 'ccSGD', 'NAG', 'Adam', 'AdamW', 'AdaGrad', 'RMSProp', 'AdaDelta',
            'Adamax', 'Nadam', 'Ftrl', 'FTML', 'Signum', 'LAMB', 'DCASGD', 'SGLD', 'Test',
-           'Updater', 'get_updater', 'create', 'register', 'OptimizerError']
+           'Updater', 'get_updater', 'create', 'register', 'OptimizerError', 'save_states_file',
+           'load_states_file']
 
 
 class OptimizerError(MXNetError, ValueError):
@@ -1124,11 +1127,21 @@ class Updater:
             return tuple(synced) if isinstance(state, tuple) else synced
         return state
 
-    def get_states(self, dump_optimizer=False):
-        """The states as bytes in distmod's safe format.
+    def get_states(self, dump_optimizer=False, fmt='distmod', keys='index', param_names=None):
+        """The states as bytes: distmod's safe format (``fmt='distmod'``) or MXNet's pickle
+        (``fmt='mxnet'``).
 
-        Format: a NumPy ``.npz`` archive (a zip; it starts with ``PK``, never with a pickle
-        opcode).  Member ``__meta__`` is a uint8 array holding UTF-8 JSON::
+        ``fmt='mxnet'`` writes what MXNet 1.9's ``Updater.get_states`` writes (see
+        :mod:`distmod.mxnet_states`): MXNet's ``set_states`` and ``Module.load_optimizer_states``
+        read it into real MXNet NDArrays.  The keys are the updater's own (a Module's: the
+        parameter's position, which is how MXNet keys them on one device); ``keys='name'``
+        writes parameter names instead (``param_names[i]``, else the optimizer's
+        ``idx2name``), as MXNet keys them when it updates on the kvstore (several devices with
+        ``kvstore='local'``, or ``dist_*``).  With ``dump_optimizer=True`` the optimizer and
+        its scheduler are pickled as MXNet's classes of the same names.
+
+        distmod's format is a NumPy ``.npz`` archive (a zip; it starts with ``PK``, never with
+        a pickle opcode).  Member ``__meta__`` is a uint8 array holding UTF-8 JSON::
 
             {"format": "distmod-optimizer-states", "version": 1,
              "optimizer": "<registered name>",
@@ -1146,6 +1159,18 @@ class Updater:
         class of that name.  Loading reads the archive with ``allow_pickle=False`` and only
         builds plain data and arrays: it never runs code from the file.
         """
+        if fmt not in ('distmod', 'mxnet'):
+            raise OptimizerError("get_states: fmt must be 'distmod' or 'mxnet', not %r" % (fmt,))
+        if keys not in ('index', 'name'):
+            raise OptimizerError("get_states: keys must be 'index' or 'name', not %r" % (keys,))
+        if fmt == 'mxnet':
+            from . import mxnet_states
+            rename = self._key_names(param_names) if keys == 'name' else None
+            return mxnet_states.dumps(self.states, self.optimizer if dump_optimizer else None,
+                                      rename=rename)
+        if keys != 'index':
+            raise OptimizerError("get_states: keys='name' is for fmt='mxnet'; distmod's format "
+                                 "keeps the updater's keys")
         arrays = {}
         opt = self.optimizer
         meta = {'format': _FORMAT, 'version': 1,
@@ -1163,48 +1188,192 @@ class Updater:
         np.savez(buf, **arrays)
         return buf.getvalue()
 
-    def set_states(self, states):
-        """Restore what ``get_states`` returned; refuses anything else (pickles included).
+    def _key_names(self, param_names):
+        names = dict(enumerate(param_names)) if param_names is not None \
+            else self.optimizer.idx2name
 
-        The states and the per-index update counts are restored (MXNet restores only the
-        states, so Adam's bias correction restarts after a resume; here it continues).  With
-        a blob made with ``dump_optimizer=True`` the optimizer's hyper-parameters and
-        scheduler come back too, as MXNet's pickled optimizer would.
+        def rename(key):
+            if isinstance(key, str):
+                return key
+            if key not in names:
+                raise OptimizerError("get_states(keys='name'): no parameter name for key %r "
+                                     "(pass param_names, or give the optimizer param_idx2name)"
+                                     % (key,))
+            return names[key]
+        return rename
+
+    def set_states(self, states, source=None, param_names=None):
+        """Restore states from ``get_states`` (either format) or from MXNet's own ``.states``.
+
+        The format is told from the bytes: ``PK`` is distmod's archive, ``0x80`` a pickle as
+        MXNet writes them.  MXNet's pickle is read without running code: only NDArrays (rebuilt
+        from their saved bytes by distmod), numbers, strings, None and containers are admitted,
+        plus, in a ``dump_optimizer=True`` file, MXNet's optimizer and scheduler as plain
+        attributes (mapped onto the distmod optimizer of the same name, as in distmod's own
+        ``dump_optimizer`` files).  Any other global is refused, naming it.  ``source`` (a file
+        name) is named in every error.
+
+        ``param_names`` (the parameters in order, as a Module binds them) re-keys MXNet's
+        states by position, whichever way MXNet keyed them: by position, by name (MXNet
+        updating on the kvstore) or by ``position * num_device + device``.  Without it the keys
+        are kept as stored.
+
+        distmod's format restores the per-index update counts too (MXNet restores only the
+        states, so Adam's bias correction restarts after a resume; here it continues).  An
+        MXNet file without the optimizer leaves the counts as they are, as MXNet does.
         """
+        from .mxnet_states import where
         if not isinstance(states, (bytes, bytearray, memoryview)):
             raise OptimizerError('set_states expects the bytes from Updater.get_states, not %s'
                                  % type(states).__name__)
-        states = bytes(states)
-        if states[:1] in _PICKLE_PREFIXES and states[:2] != b'PK':
-            raise OptimizerError('refusing to load pickled optimizer states (MXNet\'s own '
-                                 'format): distmod reads only its safe format, written by '
-                                 'Updater.get_states; loading a pickle could run code')
+        data = bytes(states)
+        if data[:2] == b'PK':
+            return self._set_distmod_states(data, where(source))
+        if data[:1] in _PICKLE_PREFIXES:
+            return self._set_mxnet_states(data, source, param_names)
+        raise OptimizerError('%s: not distmod optimizer states nor MXNet\'s pickle (%s)'
+                             % (where(source), 'empty' if not data else
+                                'it starts with %r' % data[:8]))
+
+    def _set_distmod_states(self, states, where):
         try:
             with np.load(io.BytesIO(states), allow_pickle=False) as archive:
                 arrays = {k: archive[k] for k in archive.files}
             meta = json.loads(bytes(arrays.pop('__meta__')).decode('utf-8'))
         except Exception as e:         # noqa: BLE001  any reader failure means "not ours"
-            raise OptimizerError('not distmod optimizer states: %s' % e) from None
+            raise OptimizerError('%s: not distmod optimizer states, or truncated or corrupt '
+                                 '(%s: %s)' % (where, type(e).__name__, e)) from None
         if not isinstance(meta, dict) or meta.get('format') != _FORMAT:
-            raise OptimizerError('not distmod optimizer states (format %r)'
-                                 % (meta.get('format') if isinstance(meta, dict) else meta))
+            raise OptimizerError('%s: not distmod optimizer states (format %r)'
+                                 % (where, meta.get('format') if isinstance(meta, dict)
+                                    else meta))
         if meta.get('version') != 1:
-            raise OptimizerError('distmod optimizer states version %r is not supported'
-                                 % (meta.get('version'),))
-        new_states = {}
-        for index, tree in meta['states']:
-            new_states[_hashable(_decode(index, arrays, cpu()))] = _decode(tree, arrays, cpu())
-        if meta.get('dump_optimizer'):
-            self.optimizer = _restore_optimizer(self.optimizer, meta['optimizer_meta'], arrays)
-            self.aggregate_updates = self.optimizer.aggregate_num > 0
-        else:
-            opt = self.optimizer
-            opt.num_update = meta['num_update']
-            opt._index_update_count.clear()
-            opt._index_update_count.update(
-                {_hashable(_decode(k, arrays, cpu())): v for k, v in meta['index_update_count']})
+            raise OptimizerError('%s: distmod optimizer states version %r is not supported'
+                                 % (where, meta.get('version')))
+        try:
+            new_states = {}
+            for index, tree in meta['states']:
+                new_states[_hashable(_decode(index, arrays, cpu()))] = \
+                    _decode(tree, arrays, cpu())
+            if meta.get('dump_optimizer'):
+                self.optimizer = _restore_optimizer(self.optimizer, meta['optimizer_meta'],
+                                                    arrays)
+                self.aggregate_updates = self.optimizer.aggregate_num > 0
+            else:
+                opt = self.optimizer
+                counts = {_hashable(_decode(k, arrays, cpu())): v
+                          for k, v in meta['index_update_count']}
+                opt.num_update = meta['num_update']
+                opt._index_update_count.clear()
+                opt._index_update_count.update(counts)
+        except OptimizerError as e:
+            raise OptimizerError('%s: %s' % (where, e)) from None
+        except (KeyError, TypeError, ValueError) as e:
+            raise OptimizerError('%s: malformed distmod optimizer states (%s: %s)'
+                                 % (where, type(e).__name__, e)) from None
         self.states = new_states
         self.states_synced = dict.fromkeys(self.states, False)
+
+    def _set_mxnet_states(self, data, source, param_names):
+        from . import mxnet_states
+        got = mxnet_states.loads(data, source)
+        states, key_map = got.states, None
+        if param_names is not None and states:
+            key_map = mxnet_states.position_map(states, param_names, source)
+            states = mxnet_states.remap(states, key_map)
+        if got.optimizer is not None:
+            meta, arrays = _meta_from_mxnet(got.optimizer, key_map, param_names,
+                                            mxnet_states.where(source))
+            self.optimizer = _restore_optimizer(self.optimizer, meta, arrays)
+            self.aggregate_updates = self.optimizer.aggregate_num > 0
+        self.states = states
+        self.states_synced = dict.fromkeys(self.states, False)
+
+
+def _meta_from_mxnet(desc, key_map, param_names, where):
+    """``_restore_optimizer``'s description of MXNet's pickled optimizer: the attributes that
+    the distmod class of the same name has (MXNet's and distmod's are the same names), with
+    per-key tables re-keyed like the states."""
+    from .mxnet_states import remap
+    name = desc['class'].lower()
+    klass = Optimizer.opt_registry.get(name)
+    if klass is None:
+        raise OptimizerError('%s: holds MXNet optimizer %s.%s, which distmod does not have; '
+                             'known optimizers: %s' % (where, desc['module'], desc['class'],
+                                                       ', '.join(sorted(Optimizer.opt_registry))))
+    known = set(vars(klass())) - _NOT_SAVED
+    attrs = {k: v for k, v in desc['attrs'].items() if k in known}
+    if key_map is not None:
+        counts = attrs.get('_all_index_update_counts')
+        if isinstance(counts, dict):
+            attrs['_all_index_update_counts'] = {
+                dev: remap(c, key_map) if isinstance(c, dict) else c for dev, c in counts.items()}
+        if '_index_update_count' in attrs and isinstance(attrs['_index_update_count'], dict):
+            attrs['_index_update_count'] = remap(attrs['_index_update_count'], key_map)
+        attrs['idx2name'] = dict(enumerate(param_names))
+    arrays = {}
+    meta = {'class': name, 'current_counts': desc['current_counts'],
+            'attrs': _encodable(attrs, arrays)}
+    sched = desc['lr_scheduler']
+    if sched is not None:
+        meta['lr_scheduler'] = {'class': sched['class'],
+                                'attrs': _encodable(sched['attrs'], arrays)}
+    return meta, arrays
+
+
+def _encodable(attrs, arrays):
+    out = {}
+    for k, v in attrs.items():
+        try:
+            out[k] = _encode(v, arrays, strict=False)
+        except _Unsaveable:
+            pass
+    return out
+
+
+def _states_format(fmt):
+    import os
+    fmt = fmt if fmt is not None else os.environ.get('DISTMOD_STATES_FORMAT', 'distmod')
+    if fmt not in ('distmod', 'mxnet'):
+        raise OptimizerError("optimizer states format must be 'distmod' or 'mxnet', not %r"
+                             % (fmt,))
+    return fmt
+
+
+def save_states_file(fname, updater, fmt=None, dump_optimizer=False, keys='index',
+                     param_names=None):
+    """Write ``updater``'s states to ``fname`` atomically, in distmod's format or MXNet's.
+
+    ``fmt``: ``'distmod'`` (the safe archive) or ``'mxnet'`` (MXNet 1.9's pickle, which real
+    MXNet loads); None reads the environment variable ``DISTMOD_STATES_FORMAT`` (default
+    ``'distmod'``).  ``keys``/``param_names``: see :meth:`Updater.get_states`.
+
+    >>> import distmod as mx, os, tempfile
+    >>> upd = mx.optimizer.get_updater(mx.optimizer.create('sgd', momentum=0.9))
+    >>> upd(0, mx.nd.ones((2,)), mx.nd.ones((2,)))
+    >>> f = os.path.join(tempfile.mkdtemp(), 'm.states')
+    >>> mx.optimizer.save_states_file(f, upd, fmt='mxnet')
+    >>> open(f, 'rb').read(1)
+    b'\x80'
+    >>> fresh = mx.optimizer.get_updater(mx.optimizer.create('sgd', momentum=0.9))
+    >>> mx.optimizer.load_states_file(f, fresh)
+    >>> fresh.states[0].asnumpy().tolist()
+    [-0.009999999776482582, -0.009999999776482582]
+    """
+    from .serialization import atomic_write
+    data = updater.get_states(dump_optimizer, fmt=_states_format(fmt), keys=keys,
+                              param_names=param_names)
+    atomic_write(fname, data)
+
+
+def load_states_file(fname, updater, param_names=None):
+    """Read ``fname`` (distmod's format or MXNet's ``.states`` pickle, told apart by their
+    first bytes) into ``updater``; errors name the file.  See :meth:`Updater.set_states`."""
+    import os
+    fname = os.fspath(fname)
+    with open(fname, 'rb') as f:
+        data = f.read()
+    updater.set_states(data, source=fname, param_names=param_names)
 
 
 def get_updater(optimizer):

@@ -16,7 +16,8 @@ from kvstore._common import atomic_write  # noqa: F401  (one writer for every fi
 
 from .base import MXNetError, DTYPE_TO_FLAG, FLAG_TO_DTYPE
 
-__all__ = ['save_arrays', 'load_arrays', 'dumps_arrays', 'loads_arrays', 'atomic_write']
+__all__ = ['save_arrays', 'load_arrays', 'dumps_arrays', 'loads_arrays', 'dumps_array',
+           'loads_array', 'atomic_write']
 
 LIST_MAGIC = 0x112
 V1_MAGIC = 0xF993FAC8
@@ -35,6 +36,12 @@ def _encode_array(arr):
     head += struct.pack('<iii', _CPU, 0, DTYPE_TO_FLAG[name])
     data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder('<')).tobytes()
     return head + data
+
+
+def dumps_array(arr):
+    """The bytes of one array as MXNet saves it alone (``MXNDArraySaveRawBytes``: the per-array
+    record of a ``.params`` file, without the list header; what a pickled MXNet NDArray holds)."""
+    return _encode_array(arr)
 
 
 def dumps_arrays(data):
@@ -156,6 +163,15 @@ def loads_arrays(buf, source='<bytes>'):
             r.fail('duplicate array names')
         return dict(zip(names, arrays))
     return arrays
+
+
+def loads_array(buf, source='<bytes>'):
+    """Parse one array record (the inverse of :func:`dumps_array`); no bytes may follow it."""
+    r = _Reader(buf, source)
+    arr = _read_array(r, 0)
+    if r.remaining():
+        r.fail('%d unexpected bytes after the array' % r.remaining())
+    return arr
 
 
 def load_arrays(fname):

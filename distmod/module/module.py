@@ -454,8 +454,10 @@ class Module(BaseModule):
         self._exec_group.install_monitor(mon)
 
     # ---- checkpoints -------------------------------------------------------------------
-    def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True):
-        """Write ``prefix-symbol.json``, ``prefix-%04d.params`` (and ``.states``).
+    def save_checkpoint(self, prefix, epoch, save_optimizer_states=False, remove_amp_cast=True,
+                        states_format=None):
+        """Write ``prefix-symbol.json``, ``prefix-%04d.params`` (and ``.states``, in
+        ``states_format``: None for ``DISTMOD_STATES_FORMAT`` or distmod's, ``'mxnet'``).
 
         Each file is written atomically; across ranks only rank 0 writes (the replicas are
         identical), every rank may call it.
@@ -468,7 +470,7 @@ class Module(BaseModule):
         self.logger.info('Saved checkpoint to "%s"', name)
         if save_optimizer_states:
             state_name = '%s-%04d.states' % (prefix, epoch)
-            self.save_optimizer_states(state_name)
+            self.save_optimizer_states(state_name, fmt=states_format)
             self.logger.info('Saved optimizer state to "%s"', state_name)
 
     @staticmethod
@@ -483,15 +485,20 @@ class Module(BaseModule):
             mod._preload_opt_states = '%s-%04d.states' % (prefix, epoch)
         return mod
 
-    def save_optimizer_states(self, fname):
-        """Save the updater's states in distmod's safe format (never pickle)."""
+    def save_optimizer_states(self, fname, fmt=None, keys='index'):
+        """Save the updater's states: distmod's safe format, or MXNet 1.9's pickle with
+        ``fmt='mxnet'`` (or ``DISTMOD_STATES_FORMAT=mxnet``); ``keys='name'`` for an MXNet
+        Module that updates on its kvstore (several devices).  Rank 0 writes, atomically."""
         self._need('optimizer_initialized', 'save_optimizer_states')
-        from ..serialization import atomic_write
         if not self._dp.is_root:
             return
-        atomic_write(fname, self._updater.get_states())
+        from ..optimizer import save_states_file
+        save_states_file(fname, self._updater, fmt=fmt, keys=keys,
+                         param_names=self._exec_group.param_names)
 
     def load_optimizer_states(self, fname):
+        """Load distmod's format or MXNet's ``.states`` (read without running code; keyed by
+        position, name, or position*num_device+device)."""
         self._need('optimizer_initialized', 'load_optimizer_states')
-        with open(fname, 'rb') as f:
-            self._updater.set_states(f.read())
+        from ..optimizer import load_states_file
+        load_states_file(fname, self._updater, param_names=self._exec_group.param_names)

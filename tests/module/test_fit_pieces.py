@@ -216,8 +216,8 @@ def test_updater_states_round_trip_without_pickle():
     upd2(0, mx.nd.array(GRADS[1]), w2)
     np.testing.assert_array_equal(w.asnumpy(), w2.asnumpy())
     import pickle
-    with pytest.raises(mx.MXNetError, match='pickled'):
-        upd2.set_states(pickle.dumps({0: None}))
+    with pytest.raises(mx.MXNetError, match="refused to load global 'os.system'"):
+        upd2.set_states(b'\x80\x03cos\nsystem\nX\x04\x00\x00\x00true\x85R.')
     with pytest.raises(mx.MXNetError, match='not distmod optimizer states'):
         upd2.set_states(b'garbage')
 
