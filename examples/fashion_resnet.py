@@ -5,10 +5,10 @@ global average pooling; fc 10).
 
 The data is Fashion-MNIST's original files from Debian's package ``dataset-fashion-mnist``
 (examples/fashion_data.py finds or fetches it).  Figures (test accuracy, time per epoch) are
-in the README ("Fashion-MNIST ResNet").
+in the README ("Examples and figures").
 
-Data-parallel like the other examples (``kvstore='dist_sync'``; BatchNorm's moving statistics
-are averaged over ranks at every epoch end).
+Data-parallel like the other examples (a ``dist_sync`` kvstore; BatchNorm's moving statistics
+are averaged over ranks at every epoch end; rank 0 logs and prints the test accuracy).
 
 Run: ``python examples/fashion_resnet.py [num_epoch] [units_per_stage]`` (defaults 4 and 1:
 eight 3x3 convolutions)
@@ -70,6 +70,7 @@ def main(num_epoch=4, units=1, batch_size=64, train_batches=None):
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     files = get_fashion_mnist()
     mx.random.seed(3)
+    kv = mx.kv.create('dist_sync')
     train_iter = mx.io.MNISTIter(image=files['train-images-idx3-ubyte'],
                                  label=files['train-labels-idx1-ubyte'],
                                  batch_size=batch_size, shuffle=True)
@@ -81,14 +82,15 @@ def main(num_epoch=4, units=1, batch_size=64, train_batches=None):
     sched = mx.lr_scheduler.MultiFactorScheduler(step=[steps * max(1, num_epoch - 1)],
                                                  factor=0.1)
     mod = mx.mod.Module(resnet(units), context=mx.cpu())
-    mod.fit(train_iter, eval_data=val_iter, kvstore='dist_sync', optimizer='sgd',
+    mod.fit(train_iter, eval_data=val_iter, kvstore=kv, optimizer='sgd',
             optimizer_params={'learning_rate': 0.1, 'momentum': 0.9, 'wd': 1e-4,
                               'lr_scheduler': sched},
             initializer=mx.init.Xavier(rnd_type='gaussian', factor_type='in', magnitude=2),
             eval_metric='acc', num_epoch=num_epoch,
             batch_end_callback=mx.callback.Speedometer(batch_size, 200))
     acc = mod.score(val_iter, mx.metric.Accuracy())[0][1]
-    print('Test-accuracy=%.4f' % acc)
+    if kv.rank == 0:
+        print('Test-accuracy=%.4f' % acc)
     return acc
 
 

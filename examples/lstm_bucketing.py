@@ -8,10 +8,10 @@ validation perplexity (``mx.metric.Perplexity``) are logged every epoch.
 
 Data-parallel: ``--kv-store dist_sync`` (the default) is a local store in one process; the
 same file runs on N ranks with ``distmod-launch -n N python examples/lstm_bucketing.py``
-(each rank trains on its 1/N of every bucket's sentences).
+(each rank trains on its 1/N of every bucket's sentences; rank 0 logs).
 
-Figures (this machine, 2 cores, 1 thread per rank, ``--num-epochs 3``; see the README):
-recorded in the README's "LSTM bucketing" section.
+Figures (2 cores, 1 thread per rank, ``--num-epochs 3``) are in the README
+("Examples and figures").
 
 Run: ``python examples/lstm_bucketing.py [--num-epochs 3] [--max-files N]``
 """

@@ -89,7 +89,7 @@ def test_a_raising_rank_ends_the_job_promptly(tmp_path):
 
 
 def _mnist_example_under_launch_2(script, epochs):
-    """Run an MNIST example on 2 ranks; (output, test accuracy of each rank)."""
+    """Run an MNIST example on 2 ranks; (output, rank 0's test accuracy)."""
     sys.path.insert(0, os.path.join(ROOT, 'examples'))
     try:
         import mnist_data
@@ -107,7 +107,8 @@ def _mnist_example_under_launch_2(script, epochs):
     assert proc.returncode == 0, out[-4000:]
     accs = [float(line.split('=')[1]) for line in proc.stdout.splitlines()
             if line.startswith('Test-accuracy=')]
-    assert len(accs) == 2 and accs[0] == accs[1], out[-3000:]     # identical replicas
+    # rank 0 alone prints (replicas staying identical is checked in test_mpi_fit.py)
+    assert len(accs) == 1, out[-3000:]
     return out, accs[0]
 
 
