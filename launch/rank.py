@@ -1,25 +1,57 @@
-"""Per-rank wrapper: ``python -m launch.rank -- COMMAND [ARGS...]``.
+"""Per-rank wrapper: ``python -m launch.rank [--tag-output] [--verbose] -- COMMAND [ARGS...]``.
 
 ``distmod-launch`` starts every rank through this wrapper.  It runs COMMAND as a child
-process (same environment, so MPI/PMIx variables reach it and ``MPI_Init`` works as
-usual), forwards termination signals to it, and passes its exit code through.  When the
-command fails on its own (not because the launcher asked the rank to stop), it prints::
+process with the same environment (so MPI/PMIx variables reach it and ``MPI_Init`` works as
+usual) plus torchrun's names for where the rank stands::
 
-    distmod-launch: rank R on HOST exited with code C
+    RANK  LOCAL_RANK  WORLD_SIZE  LOCAL_WORLD_SIZE
 
-to stderr, which ``distmod-launch`` reads to report the first failing rank.  The rank
-comes from OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK or SLURM_PROCID.
+taken from Open MPI's OMPI_COMM_WORLD_{RANK,LOCAL_RANK,SIZE,LOCAL_SIZE}, MPICH/Hydra's and
+Intel MPI's PMI_RANK, MPI_LOCALRANKID, PMI_SIZE, MPI_LOCALNRANKS, Slurm's SLURM_PROCID,
+SLURM_LOCALID, SLURM_STEP_NUM_TASKS and SLURM_STEP_TASKS_PER_NODE (SLURM_NTASKS and
+SLURM_TASKS_PER_NODE outside a step), or PMIX_RANK alone (a value no launcher gives is left
+unset).  It forwards termination signals to the child and passes its exit code through.
+
+The child's stderr passes through the wrapper line by line (see ``launch.output``): each
+Python traceback is written in one piece, without the leading frames of runpy and mpi4py's
+runner (kept with ``--verbose``), and its last line is remembered.  With ``--tag-output``
+every line of stdout and stderr starts with ``[R] ``, R the rank (the child's stdout is then
+a pty when the wrapper's is one, as under Open MPI, so that it stays line-buffered).
+
+When the command fails on its own (not because the launcher asked the rank to stop), the
+wrapper prints::
+
+    distmod-launch: rank R on HOST exited with code C[: ERROR]
+
+to stderr, ERROR being the last line of the child's last traceback; ``distmod-launch`` reads
+it to report the first failing rank.  A child that printed a traceback and exited with an
+ordinary code (< 128) counts as failing on its own even when a stop signal came meanwhile:
+a rank that calls MPI_Abort is told to stop by mpiexec while it is exiting.
 """
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 
-__all__ = ['rank_from_env', 'run_child', 'in_terminal_foreground', 'main']
+from launch.output import LineGrouper, error_of_traceback, pump, trim_runner_frames, write_all
+
+__all__ = ['rank_from_env', 'rank_environment', 'run_child', 'failed_on_its_own', 'in_terminal_foreground', 'main']
 
 RANK_VARIABLES = ('OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PMI_RANK', 'SLURM_PROCID')
 FORWARDED_SIGNALS = ('SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2')
+#: Where each launcher says where a rank stands: (rank, local rank, world size, local world
+#: size), each a variable name, a tuple of names to try in order, or None.  First found wins;
+#: a later launcher's values fill gaps only where it agrees on the rank.
+LAUNCHER_VARIABLES = (
+    ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK', 'OMPI_COMM_WORLD_SIZE',
+     'OMPI_COMM_WORLD_LOCAL_SIZE'),
+    ('PMI_RANK', 'MPI_LOCALRANKID', 'PMI_SIZE', 'MPI_LOCALNRANKS'),
+    ('SLURM_PROCID', 'SLURM_LOCALID', ('SLURM_STEP_NUM_TASKS', 'SLURM_NTASKS'), None),
+    ('PMIX_RANK', None, None, None),
+)
+TORCH_NAMES = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE')
 
 
 def rank_from_env(env=None):
@@ -29,6 +61,52 @@ def rank_from_env(env=None):
         if env.get(name, '').strip():
             return env[name].strip()
     return '?'
+
+
+def _number(env, names):
+    for name in (names,) if isinstance(names, str) else names or ():
+        value = env.get(name, '').strip()
+        if value.isdigit():
+            return value
+    return None
+
+
+def _slurm_tasks_on_this_node(env):
+    """This node's task count from SLURM_STEP_TASKS_PER_NODE (``2(x3),1``) and SLURM_NODEID."""
+    for name in ('SLURM_STEP_TASKS_PER_NODE', 'SLURM_TASKS_PER_NODE'):
+        spec, node = env.get(name, '').strip(), env.get('SLURM_NODEID', '').strip()
+        if not spec or not node.isdigit():
+            continue
+        counts = []
+        for part in spec.split(','):
+            count, _, repeat = part.partition('(x')
+            if not count.isdigit() or (repeat and not repeat.rstrip(')').isdigit()):
+                counts = []
+                break
+            counts += [count] * (int(repeat.rstrip(')')) if repeat else 1)
+        if int(node) < len(counts):
+            return counts[int(node)]
+    return _number(env, 'SLURM_NTASKS_PER_NODE')
+
+
+def rank_environment(env=None):
+    """``{'RANK': ..., 'LOCAL_RANK': ..., 'WORLD_SIZE': ..., 'LOCAL_WORLD_SIZE': ...}`` (strings)
+    from the launcher's variables in ``env``; a name no launcher gives is missing, and the
+    dict is empty outside a launcher."""
+    env = os.environ if env is None else env
+    found, rank = {}, None
+    for variables in LAUNCHER_VARIABLES:
+        this_rank = _number(env, variables[0])
+        if this_rank is None or (rank is not None and this_rank != rank):
+            continue            # not this launcher, or another launcher's (stale) variables
+        rank = this_rank
+        values = [this_rank] + [_number(env, names) for names in variables[1:]]
+        if variables[0] == 'SLURM_PROCID':
+            values[3] = _slurm_tasks_on_this_node(env)
+        for name, value in zip(TORCH_NAMES, values):
+            if value is not None:
+                found.setdefault(name, value)
+    return found
 
 
 def _die_with_parent():
@@ -49,22 +127,98 @@ def in_terminal_foreground():
         return False
 
 
-def run_child(argv, env=None):
-    """Run ``argv`` as a child, forwarding signals; return ``(code, received_signal)``.
+def _stream_pair(like_fd):
+    """``(read end, write end)`` for a child's output: a pty when ``like_fd`` is a terminal
+    (the child then line-buffers as it would have), else a pipe."""
+    try:
+        is_tty = os.isatty(like_fd)
+    except OSError:
+        is_tty = False
+    if is_tty:
+        try:
+            import pty
+            import termios
+            master, slave = pty.openpty()
+            attrs = termios.tcgetattr(slave)
+            attrs[1] &= ~termios.OPOST          # no '\n' -> '\r\n' on the way through
+            termios.tcsetattr(slave, termios.TCSANOW, attrs)
+            return master, slave
+        except (ImportError, OSError):
+            pass
+    return os.pipe()
+
+
+class _Relay:
+    """Copies one output stream of the child to ``out_fd``, tagging lines with ``prefix``
+    and noting the error that ends the last traceback."""
+
+    def __init__(self, out_fd, prefix=b'', trim_tracebacks=False):
+        self.error = None
+        self._fd = out_fd
+        self._prefix = prefix
+        self._trim = trim_tracebacks
+        self._at_line_start = True
+        self.grouper = LineGrouper(self._emit)
+
+    def _emit(self, kind, lines):
+        if kind == 'traceback':
+            self.error = error_of_traceback(lines)
+            if self._trim:
+                lines = trim_runner_frames(lines)
+        elif any(line.strip() for line in lines):
+            self.error = None       # output after a traceback: it was not the one that ended the run
+        if not self._prefix:
+            write_all(self._fd, b''.join(lines))
+            return
+        parts = []
+        for piece in lines:
+            if self._at_line_start:
+                parts.append(self._prefix)
+            parts.append(piece)
+            self._at_line_start = piece.endswith(b'\n')
+        write_all(self._fd, b''.join(parts))
+
+
+def run_child(argv, env=None, tag=None, relay_stderr=False, trim_tracebacks=False):
+    """Run ``argv`` as a child, forwarding signals; return ``(code, received_signal, error)``.
 
     ``code`` is the child's exit code, or 128+N when it died of signal N (127 when the
     command cannot be found, 126 when it cannot be executed).  ``received_signal`` is the
-    first signal this process was sent while the child ran (None if none).
+    first signal this process was sent while the child ran (None if none).  With
+    ``relay_stderr`` (or a ``tag``, bytes put before every line of stdout and stderr) the
+    child's output passes through ``launch.output``'s line handling, and ``error`` is the last
+    line of the last traceback it printed on stderr (else None).
     """
+    relays, child_ends, parent_ends = [], {}, []
+    if relay_stderr or tag:
+        for name, fd in (('stdout', 1), ('stderr', 2)):
+            if name == 'stdout' and not tag:
+                continue
+            read_end, write_end = _stream_pair(fd)
+            child_ends[name] = write_end
+            parent_ends.append(read_end)
+            relays.append(_Relay(fd, prefix=tag or b'', trim_tracebacks=trim_tracebacks))
     try:
-        child = subprocess.Popen(argv, env=env,
-                                 preexec_fn=_die_with_parent if sys.platform.startswith('linux') else None)
+        try:
+            child = subprocess.Popen(argv, env=env, **child_ends,
+                                     preexec_fn=_die_with_parent if sys.platform.startswith('linux') else None)
+        finally:
+            for fd in child_ends.values():
+                os.close(fd)
     except FileNotFoundError:
+        for fd in parent_ends:
+            os.close(fd)
         print('distmod-launch: command not found: %s' % argv[0], file=sys.stderr)
-        return 127, None
+        return 127, None, None
     except PermissionError:
+        for fd in parent_ends:
+            os.close(fd)
         print('distmod-launch: permission denied: %s' % argv[0], file=sys.stderr)
-        return 126, None
+        return 126, None, None
+    readers = [threading.Thread(target=pump, args=(fd, relay.grouper), daemon=True)
+               for fd, relay in zip(parent_ends, relays)]
+    for reader in readers:
+        reader.start()
     received = []
     foreground = in_terminal_foreground()
 
@@ -94,8 +248,11 @@ def run_child(argv, env=None):
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    for reader in readers:      # a grandchild may hold the stream open: do not wait for it long
+        reader.join(timeout=2)
     code = 128 - returncode if returncode < 0 else returncode
-    return code, (received[0] if received else None)
+    error = relays[-1].error if relays else None
+    return code, (received[0] if received else None), error
 
 
 def _describe(code):
@@ -107,17 +264,36 @@ def _describe(code):
     return 'exited with code %d' % code
 
 
+def failed_on_its_own(code, received, error):
+    """Whether a child's exit is its own failure rather than the launcher stopping it."""
+    if code == 0:
+        return False
+    if received is None:
+        return True
+    # A rank that raised and called MPI_Abort gets mpiexec's stop signal while exiting.
+    return error is not None and code < 128 and received != signal.SIGINT
+
+
 def main(argv=None):
-    """Entry point of ``python -m launch.rank -- COMMAND [ARGS...]``; returns the exit code."""
+    """Entry point of ``python -m launch.rank [--tag-output] [--verbose] -- COMMAND [ARGS...]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    tag_output = verbose = False
+    while argv and argv[0] in ('--tag-output', '--verbose'):
+        tag_output = tag_output or argv[0] == '--tag-output'
+        verbose = verbose or argv[0] == '--verbose'
+        argv.pop(0)
     if argv and argv[0] == '--':
         argv = argv[1:]
     if not argv:
-        print('usage: python -m launch.rank -- COMMAND [ARGS...]', file=sys.stderr)
+        print('usage: python -m launch.rank [--tag-output] [--verbose] -- COMMAND [ARGS...]', file=sys.stderr)
         return 2
-    code, received = run_child(argv)
-    if code != 0 and received is None:
-        print('distmod-launch: rank %s on %s %s' % (rank_from_env(), socket.gethostname(), _describe(code)),
+    env = dict(os.environ)
+    env.update(rank_environment(env))
+    tag = ('[%s] ' % rank_from_env()).encode() if tag_output else None
+    code, received, error = run_child(argv, env, tag=tag, relay_stderr=True, trim_tracebacks=not verbose)
+    if failed_on_its_own(code, received, error):
+        print('distmod-launch: rank %s on %s %s%s' % (rank_from_env(), socket.gethostname(), _describe(code),
+                                                      ': %s' % error if error else ''),
               file=sys.stderr, flush=True)
     return code
 

@@ -51,6 +51,22 @@ def test_command_after_double_dash_and_required():
         parse_args(['-n', '2'])
 
 
+def test_np_is_mpiruns_spelling_of_n():
+    assert parse_args(['-np', '2', 'python', 'x.py']).n == 2
+    assert parse_args(['-n2', 'prog']).n == 2 and parse_args(['--np', '3', 'prog']).n == 3
+    assert parse_args(['prog', '-np', '5']).command == ['prog', '-np', '5']     # the command's own
+    with pytest.raises(SystemExit):
+        parse_args(['-np', '0', 'prog'])
+
+
+def test_torchrun_spellings_of_ranks_per_node_and_nodes():
+    for spelling in ('--nproc-per-node', '--nproc_per_node'):
+        args = parse_args([spelling, '4', '--nnodes', '2', 'prog'])
+        assert (args.nproc_per_node, args.nnodes, args.command) == (4, 2, ['prog'])
+    with pytest.raises(SystemExit):
+        parse_args(['--nnodes', '0', 'prog'])
+
+
 # --- Open MPI ----------------------------------------------------------------------------
 
 def test_openmpi_basic_command_wraps_each_rank():
@@ -134,6 +150,35 @@ def test_python_commands_run_under_mpi4py_so_a_failing_rank_aborts():
     assert 'mpi4py' not in argv
 
 
+def test_nproc_per_node_alone_is_that_many_ranks_on_this_host():
+    argv, _ = build(['--nproc-per-node', '3', 'prog'], 'openmpi', cores=8)
+    assert opt(argv, '-n') == ['3'] and '-H' not in argv
+
+
+def test_nproc_per_node_with_hosts_starts_that_many_on_each_of_the_first_nnodes():
+    argv, env = build(['--nproc-per-node', '2', '--nnodes', '2', '-H', 'a:8,b,c', 'prog'], 'openmpi', cores=8)
+    assert opt(argv, '-n') == ['4'] and opt(argv, '-H') == ['a:2,b:2'] and env['OMP_NUM_THREADS'] == '4'
+    argv, _ = build(['--nnodes', '2', 'prog'], 'openmpi', hostfile_text='a slots=3\nb slots=3\nc slots=3\n')
+    assert opt(argv, '-n') == ['6'] and opt(argv, '-H') == ['a:3,b:3']
+    argv, _ = build(['--nproc_per_node', '2', '-H', 'a,b', 'prog'], 'mpich')
+    assert opt(argv, '-n') == ['4'] and opt(argv, '-hosts') == ['a:2,b:2']
+    assert opt(build(['-n', '4', '--nproc-per-node', '2', '-H', 'a,b', 'prog'], 'openmpi')[0], '-n') == ['4']
+
+
+def test_inconsistent_rank_counts_are_refused_naming_the_options():
+    with pytest.raises(LaunchError, match=r'-np 3 disagrees with --nproc-per-node 2 --nnodes 2 \(4 ranks\)'):
+        build(['-np', '3', '--nproc-per-node', '2', '--nnodes', '2', 'prog'], 'slurm')
+    with pytest.raises(LaunchError, match='--nnodes 3 asks for 3 hosts but 2 were given'):
+        build(['--nnodes', '3', '-H', 'a,b', 'prog'], 'openmpi')
+    with pytest.raises(LaunchError, match='--nnodes 2 needs the hosts to run on'):
+        build(['--nnodes', '2', '--nproc-per-node', '2', 'prog'], 'openmpi')
+
+
+def test_wrapper_options_reach_every_rank():
+    argv, _ = build(['-n', '2', '--tag-output', '--verbose', 'prog'], 'openmpi')
+    assert argv[-7:] == [PY, '-m', 'launch.rank', '--tag-output', '--verbose', '--', 'prog']
+
+
 # --- MPICH -------------------------------------------------------------------------------
 
 def test_mpich_command():
@@ -169,6 +214,13 @@ def test_slurm_command():
         build(['-n', '2', '--rsh-agent', 'ssh', 'prog'], 'slurm')
 
 
+def test_slurm_takes_torchrun_spellings_as_nodes_and_tasks_per_node():
+    argv, env = build(['--nproc-per-node', '4', '--nnodes', '2', 'prog'], 'slurm', cores=16)
+    assert argv[1:4] == ['--ntasks=8', '--nodes=2', '--ntasks-per-node=4'] and env['OMP_NUM_THREADS'] == '4'
+    argv, _ = build(['--nproc-per-node', '2', 'prog'], 'slurm')      # on every node of the allocation
+    assert '--ntasks-per-node=2' in argv and not any(a.startswith(('--ntasks=', '--nodes=')) for a in argv)
+
+
 def test_local_runs_the_command_itself():
     argv, env = build(['-n', '1', 'prog', 'x'], 'local', cores=4)
     assert argv == ['prog', 'x'] and env['OMP_NUM_THREADS'] == '4'
@@ -186,8 +238,18 @@ def test_choose_launcher(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, 'find_mpiexec', lambda env=None: None)
     with pytest.raises(LaunchError, match='no mpiexec'):
         cli.choose_launcher(parse_args(['--launcher', 'mpi', '-n', '2', 'p']), {'PATH': ''})
-    args = parse_args(['-n', '4', 'p'])
-    assert cli.choose_launcher(args, {'PATH': ''}) == ('local', None) and args.n == 1
+    assert cli.choose_launcher(parse_args(['p']), {'PATH': ''}) == ('local', None)
+
+
+def test_several_ranks_without_any_launcher_is_an_error_naming_the_mpi_extra(monkeypatch):
+    monkeypatch.setattr(cli, 'find_mpiexec', lambda env=None: None)
+    for argv, asked in ((['-n', '4'], '-n 4 asks for 4 ranks'), (['-np', '2'], '-np 2 asks for 2 ranks'),
+                        (['--nproc_per_node', '3'], '--nproc_per_node 3 asks for 3 ranks'),
+                        (['-H', 'a:2,b'], '-H a:2,b asks for 3 ranks'),
+                        (['-n', '2', '-H', 'a,b'], '-n 2 on 2 hosts (a:1,b:1) asks for 2 ranks')):
+        with pytest.raises(LaunchError) as e:
+            cli.choose_launcher(cli.resolve_hosts(parse_args(argv + ['p'])), {'PATH': ''})
+        assert asked in str(e.value) and "pip install 'distmod[mpi]'" in str(e.value)
 
 
 def test_flavour_detection(tmp_path):
@@ -205,8 +267,33 @@ def test_flavour_detection(tmp_path):
 
 def test_dry_run_prints_quoted_command_with_env(capsys, monkeypatch):
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    for name in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE'):
+        monkeypatch.delenv(name, raising=False)
     assert cli.main(['--dry-run', '-n', '1', 'echo', 'a b']) == 0
-    assert capsys.readouterr().out.strip().endswith("OMP_NUM_THREADS=%d echo 'a b'" % (os.cpu_count() or 1))
+    out = capsys.readouterr().out.strip()
+    assert out.endswith(" echo 'a b'") and 'OMP_NUM_THREADS=%d ' % (os.cpu_count() or 1) in out
+    assert all(v in out.split() for v in ('RANK=0', 'LOCAL_RANK=0', 'WORLD_SIZE=1', 'LOCAL_WORLD_SIZE=1'))
+
+
+@pytest.mark.parametrize('env, expected', [
+    ({'OMPI_COMM_WORLD_RANK': '3', 'OMPI_COMM_WORLD_LOCAL_RANK': '1', 'OMPI_COMM_WORLD_SIZE': '4',
+      'OMPI_COMM_WORLD_LOCAL_SIZE': '2', 'PMIX_RANK': '3'}, ('3', '1', '4', '2')),
+    ({'PMI_RANK': '2', 'PMI_SIZE': '3', 'MPI_LOCALRANKID': '0', 'MPI_LOCALNRANKS': '1'}, ('2', '0', '3', '1')),
+    ({'SLURM_PROCID': '5', 'SLURM_LOCALID': '1', 'SLURM_STEP_NUM_TASKS': '6', 'SLURM_NTASKS': '8',
+      'SLURM_STEP_TASKS_PER_NODE': '2(x2),2', 'SLURM_NODEID': '2'}, ('5', '1', '6', '2')),
+    ({'SLURM_PROCID': '2', 'SLURM_LOCALID': '0', 'SLURM_NTASKS': '3', 'SLURM_TASKS_PER_NODE': '2,1',
+      'SLURM_NODEID': '1'}, ('2', '0', '3', '1')),
+    # mpiexec inside an sbatch script: the batch step's SLURM_PROCID=0 is not this rank's
+    ({'OMPI_COMM_WORLD_RANK': '1', 'OMPI_COMM_WORLD_SIZE': '2', 'SLURM_PROCID': '0', 'SLURM_LOCALID': '0',
+      'SLURM_NTASKS': '8'}, ('1', None, '2', None)),
+    # srun --mpi=pmix: PMIx gives the rank, Slurm the rest
+    ({'PMIX_RANK': '1', 'SLURM_PROCID': '1', 'SLURM_LOCALID': '1', 'SLURM_STEP_NUM_TASKS': '2',
+      'SLURM_STEP_TASKS_PER_NODE': '2', 'SLURM_NODEID': '0'}, ('1', '1', '2', '2')),
+    ({}, (None, None, None, None)),
+])
+def test_rank_environment_gives_torchrun_names_from_each_launcher(env, expected):
+    got = rank.rank_environment(env)
+    assert tuple(got.get(k) for k in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE')) == expected
 
 
 def test_rank_from_env():
