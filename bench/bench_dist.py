@@ -50,13 +50,17 @@ def _time(fns, reps, rounds=7):
 
 def worker_allreduce():
     from mpi4py import MPI
-    from kvstore.dist import FusedAllreduce
+    from kvstore import BucketAllreduce, FusedAllreduce
     comm = MPI.COMM_WORLD
     res = {}
     for name, shapes, reps in (('mlp', MLP, 200), ('4M', BIG, 10)):
-        # as Module uses it: the gradients live in the kvstore's buckets (no copies)
-        red = FusedAllreduce(comm, shapes=shapes[::-1], dtypes=['float32'] * len(shapes),
-                             adopt=True)
+        # as Module uses it: the gradients are born in one flat buffer, in backward order,
+        # and the buckets are slices of it (no copies)
+        sizes = [int(np.prod(s)) for s in shapes[::-1]]
+        grads = np.zeros(sum(sizes), np.float32)
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        red = BucketAllreduce(comm, [grads], [(0, int(a), int(b))
+                                              for a, b in zip(bounds[:-1], bounds[1:])])
         # gradients kept elsewhere: packed into the buckets and back
         copied = FusedAllreduce(comm, [np.random.rand(*s).astype(np.float32)
                                        for s in shapes[::-1]])

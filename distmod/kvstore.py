@@ -15,6 +15,9 @@ Gradient compression is not provided: ``set_gradient_compression`` accepts MXNet
 and refuses the lossy types with a clear message.
 """
 import functools
+import weakref
+
+import numpy as np
 
 import kvstore as _store
 
@@ -72,6 +75,8 @@ class KVStore:
     def __init__(self, store):
         self._store = store
         self._updater = None
+        self._reducers = {}                    # id(gradient layout) -> (layout, reducer)
+        self._attached = weakref.WeakSet()     # groups whose gradients feed a reducer
 
     @property
     def type(self):
@@ -87,7 +92,7 @@ class KVStore:
 
     @property
     def raw(self):
-        """The ``kvstore`` store underneath (raw arrays; used by Module's fused gradients)."""
+        """The ``kvstore`` store underneath (raw NumPy/CuPy arrays)."""
         return self._store
 
     @_translated
@@ -176,6 +181,150 @@ class KVStore:
 
     def __repr__(self):
         return '<KVStore %s rank %d of %d>' % (self.type, self.rank, self.num_workers)
+
+
+    # ---- the module layer's door to the other ranks -------------------------------------
+    # What a training step needs from the other ranks, on executor groups and NDArrays.  The
+    # store underneath makes every collective; with one process each is the trivial case, so
+    # Module runs the same code with 1 and N ranks.
+    @property
+    def is_root(self):
+        """True on the rank that logs and writes checkpoints (rank 0; in a launched job with
+        a local store, the launcher's rank 0)."""
+        return (WORLD['rank'] if self.num_workers == 1 else self.rank) == 0
+
+    @_translated
+    def broadcast_params(self, group):
+        """Every device of every rank gets rank 0's parameters and auxiliary states (after a
+        check that every rank has the same names, shapes and dtypes)."""
+        names = ['arg:%s' % n for n in group.param_names] + \
+            ['aux:%s' % n for n in group.aux_names]
+        blocks = list(group.param_arrays) + list(group.aux_arrays)
+        self._store.sync(names, [b[0]._data for b in blocks], 'module parameters')
+        for block in blocks:
+            for other in block[1:]:
+                block[0].copyto(other)
+
+    @_translated
+    def attach(self, group):
+        """Reduce ``group``'s gradients through this store from now on.
+
+        The gradients live in the group's flat buffers (``group.grad_buffers``); groups that
+        share them (a BucketingModule's buckets) share one reducer.  With one device per
+        process each bucket's reduction starts inside backward as soon as backward has
+        finished it.
+        """
+        if not group.for_training or not group.grad_buffers:
+            return
+        layout = group.grad_buffers[0]
+        reducer = self._reducers.get(id(layout))
+        if reducer is None or reducer[0] is not layout:
+            # a new layout (first bind, or a forced rebind): the ranks agree on it first
+            self._store.agree(layout.names, [v._data for v in
+                                             (layout.views[n] for n in layout.names)],
+                              'module gradients')
+            if reducer is not None:
+                reducer[1].close()
+            red = self._store.gradient_buckets(layout.flats, layout.members)
+            reducer = (layout, red)
+            self._reducers[id(layout)] = reducer
+        red = reducer[1]
+        if len(group.execs) == 1 and getattr(red, '_thread', None) is not None:
+            group.set_grad_ready_callback(red.ready)
+        self._attached.add(group)
+
+    def _reducer_of(self, group):
+        if group not in self._attached:
+            self.attach(group)
+        entry = self._reducers.get(id(group.grad_buffers[0])) if group.grad_buffers else None
+        return entry[1] if entry is not None else None
+
+    def backward_starts(self, group):
+        """A backward of ``group`` is about to run: finish a reduction an earlier backward
+        left open (its gradients are about to be overwritten)."""
+        red = self._reducer_of(group)
+        if red is not None and red.pending:
+            red.wait()
+
+    @_translated
+    def reduce_gradients(self, group):
+        """Sum ``group``'s gradients over its devices into device 0's, then over ranks."""
+        if not group.for_training:
+            return
+        buffers = group.grad_buffers
+        if len(buffers) > 1:
+            for other in buffers[1:]:
+                for total, part in zip(buffers[0].flats, other.flats):
+                    total += part if other.ctx == buffers[0].ctx else \
+                        _wrap(part, other.ctx).as_in_context(buffers[0].ctx)._data
+            layout = buffers[0].views
+            for name, grads in zip(group.param_names, group.grad_arrays):
+                if grads[0] is not None and grads[0] is not layout.get(name):
+                    for g in grads[1:]:         # a gradient outside the layout
+                        grads[0] += g.as_in_context(grads[0].context)
+        red = self._reducer_of(group)
+        if red is not None:
+            red.wait()
+
+    @_translated
+    def average_aux(self, group):
+        """Replace the auxiliary states (BatchNorm's moving mean and variance) by their
+        average over ranks, the same numbers everywhere and on every device."""
+        if self.num_workers == 1 or not group.aux_names:
+            return
+        self._store.average_arrays([block[0]._data for block in group.aux_arrays])
+        for block in group.aux_arrays:
+            for other in block[1:]:
+                block[0].copyto(other)
+
+    def all_true(self, flag):
+        """True when ``flag`` is true on every rank ("does every rank still have a batch")."""
+        return self._store.all_true(flag)
+
+    def global_name_value(self, metric, batches=None):
+        """``metric.get_global_name_value()`` over the samples of every rank; with
+        ``batches`` (this rank's batch count) also their total: ``(name_value, total)``."""
+        if self.num_workers == 1:
+            res = metric.get_global_name_value()
+            return res if batches is None else (res, batches)
+        state = metric._state()
+        flat = []
+        _flatten(state, flat)
+        if batches is not None:
+            flat.append(float(batches))
+        total = self._store.sum_floats(flat)
+        metric._set_state(_rebuild(state, iter(total.tolist())))
+        try:
+            res = metric.get_global_name_value()
+        finally:
+            metric._set_state(state)
+        return res if batches is None else (res, int(round(total[-1])))
+
+    def close(self):
+        """Stop the store's communication threads."""
+        for _, red in self._reducers.values():
+            red.close()
+        self._reducers.clear()
+
+
+def _flatten(state, out):
+    if isinstance(state, (list, tuple)):
+        for s in state:
+            _flatten(s, out)
+    elif isinstance(state, np.ndarray):
+        out.extend(state.ravel().tolist())
+    else:
+        out.append(float(state))
+
+
+def _rebuild(state, it):
+    if isinstance(state, (list, tuple)):
+        return type(state)(_rebuild(s, it) for s in state)
+    if isinstance(state, np.ndarray):
+        return np.array([next(it) for _ in range(state.size)],
+                        dtype=state.dtype).reshape(state.shape)
+    value = next(it)
+    return int(round(value)) if isinstance(state, (int, np.integer)) else value
 
 
 @_translated

@@ -11,8 +11,8 @@ from .base import MXNetError
 from . import ndarray as nd
 from . import symbol as sym
 
-__all__ = ['save_checkpoint', 'load_checkpoint', 'load_params', 'params_file', 'symbol_file',
-           'BatchEndParam']
+__all__ = ['save_checkpoint', 'load_checkpoint', 'load_params', 'save_params',
+           'load_params_file', 'params_file', 'symbol_file', 'BatchEndParam']
 
 # What batch-end callbacks receive (MXNet's mx.model.BatchEndParam).
 BatchEndParam = namedtuple('BatchEndParams', ['epoch', 'nbatch', 'eval_metric', 'locals'])
@@ -40,11 +40,17 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
         return
     if symbol is not None:
         symbol.save(symbol_file(prefix), remove_amp_cast=remove_amp_cast)
+    name = params_file(prefix, epoch)
+    save_params(name, arg_params, aux_params)
+    logging.info('Saved checkpoint to "%s"', name)
+
+
+def save_params(fname, arg_params, aux_params):
+    """Write ``arg_params``/``aux_params`` as ``arg:NAME``/``aux:NAME`` arrays (MXNet's
+    ``.params`` layout), atomically."""
     save_dict = {'arg:%s' % k: v.as_in_context(_cpu()) for k, v in arg_params.items()}
     save_dict.update({'aux:%s' % k: v.as_in_context(_cpu()) for k, v in aux_params.items()})
-    name = params_file(prefix, epoch)
-    nd.save(name, save_dict)
-    logging.info('Saved checkpoint to "%s"', name)
+    nd.save(fname, save_dict)
 
 
 def _cpu():
@@ -54,7 +60,11 @@ def _cpu():
 
 def load_params(prefix, epoch):
     """``(arg_params, aux_params)`` from ``prefix-%04d.params``."""
-    name = params_file(prefix, epoch)
+    return load_params_file(params_file(prefix, epoch))
+
+
+def load_params_file(name):
+    """``(arg_params, aux_params)`` from a ``.params`` file of ``arg:``/``aux:`` arrays."""
     save_dict = nd.load(name)
     if not isinstance(save_dict, dict):
         raise MXNetError('%s holds an unnamed list of arrays, not a checkpoint (expected names '

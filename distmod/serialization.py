@@ -12,7 +12,7 @@ import struct
 
 import numpy as np
 
-from kvstore._common import atomic_write  # noqa: F401  (one writer for every file we save)
+from kvstore import atomic_write  # noqa: F401  (one writer for every file we save)
 
 from .base import MXNetError, DTYPE_TO_FLAG, FLAG_TO_DTYPE
 

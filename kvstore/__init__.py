@@ -10,11 +10,13 @@ It moves raw NumPy/CuPy buffers and never imports distmod (see DESIGN.md); ``dis
 >>> out = np.empty(3, np.float32); kv.pull('w', out); out
 array([2., 2., 2.], dtype=float32)
 """
-from ._common import KVStoreError, atomic_write
+from ._common import KVStoreError, atomic_write, signature
+from .buckets import DEFAULT_BUCKET_BYTES, OVERLAP, LocalBuckets
 from .local import LocalStore
 
-__all__ = ['create', 'KVStoreError', 'LocalStore', 'DistSyncStore', 'FusedAllreduce',
-           'SUPPORTED', 'atomic_write']
+__all__ = ['create', 'KVStoreError', 'LocalStore', 'DistSyncStore', 'BucketAllreduce',
+           'FusedAllreduce', 'LocalBuckets', 'SUPPORTED', 'atomic_write', 'signature',
+           'DEFAULT_BUCKET_BYTES', 'OVERLAP']
 
 #: The store names ``create`` knows.
 SUPPORTED = ('local', 'device', 'dist_sync', 'dist_device_sync')
@@ -53,7 +55,8 @@ def _launched_by_mpi():
 
 
 def __getattr__(name):
-    if name in ('DistSyncStore', 'FusedAllreduce'):
+    # the MPI pieces import mpi4py: only when asked for
+    if name in ('DistSyncStore', 'BucketAllreduce', 'FusedAllreduce'):
         from . import dist
         return getattr(dist, name)
     raise AttributeError(name)

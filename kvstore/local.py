@@ -7,7 +7,10 @@ NumPy), ``device`` the same: with NumPy and CuPy arrays the difference is only t
 """
 import os
 
+import numpy as np
+
 from ._common import KVStoreError, atomic_write, as_key_list, as_value_lists, copy_into, merge_local
+from .buckets import DEFAULT_BUCKET_BYTES, LocalBuckets
 
 __all__ = ['LocalStore']
 
@@ -17,6 +20,7 @@ class LocalStore:
 
     rank = 0
     num_workers = 1
+    bucket_bytes = DEFAULT_BUCKET_BYTES
 
     def __init__(self, name='local'):
         self.type = name
@@ -43,12 +47,36 @@ class LocalStore:
                 del self._store[k]
             raise
 
+    # ---- the collectives of a training step (one process: each is a no-op or identity) ----
+    # The distributed store implements the same methods across ranks, so one process and N
+    # ranks run one code path (ChainerMN's dummy communicator).
+    def agree(self, keys, arrays, what):
+        """Check that every rank passes the same keys, shapes and dtypes."""
+
     def sync(self, keys, arrays, what='sync'):
         """Make ``arrays`` (one per key, not stored) equal on every rank: rank 0's values.
 
-        Distributed stores first check that the ranks agree on keys, shapes and dtypes.  One
-        process: nothing to do.
+        Distributed stores first check that the ranks agree on keys, shapes and dtypes.
         """
+
+    def broadcast_arrays(self, arrays, root=0):
+        """Overwrite ``arrays`` on every rank with ``root``'s."""
+
+    def gradient_buckets(self, flats, members, overlap=None):
+        """The reducer of gradients laid out in ``flats`` (``members[i] = (flat, start,
+        stop)``, in the order backward finishes them): ``ready(i)``, ``wait()``, ``run()``."""
+        return LocalBuckets(flats, members)
+
+    def average_arrays(self, arrays):
+        """Replace each array by its mean over ranks, in place."""
+
+    def all_true(self, flag):
+        """True when ``flag`` is true on every rank."""
+        return bool(flag)
+
+    def sum_floats(self, values):
+        """``values`` summed over ranks, as float64."""
+        return np.array(values, dtype=np.float64)
 
     def _after_init(self, keys):
         """Hook for the distributed store (agree on keys, broadcast rank 0's values)."""

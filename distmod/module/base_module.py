@@ -69,7 +69,6 @@ class BaseModule:
         self.params_initialized = False
         self.optimizer_initialized = False
         self._symbol = None
-        self._total_exec_bytes = 0
 
     # ---- high level --------------------------------------------------------------------
     def forward_backward(self, data_batch):
@@ -113,15 +112,15 @@ class BaseModule:
             for cb in _as_list(score_end_callback):
                 cb(params)
         if _across_ranks:       # inside fit: an empty evaluation is an error, never a NaN
-            dp = self._data_parallel()
-            res, batches = dp.global_name_value(eval_metric, batches=actual)
+            kv = self._kv()
+            res, batches = kv.global_name_value(eval_metric, batches=actual)
             if batches == 0:
                 raise MXNetError(
                     'fit: the evaluation data (%s) yielded no batch%s: give more validation '
                     'data or a smaller batch size' % (
                         type(eval_data).__name__,
                         ' on any rank (it is empty after sharding over %d ranks)'
-                        % dp.num_workers if dp.active else ''))
+                        % kv.num_workers if kv.num_workers > 1 else ''))
             return res
         if actual == 0:
             self.logger.warning('score: the evaluation data (%s) yielded no batch; the metric '
@@ -207,134 +206,125 @@ class BaseModule:
             validation_metric = eval_metric
         if not isinstance(eval_metric, _metric.EvalMetric):
             eval_metric = _metric.create(eval_metric)
-        dp = self._data_parallel()
-        info = self.logger.info if dp.is_root else _quiet
-        if not dp.active:
-            _warn_if_ranks_train_alone(self.logger, kvstore, dp)
+        kv = self._kv()
+        info = self.logger.info if kv.is_root else _quiet
+        if kv.num_workers == 1:
+            _warn_if_ranks_train_alone(self.logger, kvstore, kv)
         sharded = []
-        if dp.active:
+        if kv.num_workers > 1:
             sharded = [it for it, even, what in ((train_data, True, 'training'),
                                                  (eval_data, False, 'validation'))
-                       if _shard_for_ranks(it, dp, even, info, what)]
+                       if _shard_for_ranks(it, kv, even, info, what)]
+        run = _FitRun(train_data=train_data, eval_data=eval_data, eval_metric=eval_metric,
+                      validation_metric=validation_metric, monitor=monitor,
+                      epoch_end_callback=epoch_end_callback,
+                      batch_end_callback=batch_end_callback,
+                      eval_end_callback=eval_end_callback,
+                      eval_batch_end_callback=eval_batch_end_callback,
+                      sparse_row_id_fn=sparse_row_id_fn, kv=kv, info=info)
         try:
-            self._fit_epochs(train_data, eval_data, eval_metric, epoch_end_callback,
-                             batch_end_callback, eval_end_callback, eval_batch_end_callback,
-                             begin_epoch, num_epoch, validation_metric, monitor,
-                             sparse_row_id_fn, dp, info)
+            for epoch in range(begin_epoch, num_epoch):
+                self._fit_epoch(epoch, run)
         finally:
             for it in sharded:          # the iterators the user gave are whole again
                 it.shard(1, 0)
 
-    def _fit_epochs(self, train_data, eval_data, eval_metric, epoch_end_callback,
-                    batch_end_callback, eval_end_callback, eval_batch_end_callback,
-                    begin_epoch, num_epoch, validation_metric, monitor, sparse_row_id_fn,
-                    dp, info):
-        for epoch in range(begin_epoch, num_epoch):
-            tic = time.time()
-            eval_metric.reset()
-            nbatch = 0
-            batches = iter(train_data)
+    def _fit_epoch(self, epoch, run):
+        """One epoch of ``fit``: every batch through forward, backward and update (every
+        rank stops as soon as one runs out), then the epoch's log lines, the replicas'
+        auxiliary states averaged, the epoch-end callbacks and validation."""
+        kv, info, train_data = run.kv, run.info, run.train_data
+        tic = time.time()
+        run.eval_metric.reset()
+        batches = iter(train_data)
+        try:
+            next_batch = next(batches)
+            have = True
+        except StopIteration:
+            have = False
+        if not kv.all_true(have):
+            where = ''
+            if kv.num_workers > 1:
+                where = ' on rank %d of %d' % (kv.rank, kv.num_workers) if not have \
+                    else ' on another rank'
+            raise MXNetError(
+                'fit: the training data (%s) yielded no batch%s in epoch %d: an iterator '
+                'already read to its end needs reset() before fit; otherwise it holds '
+                'fewer samples than one batch%s' % (
+                    type(train_data).__name__, where, epoch,
+                    ' after sharding over %d ranks' % kv.num_workers
+                    if kv.num_workers > 1 else ''))
+        nbatch = 0
+        done = False
+        while not done:
+            batch = next_batch
+            if run.monitor is not None:
+                run.monitor.tic()
+            self.forward_backward(batch)
+            self.update()
+            if isinstance(batch, list):
+                self.update_metric(run.eval_metric, [b.label for b in batch], pre_sliced=True)
+            else:
+                self.update_metric(run.eval_metric, batch.label)
             try:
                 next_batch = next(batches)
                 have = True
             except StopIteration:
                 have = False
-            if not dp.all_have(have):
-                where = ''
-                if dp.active:
-                    where = ' on rank %d of %d' % (dp.rank, dp.num_workers) if not have \
-                        else ' on another rank'
-                raise MXNetError(
-                    'fit: the training data (%s) yielded no batch%s in epoch %d: an iterator '
-                    'already read to its end needs reset() before fit; otherwise it holds '
-                    'fewer samples than one batch%s' % (
-                        type(train_data).__name__, where, epoch,
-                        ' after sharding over %d ranks' % dp.num_workers if dp.active else ''))
-            done = False
-            while not done:
-                batch = next_batch
-                if monitor is not None:
-                    monitor.tic()
-                self.forward_backward(batch)
-                self.update()
-                if isinstance(batch, list):
-                    self.update_metric(eval_metric, [b.label for b in batch], pre_sliced=True)
-                else:
-                    self.update_metric(eval_metric, batch.label)
-                try:
-                    next_batch = next(batches)
-                    have = True
-                except StopIteration:
-                    have = False
-                if dp.active and not dp.all_have(have):
-                    if have:        # another rank ran out: everyone stops together
-                        self.logger.warning('fit: rank %d stops epoch %d after %d batches '
-                                            'with data left, as another rank ran out',
-                                            dp.rank, epoch, nbatch + 1)
-                    have = False
-                if have:
-                    self.prepare(next_batch, sparse_row_id_fn=sparse_row_id_fn)
-                else:
-                    done = True
-                if monitor is not None:
-                    monitor.toc_print()
-                if done:
-                    name_values = dp.global_name_value(eval_metric)
-                if batch_end_callback is not None:
-                    params = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
-                                           locals=locals())
-                    for cb in _as_list(batch_end_callback):
-                        cb(params)
-                nbatch += 1
-            for name, value in name_values:
-                info('Epoch[%d] Train-%s=%f', epoch, name, value)
-            info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)
-            # BatchNorm's moving statistics drift apart across ranks (each sees its own
-            # data): average them; then keep every device's copy identical, the host current
-            self._average_aux_over_ranks()
-            arg_params, aux_params = self.get_params()
-            self.set_params(arg_params, aux_params)
-            if epoch_end_callback is not None:
-                for cb in _as_list(epoch_end_callback):
-                    cb(epoch, self.symbol, arg_params, aux_params)
-            if eval_data:
-                res = self.score(eval_data, validation_metric,
-                                 score_end_callback=eval_end_callback,
-                                 batch_end_callback=eval_batch_end_callback, epoch=epoch,
-                                 _across_ranks=True)
-                for name, value in res:
-                    info('Epoch[%d] Validation-%s=%f', epoch, name, value)
-            train_data.reset()
+            if not kv.all_true(have):
+                if have:        # another rank ran out: everyone stops together
+                    self.logger.warning('fit: rank %d stops epoch %d after %d batches with '
+                                        'data left, as another rank ran out',
+                                        kv.rank, epoch, nbatch + 1)
+                have = False
+            if have:
+                self.prepare(next_batch, sparse_row_id_fn=run.sparse_row_id_fn)
+            else:
+                done = True
+            if run.monitor is not None:
+                run.monitor.toc_print()
+            if done:
+                name_values = kv.global_name_value(run.eval_metric)
+            if run.batch_end_callback is not None:
+                params = BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=run.eval_metric,
+                                       locals=locals())
+                for cb in _as_list(run.batch_end_callback):
+                    cb(params)
+            nbatch += 1
+        for name, value in name_values:
+            info('Epoch[%d] Train-%s=%f', epoch, name, value)
+        info('Epoch[%d] Time cost=%.3f', epoch, time.time() - tic)
+        # BatchNorm's moving statistics drift apart across ranks (each sees its own data):
+        # average them; then keep every device's copy identical, the host current
+        self._average_aux_over_ranks()
+        arg_params, aux_params = self.get_params()
+        self.set_params(arg_params, aux_params)
+        if run.epoch_end_callback is not None:
+            for cb in _as_list(run.epoch_end_callback):
+                cb(epoch, self.symbol, arg_params, aux_params)
+        if run.eval_data:
+            res = self.score(run.eval_data, run.validation_metric,
+                             score_end_callback=run.eval_end_callback,
+                             batch_end_callback=run.eval_batch_end_callback, epoch=epoch,
+                             _across_ranks=True)
+            for name, value in res:
+                info('Epoch[%d] Validation-%s=%f', epoch, name, value)
+        train_data.reset()
 
     # ---- parameters --------------------------------------------------------------------
     def save_params(self, fname):
         """Save parameters as ``arg:``/``aux:`` arrays (the format of a checkpoint); across
         ranks only rank 0 writes."""
-        from .. import ndarray as nd
+        from ..model import save_params
         arg_params, aux_params = self.get_params()
-        if not self._data_parallel().is_root:
+        if not self._kv().is_root:
             return
-        save = {'arg:%s' % k: v.as_in_context(cpu()) for k, v in arg_params.items()}
-        save.update({'aux:%s' % k: v.as_in_context(cpu()) for k, v in aux_params.items()})
-        nd.save(fname, save)
+        save_params(fname, arg_params, aux_params)
 
     def load_params(self, fname):
         """Load parameters saved by ``save_params`` (or an MXNet ``.params`` file)."""
-        from .. import ndarray as nd
-        saved = nd.load(fname)
-        if not isinstance(saved, dict):
-            raise MXNetError('%s holds an unnamed list of arrays, not module parameters' % fname)
-        arg_params, aux_params = {}, {}
-        for key, value in saved.items():
-            kind, sep, name = key.partition(':')
-            if kind == 'arg' and sep:
-                arg_params[name] = value
-            elif kind == 'aux' and sep:
-                aux_params[name] = value
-            else:
-                raise MXNetError('%s: invalid parameter name %r (expected arg:NAME or aux:NAME)'
-                                 % (fname, key))
-        self.set_params(arg_params, aux_params)
+        from ..model import load_params_file
+        self.set_params(*load_params_file(fname))
 
     # ---- misc --------------------------------------------------------------------------
     def _graph_label_names(self):
@@ -344,11 +334,11 @@ class BaseModule:
     def _average_aux_over_ranks(self):
         """Average auxiliary states over data-parallel ranks (modules with some override)."""
 
-    def _data_parallel(self):
-        """This module's cross-rank coordination (inactive when it has none)."""
-        from .data_parallel import DataParallel
-        dp = getattr(self, '_dp', None)
-        return dp if dp is not None else DataParallel(None)
+    def _kv(self):
+        """The store this module's replicas meet in (a local one until ``init_optimizer``
+        makes the module's own): every cross-rank call of the training loop goes to it."""
+        from .. import kvstore as _kv
+        return _kv.create('local')
 
     def _check_ready(self, what):
         if not (self.binded and self.params_initialized):
@@ -367,11 +357,11 @@ class BaseModule:
 _WARNED_ALONE = []
 
 
-def _warn_if_ranks_train_alone(logger, kvstore, dp):
+def _warn_if_ranks_train_alone(logger, kvstore, kv):
     """A job started on N ranks whose script never asked for a distributed kvstore trains N
     separate models on all the data: say so once, on rank 0."""
     from ..base import WORLD
-    if WORLD['num_workers'] <= 1 or _WARNED_ALONE or not dp.is_root:
+    if WORLD['num_workers'] <= 1 or _WARNED_ALONE or not kv.is_root:
         return
     _WARNED_ALONE.append(True)
     name = kvstore if isinstance(kvstore, str) else getattr(kvstore, 'type', kvstore)
@@ -382,11 +372,18 @@ def _warn_if_ranks_train_alone(logger, kvstore, dp):
         WORLD['num_workers'], name)
 
 
+class _FitRun:
+    """What ``fit`` hands each epoch: its data, metrics, callbacks, store and logger."""
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
 def _quiet(*args, **kwargs):
     """Logging on ranks other than 0: nothing."""
 
 
-def _shard_for_ranks(data, dp, even, info, what):
+def _shard_for_ranks(data, kv, even, info, what):
     """Give each rank its part of ``data`` (in place, for the duration of ``fit``) unless it
     is already a part; True when it was sharded here."""
     if data is None:
@@ -398,7 +395,7 @@ def _shard_for_ranks(data, dp, even, info, what):
         info('fit: the %s iterator (%s) cannot be sharded: every rank reads all of it; give '
              'it num_parts=kv.num_workers, part_index=kv.rank', what, type(data).__name__)
         return False
-    shard(dp.num_workers, dp.rank, even=even)
-    info('fit: %s data split over %d ranks (%s.shard)', what, dp.num_workers,
+    shard(kv.num_workers, kv.rank, even=even)
+    info('fit: %s data split over %d ranks (%s.shard)', what, kv.num_workers,
          type(data).__name__)
     return True

@@ -115,9 +115,10 @@ class BucketingModule(BaseModule):
         """The key of the bucket in use."""
         return self._curr_bucket_key
 
-    @property
-    def _dp(self):
-        return self._buckets[self._default_bucket_key]._dp if self._buckets else None
+    def _kv(self):
+        if self._buckets:
+            return self._buckets[self._default_bucket_key]._kv()
+        return super()._kv()
 
     def _need_bound(self, what):
         if not self.binded:
@@ -276,8 +277,7 @@ class BucketingModule(BaseModule):
 
     def backward(self, out_grads=None):
         self._need_bound('backward')
-        dp = self._dp
-        if dp is not None and dp.active and self._curr_module is not \
+        if self._kv().num_workers > 1 and self._curr_module is not \
                 self._buckets[self._default_bucket_key]:
             self._zero_unused_grads()
         self._curr_module.backward(out_grads=out_grads)
@@ -299,11 +299,10 @@ class BucketingModule(BaseModule):
         if not self.optimizer_initialized:
             raise MXNetError('update: call init_optimizer first')
         self._params_dirty = True
-        dp = self._dp
-        if dp is not None and dp.active:
-            default = self._buckets[self._default_bucket_key]
-            dp.use_group(self._curr_module._exec_group)
-            default.update()
+        if self._kv().num_workers > 1:
+            # the buckets share the default bucket's gradient buffers: its update reduces
+            # and updates every shared parameter
+            self._buckets[self._default_bucket_key].update()
         else:
             self._curr_module.update()
 
@@ -334,8 +333,7 @@ class BucketingModule(BaseModule):
         ``prefix.buckets`` (the keys), as MXNet does; across ranks only rank 0 writes."""
         from .. import ndarray as nd
         self._need_bound('save_checkpoint')
-        dp = self._dp
-        if dp is not None and not dp.is_root:
+        if not self._kv().is_root:
             return
         keys = list(self._buckets)
         if not all(isinstance(k, (int, np.integer)) for k in keys):

@@ -7,11 +7,10 @@ import numpy as np
 
 from ..base import MXNetError
 from ..context import Context, cpu
-from ..executor_group import ExecutorGroup, _desc
+from ..executor import ExecutorGroup
 from ..ndarray.ndarray import NDArray, _wrap
 from .. import ndarray as nd
 from .. import model as _model
-from .data_parallel import DataParallel
 from .base_module import BaseModule, checked_input_names, DEFAULT_INIT, default_initializer
 
 __all__ = ['Module']
@@ -75,11 +74,9 @@ class Module(BaseModule):
         self._aux_params = None
         self._params_dirty = False
         self._optimizer = None
-        self._kvstore = None
-        self._update_on_kvstore = False
+        self._kvstore = None          # the store gradients meet in (local included)
         self._updater = None
         self._preload_opt_states = None
-        self._dp = DataParallel(None)
         self._exec_group = None
         self._data_shapes = None
         self._label_shapes = None
@@ -171,8 +168,8 @@ class Module(BaseModule):
         self.params_initialized = True
         self._params_dirty = False
         group.set_params(self._arg_params, self._aux_params, allow_extra=allow_extra)
-        if self._dp.active:
-            self._dp.sync_params(group)
+        if self._kvstore is not None and self._kvstore.num_workers > 1:
+            self._kvstore.broadcast_params(group)     # every replica gets rank 0's values
             self._params_dirty = True
 
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
@@ -188,7 +185,8 @@ class Module(BaseModule):
                                 'set_params call ignored.')
             return
         self._exec_group.set_params(arg_params, aux_params, allow_extra=allow_extra)
-        self._dp.sync_params(self._exec_group)
+        if self._kvstore is not None:
+            self._kvstore.broadcast_params(self._exec_group)
         self._params_dirty = True
         self.params_initialized = True
 
@@ -275,12 +273,12 @@ class Module(BaseModule):
             return
         if self._params_dirty:
             self.get_params()
-        self._kvstore, self._update_on_kvstore = self._create_kvstore(kvstore)
+        if self._kvstore is not None:
+            self._kvstore.close()
+        self._kvstore = self._create_kvstore(kvstore)
         batch_size = self._exec_group.batch_size
-        num_workers = getattr(self._kvstore, 'num_workers', 1) if self._kvstore else 1
-        if self._kvstore is not None and 'dist' in getattr(self._kvstore, 'type', '') and \
-                '_sync' in self._kvstore.type:
-            batch_size *= num_workers
+        if self._kvstore.type.startswith('dist') and self._kvstore.type.endswith('_sync'):
+            batch_size *= self._kvstore.num_workers
         rescale_grad = 1.0 / batch_size
         idx2name = {i: n for i, n in enumerate(self._exec_group.param_names)}
         if isinstance(optimizer, str):
@@ -301,39 +299,34 @@ class Module(BaseModule):
                 optimizer.idx2name = idx2name.copy()
         self._optimizer = optimizer
         self._updater = opt.get_updater(optimizer)
-        self._dp.detach()
-        self._dp = DataParallel(self._kvstore)
-        if self._dp.active:
-            # every replica starts from rank 0's parameters, then gradients meet in the store
-            self._dp.sync_params(self._exec_group)
-            self._params_dirty = True
-            if self._exec_group.for_training:
-                self._dp.attach(self._exec_group)
+        self._kvstore._updater = self._updater
+        # every replica starts from rank 0's parameters, then gradients meet in the store
+        self._kvstore.broadcast_params(self._exec_group)
+        self._params_dirty = True
+        self._kvstore.attach(self._exec_group)
         self.optimizer_initialized = True
         if self._preload_opt_states is not None:
             self.load_optimizer_states(self._preload_opt_states)
             self._preload_opt_states = None
 
     def _create_kvstore(self, kvstore):
-        """The store gradients meet in: None for ``local``/``device`` (several local devices
-        are summed in ``update``), a ``dist_*`` store across ranks.
+        """The store gradients meet in: a ``local`` one in one process (several local
+        devices are summed there), a ``dist_*`` one across ranks.
 
         The optimizer always runs in the module, on every rank, on the gradients summed over
         ranks (MXNet's ``update_on_kvstore=False``): the same numbers as updating on the
         store, without keeping a second copy of every parameter.
         """
         from .. import kvstore as _kv
-        if kvstore is None or isinstance(kvstore, str) and kvstore in ('local', 'device'):
-            return None, False
+        if kvstore is None:
+            kvstore = 'local'
         if isinstance(kvstore, str):
             kvstore = _kv.create(kvstore)
         if not isinstance(kvstore, _kv.KVStore):
             raise MXNetError('kvstore must be a name or a KVStore, got %r' % (kvstore,))
-        if kvstore.type in ('local', 'device'):
-            return None, False
-        if self._compression_params:
+        if self._compression_params and kvstore.type.startswith('dist'):
             kvstore.set_gradient_compression(self._compression_params)
-        return kvstore, False
+        return kvstore
 
     def borrow_optimizer(self, shared_module):
         """Use another module's optimizer and updater (BucketingModule's buckets do)."""
@@ -341,15 +334,17 @@ class Module(BaseModule):
             raise MXNetError('borrow_optimizer: the shared module has no optimizer yet')
         self._optimizer = shared_module._optimizer
         self._kvstore = shared_module._kvstore
-        self._update_on_kvstore = shared_module._update_on_kvstore
         self._updater = shared_module._updater
-        self._dp = shared_module._dp
         self.optimizer_initialized = True
 
     def _average_aux_over_ranks(self):
-        if self._dp.active and self._exec_group.aux_names:
-            self._dp.average_aux(self._exec_group)
+        if self._kvstore is not None and self._kvstore.num_workers > 1 and \
+                self._exec_group.aux_names:
+            self._kvstore.average_aux(self._exec_group)
             self._params_dirty = True
+
+    def _kv(self):
+        return self._kvstore if self._kvstore is not None else super()._kv()
 
     # ---- compute -----------------------------------------------------------------------
     def forward(self, data_batch, is_train=None):
@@ -375,46 +370,28 @@ class Module(BaseModule):
                     label_shapes = _as_descs([(d.name, tuple(l.shape)) for d, l in
                                               zip(self._label_shapes, data_batch.label)])
             self.reshape(data_shapes, label_shapes)
-        if self._dp.active and self._exec_group.for_training:
-            # before forward: hooking a group up may re-plan its executors, which would lose
-            # the activations backward needs if it happened between forward and backward
-            self._dp.use_group(self._exec_group)
         self._exec_group.forward(data_batch, is_train)
 
     def backward(self, out_grads=None):
         self._need('binded', 'backward')
         self._need('params_initialized', 'backward')
-        self._dp.backward_starts(self._exec_group)
+        if self._kvstore is not None:
+            self._kvstore.backward_starts(self._exec_group)
         self._exec_group.backward(out_grads=out_grads)
 
     def update(self):
-        """Apply the optimizer to every parameter with its gradient (summed over devices)."""
+        """Sum the gradients over devices and ranks, then apply the optimizer to every
+        parameter (on device 0; the other devices get copies)."""
         self._need('optimizer_initialized', 'update')
         self._params_dirty = True
         group = self._exec_group
+        self._kvstore.reduce_gradients(group)
         updater = self._updater
-        if self._dp.active:
-            self._dp.reduce_grads(group)     # summed over devices into device 0, then ranks
-            for i, (weights, grads) in enumerate(zip(group.param_arrays, group.grad_arrays)):
-                if grads[0] is not None:
-                    updater(i, grads[0], weights[0])
-                    for w in weights[1:]:
-                        weights[0].copyto(w)
-            return
-        if len(self._context) == 1:
-            for i, (weights, grads) in enumerate(zip(group.param_arrays, group.grad_arrays)):
-                if grads[0] is not None:
-                    updater(i, grads[0], weights[0])
-            return
         for i, (weights, grads) in enumerate(zip(group.param_arrays, group.grad_arrays)):
-            if grads[0] is None:
-                continue
-            total = grads[0]
-            for g in grads[1:]:
-                total += g.as_in_context(total.context)
-            updater(i, total, weights[0])
-            for w in weights[1:]:
-                weights[0].copyto(w)
+            if grads[0] is not None:
+                updater(i, grads[0], weights[0])
+                for w in weights[1:]:
+                    weights[0].copyto(w)
 
     def get_outputs(self, merge_multi_context=True):
         self._need('binded', 'get_outputs')
@@ -462,7 +439,7 @@ class Module(BaseModule):
         Each file is written atomically; across ranks only rank 0 writes (the replicas are
         identical), every rank may call it.
         """
-        if not self._dp.is_root:
+        if not self._kv().is_root:
             return
         self._symbol.save('%s-symbol.json' % prefix, remove_amp_cast=remove_amp_cast)
         name = '%s-%04d.params' % (prefix, epoch)
@@ -490,7 +467,7 @@ class Module(BaseModule):
         ``fmt='mxnet'`` (or ``DISTMOD_STATES_FORMAT=mxnet``); ``keys='name'`` for an MXNet
         Module that updates on its kvstore (several devices).  Rank 0 writes, atomically."""
         self._need('optimizer_initialized', 'save_optimizer_states')
-        if not self._dp.is_root:
+        if not self._kv().is_root:
             return
         from ..optimizer import save_states_file
         save_states_file(fname, self._updater, fmt=fmt, keys=keys,

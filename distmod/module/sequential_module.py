@@ -74,13 +74,13 @@ class SequentialModule(BaseModule):
         if not self.binded:
             raise MXNetError('%s: call bind first' % what)
 
-    @property
-    def _dp(self):
+    def _kv(self):
+        """The first module's store that spans ranks (every module's spans the same)."""
         for module in self._modules:
-            dp = getattr(module, '_dp', None)
-            if dp is not None and dp.active:
-                return dp
-        return None
+            kv = module._kv()
+            if kv.num_workers > 1:
+                return kv
+        return super()._kv()
 
     # ---- parameters --------------------------------------------------------------------
     def get_params(self):

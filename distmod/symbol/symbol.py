@@ -11,7 +11,8 @@ from .. import attribute as _attribute
 from ..ops import registry
 from ..ops.infer import infer_op_shapes, infer_op_types, merge_shape
 
-__all__ = ['Symbol', 'Variable', 'var', 'Group', 'load', 'load_json', 'topo_order']
+__all__ = ['Symbol', 'Graph', 'Node', 'Variable', 'var', 'Group', 'load', 'load_json',
+           'topo_order']
 
 MXNET_VERSION = 10901
 
@@ -138,6 +139,35 @@ def _aux_ids(order):
     return out
 
 
+class Graph:
+    """A symbol's graph as an executor reads it: the public view of a :class:`Symbol`.
+
+    ``nodes`` are in topological order (inputs before a node); ``arguments`` and
+    ``auxiliary`` are the variable nodes in ``list_arguments()`` /
+    ``list_auxiliary_states()`` order; ``heads`` are the ``(node, output index)`` entries of
+    ``list_outputs()``.  An entry is keyed ``(id(node), index)`` in the dicts that
+    ``infer_shapes``/``infer_types`` return.
+    """
+
+    __slots__ = ('nodes', 'arguments', 'auxiliary', 'heads', '_symbol')
+
+    def __init__(self, symbol):
+        self._symbol = symbol
+        self.nodes = symbol._topo()
+        aux = _aux_ids(self.nodes)
+        self.arguments = [n for n in self.nodes if n.op is None and id(n) not in aux]
+        self.auxiliary = [n for n in self.nodes if n.op is None and id(n) in aux]
+        self.heads = list(symbol._outputs)
+
+    def infer_shapes(self, given):
+        """{entry: shape} from ``given`` {input name: shape} (unknown entries absent)."""
+        return self._symbol._infer_shapes(given)
+
+    def infer_types(self, given):
+        """{entry: dtype name} from ``given`` {input name: dtype}."""
+        return self._symbol._infer_types(given)
+
+
 class Symbol:
     """A graph with one or more outputs, built by calling operator functions on symbols.
 
@@ -186,6 +216,10 @@ class Symbol:
         aux = _aux_ids(order)
         return ([n for n in order if n.op is None and id(n) not in aux],
                 [n for n in order if n.op is None and id(n) in aux])
+
+    def graph(self):
+        """This symbol's :class:`Graph` (nodes in order, arguments, heads, inference)."""
+        return Graph(self)
 
     def get_internals(self):
         """Every output of every node, in topological order."""

@@ -83,7 +83,9 @@ def test_many_small_gradient_buckets_with_ranks_in_different_buckets():
     mod = mx.mod.BucketingModule(sym_gen, default_bucket_key=10)
     mod.fit(it, num_epoch=3, kvstore=kv, optimizer='sgd',
             optimizer_params={'learning_rate': 0.3, 'momentum': 0.9})
-    assert len(mod._dp._reducer.buckets) > 2 and mod._dp._reducer._thread is not None
+    layout = mod._buckets[10]._exec_group.grad_buffers[0]
+    reducer = kv._reducers[id(layout)][1]
+    assert len(reducer.buckets) > 2 and reducer._thread is not None
     arg, _ = mod.get_params()
     blob = b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg))
     everyone = comm.allgather(blob)

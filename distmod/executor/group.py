@@ -1,15 +1,59 @@
 """ExecutorGroup: one executor per local device, each taking its slice of the batch.
 
 The batch is split along its batch axis by ``work_load_list`` (as MXNet's executor group does);
-parameters live on every device, gradients are summed across devices by the module's update.
+parameters live on every device.  Gradients are born in buckets: at bind, each device's
+parameter gradients of one dtype are views of one flat buffer (:class:`GradientBuffers`),
+laid out in the order backward finishes them, so the kvstore sums whole slices over devices
+and ranks in place, and starts on a slice as soon as backward has finished it.
 """
 import numpy as np
 
-from .base import MXNetError
-from .context import cpu
-from .ndarray.ndarray import NDArray, _to_module, _wrap
+from ..base import MXNetError
+from ..context import cpu
+from ..ndarray.ndarray import NDArray, _to_module, _wrap
+from .executor import bind_shapes_and_types, simple_bind
+from .plan import backward_order
 
-__all__ = ['ExecutorGroup', 'split_batch']
+__all__ = ['ExecutorGroup', 'DataParallelExecutorGroup', 'GradientBuffers', 'split_batch']
+
+
+class GradientBuffers:
+    """One device's parameter gradients as views of one flat buffer per dtype.
+
+    PyTorch DDP's ``gradient_as_bucket_view``: ``names`` are in the order backward finishes
+    them; ``flats`` holds one 1-D raw array per dtype; ``members[k] = (flat, start, stop)``
+    is where ``names[k]``'s gradient lives; ``views[name]`` is that slice as the NDArray the
+    executors write into.  The kvstore's buckets are runs of consecutive members.
+    """
+
+    def __init__(self, ctx, names, shapes, dtypes):
+        self.ctx = ctx
+        self.names = list(names)
+        self.shapes = [tuple(s) for s in shapes]
+        self.dtypes = [np.dtype(t) for t in dtypes]
+        kinds = []
+        for t in self.dtypes:
+            if t not in kinds:
+                kinds.append(t)
+        sizes = [int(np.prod(s, dtype=np.int64)) for s in self.shapes]
+        total = {t: sum(n for n, u in zip(sizes, self.dtypes) if u == t) for t in kinds}
+        xp = ctx.xp
+        with ctx.device():
+            self.flats = [xp.zeros(total[t], dtype=t) for t in kinds]
+        self.members, self.views, self.index = [], {}, {}
+        offset = dict.fromkeys(kinds, 0)
+        for k, (name, shape, t, n) in enumerate(zip(self.names, self.shapes, self.dtypes,
+                                                    sizes)):
+            f = kinds.index(t)
+            start = offset[t]
+            offset[t] = start + n
+            self.members.append((f, start, start + n))
+            self.views[name] = _wrap(self.flats[f][start:start + n].reshape(shape), ctx)
+            self.index[name] = k
+
+    def like(self, ctx):
+        """The same layout on another device."""
+        return GradientBuffers(ctx, self.names, self.shapes, self.dtypes)
 
 
 def split_batch(batch_size, work_load_list):
@@ -46,8 +90,8 @@ class ExecutorGroup:
     """Executors over ``contexts`` for one symbol and one set of input shapes."""
 
     def __init__(self, symbol, contexts, workload, data_shapes, label_shapes, param_names,
-                 for_training, inputs_need_grad, shared_group=None, fixed_param_names=None,
-                 grad_req='write', state_names=None):
+                 for_training, inputs_need_grad, shared_group=None, logger=None,
+                 fixed_param_names=None, grad_req='write', state_names=None, group2ctxs=None):
         self.symbol = symbol
         self.contexts = list(contexts)
         self.workload = list(workload) if workload is not None else [1] * len(self.contexts)
@@ -61,6 +105,7 @@ class ExecutorGroup:
         self.output_names = symbol.list_outputs()
         self._grad_req_spec = grad_req
         self.execs = []
+        self.grad_buffers = []
         self.bind_exec(data_shapes, label_shapes, shared_group)
 
     # ---- binding -----------------------------------------------------------------------
@@ -99,19 +144,27 @@ class ExecutorGroup:
         types = {name: dtype for name, _, _, dtype in descs}
         old = self.execs
         self.execs = []
-        for i, ctx in enumerate(self.contexts):
+        per_device = []
+        for i in range(len(self.contexts)):
             shapes = {}
             for name, shape, _, _ in descs:
                 s = list(shape)
                 s[axes[name]] = self.slices[i].stop - self.slices[i].start
                 shapes[name] = tuple(s)
+            per_device.append(shapes)
+        if not (reshape and old):
+            self._make_grad_buffers(req, types, per_device[0], shared_group)
+        for i, ctx in enumerate(self.contexts):
+            shapes = per_device[i]
             if reshape and old:
+                # same parameter shapes (checked): the gradient views are kept
                 exe = old[i].reshape(partial_shaping=True, allow_up_sizing=True, **shapes)
             else:
                 shared = shared_group.execs[i] if shared_group is not None else None
-                exe = self.symbol.simple_bind(
-                    ctx, grad_req=req, type_dict=types, shared_exec=shared,
-                    shared_arg_names=self.param_names if shared is not None else None, **shapes)
+                grads = self._grad_views[i] if self._grad_views else None
+                exe = simple_bind(self.symbol, ctx, req, types,
+                                  self.param_names if shared is not None else None, shared,
+                                  None, shapes, grad_arrays=grads)
             self.execs.append(exe)
         self.param_arrays = [[e.arg_dict[n] for e in self.execs] for n in self.param_names]
         self.grad_arrays = [[e.grad_dict[n] for e in self.execs] for n in self.param_names] \
@@ -125,9 +178,36 @@ class ExecutorGroup:
             if self.inputs_need_grad else []
         self._install_grad_ready()
 
+    def _make_grad_buffers(self, req, types, shapes, shared_group):
+        """Each device's parameter gradients, born in flat per-dtype buffers in backward
+        order; a group bound with a ``shared_group`` (a BucketingModule's bucket) shares the
+        shared group's buffers, so every bucket writes the same memory."""
+        names = [n for n in self.param_names if req.get(n, 'null') != 'null']
+        if not names:
+            self.grad_buffers, self._grad_views = [], []
+            return
+        arg_shapes, arg_types, _, _ = bind_shapes_and_types(self.symbol, shapes, types)
+        shape_of = dict(zip(self.arg_names, arg_shapes))
+        type_of = dict(zip(self.arg_names, arg_types))
+        if shared_group is not None and shared_group.grad_buffers:
+            self.grad_buffers = shared_group.grad_buffers
+            # a parameter of another shape or dtype than the shared one gets its own memory
+            # (the module refuses it with a message naming both)
+            self._grad_views = [{n: b.views[n] for n in names if n in b.views and
+                                 b.views[n].shape == shape_of[n] and
+                                 b.views[n]._data.dtype == type_of[n]}
+                                for b in self.grad_buffers]
+            return
+        order = backward_order(self.symbol.graph(), names)
+        first = GradientBuffers(self.contexts[0], order, [shape_of[n] for n in order],
+                                [type_of[n] for n in order])
+        self.grad_buffers = [first] + [first.like(ctx) for ctx in self.contexts[1:]]
+        self._grad_views = [b.views for b in self.grad_buffers]
+
     def set_grad_ready_callback(self, callback):
-        """Call ``callback(p)`` in backward once parameter ``p``'s gradient is final (one
-        device only; the data-parallel reduction starts buckets from it); None: off."""
+        """Call ``callback(k)`` in backward once the gradient of member ``k`` of
+        ``grad_buffers[0]`` is final (one device only: the kvstore starts reducing a bucket
+        from it); None: off."""
         self._grad_ready = callback
         self._install_grad_ready()
 
@@ -140,13 +220,13 @@ class ExecutorGroup:
         if len(self.execs) != 1:
             raise MXNetError('gradient-ready callbacks need a single device (several devices '
                              'are summed after backward)')
-        pos = {self.arg_names.index(n): p for p, n in enumerate(self.param_names)}
-
-        def ready(i, pos=pos, callback=callback):
-            p = pos.get(i)
-            if p is not None:
-                callback(p)
-        self.execs[0].set_grad_ready_callback(ready)
+        exe = self.execs[0]
+        layout = self.grad_buffers[0]
+        grads = exe.grad_dict
+        # only gradients that live in the layout are reported (a bucket's extra ones do not)
+        index = [layout.index[n] if n in layout.views and grads.get(n) is layout.views[n]
+                 else None for n in self.arg_names]
+        exe.set_grad_ready_callback(callback, index)
 
     def reshape(self, data_shapes, label_shapes):
         """Re-plan the executors for new input shapes (a new batch size, a bucket's length),
@@ -332,3 +412,7 @@ def _merge(per_output):
             host = np.concatenate([p.asnumpy() for p in pieces], axis=0)
             out.append(_wrap(host, cpu()))
     return out
+
+
+#: MXNet's name for the executor group (``mxnet.module.executor_group``).
+DataParallelExecutorGroup = ExecutorGroup

@@ -1,18 +1,19 @@
 """Executor: a symbol compiled once into a plan of operator calls over preallocated buffers.
 
-Binding walks the graph once: topological order, inferred shapes and dtypes, one buffer per
-operator output, one gradient buffer per entry that needs a gradient, and for every backward step
-the exact buffers it reads and writes.  ``forward`` and ``backward`` then only loop over that plan
-calling operator functions, so a training step allocates nothing beyond what the array library
-itself must.
+Binding compiles the symbol's graph into a :class:`~distmod.executor.plan.Plan` (topological
+order, inferred shapes and dtypes, one buffer per operator output, one gradient buffer per
+entry that needs a gradient, the exact buffers every backward step reads and writes).
+``forward`` and ``backward`` then only loop over that plan calling operator functions, so a
+training step allocates nothing beyond what the array library itself must.
 """
 import numpy as np
 
-from .base import MXNetError, dtype_np
-from .context import Context
-from .ndarray.ndarray import NDArray, _wrap, _to_module
+from ..base import MXNetError, dtype_np
+from ..context import Context
+from ..ndarray.ndarray import NDArray, _wrap, _to_module
+from .plan import compile_plan
 
-__all__ = ['Executor', 'simple_bind']
+__all__ = ['Executor', 'simple_bind', 'bind_shapes_and_types']
 
 _REQS = ('null', 'write', 'add', 'inplace')
 
@@ -56,17 +57,6 @@ def _grad_reqs(grad_req, names):
     return ['write' if r == 'inplace' else r for r in reqs]
 
 
-class _Step:
-    """One operator call: the op instance and the exact buffers it touches."""
-
-    __slots__ = ('node', 'op', 'ins', 'outs', 'aux', 'igrads', 'ograds', 'accum')
-
-    def __init__(self, node, op, ins, outs, aux):
-        self.node, self.op, self.ins, self.outs, self.aux = node, op, ins, outs, aux
-        self.igrads = self.ograds = None
-        self.accum = ()      # (target, temp): target += temp after backward
-
-
 class Executor:
     """Runs a bound symbol: ``forward``, ``backward``, with MXNet's dicts and lists.
 
@@ -94,6 +84,7 @@ class Executor:
                            zip(aux_names, _as_list(aux_states, aux_names, 'bind aux_states'))]
         self._monitor = None
         self._grad_ready = None
+        self._ready_index = None
         self._compile()
 
     def _nd(self, a, what):
@@ -108,143 +99,23 @@ class Executor:
 
     # ---- compile -----------------------------------------------------------------------
     def _compile(self):
-        sym, xp = self._symbol, self._xp
-        given = {n: a.shape for n, a in zip(self._arg_names, self.arg_arrays)}
-        given.update((n, a.shape) for n, a in zip(self._aux_names, self.aux_arrays))
-        shapes = sym._infer_shapes(given)
-        tgiven = {n: a._data.dtype.name for n, a in zip(self._arg_names, self.arg_arrays)}
-        tgiven.update((n, a._data.dtype.name) for n, a in zip(self._aux_names, self.aux_arrays))
-        types = sym._infer_types(tgiven)
-        order = sym._topo()
-        args_nodes, aux_nodes = sym._arg_nodes()
-        for n, a in zip(args_nodes, self.arg_arrays):
-            s = shapes.get((id(n), 0))
-            if s is not None and tuple(s) != a.shape:
-                raise MXNetError('bind: argument %r has shape %s but the graph needs %s'
-                                 % (n.name, a.shape, s))
-        val = {}        # entry -> array
-        req = {}        # variable entry -> grad req
-        gbuf = {}       # variable entry -> grad array
-        for n, a, g, r in zip(args_nodes, self.arg_arrays, self.grad_arrays, self._grad_req):
-            val[(id(n), 0)] = a._data
-            req[(id(n), 0)] = r
-            if g is not None:
-                gbuf[(id(n), 0)] = g._data
-        for n, a in zip(aux_nodes, self.aux_arrays):
-            val[(id(n), 0)] = a._data
-            req[(id(n), 0)] = 'null'
-        steps = []
-        with self._ctx.device():
-            for node in order:
-                if node.op is None:
-                    continue
-                op = node.make_op()
-                outs = []
-                for i in range(node.num_outputs()):
-                    key = (id(node), i)
-                    s, t = shapes.get(key), types.get(key) or 'float32'
-                    if s is None or 0 in s:
-                        raise MXNetError("bind: cannot infer the shape of output %d of operator "
-                                         "'%s' (%s)" % (i, node.name, node.op.name))
-                    val[key] = xp.empty(s, dtype=dtype_np(t))
-                    outs.append(val[key])
-                nargs = node.num_args()
-                ins = [val[(id(s), i)] for s, i in node.inputs]
-                steps.append(_Step(node, op, ins[:nargs], outs, ins[nargs:]))
-            self._steps = steps
-            self._val = val
-            self._plan_backward(order, val, req, gbuf)
-        self.outputs = [_wrap(val[(id(n), i)], self._ctx) for n, i in sym._outputs]
-        self._fwd = [(s.op.forward, s.ins, s.outs, s.aux) for s in steps]
+        self._graph = graph = self._symbol.graph()
+        plan = compile_plan(graph, self._ctx, [a._data for a in self.arg_arrays],
+                            [None if g is None else g._data for g in self.grad_arrays],
+                            self._grad_req, [a._data for a in self.aux_arrays])
+        self._plan = plan
+        self.outputs = [_wrap(o, self._ctx) for o in plan.outputs]
+        self._map_ready()
 
-    def _plan_backward(self, order, val, req, gbuf):
-        """Decide every gradient buffer and which backward steps run, once."""
-        xp = self._xp
-        needs = {k for k, r in req.items() if r != 'null'}
-        for step in self._steps:
-            node = step.node
-            diff = [(s, i) for j, (s, i) in enumerate(node.inputs[:len(step.ins)])
-                    if step.op.list_arguments()[j] not in step.op.nondiff
-                    and (id(s), i) in needs]
-            if diff:
-                needs.update((id(node), i) for i in range(len(step.outs)))
-        heads = [(id(n), i) for n, i in self._symbol._outputs]
-        # Consumers of every entry, in backward order (reverse topological).
-        consumers = {}
-        for step in reversed(self._steps):
-            names = step.op.list_arguments()
-            for j, (s, i) in enumerate(step.node.inputs[:len(step.ins)]):
-                key = (id(s), i)
-                if key in needs and names[j] not in step.op.nondiff:
-                    consumers.setdefault(key, []).append((step, j))
-        # A head's gradient starts from its head gradient (ones unless backward is given
-        # out_grads); a head that other operators also read accumulates onto a copy of it.
-        self._head_grads = []
-        self._head_resets = []
-        grad_of = {}
-        for key in heads:
-            if key in needs and key not in grad_of:
-                hg = xp.ones_like(val[key])
-                self._head_grads.append((key, hg))
-                if key in consumers:
-                    grad_of[key] = gbuf[key] if key in gbuf else xp.empty_like(hg)
-                    self._head_resets.append((grad_of[key], hg))
-                else:
-                    grad_of[key] = hg
-                    if key in gbuf:
-                        self._head_resets.append((gbuf[key], hg))
-        for key in needs:
-            if key not in grad_of:
-                grad_of[key] = gbuf[key] if key in gbuf else xp.zeros_like(val[key])
-        self._zero_args = []
-        self._bwd = []
-        head_keys = set(heads)
-        for step in reversed(self._steps):
-            if not any((id(step.node), i) in needs for i in range(len(step.outs))):
-                continue
-            step.ograds = [grad_of.get((id(step.node), i)) for i in range(len(step.outs))]
-            step.ograds = [g if g is not None else xp.zeros_like(o)
-                           for g, o in zip(step.ograds, step.outs)]
-            step.igrads = [None] * len(step.ins)
-            accum = []
-            for j, (s, i) in enumerate(step.node.inputs[:len(step.ins)]):
-                key = (id(s), i)
-                users = consumers.get(key, ())
-                if (step, j) not in users:
-                    continue
-                target = grad_of[key]
-                first = users[0] == (step, j)
-                if first and key not in head_keys and req.get(key, 'write') != 'add':
-                    step.igrads[j] = target
-                else:
-                    temp = xp.empty_like(target)
-                    step.igrads[j] = temp
-                    accum.append((target, temp))
-            step.accum = tuple(accum)
-            self._bwd.append(step)
-        # Arguments that want a gradient but receive none get zeros, as in MXNet.
-        args_nodes, _ = self._symbol._arg_nodes()
-        for n, r in zip(args_nodes, self._grad_req):
-            key = (id(n), 0)
-            if r == 'write' and key not in consumers and key not in head_keys:
-                self._zero_args.append(gbuf[key])
-        self._bwd_plan = [(s.op.backward, s.ograds, s.ins, s.outs, s.igrads, s.aux, s.accum)
-                          for s in self._bwd]
-        # Which argument gradients are final after each backward step (their last consumer
-        # has run): the kvstore starts reducing a bucket as soon as all of its are final.
-        pos = {(id(n), 0): i for i, n in enumerate(args_nodes)}
-        last = {}
-        for k, step in enumerate(self._bwd):
-            for j, (s, i) in enumerate(step.node.inputs[:len(step.ins)]):
-                key = (id(s), i)
-                if key in pos and self._grad_req[pos[key]] != 'null' and \
-                        (step, j) in consumers.get(key, ()):
-                    last[key] = k
-        self._ready_after = [[] for _ in self._bwd]
-        for key, k in last.items():
-            self._ready_after[k].append(pos[key])
-        self._ready_first = [i for i, (n, r) in enumerate(zip(args_nodes, self._grad_req))
-                             if r != 'null' and (id(n), 0) not in last]
+    def _map_ready(self):
+        """The gradient-ready points in the callback's own indices (once, not per step)."""
+        plan, index = self._plan, self._ready_index
+        if index is None:
+            self._ready_first, self._ready_after = plan.ready_first, plan.ready_after
+            return
+        self._ready_first = [index[i] for i in plan.ready_first if index[i] is not None]
+        self._ready_after = [[index[i] for i in done if index[i] is not None]
+                             for done in plan.ready_after]
 
     # ---- run ---------------------------------------------------------------------------
     def forward(self, is_train=False, **kwargs):
@@ -264,10 +135,10 @@ class Executor:
                 dst._data[...] = value
         xp = self._xp
         if self._monitor is None:
-            for fwd, ins, outs, aux in self._fwd:
+            for fwd, ins, outs, aux in self._plan.forward:
                 fwd(xp, ins, outs, aux, is_train)
         else:
-            for step in self._steps:
+            for step in self._plan.steps:
                 step.op.forward(xp, step.ins, step.outs, step.aux, is_train)
                 self._monitor_step(step)
         return self.outputs
@@ -275,32 +146,32 @@ class Executor:
     def backward(self, out_grads=None, is_train=True):
         """Propagate gradients into ``grad_arrays`` (``out_grads`` default to ones)."""
         xp = self._xp
+        plan = self._plan
         if out_grads is not None:
             if isinstance(out_grads, NDArray):
                 out_grads = [out_grads]
-            heads = dict(self._head_grads)
-            keys = [(id(n), i) for n, i in self._symbol._outputs]
-            if len(out_grads) != len(keys):
+            heads = dict(plan.head_grads)
+            if len(out_grads) != len(plan.head_keys):
                 raise MXNetError('backward: %d out_grads for %d outputs'
-                                 % (len(out_grads), len(keys)))
-            for key, g in zip(keys, out_grads):
+                                 % (len(out_grads), len(plan.head_keys)))
+            for key, g in zip(plan.head_keys, out_grads):
                 if key in heads and g is not None:
                     src = g._data if isinstance(g, NDArray) else xp.asarray(g)
                     heads[key][...] = _to_module(src, self._ctx)
-        for g in self._zero_args:
+        for g in plan.zero_args:
             g.fill(0)
-        for target, hg in self._head_resets:
+        for target, hg in plan.head_resets:
             target[...] = hg
         ready = self._grad_ready
         if ready is None:
-            for bwd, ograds, ins, outs, igrads, aux, accum in self._bwd_plan:
+            for bwd, ograds, ins, outs, igrads, aux, accum in plan.backward:
                 bwd(xp, ograds, ins, outs, igrads, aux)
                 for target, temp in accum:
                     target += temp
             return
         for i in self._ready_first:
             ready(i)
-        for (bwd, ograds, ins, outs, igrads, aux, accum), done in zip(self._bwd_plan,
+        for (bwd, ograds, ins, outs, igrads, aux, accum), done in zip(plan.backward,
                                                                       self._ready_after):
             bwd(xp, ograds, ins, outs, igrads, aux)
             for target, temp in accum:
@@ -308,30 +179,21 @@ class Executor:
             for i in done:
                 ready(i)
 
-    def adopt_grad_buffers(self, buffers):
-        """Use ``buffers`` (raw arrays, one per argument, None to keep) as gradient memory.
+    def set_grad_ready_callback(self, callback, index=None):
+        """Call ``callback(k)`` during ``backward`` as soon as a gradient is final.
 
-        The current gradients are copied in and the plan is rebuilt once; the data-parallel
-        kvstore hands in views of its fused buckets, so reducing needs no copies.
+        ``k`` is the argument's position, or ``index[position]`` when ``index`` (a list over
+        the arguments, None for those not to report) is given: the executor group passes its
+        gradient layout's member numbers, so the kvstore's ``ready`` is called directly.
+        Every reported gradient is reported exactly once per ``backward``; ``None`` turns it
+        off.
         """
-        for g, buf in zip(self.grad_arrays, buffers):
-            if buf is None or g is None:
-                continue
-            if tuple(buf.shape) != g.shape or buf.dtype != g._data.dtype:
-                raise MXNetError('adopt_grad_buffers: buffer %s %s for gradient %s %s'
-                                 % (tuple(buf.shape), buf.dtype, g.shape, g._data.dtype))
-            buf[...] = g._data
-            g._data = buf
-        self._compile()
-
-    def set_grad_ready_callback(self, callback):
-        """Call ``callback(i)`` during ``backward`` as soon as ``grad_arrays[i]`` is final.
-
-        Every argument with a gradient is reported exactly once per ``backward``; the data
-        parallel kvstore uses this to start reducing gradients while backward goes on.
-        ``None`` turns it off.
-        """
+        if index is not None and len(index) != len(self._arg_names):
+            raise MXNetError('set_grad_ready_callback: index has %d entries for %d arguments'
+                             % (len(index), len(self._arg_names)))
         self._grad_ready = callback
+        self._ready_index = None if callback is None else index
+        self._map_ready()
 
     # ---- monitor -----------------------------------------------------------------------
     def set_monitor_callback(self, callback, monitor_all=False):
@@ -425,28 +287,40 @@ class Executor:
         return self._symbol.debug_str()
 
 
-def simple_bind(symbol, ctx, grad_req, type_dict, shared_arg_names, shared_exec, shared_buffer,
-                shapes):
-    """Allocate arrays for ``symbol`` from input ``shapes`` and bind (Symbol.simple_bind)."""
-    arg_names = symbol.list_arguments()
-    aux_names = symbol.list_auxiliary_states()
-    known = symbol._infer_shapes(symbol._given((), shapes, 'simple_bind'))
-    arg_shapes, _, aux_shapes = symbol._shape_lists(known)
-    missing = [n for n, s in zip(arg_names + aux_names, arg_shapes + aux_shapes)
-               if s is None or 0 in s]
+def bind_shapes_and_types(symbol, shapes, type_dict=None):
+    """``(arg_shapes, arg_types, aux_shapes, aux_types)`` that binding ``symbol`` with these
+    input ``shapes`` (and dtypes; float32 where nothing decides) allocates."""
+    arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**shapes)
+    missing = [n for n, s in zip(symbol.list_arguments() + symbol.list_auxiliary_states(),
+                                 arg_shapes + aux_shapes) if not s or 0 in s]
     if missing:
         raise MXNetError('simple_bind: cannot infer the shapes of %s from the given shapes %s; '
                          'give them as keyword arguments' % (missing, shapes))
-    tgiven = {k: dtype_np(v).name for k, v in (type_dict or {}).items()}
-    types = symbol._infer_types(symbol._given((), tgiven, 'simple_bind type_dict'))
-    args_nodes, aux_nodes = symbol._arg_nodes()
+    arg_names, aux_names = symbol.list_arguments(), symbol.list_auxiliary_states()
+    given = {k: dtype_np(v).name for k, v in (type_dict or {}).items()}
+    arg_types, _, aux_types = symbol.infer_type_partial(**given)
     # Unknown dtypes default to float32, then inference runs again to spread the choice.
-    for n in args_nodes + aux_nodes:
-        tgiven.setdefault(n.name, types.get((id(n), 0)) or 'float32')
-    types = symbol._infer_types(tgiven)
-    arg_types = [types[(id(n), 0)] for n in args_nodes]
-    aux_types = [types[(id(n), 0)] for n in aux_nodes]
+    for n, t in zip(arg_names + aux_names, list(arg_types) + list(aux_types)):
+        given.setdefault(n, np.dtype(t).name if t is not None else 'float32')
+    arg_types, _, aux_types = symbol.infer_type(**given)
+    return ([tuple(s) for s in arg_shapes], [np.dtype(t) for t in arg_types],
+            [tuple(s) for s in aux_shapes], [np.dtype(t) for t in aux_types])
+
+
+def simple_bind(symbol, ctx, grad_req, type_dict, shared_arg_names, shared_exec, shared_buffer,
+                shapes, grad_arrays=None):
+    """Allocate arrays for ``symbol`` from input ``shapes`` and bind (Symbol.simple_bind).
+
+    ``grad_arrays`` ({name: NDArray}) gives the gradient memory of some arguments (the
+    executor group's flat gradient buffers); the rest is allocated here or shared with
+    ``shared_exec``/``shared_buffer`` as in MXNet.
+    """
+    arg_names = symbol.list_arguments()
+    aux_names = symbol.list_auxiliary_states()
+    arg_shapes, arg_types, aux_shapes, aux_types = bind_shapes_and_types(symbol, shapes,
+                                                                         type_dict)
     reqs = _grad_reqs(grad_req, arg_names)
+    grad_arrays = grad_arrays or {}
     shared = {}
     if shared_exec is not None:
         names = shared_arg_names if shared_arg_names is not None else arg_names
@@ -457,22 +331,27 @@ def simple_bind(symbol, ctx, grad_req, type_dict, shared_arg_names, shared_exec,
     args, grads, aux = [], [], []
     with ctx.device():
         for n, s, t, r in zip(arg_names, arg_shapes, arg_types, reqs):
-            if n in shared and shared[n][0].shape == tuple(s):
+            if n in shared and shared[n][0].shape == s:
                 a, g = shared[n]
             elif shared_buffer is not None and n in shared_buffer and \
-                    shared_buffer[n].shape == tuple(s):
+                    shared_buffer[n].shape == s:
                 a, g = shared_buffer[n], None
             else:
                 a, g = _wrap(xp.zeros(s, dtype=t), ctx), None
                 if shared_buffer is not None and n not in shared_buffer:
                     shared_buffer[n] = a
-            if r != 'null' and (g is None or g.shape != tuple(s)):
+            if r != 'null' and n in grad_arrays:
+                g = grad_arrays[n]
+                if g.shape != s or g._data.dtype != t:
+                    raise MXNetError('simple_bind: the gradient memory given for %r is %s %s, '
+                                     'the argument is %s %s' % (n, g.shape, g._data.dtype, s, t))
+            elif r != 'null' and (g is None or g.shape != s):
                 g = _wrap(xp.zeros(s, dtype=t), ctx)
             args.append(a)
             grads.append(g if r != 'null' else None)
         for n, s, t in zip(aux_names, aux_shapes, aux_types):
             if shared_exec is not None and n in shared_exec.aux_dict and \
-                    shared_exec.aux_dict[n].shape == tuple(s):
+                    shared_exec.aux_dict[n].shape == s:
                 aux.append(shared_exec.aux_dict[n])
             else:
                 aux.append(_wrap(xp.zeros(s, dtype=t), ctx))

@@ -1,0 +1,300 @@
+"""Gradient buckets: sums over ranks of slices of flat buffers, started while backward runs.
+
+The caller lays each dtype's gradients out in one flat buffer in the order backward finishes
+them (distmod's executor group does, at bind: PyTorch DDP's ``gradient_as_bucket_view``) and
+describes where each gradient lives.  :class:`BucketAllreduce` cuts the flats into buckets of
+about ``bucket_bytes`` and sums each bucket over ranks in place: as soon as a bucket and every
+earlier one are complete (``ready(i)``), a communication thread reduces it with a blocking
+``Allreduce`` while backward goes on; ``wait()`` finishes the rest.  Every bucket is reduced
+with the same call, in the same order, on every rank, whatever order the gradients became
+ready in (MPI matches collectives by order).
+
+:class:`FusedAllreduce` does the same for arrays that live elsewhere (``kvstore.push``): it
+packs them into its own flats and back.
+
+The knobs: ``DISTMOD_BUCKET_BYTES`` (default 4 MiB) and ``DISTMOD_OVERLAP`` (``0``: reduce
+every bucket in ``wait``, after backward).
+"""
+import collections
+import os
+import threading
+
+import numpy as np
+
+from ._common import KVStoreError, array_module
+
+__all__ = ['BucketAllreduce', 'FusedAllreduce', 'LocalBuckets', 'DEFAULT_BUCKET_BYTES',
+           'OVERLAP']
+
+#: Gradients are packed into buckets of about this many bytes (``DISTMOD_BUCKET_BYTES``).
+DEFAULT_BUCKET_BYTES = int(os.environ.get('DISTMOD_BUCKET_BYTES', 4 << 20))
+
+#: Start each bucket's reduction from inside backward (``DISTMOD_OVERLAP=0`` turns it off).
+OVERLAP = os.environ.get('DISTMOD_OVERLAP', '1') != '0'
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as err:      # pragma: no cover - depends on the install
+        raise KVStoreError('the distributed kvstore needs mpi4py: pip install "distmod[mpi]" '
+                           '(%s)' % err) from None
+    return MPI
+
+
+class _Bucket:
+    __slots__ = ('flat', 'start', 'stop', 'members', 'host', 'left')
+
+    def __init__(self, flat, start, member):
+        self.flat, self.start, self.stop = flat, start, start
+        self.members = [member]
+        self.host = None
+        self.left = 0
+
+
+class _CommThread:
+    """One background thread that runs blocking allreduces, in the order they are handed in.
+
+    mpi4py releases the GIL inside MPI calls and NumPy inside its kernels, so a bucket is
+    reduced while the main thread goes on with backward.  Blocking ``Allreduce`` (MPI's tuned
+    algorithms) is much faster than the non-blocking ``Iallreduce`` here, which without an MPI
+    progress thread would mostly run inside its final ``Wait`` anyway.
+    """
+
+    def __init__(self, run):
+        self._run = run
+        self._todo = collections.deque()
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._error = None
+        self._thread = threading.Thread(target=self._loop, name='kvstore-allreduce',
+                                        daemon=True)
+        self._thread.start()
+
+    def submit(self, item):
+        with self._cond:
+            self._todo.append(item)
+            self._busy += 1
+            self._cond.notify_all()
+
+    def drain(self):
+        """Wait until everything submitted is done; re-raise the thread's error."""
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
+
+    def close(self):
+        """Stop the thread once what was submitted is done."""
+        self.submit(None)
+        self._thread.join()
+
+    def _loop(self):
+        while True:
+            with self._cond:
+                while not self._todo:
+                    self._cond.wait()
+                item = self._todo.popleft()
+            if item is None:
+                return
+            try:
+                self._run(item)
+            except BaseException as err:      # handed to the main thread in drain()
+                self._error = err
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify_all()
+
+
+class BucketAllreduce:
+    """Sum slices of ``flats`` over the ranks of ``comm``, bucket by bucket, in place.
+
+    ``flats`` are 1-D NumPy or CuPy arrays; ``members[i] = (flat, start, stop)`` says where
+    gradient ``i`` lives, members listed in the order backward finishes them.  Consecutive
+    members of one flat that touch form a bucket, cut at ``bucket_bytes``; buckets are
+    ordered by their first member.  Call :meth:`ready` as member ``i`` is final and
+    :meth:`wait` before using the sums; or :meth:`run` (no ``ready`` at all) to reduce
+    everything at once, one call per flat.  CuPy slices are staged through host buffers.
+    ``overlap=False`` (or an MPI without ``MPI_THREAD_MULTIPLE``) reduces everything in
+    ``wait``; so is the last bucket, complete only when backward is over.
+    """
+
+    def __init__(self, comm, flats, members, bucket_bytes=None, overlap=True):
+        self.comm = comm
+        self.flats = list(flats)
+        self.members = [(int(f), int(a), int(b)) for f, a, b in members]
+        MPI = _mpi()
+        self._op, self._in_place = MPI.SUM, MPI.IN_PLACE
+        limit = DEFAULT_BUCKET_BYTES if bucket_bytes is None else int(bucket_bytes)
+        self.buckets = []
+        self._bucket_of = [None] * len(self.members)
+        open_ = {}                   # flat -> its bucket being filled
+        for i, (f, start, stop) in enumerate(self.members):
+            itemsize = self.flats[f].dtype.itemsize
+            cur = open_.get(f)
+            if cur is not None and (cur.stop != start or
+                                    (stop - cur.start) * itemsize > limit):
+                cur = None
+            if cur is None:
+                cur = _Bucket(f, start, i)
+                open_[f] = cur
+                self.buckets.append(cur)
+            else:
+                cur.members.append(i)
+            cur.stop = stop
+        self.buckets.sort(key=lambda b: b.members[0])
+        for k, b in enumerate(self.buckets):
+            b.left = len(b.members)
+            for i in b.members:
+                self._bucket_of[i] = k
+            if array_module(self.flats[b.flat]) is not np:
+                b.host = np.empty(b.stop - b.start, dtype=self.flats[b.flat].dtype)
+        self.bytes = sum(self.flats[b.flat][b.start:b.stop].nbytes for b in self.buckets)
+        self._next = 0       # the next bucket to hand to the thread
+        self._thread = _CommThread(self._reduce) \
+            if overlap and len(self.buckets) > 1 and _thread_multiple() else None
+
+    @property
+    def pending(self):
+        """True when some member was reported ready since the last ``wait``."""
+        return self._next > 0 or any(b.left != len(b.members) for b in self.buckets)
+
+    def ready(self, i):
+        """Member ``i`` holds its final local value; hand complete buckets to the thread."""
+        b = self.buckets[self._bucket_of[i]]
+        b.left -= 1
+        if b.left == 0 and self._thread is not None:
+            buckets, last = self.buckets, len(self.buckets) - 1
+            while self._next < last and buckets[self._next].left <= 0:
+                self._thread.submit(buckets[self._next])
+                self._next += 1
+
+    def _stage_in(self, b):
+        """Hook: bring the bucket's members into its slice (FusedAllreduce copies)."""
+
+    def _stage_out(self, b):
+        """Hook: hand the sums back to the members (FusedAllreduce copies)."""
+
+    def _reduce(self, b):
+        self._stage_in(b)
+        buf = self.flats[b.flat][b.start:b.stop]
+        if b.host is not None:
+            buf.get(out=b.host)
+            self.comm.Allreduce(self._in_place, b.host, self._op)
+            buf.set(b.host)
+        else:
+            self.comm.Allreduce(self._in_place, buf, self._op)
+        self._stage_out(b)
+
+    def wait(self):
+        """Finish every bucket (the thread's first, then the rest here, in bucket order)."""
+        if self._thread is not None:
+            self._thread.drain()
+        buckets = self.buckets
+        for k in range(self._next, len(buckets)):
+            self._reduce(buckets[k])
+        for b in buckets:
+            b.left = len(b.members)
+        self._next = 0
+
+    def run(self):
+        """Reduce everything now, without overlap: one allreduce per NumPy flat (fewer,
+        larger calls are faster when nothing is left to overlap).  Every rank must use
+        ``run`` for the same step (the kvstore's push does); within backward use
+        ``ready``/``wait``."""
+        if self.pending:
+            self.wait()                  # something was handed out already: bucket by bucket
+            return
+        by_flat = {}
+        for b in self.buckets:
+            by_flat.setdefault(b.flat, []).append(b)
+        for f, buckets in sorted(by_flat.items()):
+            if buckets[0].host is not None:
+                for b in buckets:
+                    self._reduce(b)
+                continue
+            for b in buckets:
+                self._stage_in(b)
+            lo = min(b.start for b in buckets)
+            hi = max(b.stop for b in buckets)
+            self.comm.Allreduce(self._in_place, self.flats[f][lo:hi], self._op)
+            for b in buckets:
+                self._stage_out(b)
+
+    def close(self):
+        """Stop the communication thread (``wait`` and ``run`` still work without it)."""
+        if self._thread is not None:
+            self._thread.close()
+            self._thread = None
+
+
+class FusedAllreduce(BucketAllreduce):
+    """Sum a fixed list of arrays over ranks through buckets of flat buffers of its own.
+
+    ``arrays`` (the caller's, listed in the order they become ready) are grouped by array
+    module, device and dtype; each group gets one flat buffer, and each bucket's members are
+    copied in before its allreduce and back after.  Buffers are allocated once and reused.
+    """
+
+    def __init__(self, comm, arrays, bucket_bytes=None, overlap=True):
+        self.arrays = list(arrays)
+        groups, flats, members, sizes = {}, [], [], {}
+        for a in self.arrays:
+            key = (array_module(a).__name__, str(getattr(a, 'device', None)),
+                   np.dtype(a.dtype).str)
+            if key not in groups:
+                groups[key] = (len(flats), a)
+                flats.append(None)
+            f = groups[key][0]
+            start = sizes.get(f, 0)
+            sizes[f] = start + int(a.size)
+            members.append((f, start, sizes[f]))
+        for f, a in groups.values():
+            xp = array_module(a)
+            if xp is np:
+                flats[f] = np.empty(sizes[f], dtype=a.dtype)
+            else:
+                with a.device:
+                    flats[f] = xp.empty(sizes[f], dtype=a.dtype)
+        super().__init__(comm, flats, members, bucket_bytes=bucket_bytes, overlap=overlap)
+
+    def _stage_in(self, b):
+        flat, arrays, members = self.flats[b.flat], self.arrays, self.members
+        for i in b.members:
+            _, start, stop = members[i]
+            flat[start:stop].reshape(arrays[i].shape)[...] = arrays[i]
+
+    def _stage_out(self, b):
+        flat, arrays, members = self.flats[b.flat], self.arrays, self.members
+        for i in b.members:
+            _, start, stop = members[i]
+            arrays[i][...] = flat[start:stop].reshape(arrays[i].shape)
+
+
+class LocalBuckets:
+    """The one-process case of :class:`BucketAllreduce`: the local sums are the sums."""
+
+    pending = False
+    buckets = ()
+
+    def __init__(self, flats=(), members=()):
+        self.flats, self.members = list(flats), list(members)
+
+    def ready(self, i):
+        pass
+
+    def wait(self):
+        pass
+
+    def run(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def _thread_multiple():
+    MPI = _mpi()
+    return MPI.Query_thread() == MPI.THREAD_MULTIPLE
