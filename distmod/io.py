@@ -1,12 +1,21 @@
-"""``mx.io``: data iterators and the batches they yield (DataDesc, DataBatch, NDArrayIter).
+"""``mx.io``: data iterators and the batches they yield (DataDesc, DataBatch, NDArrayIter,
+MNISTIter, CSVIter, ResizeIter, PrefetchingIter).
 
-Sharding (a distmod extension, for data-parallel ranks): iterators take ``num_parts`` and
-``part_index`` and then yield only that part's samples; every part gets the same number of
-samples (the remainder of an uneven split is dropped), so every rank runs the same number of
-batches.  ``shard(num_parts, part_index)`` does the same to an iterator made whole: that is how
-``Module.fit`` splits an iterator it is given whole across the ranks of a ``dist_sync`` job.
+Every iterator yields the batches MXNet 1.9.1's does, sample for sample: the same shapes,
+pads and batch counts at any data size (below one batch, exact multiples, one past), over
+any number of epochs; tests/fixtures/io_batches/ holds MXNet's own record of them.
+
+Sharding (for data-parallel ranks): ``shard(num_parts, part_index, even=True)`` keeps one part
+of an iterator made whole; that is how ``Module.fit`` splits the iterators it is given across
+the ranks of a ``dist_sync`` job.  ``even`` parts (training) have ``n // num_parts`` samples
+each, the remainder dropped, so every rank runs the same number of batches; uneven parts
+(validation) keep every sample, the first ``n % num_parts`` parts one more.  Within its part
+an iterator batches as MXNet's does over those samples.  NDArrayIter and CSVIter also take
+``num_parts``/``part_index`` when made (a distmod extension: even parts); MNISTIter's are
+MXNet's own.  ResizeIter and PrefetchingIter shard what they wrap.
 """
 import gzip
+import logging
 import struct
 import threading
 from collections import OrderedDict, namedtuple
@@ -163,15 +172,32 @@ def _init_data(data, allow_empty, default_name):
 class NDArrayIter(DataIter):
     """Batches over in-memory arrays (NumPy or NDArray; a list or a dict of them).
 
-    ``last_batch_handle``: 'pad' fills the last batch from the start (``pad`` says how many),
-    'discard' drops it, 'roll_over' carries the remainder into the next epoch's first batch.
+    ``last_batch_handle`` (what MXNet 1.9 does, sample for sample):
+
+    - 'pad': the last batch is filled up to ``batch_size`` from the start of the data,
+      wrapping around as often as needed (10 samples in batches of 32: one batch of 32, the
+      data three times and two more, ``pad`` 22); ``pad`` says how many rows only fill.
+    - 'discard': only full batches (fewer samples than ``batch_size``: no batch at all).
+    - 'roll_over': the samples left over at the end of an epoch start the first batch after
+      the next ``reset()``; that batch reports them as its ``pad`` (as MXNet does; so do not
+      predict with 'roll_over').  ``reset()`` again before reading drops them; so does
+      ``hard_reset()``.  The carried samples and one pass of the data must fill a batch.
 
     Example::
 
         >>> it = mx.io.NDArrayIter(np.zeros((10, 3)), np.arange(10), batch_size=4)
         >>> [b.pad for b in it]
         [0, 0, 2]
+        >>> it = mx.io.NDArrayIter(np.arange(10), batch_size=32)
+        >>> [(b.data[0].shape, b.pad) for b in it]
+        [((32,), 22)]
+
+    ``num_parts``/``part_index`` (a distmod extension) keep only that part of the samples:
+    ``n // num_parts`` each, the remainder dropped, so every part runs the same number of
+    batches; :meth:`shard` does the same later (``Module.fit`` uses it).
     """
+
+    _warn_no_batch = True
 
     def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle='pad',
                  data_name='data', label_name='softmax_label', num_parts=1, part_index=0):
@@ -187,46 +213,56 @@ class NDArrayIter(DataIter):
                 raise MXNetError('NDArrayIter: %r has %d samples but %r has %d'
                                  % (self.data[0][0], n, name, arr.shape[0]))
         self._whole = (self.data, self.label, n)
-        self.num_parts, self.part_index = 1, 0
-        if num_parts > 1:
-            part = shard_range(n, num_parts, part_index)
-            self.data = [(k, v[part]) for k, v in self.data]
-            self.label = [(k, v[part]) for k, v in self.label]
-            n = part.stop - part.start
-            self.num_parts, self.part_index = num_parts, part_index
-        if n < batch_size and last_batch_handle == 'discard':
-            raise MXNetError('NDArrayIter: batch_size %d is larger than the %d samples and '
-                             'last_batch_handle is discard' % (batch_size, n))
-        self.num_data = n
         self.shuffle = shuffle
         self.last_batch_handle = last_batch_handle
-        self.idx = np.arange(n)
-        self.cursor = -batch_size
-        self._cache = None          # roll_over: the samples carried into the next epoch
-        self._cache_pad = 0
         self.num_source = len(self.data)
-        if shuffle:
-            self._shuffle()
+        self.num_parts, self.part_index = 1, 0
+        self._cache = None          # roll_over: the samples carried into the next epoch
+        self._use(slice(0, n))
+        if num_parts > 1:
+            self._use(self._check_part(shard_range(n, num_parts, part_index), num_parts,
+                                       part_index, type(self).__name__))
+            self.num_parts, self.part_index = num_parts, part_index
+        elif self.num_data < batch_size and last_batch_handle == 'discard' and \
+                self._warn_no_batch:
+            logging.getLogger(__name__).warning(
+                "%s: %d samples, fewer than batch_size %d, with last_batch_handle='discard': "
+                "no batch at all", type(self).__name__, self.num_data, batch_size)
+        self.cursor = -batch_size
+        self.reset()
+
+    def _use(self, part):
+        """Read only the samples in ``part`` (a slice of the whole data) from now on."""
+        data, label, _ = self._whole
+        self.data = [(k, v[part]) for k, v in data]
+        self.label = [(k, v[part]) for k, v in label]
+        self.num_data = part.stop - part.start
+        self.idx = np.arange(self.num_data)
+
+    def _check_part(self, part, num_parts, part_index, what):
+        size = part.stop - part.start
+        if size < self.batch_size and self.last_batch_handle in ('discard', 'roll_over'):
+            raise MXNetError("%s: part %d of %d has %d samples, fewer than batch_size %d with "
+                             "last_batch_handle=%r: no batch (use 'pad', a smaller batch or "
+                             "more data)" % (what, part_index, num_parts, size, self.batch_size,
+                                             self.last_batch_handle))
+        return part
 
     def shard(self, num_parts, part_index, even=True):
         """Keep only part ``part_index`` of ``num_parts`` from now on (``fit`` does this for
         each rank of a data-parallel job when given the whole data).
 
         ``even``: every part gets ``n // num_parts`` samples, so every rank runs the same
-        number of batches (the remainder is dropped); otherwise no sample is dropped.  Parts
-        are always cut from the whole data: ``shard(1, 0)`` gives it all back.
+        number of batches (the remainder is dropped); otherwise no sample is dropped (the
+        first ``n % num_parts`` parts get one more).  Parts are always cut from the whole
+        data: ``shard(1, 0)`` gives it all back.  The iterator starts over (``hard_reset``).
         """
-        data, label, n = self._whole
+        n = self._whole[2]
         part = (shard_range if even else uneven_range)(n, num_parts, part_index)
-        if part.stop - part.start < self.batch_size and self.last_batch_handle == 'discard':
-            raise MXNetError('NDArrayIter.shard: part %d of %d has %d samples, fewer than '
-                             'batch_size %d with last_batch_handle discard'
-                             % (part_index, num_parts, part.stop - part.start, self.batch_size))
-        self.data = [(k, v[part]) for k, v in data]
-        self.label = [(k, v[part]) for k, v in label]
-        self.num_data = part.stop - part.start
+        if even:
+            self._check_part(part, num_parts, part_index, type(self).__name__ + '.shard')
+        self._use(part)
         self.num_parts, self.part_index = num_parts, part_index
-        self.idx = np.arange(self.num_data)
         self.hard_reset()
         return self
 
@@ -249,41 +285,48 @@ class NDArrayIter(DataIter):
         self._cache = None
 
     def reset(self):
-        carry = None
-        if self.last_batch_handle == 'roll_over' and \
-                0 <= self.cursor < self.num_data < self.cursor + self.batch_size:
-            carry = self.idx[self.cursor:].copy()      # taken before any reshuffle
         if self.shuffle:
-            self._shuffle()
-        self._cache = carry
-        # with a carried head the first batch starts len(carry) samples before this epoch
-        self.cursor = -self.batch_size - (len(carry) if carry is not None else 0)
+            self._shuffle()     # the carried samples are already taken: they stay
+        n, b = self.num_data, self.batch_size
+        if self.last_batch_handle == 'roll_over' and n - b < self.cursor < n:
+            # the samples from the cursor on (cached by next()) start the next batch
+            self.cursor = self.cursor - n - b
+        else:
+            self.cursor = -b
 
     def iter_next(self):
         self.cursor += self.batch_size
-        if self.last_batch_handle in ('discard', 'roll_over'):
-            return self.cursor + self.batch_size <= self.num_data
         return self.cursor < self.num_data
 
     def next(self):
         if not self.iter_next():
             raise StopIteration
         idx = self._batch_index()
+        if len(idx) != self.batch_size:     # an incomplete last batch: kept for roll_over
+            self._cache = idx
+            raise StopIteration
+        if self.cursor < 0:
+            self._cache = None
         data = [self._take(v, idx) for _, v in self.data]
         label = [self._take(v, idx) for _, v in self.label]
         return DataBatch(data=data, label=label, pad=self.getpad(), index=None)
 
     def _batch_index(self):
-        start = self.cursor
-        end = start + self.batch_size
-        if start < 0:            # a rolled-over head followed by this epoch's first samples
+        """The samples (positions in the data) of the batch at the cursor."""
+        n, b, start = self.num_data, self.batch_size, self.cursor
+        if self.last_batch_handle == 'roll_over' and -b < start < 0:
             head = self._cache if self._cache is not None else self.idx[:0]
-            return np.concatenate([head, self.idx[:end]])
-        if end <= self.num_data:
-            return self.idx[start:end]
-        if self.last_batch_handle == 'pad':
-            return np.concatenate([self.idx[start:], self.idx[:end - self.num_data]])
-        return self.idx[start:]
+            if start + b > n:
+                raise MXNetError(
+                    "NDArrayIter: last_batch_handle='roll_over' cannot make a batch of %d from "
+                    "the %d samples rolled over from the last epoch and the %d samples of the "
+                    "data (batch_size must be at most %d here; use 'pad' for fewer samples "
+                    "than a batch)" % (b, len(head), n, len(head) + n))
+            return np.concatenate([head, self.idx[:start + b]])
+        if self.last_batch_handle == 'pad' and start + b > n:
+            # wrap around, repeating the data as often as needed (MXNet tiles it)
+            return np.concatenate([self.idx[start:], self.idx[np.arange(start + b - n) % n]])
+        return self.idx[start:min(start + b, n)]
 
     @staticmethod
     def _take(arr, idx):
@@ -329,15 +372,24 @@ def read_idx(fname, expect_magic):
 
 
 class MNISTIter(NDArrayIter):
-    """Batches of MNIST from its IDX files: images scaled to [0, 1] as (N, 1, 28, 28), or
-    (N, 784) with ``flat``; float32 labels.  ``shuffle`` shuffles once with ``seed``;
-    ``num_parts``/``part_index`` shard it."""
+    """Batches of MNIST from its IDX files, as MXNet's: pixels / 256 (MXNet's scale) as
+    (N, 1, rows, cols), or (N, rows*cols) with ``flat``; float32 labels; only full batches
+    (the samples after the last full batch are left out, ``pad`` is always 0; fewer
+    images than ``batch_size`` is an error).
+
+    ``num_parts``/``part_index`` read part ``part_index`` as MXNet does: images
+    ``[int(n / num_parts * part_index), int(n / num_parts * (part_index + 1)))``.
+    ``shuffle`` shuffles once with ``seed`` (not MXNet's permutation); ``round_batch`` and
+    other MXNet iterator arguments are accepted and ignored, as MXNet's MNISTIter does.
+    """
+
+    _warn_no_batch = False          # it raises instead
 
     def __init__(self, image='./train-images-idx3-ubyte', label='./train-labels-idx1-ubyte',
                  batch_size=128, shuffle=False, flat=False, seed=0, silent=False,
                  num_parts=1, part_index=0, data_name='data', label_name='softmax_label',
                  input_shape=None, **kwargs):
-        images = read_idx(image, 2051).astype(np.float32) * (1.0 / 255)
+        images = read_idx(image, 2051).astype(np.float32) * (1.0 / 256)
         labels = read_idx(label, 2049).astype(np.float32)
         if images.shape[0] != labels.shape[0]:
             raise MXNetError('%s has %d images but %s has %d labels'
@@ -348,18 +400,59 @@ class MNISTIter(NDArrayIter):
             order = np.random.default_rng(seed).permutation(images.shape[0])
             images, labels = images[order], labels[order]
         super().__init__(images, labels, batch_size=batch_size, shuffle=False,
-                         last_batch_handle='pad', data_name=data_name, label_name=label_name,
-                         num_parts=num_parts, part_index=part_index)
+                         last_batch_handle='discard', data_name=data_name,
+                         label_name=label_name)
+        self._image_file = image
+        if num_parts != 1 or part_index != 0:
+            n = images.shape[0]
+            if num_parts < 1 or not 0 <= part_index < num_parts:
+                raise MXNetError('MNISTIter: part_index %d is not in [0, num_parts=%d)'
+                                 % (part_index, num_parts))
+            # MXNet's GetPart, in double precision as there
+            self._use(slice(int(n / num_parts * part_index),
+                            int(n / num_parts * (part_index + 1))))
+            self.num_parts, self.part_index = num_parts, part_index
+            self.hard_reset()
+        if self.num_data < batch_size:
+            raise MXNetError('MNISTIter: batch_size %d is larger than the %d images of %s%s: '
+                             'MNISTIter yields only full batches'
+                             % (batch_size, self.num_data, image,
+                                ' (part %d of %d)' % (part_index, num_parts)
+                                if num_parts > 1 else ''))
         if not silent:
-            import logging
             logging.info('MNISTIter: load %d images, shuffle=%d, shape=%s',
                          self.num_data, int(shuffle), (batch_size,) + images.shape[1:])
 
+    def _check_part(self, part, num_parts, part_index, what):
+        size = part.stop - part.start
+        if size < self.batch_size:
+            raise MXNetError('%s: part %d of %d has %d images of %s, fewer than batch_size %d: '
+                             'MNISTIter yields only full batches'
+                             % (what, part_index, num_parts, size, self._image_file,
+                                self.batch_size))
+        return part
+
 
 class CSVIter(DataIter):
-    """Batches from CSV files: ``data_csv`` rows reshaped to ``data_shape``, labels from
-    ``label_csv`` (zeros without one).  With ``round_batch`` the last batch wraps around to
-    the first rows and the next epoch starts after the rows it borrowed, as MXNet's does."""
+    """Batches from CSV files, as MXNet's CSVIter: ``data_csv`` rows reshaped to
+    ``data_shape``, labels from ``label_csv`` (zeros without one).
+
+    The last batch of an epoch: with ``round_batch`` (the default) it is filled from the
+    first rows, ``pad`` says how many, and the next epoch starts after the rows it borrowed
+    (an epoch that would start at the end is empty, the one after starts over); a batch that
+    one pass of the rows cannot fill is an error (MXNet: "number of input must be bigger
+    than batch size").  Without ``round_batch`` the pad rows hold what the previous batch left
+    there (zeros where none did) and every epoch starts at the first row.  As MXNet's, the
+    iterator reads its first batch when made (an error shows there).
+
+    ``reset()`` before the end of an epoch starts over at the first row unless the last
+    batch read borrowed rows (then, as at the end of an epoch, after them).  MXNet documents
+    that its CSVIter be reset only after a complete pass: before that, what it yields depends
+    on how far its reader thread has read ahead (two runs can differ).
+
+    ``num_parts``/``part_index`` (a distmod extension: MXNet 1.9.1's CSVIter ignores them)
+    keep only that part of the rows, ``n // num_parts`` each, as :meth:`shard` does.
+    """
 
     def __init__(self, data_csv, data_shape, label_csv=None, label_shape=(1,), batch_size=1,
                  round_batch=True, dtype='float32', data_name='data',
@@ -375,17 +468,16 @@ class CSVIter(DataIter):
             label = numpy_zeros((data.shape[0],) + tuple(label_shape), dtype)
         if tuple(label_shape) == (1,):
             label = label.reshape(label.shape[0])
-        self._data, self._label = data, label
+        self.data_csv = data_csv
         self._whole = (data, label)
+        self.round_batch = bool(round_batch)
+        self.data_name, self.label_name = data_name, label_name
         self.num_parts, self.part_index = 1, 0
+        self._data, self._label = data, label
         if num_parts > 1:
             self.shard(num_parts, part_index)
-        self.round_batch = round_batch
-        self.data_name, self.label_name = data_name, label_name
-        self._start = 0
-        self._next_start = 0
-        self.cursor = None
-        self._pad = 0
+        else:
+            self._start()
 
     @staticmethod
     def _read(fname, shape, dtype):
@@ -400,14 +492,69 @@ class CSVIter(DataIter):
         return rows.reshape((rows.shape[0],) + tuple(shape))
 
     def shard(self, num_parts, part_index, even=True):
-        """Keep only part ``part_index`` of ``num_parts`` of the rows (see NDArrayIter.shard)."""
+        """Keep only part ``part_index`` of ``num_parts`` of the rows (see NDArrayIter.shard);
+        the iterator starts over as if made on those rows."""
         data, label = self._whole
         part = (shard_range if even else uneven_range)(data.shape[0], num_parts, part_index)
         self._data, self._label = data[part], label[part]
         self.num_parts, self.part_index = num_parts, part_index
-        self._start = self._next_start = 0
-        self.cursor = None
+        self._start()
         return self
+
+    def _start(self):
+        """A fresh loader over the current rows; reads the first batch, as MXNet's does."""
+        self._pos = 0                # the next row the reader gives
+        self._overflow = 0           # rows borrowed from the start by the last batch
+        self._slots = np.full(self.batch_size, -1, dtype=np.int64)   # row in each position
+        self._error = None
+        self._current = None
+        self._first = self._load()
+        if self._first is None:
+            raise MXNetError('CSVIter: %s has no rows%s' % (
+                self.data_csv, ' in part %d of %d' % (self.part_index, self.num_parts)
+                if self.num_parts > 1 else ''))
+
+    def _advance(self):
+        """One batch of the loader (MXNet's BatchLoader over the row reader): fills the
+        positions of ``_slots`` it reads and returns the batch's pad, or None at the end."""
+        if self._error is not None:
+            raise self._error
+        if self._overflow:           # the epoch ended with a borrowed batch
+            return None
+        n, b = self._data.shape[0], self.batch_size
+        top = min(b, n - self._pos)
+        if top <= 0:
+            return None
+        self._slots[:top] = np.arange(self._pos, self._pos + top)
+        self._pos += top
+        if top == b:
+            return 0
+        if not self.round_batch:
+            return b - top           # positions top.. keep what they held
+        if b - top > n:
+            self._error = MXNetError(
+                'CSVIter: round_batch cannot fill a batch of %d: the %d rows of %s%s are too '
+                'few (number of input must be bigger than batch size); use a batch_size of at '
+                'most %d, or round_batch=False'
+                % (b, n, self.data_csv, ' (part %d of %d)' % (self.part_index, self.num_parts)
+                   if self.num_parts > 1 else '', n))
+            raise self._error
+        self._slots[top:] = np.arange(b - top)      # borrowed from the start
+        self._pos = self._overflow = b - top
+        return self._overflow
+
+    def _load(self):
+        """The next batch, or None at the end of the epoch."""
+        pad = self._advance()
+        return None if pad is None else self._batch(pad)
+
+    def _batch(self, pad):
+        def rows(arr):
+            out = arr[np.maximum(self._slots, 0)]
+            out[self._slots < 0] = 0             # never written: zeros (MXNet: garbage)
+            return _wrap(out, cpu())
+        return DataBatch(data=[rows(self._data)], label=[rows(self._label)], pad=pad,
+                         index=None)
 
     @property
     def provide_data(self):
@@ -420,32 +567,34 @@ class CSVIter(DataIter):
                          self._label.dtype)]
 
     def reset(self):
-        self._start = self._next_start if self.round_batch else 0
-        self._next_start = 0
-        self.cursor = None
+        if self._error is not None:
+            raise self._error
+        self._first = None
+        if not self.round_batch or self._overflow == 0:
+            self._pos = 0
+        else:                         # the borrowed rows were this epoch's start
+            self._overflow = 0
 
     def iter_next(self):
-        n = self._data.shape[0]
-        self.cursor = self._start if self.cursor is None else self.cursor + self.batch_size
-        if self.cursor >= n:
-            return False
-        self._pad = max(0, self.cursor + self.batch_size - n)
-        if self._pad:
-            self._next_start = self._pad
-        return True
+        if self._first is not None:
+            self._current, self._first = self._first, None
+        else:
+            self._current = self._load()
+        return self._current is not None
 
-    def _rows(self, arr):
-        idx = (np.arange(self.cursor, self.cursor + self.batch_size)) % arr.shape[0]
-        return _wrap(arr[idx], cpu())
+    def next(self):
+        if self.iter_next():
+            return self._current
+        raise StopIteration
 
     def getdata(self):
-        return [self._rows(self._data)]
+        return self._current.data
 
     def getlabel(self):
-        return [self._rows(self._label)]
+        return self._current.label
 
     def getpad(self):
-        return self._pad
+        return self._current.pad
 
 
 def numpy_zeros(shape, dtype):
@@ -453,8 +602,10 @@ def numpy_zeros(shape, dtype):
 
 
 class ResizeIter(DataIter):
-    """Exactly ``size`` batches per epoch from ``data_iter``, restarting it when it runs out;
-    ``reset_internal`` restarts it at every ``reset`` too."""
+    """Exactly ``size`` batches per epoch from ``data_iter``, restarting it (``reset``) when
+    it runs out; ``reset_internal`` restarts it at every ``reset`` too.  The batches are the
+    inner iterator's own, pads included.  When ``data_iter`` can be sharded, so can this:
+    every part then runs ``size`` batches per epoch."""
 
     def __init__(self, data_iter, size, reset_internal=True):
         super().__init__(data_iter.batch_size)
@@ -467,6 +618,26 @@ class ResizeIter(DataIter):
         self.provide_label = data_iter.provide_label
         if hasattr(data_iter, 'default_bucket_key'):
             self.default_bucket_key = data_iter.default_bucket_key
+
+    @property
+    def num_parts(self):
+        return getattr(self.data_iter, 'num_parts', 1)
+
+    @property
+    def shard(self):
+        """``shard(num_parts, part_index, even=True)``: shard the inner iterator (see
+        NDArrayIter.shard) and start the epoch over; None when it cannot be sharded (fit
+        then says so)."""
+        if getattr(self.data_iter, 'shard', None) is None:
+            return None
+
+        def shard(num_parts, part_index, even=True):
+            self.data_iter.shard(num_parts, part_index, even=even)
+            self.provide_data = self.data_iter.provide_data
+            self.provide_label = self.data_iter.provide_label
+            self.cur = 0
+            return self
+        return shard
 
     def reset(self):
         self.cur = 0
@@ -503,7 +674,8 @@ class ResizeIter(DataIter):
 
 
 class PrefetchingIter(DataIter):
-    """Reads the next batch of ``iters`` in a background thread while the current one trains.
+    """Reads the next batch of ``iters`` in a background thread while the current one trains;
+    the batches are those the iterators yield, in order, pads included.
 
     Several iterators are joined batch by batch (their data and labels concatenated);
     ``rename_data``/``rename_label`` map names per iterator.  An exception in a reader
@@ -579,15 +751,36 @@ class PrefetchingIter(DataIter):
     def provide_label(self):
         return self._rename([it.provide_label for it in self.iters], self.rename_label)
 
-    def reset(self):
+    @property
+    def num_parts(self):
+        return getattr(self.iters[0], 'num_parts', 1)
+
+    def _restart(self, action):
+        """Wait for the reads in flight, ``action(it)`` on every iterator, read again."""
         for e in self._ready:
             e.wait()
+        self._errors = [None] * self.n_iter      # from a read now discarded
         for it in self.iters:
-            it.reset()
+            action(it)
         for e in self._ready:
             e.clear()
         for e in self._taken:
             e.set()
+
+    def reset(self):
+        self._restart(lambda it: it.reset())
+
+    @property
+    def shard(self):
+        """``shard(num_parts, part_index, even=True)``: shard every joined iterator (see
+        NDArrayIter.shard) and read anew; None when one of them cannot be sharded."""
+        if not all(getattr(it, 'shard', None) is not None for it in self.iters):
+            return None
+
+        def shard(num_parts, part_index, even=True):
+            self._restart(lambda it: it.shard(num_parts, part_index, even=even))
+            return self
+        return shard
 
     def iter_next(self):
         for e in self._ready:
@@ -605,6 +798,9 @@ class PrefetchingIter(DataIter):
                 raise MXNetError('PrefetchingIter: the joined iterators have different lengths')
             return False
         batches = list(self._slots)
+        if any(s is None or s.pad != batches[0].pad for s in batches):
+            raise MXNetError('PrefetchingIter: the joined iterators have different lengths or '
+                             'pads (%s)' % [None if s is None else s.pad for s in batches])
         self.current_batch = DataBatch(
             data=sum([b.data for b in batches], []),
             label=sum([b.label or [] for b in batches], []),
