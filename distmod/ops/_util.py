@@ -8,6 +8,14 @@ def prod(shape):
     return out
 
 
+def retention(keep):
+    """``retain_inputs``/``retain_outputs`` (as keyword arguments) of a one-input one-output
+    operator whose backward reads what ``keep`` names: 'x' (the input), 'y' (the output), both
+    or neither ('')."""
+    return dict(retain_inputs=(0,) if 'x' in keep else (),
+                retain_outputs=(0,) if 'y' in keep else ())
+
+
 def norm_axis(axis, ndim, op_name='operator'):
     """``axis`` (may be negative) as a non-negative int, or a clear error."""
     from .registry import InferError

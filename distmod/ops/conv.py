@@ -22,6 +22,7 @@ import numpy as np
 
 from ..base import MXNetError
 from .registry import Operator, Param, Sample, InferError, register
+from ._util import prod
 
 __all__ = ['Convolution', 'Deconvolution', 'Pooling']
 
@@ -29,13 +30,6 @@ _CONV_LAYOUTS = {None, 'NCW', 'NCHW', 'NCDHW', 'NHWC', 'NDHWC'}
 _POOL_LAYOUTS = {None, 'NCW', 'NCHW', 'NCDHW', 'NWC', 'NHWC', 'NDHWC'}
 _CUDNN_TUNE = {None, 'fastest', 'limited_workspace', 'off'}
 _BATCH_LAST_BELOW = 16     # last output dimension under which the batch goes innermost
-
-
-def _prod(shape):
-    out = 1
-    for d in shape:
-        out *= d
-    return out
 
 
 def _as_strided(xp, a, shape, strides):
@@ -109,9 +103,9 @@ class _Lowering:
         inner = tuple(slice(p, p + b) for p, b in zip(pad, big))
         self.interior = ((slice(None),) + inner + (slice(None),) if self.batch_last
                          else (slice(None), slice(None)) + inner)
-        self.ksize = _prod(kernel)
+        self.ksize = prod(kernel)
         self.cols = (cb,) + tuple(kernel) + self.ishape(0, small)[1:]
-        self.m = n * _prod(small)
+        self.m = n * prod(small)
         # col2im: for each kernel offset, the big-buffer region it lands on
         self.c2i = []
         for off in itertools.product(*[range(k) for k in kernel]):
@@ -206,12 +200,15 @@ def _w2(xp, scratch, w, channel_last, key):
     return buf.reshape(w.shape[0], -1)
 
 
-def _dw_out(xp, scratch, dw, channel_last, key):
-    """Where a weight-gradient GEMM writes: ``dw`` itself, or scratch moved into it after."""
+def _weight_grad(xp, scratch, low, a2, col, dw, channel_last):
+    """``dw`` = ``a2 @ col.T`` (the weight-gradient GEMM), written in the weight's layout: in
+    place, or through scratch moved into it after for a channel-last weight."""
     if not channel_last:
-        return dw.reshape(dw.shape[0], -1), None
-    buf = scratch.get(xp, key, (dw.shape[0], dw.shape[-1]) + dw.shape[1:-1], dw.dtype)
-    return buf.reshape(dw.shape[0], -1), buf
+        low.weight_gemm(xp, a2, col, dw.reshape(dw.shape[0], -1))
+        return
+    buf = scratch.get(xp, 'dw2', (dw.shape[0], dw.shape[-1]) + dw.shape[1:-1], dw.dtype)
+    low.weight_gemm(xp, a2, col, buf.reshape(dw.shape[0], -1))
+    dw[...] = xp.moveaxis(buf, 1, -1)
 
 
 def _sum_channels(xp, g, nd, channel_last, out):
@@ -223,7 +220,8 @@ class _ConvBase(Operator):
     """Parameters and shape logic shared by Convolution and Deconvolution."""
 
     arguments = ('data', 'weight', 'bias')
-    retain_inputs = (0, 1)
+    retain_inputs = (0, 1)         # data for the weight's gradient, weight for the data's
+    retain_outputs = ()
 
     def setup(self):
         nd = len(self.kernel) if self.kernel else 0
@@ -273,11 +271,19 @@ class _ConvBase(Operator):
                              % (self.num_filter, self.num_group))
         return n, c, spatial
 
-    def _lowering(self, n, cb, cs, big, small):
+    def _shapes(self, dshape, n, weight, spatial):
+        """``infer_shape``'s answer for data ``dshape``, a weight of ``weight`` (rows, columns)
+        and output spatial sizes ``spatial``."""
+        ins = [tuple(dshape), self._weight_shape(*weight)]
+        if not self.no_bias:
+            ins.append((self.num_filter,))
+        return ins, [self._join(n, self.num_filter, spatial)], []
+
+    def _lowering(self, n, cb, cs, big, small, pad):
         key = (n, cb, cs, tuple(big), tuple(small))
         if self._low is None or self._low_key != key:
             self._low = _Lowering(n, cb, cs, big, small, self.kernel, self.stride_,
-                                  self.dilate_, self.pad_, self.num_group, self.channel_last)
+                                  self.dilate_, pad, self.num_group, self.channel_last)
             self._low_key = key
         return self._low
 
@@ -338,16 +344,12 @@ class Convolution(_ConvBase):
                 raise InferError('kernel=%s (dilate=%s) exceeds data of shape %s padded by %s'
                                  % (tuple(self.kernel), self.dilate_, dshape, self.pad_))
             out.append((x + 2 * p - span) // s + 1)
-        f = self.num_filter
-        ins = [tuple(dshape), self._weight_shape(f, c // self.num_group)]
-        if not self.no_bias:
-            ins.append((f,))
-        return ins, [self._join(n, f, out)], []
+        return self._shapes(dshape, n, (self.num_filter, c // self.num_group), out)
 
     def _geometry(self, x, y):
         n, c, spatial = self._split(x.shape)
         _, f, small = self._split(y.shape)
-        return self._lowering(n, c, f, spatial, small)
+        return self._lowering(n, c, f, spatial, small, self.pad_)
 
     def forward(self, xp, ins, outs, aux, is_train):
         x, w, y = ins[0], ins[1], outs[0]
@@ -377,10 +379,7 @@ class Convolution(_ConvBase):
                 col = s.get(xp, 'col', low.cols, x.dtype).reshape(low.cb * low.ksize, low.m)
             else:
                 col = low.im2col(xp, s, low.big_in(xp, s, x, 'xpad'), 'col')
-            dw2, tmp = _dw_out(xp, s, igrads[1], self.channel_last, 'dw2')
-            low.weight_gemm(xp, g2, col, dw2)
-            if tmp is not None:
-                igrads[1][...] = xp.moveaxis(tmp, 1, -1)
+            _weight_grad(xp, s, low, g2, col, igrads[1], self.channel_last)
         if igrads[0] is not None:
             w2 = _w2(xp, s, w, self.channel_last, 'w2')
             dcol = s.get(xp, 'dcol', (low.cb * low.ksize, low.m), x.dtype)
@@ -467,23 +466,14 @@ class Deconvolution(_ConvBase):
             return in_shapes, [None], []
         n, c, spatial = self._check_data(tuple(dshape))
         _, _, out = self._pads(spatial)
-        f = self.num_filter
-        ins = [tuple(dshape), self._weight_shape(c, f // self.num_group)]
-        if not self.no_bias:
-            ins.append((f,))
-        return ins, [self._join(n, f, out)], []
+        return self._shapes(dshape, n, (c, self.num_filter // self.num_group), out)
 
     def _geometry(self, x, y):
         n, c, small = self._split(x.shape)
         _, f, big = self._split(y.shape)
-        pads, adjs, _ = self._pads(small)
-        key = (n, c, f, tuple(big), tuple(small))
-        if self._low is None or self._low_key != key:
-            # the big buffer is out + 2*pad wide: the last adj positions get no window
-            self._low = _Lowering(n, f, c, big, small, self.kernel, self.stride_,
-                                  self.dilate_, pads, self.num_group, self.channel_last)
-            self._low_key = key
-        return self._low
+        pads, _, _ = self._pads(small)
+        # the big buffer is out + 2*pad wide: the last adj positions get no window
+        return self._lowering(n, f, c, big, small, pads)
 
     def forward(self, xp, ins, outs, aux, is_train):
         x, w, y = ins[0], ins[1], outs[0]
@@ -512,10 +502,7 @@ class Deconvolution(_ConvBase):
         col = low.im2col(xp, s, low.big_in(xp, s, g, 'gpad'), 'col')
         if igrads[1] is not None:
             x2 = low.small_in(xp, s, x, 'x')
-            dw2, tmp = _dw_out(xp, s, igrads[1], self.channel_last, 'dw2')
-            low.weight_gemm(xp, x2, col, dw2)
-            if tmp is not None:
-                igrads[1][...] = xp.moveaxis(tmp, 1, -1)
+            _weight_grad(xp, s, low, x2, col, igrads[1], self.channel_last)
         if igrads[0] is not None:
             w2 = _w2(xp, s, w, self.channel_last, 'w2')
             res = s.get(xp, 'res', (low.cs, low.m), x.dtype)
@@ -527,7 +514,7 @@ class Deconvolution(_ConvBase):
 # ---- pooling ------------------------------------------------------------------------------
 def _distinct(rng, shape):
     """Well-separated values in random order, so max pooling never meets a near-tie."""
-    n = _prod(shape)
+    n = prod(shape)
     return (rng.permutation(n).reshape(shape) - n / 2.0) * 0.1
 
 
@@ -586,8 +573,8 @@ class _PoolPlan:
         total = per_dim[0]
         for c in per_dim[1:]:
             total = np.multiply.outer(total, c)
-        if np.all(total == _prod(self.kernel)):
-            return 1.0 / _prod(self.kernel)
+        if np.all(total == prod(self.kernel)):
+            return 1.0 / prod(self.kernel)
         inv = np.where(total > 0, 1.0 / np.maximum(total, 1), 0.0)
         shape = [1] * ndim
         for a, o in zip(self.sp_axes, self.out):
@@ -620,8 +607,6 @@ class Pooling(Operator):
               'p_value': Param('int_or_none', None),
               'count_include_pad': Param('str_or_none', None),
               'layout': Param('str_or_none', None, choices=_POOL_LAYOUTS)}
-    retain_inputs = (0,)
-    retain_outputs = (0,)
     _d = {'data': _distinct}
     _p = {'data': _positive}
     samples = (
@@ -690,6 +675,10 @@ class Pooling(Operator):
             if self.p_value not in (1, 2, 3):
                 raise MXNetError('operator Pooling: p_value=%d is not supported; use 1, 2 or 3'
                                  % self.p_value)
+        # max pooling finds each window's maximum again, Lp pooling (p > 1) divides by the
+        # output; sums and averages spread the head gradient knowing only the shapes
+        reads = self.pool_type == 'max' or self.pool_type == 'lp' and self.p_value > 1
+        self.retain_inputs = self.retain_outputs = (0,) if reads else ()
         self._scratch = _Scratch()
         self._plan = None
         self._pad_of = None

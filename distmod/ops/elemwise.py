@@ -10,11 +10,15 @@ The math functions write into ``out`` and return it; a gradient function may ins
 ready array (the head gradient itself for ``+``) and let the caller copy or reduce it, which
 saves a temporary.  ``out`` may be ``None`` (broadcast backward asks for a fresh array that it
 then sums down to the input's shape).
+
+The activations (relu, sigmoid, tanh, softrelu, softsign) live here once, in ``ACTIVATIONS``:
+the unary operators of those names and ``nn.Activation`` both compute them from it.  The
+operators with a scalar reuse the binary math, the scalar standing for ``rhs``.
 """
 import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
-from ._util import broadcast_shape, sum_to_shape
+from ._util import broadcast_shape, sum_to_shape, retention
 
 __all__ = ['UnaryOp', 'BinaryOp', 'BroadcastOp', 'CompareOp', 'BroadcastCompareOp', 'ScalarOp', 'Clip', 'AddN']
 
@@ -39,6 +43,12 @@ def _into(xp, fn, args, out):
         out[...] = fn(*((xp,) + args + (None,)))
 
 
+def _write(dx, r):
+    """Store a gradient function's result, which is ``dx`` itself or a ready array."""
+    if r is not dx:
+        dx[...] = r
+
+
 # ------------------------------------------------------------------------------------------
 # Sample values (keep finite differences away from kinks, poles and domain edges)
 
@@ -58,29 +68,93 @@ def _small(rng, shape):
 # Unary
 
 class UnaryOp(Operator):
-    """Element-wise ``y = f(x)``; subclasses set ``fn(xp, x, out)`` and ``grad(xp, g, x, y, out)``
-    (``None`` for a zero gradient)."""
+    """Element-wise ``y = f(x)``; subclasses (or ``setup``) set ``fn(xp, x, out)`` and
+    ``grad(xp, g, x, y, out)`` (``None`` for a zero gradient).  ``grad`` gets ``x`` and ``y``
+    only where ``retain_inputs``/``retain_outputs`` keep them, ``None`` otherwise."""
     arguments = ('data',)
+    retain_inputs = retain_outputs = ()
     samples = (Sample({}, {'data': (3, 4)}),)
     fn = None
     grad = None
 
     def forward(self, xp, ins, outs, aux, is_train):
-        _into(xp, type(self).fn, (ins[0],), outs[0])
+        _into(xp, self.fn, (ins[0],), outs[0])
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         dx = igrads[0]
         if dx is None:
             return
-        grad = type(self).grad
-        if grad is None:
+        if self.grad is None:
             dx[...] = 0
             return
-        r = grad(xp, ograds[0], ins[0] if self.retain_inputs else None,
-                 outs[0] if self.retain_outputs else None, dx)
-        if r is not dx:
-            dx[...] = r
+        _write(dx, self.grad(xp, ograds[0], ins[0] if self.retain_inputs else None,
+                             outs[0] if self.retain_outputs else None, dx))
 
+
+# The activations: one implementation for the unary operators and ``nn.Activation``.
+
+def _u_relu(xp, x, out): return xp.maximum(x, 0, out=out)
+
+
+def _g_relu(xp, g, x, y, out):           # y > 0 iff x > 0, and y is what backward keeps
+    return xp.multiply(g, y > 0, out=out)
+
+
+def sigmoid_into(xp, x, out):
+    """The logistic function of ``x`` into ``out`` (None: a new array), which is returned."""
+    # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x))
+    out = xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def _g_sigmoid(xp, g, x, y, out):
+    out = xp.subtract(1, y, out=out)
+    out *= y
+    out *= g
+    return out
+
+
+def _u_tanh(xp, x, out): return xp.tanh(x, out=out)
+
+
+def _g_tanh(xp, g, x, y, out):
+    out = xp.multiply(y, y, out=out)
+    xp.subtract(1, out, out=out)
+    out *= g
+    return out
+
+
+def _u_softrelu(xp, x, out):
+    # log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)
+    return xp.logaddexp(x, 0, out=out)
+
+
+def _g_softrelu(xp, g, x, y, out):       # d/dx log(1+e^x) = sigmoid(x) = 1 - e^-y
+    return xp.multiply(g, -xp.expm1(-y), out=out)
+
+
+def _u_softsign(xp, x, out): return xp.divide(x, 1 + xp.abs(x), out=out)
+
+
+def _g_softsign(xp, g, x, y, out):
+    d = 1 + xp.abs(x)
+    return xp.divide(g, d * d, out=out)
+
+
+# act_type -> (fn, grad, what backward reads: 'x' or 'y')
+ACTIVATIONS = {
+    'relu': (_u_relu, _g_relu, 'y'),
+    'sigmoid': (sigmoid_into, _g_sigmoid, 'y'),
+    'tanh': (_u_tanh, _g_tanh, 'y'),
+    'softrelu': (_u_softrelu, _g_softrelu, 'y'),
+    'softsign': (_u_softsign, _g_softsign, 'x'),
+}
+
+
+# The other unary math.
 
 def _u_exp(xp, x, out): return xp.exp(x, out=out)
 def _g_exp(xp, g, x, y, out): return xp.multiply(g, y, out=out)
@@ -115,37 +189,6 @@ def _g_abs(xp, g, x, y, out):            # sign(0) = 0: MXNet gives no gradient 
 
 def _u_negative(xp, x, out): return xp.negative(x, out=out)
 def _g_negative(xp, g, x, y, out): return xp.negative(g, out=out)
-def _u_relu(xp, x, out): return xp.maximum(x, 0, out=out)
-
-
-def _g_relu(xp, g, x, y, out):           # y > 0 iff x > 0, and y is what backward keeps
-    return xp.multiply(g, y > 0, out=out)
-
-
-def _u_sigmoid(xp, x, out):
-    # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x))
-    out = xp.multiply(x, 0.5, out=out)
-    xp.tanh(out, out=out)
-    out += 1
-    out *= 0.5
-    return out
-
-
-def _g_sigmoid(xp, g, x, y, out):
-    out = xp.subtract(1, y, out=out)
-    out *= y
-    out *= g
-    return out
-
-
-def _u_tanh(xp, x, out): return xp.tanh(x, out=out)
-
-
-def _g_tanh(xp, g, x, y, out):
-    out = xp.multiply(y, y, out=out)
-    xp.subtract(1, out, out=out)
-    out *= g
-    return out
 
 
 def _u_reciprocal(xp, x, out): return xp.reciprocal(x, out=out)
@@ -222,10 +265,9 @@ _UNARY = [
     ('abs', _u_abs, _g_abs, 'x', _nonzero, 'mx.nd.abs(mx.nd.array([-2, 3]))  # [2, 3]'),
     ('negative', _u_negative, _g_negative, '', None,
      'mx.nd.negative(mx.nd.array([-2, 3]))  # [2, -3]'),
-    ('relu', _u_relu, _g_relu, 'y', _nonzero, 'mx.nd.relu(mx.nd.array([-2, 3]))  # [0, 3]'),
-    ('sigmoid', _u_sigmoid, _g_sigmoid, 'y', None,
-     'mx.nd.sigmoid(mx.nd.array([0]))  # [0.5]'),
-    ('tanh', _u_tanh, _g_tanh, 'y', None, 'mx.nd.tanh(mx.nd.array([0]))  # [0]'),
+    ('relu',) + ACTIVATIONS['relu'] + (_nonzero, 'mx.nd.relu(mx.nd.array([-2, 3]))  # [0, 3]'),
+    ('sigmoid',) + ACTIVATIONS['sigmoid'] + (None, 'mx.nd.sigmoid(mx.nd.array([0]))  # [0.5]'),
+    ('tanh',) + ACTIVATIONS['tanh'] + (None, 'mx.nd.tanh(mx.nd.array([0]))  # [0]'),
     ('reciprocal', _u_reciprocal, _g_reciprocal, 'y', _nonzero,
      'mx.nd.reciprocal(mx.nd.array([2, -4]))  # [0.5, -0.25]'),
     ('rsqrt', _u_rsqrt, _g_rsqrt, 'y', _positive, 'mx.nd.rsqrt(mx.nd.array([4]))  # [0.5]'),
@@ -246,8 +288,7 @@ def _unary_doc(name, example):
 
 for _name, _fn, _grad, _keep, _values, _example in _UNARY:
     _define(UnaryOp, _name, doc=_unary_doc(_name, _example),
-            fn=staticmethod(_fn), grad=staticmethod(_grad) if _grad else None,
-            retain_inputs=(0,) if _keep == 'x' else (), retain_outputs=(0,) if _keep == 'y' else (),
+            fn=staticmethod(_fn), grad=staticmethod(_grad) if _grad else None, **retention(_keep),
             samples=(Sample({}, {'data': (3, 4)}, values={'data': _values} if _values else None),))
 
 
@@ -263,6 +304,7 @@ class Clip(Operator):
     name = 'clip'
     params = {'a_min': Param('float'), 'a_max': Param('float')}
     retain_inputs = (0,)
+    retain_outputs = ()
     samples = (Sample({'a_min': -0.5, 'a_max': 0.7}, {'data': (4, 5)}),
                Sample({'a_min': 0.0, 'a_max': 10.0}, {'data': (2, 3)}, values={'data': _nonzero}))
 
@@ -292,9 +334,10 @@ class Clip(Operator):
 
 class BinaryOp(Operator):
     """Element-wise ``y = f(lhs, rhs)`` on arrays of one shape; subclasses set ``fn(xp, a, b,
-    out)`` and ``dlhs``/``drhs(xp, g, a, b, y, out)`` (``None`` for a zero gradient)."""
+    out)`` and ``dlhs``/``drhs(xp, g, a, b, y, out)`` (``None`` for a zero gradient), which get
+    ``a``, ``b`` and ``y`` only where ``retain_inputs``/``retain_outputs`` keep them."""
     arguments = ('lhs', 'rhs')
-    retain_inputs = (0, 1)
+    retain_inputs = retain_outputs = ()
     fn = dlhs = drhs = None
 
     def infer_shape(self, in_shapes):
@@ -313,8 +356,9 @@ class BinaryOp(Operator):
         _into(xp, type(self).fn, (ins[0], ins[1]), outs[0])
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
-        g, a, b = ograds[0], ins[0], ins[1]
-        y = outs[0] if self.retain_outputs else None
+        keep = self.retain_inputs
+        a, b = (ins[0] if 0 in keep else None), (ins[1] if 1 in keep else None)
+        g, y = ograds[0], outs[0] if self.retain_outputs else None
         for i, grad in ((0, type(self).dlhs), (1, type(self).drhs)):
             dx = igrads[i]
             if dx is None:
@@ -325,9 +369,7 @@ class BinaryOp(Operator):
             self._write(xp, grad, g, a, b, y, dx)
 
     def _write(self, xp, grad, g, a, b, y, dx):
-        r = grad(xp, g, a, b, y, dx)
-        if r is not dx:
-            dx[...] = r
+        _write(dx, grad(xp, g, a, b, y, dx))
 
 
 class BroadcastOp(BinaryOp):
@@ -406,22 +448,23 @@ def _cmp(ufunc_name):
 
 
 # key, same-shape name and aliases, broadcast name and aliases, fn, dlhs, drhs,
-# backward reads y?, rhs sample values, lhs sample values, symbol
+# what backward reads (of lhs 'a', rhs 'b', output 'y'), rhs sample values, lhs sample values,
+# symbol
 _BINARY = [
     ('add', 'elemwise_add', ('_plus', '_Plus', '_add'), 'broadcast_add', ('broadcast_plus',),
-     _b_add, _d_identity, _d_identity, False, None, None, '+'),
+     _b_add, _d_identity, _d_identity, '', None, None, '+'),
     ('sub', 'elemwise_sub', ('_minus', '_Minus', '_sub'), 'broadcast_sub', ('broadcast_minus',),
-     _b_sub, _d_identity, _d_negate, False, None, None, '-'),
+     _b_sub, _d_identity, _d_negate, '', None, None, '-'),
     ('mul', 'elemwise_mul', ('_mul', '_Mul'), 'broadcast_mul', (),
-     _b_mul, _d_mul_lhs, _d_mul_rhs, False, None, None, '*'),
+     _b_mul, _d_mul_lhs, _d_mul_rhs, 'ab', None, None, '*'),
     ('div', 'elemwise_div', ('_div', '_Div'), 'broadcast_div', (),
-     _b_div, _d_div_lhs, _d_div_rhs, True, _nonzero, None, '/'),
+     _b_div, _d_div_lhs, _d_div_rhs, 'by', _nonzero, None, '/'),
     ('power', '_power', ('_Power',), 'broadcast_power', (),
-     _b_power, _d_power_lhs, _d_power_rhs, True, None, _positive, '**'),
+     _b_power, _d_power_lhs, _d_power_rhs, 'aby', None, _positive, '**'),
     ('maximum', '_maximum', ('_Maximum',), 'broadcast_maximum', (),
-     _b_maximum, _d_max_lhs, _d_max_rhs, False, None, None, None),
+     _b_maximum, _d_max_lhs, _d_max_rhs, 'ab', None, None, None),
     ('minimum', '_minimum', ('_Minimum',), 'broadcast_minimum', (),
-     _b_minimum, _d_min_lhs, _d_min_rhs, False, None, None, None),
+     _b_minimum, _d_min_lhs, _d_min_rhs, 'ab', None, None, None),
 ]
 _COMPARISONS = [
     ('equal', '_equal', ('_Equal',), 'equal', '=='),
@@ -442,10 +485,11 @@ _SAME = [((3, 4), (3, 4))]
 _BCAST = [((3, 4), (3, 4)), ((3, 4), (1, 4)), ((2, 1, 3), (4, 1)), ((4,), (2, 3, 4)),
           ((2, 3), (1,))]
 
-for (_key, _ename, _ealiases, _bname, _baliases, _fn, _dl, _dr, _keep_y, _rv, _lv,
+for (_key, _ename, _ealiases, _bname, _baliases, _fn, _dl, _dr, _keep, _rv, _lv,
      _sym) in _BINARY:
     _common = dict(fn=staticmethod(_fn), dlhs=staticmethod(_dl), drhs=staticmethod(_dr),
-                   retain_outputs=(0,) if _keep_y else ())
+                   retain_inputs=tuple(i for i, k in enumerate('ab') if k in _keep),
+                   retain_outputs=(0,) if 'y' in _keep else ())
     _define(BinaryOp, _ename, _ealiases,
             doc='Element-wise %s of two arrays of one shape%s.\n\n'
                 'Example::\n\n    >>> mx.nd.%s(mx.nd.ones((2,)), mx.nd.ones((2,))).shape\n'
@@ -462,13 +506,11 @@ for (_key, _ename, _ealiases, _bname, _baliases, _fn, _dl, _dr, _keep_y, _rv, _l
 class CompareOp(BinaryOp):
     """``lhs OP rhs`` on one shape: 1 where true, 0 where false, in the input dtype (the default
     type rule, as in MXNet); no gradient flows through a comparison."""
-    retain_inputs = ()
     dlhs = drhs = None
 
 
 class BroadcastCompareOp(BroadcastOp):
     """``CompareOp`` with NumPy broadcasting."""
-    retain_inputs = ()
     dlhs = drhs = None
 
 
@@ -489,12 +531,14 @@ for _key, _ename, _ealiases, _ufunc, _sym in _COMPARISONS:
 
 class ScalarOp(Operator):
     """Element-wise ``y = f(x, scalar)``; subclasses set ``fn(xp, x, s, out)`` and
-    ``grad(xp, g, x, y, s, out)`` (``None`` for a zero gradient).
+    ``grad(xp, g, x, s, y, out)`` (``None`` for a zero gradient): the signatures of the binary
+    operators' math with ``rhs`` the scalar, so most of it is shared.
 
     ``is_int`` is what MXNet 1.9 writes when the Python scalar was an int; the value is cast to
     the input's dtype either way (so ``int_array + 2.7`` adds 2, as in MXNet).
     """
     params = {'scalar': Param('float', 1.0), 'is_int': Param('bool', True)}
+    retain_inputs = retain_outputs = ()
     fn = grad = None
 
     def _scalar(self, x):
@@ -514,76 +558,53 @@ class ScalarOp(Operator):
             return
         x = ins[0] if self.retain_inputs else None
         y = outs[0] if self.retain_outputs else None
-        r = grad(xp, ograds[0], x, y, dx.dtype.type(self.scalar), dx)
-        if r is not dx:
-            dx[...] = r
+        _write(dx, grad(xp, ograds[0], x, dx.dtype.type(self.scalar), y, dx))
 
 
-def _s_plus(xp, x, s, out): return xp.add(x, s, out=out)
-def _s_minus(xp, x, s, out): return xp.subtract(x, s, out=out)
-def _s_rminus(xp, x, s, out): return xp.subtract(s, x, out=out)
-def _s_mul(xp, x, s, out): return xp.multiply(x, s, out=out)
-def _s_div(xp, x, s, out): return xp.divide(x, s, out=out)
-def _s_rdiv(xp, x, s, out): return xp.divide(s, x, out=out)
-def _s_power(xp, x, s, out): return xp.power(x, s, out=out)
-def _s_rpower(xp, x, s, out): return xp.power(s, x, out=out)
-def _s_maximum(xp, x, s, out): return xp.maximum(x, s, out=out)
-def _s_minimum(xp, x, s, out): return xp.minimum(x, s, out=out)
+def _swapped(fn):
+    """``fn`` with its two operands exchanged: ``scalar - x`` from ``a - b``."""
+    def swapped(xp, x, s, out):
+        return fn(xp, s, x, out)
+    return swapped
 
 
-def _gs_identity(xp, g, x, y, s, out): return g
-def _gs_negate(xp, g, x, y, s, out): return xp.negative(g, out=out)
-def _gs_mul(xp, g, x, y, s, out): return xp.multiply(g, s, out=out)
-def _gs_div(xp, g, x, y, s, out): return xp.divide(g, s, out=out)
-
-
-def _gs_rdiv(xp, g, x, y, s, out):       # d(s/x) = -s/x^2 = -y/x
+def _gs_rdiv(xp, g, x, s, y, out):       # d(s/x) = -s/x^2 = -y/x
     out = xp.divide(y, x, out=out)
     out *= g
     xp.negative(out, out=out)
     return out
 
 
-def _gs_power(xp, g, x, y, s, out):      # s * x^(s-1)
-    out = xp.power(x, s - 1, out=out)
-    out *= s
-    out *= g
-    return out
-
-
-def _gs_rpower(xp, g, x, y, s, out):     # s^x * log(s)
+def _gs_rpower(xp, g, x, s, y, out):     # s^x * log(s)
     out = xp.multiply(g, y, out=out)
     out *= np.log(s)
     return out
 
 
-# ties pass the gradient, as in MXNet (x >= s for maximum, x <= s for minimum)
-def _gs_maximum(xp, g, x, y, s, out): return xp.multiply(g, x >= s, out=out)
-def _gs_minimum(xp, g, x, y, s, out): return xp.multiply(g, x <= s, out=out)
-
-
-# name, aliases, fn, grad, keep, samples (attrs, values)
+# name, aliases, fn, grad, what backward reads ('x', 'y'), samples (attrs, values); the
+# gradients are those of the binary operators with respect to lhs (ties pass the gradient in
+# maximum and minimum, x >= s and x <= s, as in MXNet)
 _SCALAR = [
-    ('_plus_scalar', ('_PlusScalar',), _s_plus, _gs_identity, '', [({'scalar': 2.5}, None)],
+    ('_plus_scalar', ('_PlusScalar',), _b_add, _d_identity, '', [({'scalar': 2.5}, None)],
      'x + scalar'),
-    ('_minus_scalar', ('_MinusScalar',), _s_minus, _gs_identity, '', [({'scalar': 2}, None)],
+    ('_minus_scalar', ('_MinusScalar',), _b_sub, _d_identity, '', [({'scalar': 2}, None)],
      'x - scalar'),
-    ('_rminus_scalar', ('_RMinusScalar',), _s_rminus, _gs_negate, '', [({'scalar': 2}, None)],
-     'scalar - x'),
-    ('_mul_scalar', ('_MulScalar',), _s_mul, _gs_mul, '', [({'scalar': -1.5}, None)],
+    ('_rminus_scalar', ('_RMinusScalar',), _swapped(_b_sub), _d_negate, '',
+     [({'scalar': 2}, None)], 'scalar - x'),
+    ('_mul_scalar', ('_MulScalar',), _b_mul, _d_mul_lhs, '', [({'scalar': -1.5}, None)],
      'x * scalar'),
-    ('_div_scalar', ('_DivScalar',), _s_div, _gs_div, '', [({'scalar': 4}, None)],
+    ('_div_scalar', ('_DivScalar',), _b_div, _d_div_lhs, '', [({'scalar': 4}, None)],
      'x / scalar'),
-    ('_rdiv_scalar', ('_RDivScalar',), _s_rdiv, _gs_rdiv, 'xy', [({'scalar': 3}, _nonzero)],
-     'scalar / x'),
-    ('_power_scalar', ('_PowerScalar',), _s_power, _gs_power, 'x',
+    ('_rdiv_scalar', ('_RDivScalar',), _swapped(_b_div), _gs_rdiv, 'xy',
+     [({'scalar': 3}, _nonzero)], 'scalar / x'),
+    ('_power_scalar', ('_PowerScalar',), _b_power, _d_power_lhs, 'x',
      [({'scalar': 2}, None), ({'scalar': 3}, None), ({'scalar': 0.5}, _positive)],
      'x ** scalar'),
-    ('_rpower_scalar', ('_RPowerScalar',), _s_rpower, _gs_rpower, 'y',
+    ('_rpower_scalar', ('_RPowerScalar',), _swapped(_b_power), _gs_rpower, 'y',
      [({'scalar': 2}, None), ({'scalar': 0.5}, None)], 'scalar ** x'),
-    ('_maximum_scalar', ('_MaximumScalar',), _s_maximum, _gs_maximum, 'x',
+    ('_maximum_scalar', ('_MaximumScalar',), _b_maximum, _d_max_lhs, 'x',
      [({'scalar': 0.1}, None)], 'max(x, scalar)'),
-    ('_minimum_scalar', ('_MinimumScalar',), _s_minimum, _gs_minimum, 'x',
+    ('_minimum_scalar', ('_MinimumScalar',), _b_minimum, _d_min_lhs, 'x',
      [({'scalar': 0.1}, None)], 'min(x, scalar)'),
 ]
 _SCALAR_COMPARISONS = [
@@ -597,7 +618,7 @@ _SCALAR_COMPARISONS = [
 
 for _name, _aliases, _fn, _grad, _keep, _cases, _what in _SCALAR:
     _define(ScalarOp, _name, _aliases, fn=staticmethod(_fn), grad=staticmethod(_grad),
-            retain_inputs=(0,) if 'x' in _keep else (), retain_outputs=(0,) if 'y' in _keep else (),
+            **retention(_keep),
             doc='Element-wise ``%s`` (what ``sym %s`` and ``nd %s`` with a number make).\n'
                 % (_what, _what, _what),
             samples=tuple(Sample(a, {'data': (3, 4)}, values={'data': v} if v else None)
@@ -626,6 +647,7 @@ class AddN(Operator):
     params = {'num_args': Param('int')}
     variadic = True
     key_var_num_args = 'num_args'
+    retain_inputs = retain_outputs = ()
     samples = (Sample({'num_args': 3}, {'arg0': (2, 3), 'arg1': (2, 3), 'arg2': (2, 3)}),
                Sample({'num_args': 1}, {'arg0': (4,)}))
 
@@ -659,4 +681,4 @@ class AddN(Operator):
 
 
 del _name, _fn, _grad, _keep, _values, _example, _key, _ename, _ealiases, _bname, _baliases
-del _dl, _dr, _keep_y, _rv, _lv, _sym, _common, _ufunc, _aliases, _cases, _what
+del _dl, _dr, _rv, _lv, _sym, _common, _ufunc, _aliases, _cases, _what

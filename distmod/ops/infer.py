@@ -49,6 +49,15 @@ def describe(node_name, op):
     return "operator '%s' (%s)" % (node_name, op.name)
 
 
+def _names_and_known(op, outs, aux):
+    """The op's argument, output and auxiliary names, and what is known of its outputs and
+    auxiliary states (None per entry where nothing is)."""
+    args, outn, auxn = op.list_arguments(), op.list_outputs(), op.list_auxiliary_states()
+    outs = list(outs) if outs is not None else [None] * len(outn)
+    aux = list(aux) if aux is not None else [None] * len(auxn)
+    return args, outn, auxn, outs, aux
+
+
 def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None, sources=None):
     """Run ``op.infer_shape`` and reconcile its answer with what is already known.
 
@@ -59,11 +68,7 @@ def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None, 
     def label(name, i):
         src = sources[i] if sources is not None and i < len(sources) else None
         return '%r (from %r)' % (name, src) if src and src != name else repr(name)
-    args = op.list_arguments()
-    auxn = op.list_auxiliary_states()
-    outn = op.list_outputs()
-    out_shapes = list(out_shapes) if out_shapes is not None else [None] * len(outn)
-    aux_shapes = list(aux_shapes) if aux_shapes is not None else [None] * len(auxn)
+    args, outn, auxn, out_shapes, aux_shapes = _names_and_known(op, out_shapes, aux_shapes)
     try:
         got_in, got_out, got_aux = _run_infer(op, in_shapes)
     except InferError as e:
@@ -92,11 +97,7 @@ def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None, 
 
 def infer_op_types(op, node_name, in_types, out_types=None, aux_types=None):
     """Like ``infer_op_shapes`` for dtypes (names such as 'float32')."""
-    args = op.list_arguments()
-    auxn = op.list_auxiliary_states()
-    outn = op.list_outputs()
-    out_types = list(out_types) if out_types is not None else [None] * len(outn)
-    aux_types = list(aux_types) if aux_types is not None else [None] * len(auxn)
+    args, outn, auxn, out_types, aux_types = _names_and_known(op, out_types, aux_types)
     try:
         got_in, got_out, got_aux = op.infer_type(list(in_types))
     except InferError as e:

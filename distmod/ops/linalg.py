@@ -27,6 +27,7 @@ class Dot(Operator):
               'forward_stype': Param('str_or_none', None, choices=_STYPES)}
     arguments = ('lhs', 'rhs')
     retain_inputs = (0, 1)
+    retain_outputs = ()
     samples = (Sample({}, {'lhs': (2, 3), 'rhs': (3, 4)}),
                Sample({}, {'lhs': (2, 3, 4), 'rhs': (4, 2, 3)}),
                Sample({'transpose_a': True}, {'lhs': (3, 2, 2), 'rhs': (3, 4)}),
@@ -110,6 +111,7 @@ class BatchDot(Operator):
     params = Dot.params
     arguments = ('lhs', 'rhs')
     retain_inputs = (0, 1)
+    retain_outputs = ()
     samples = (Sample({}, {'lhs': (2, 3, 4), 'rhs': (2, 4, 2)}),
                Sample({'transpose_a': True}, {'lhs': (2, 4, 3), 'rhs': (2, 4, 2)}),
                Sample({'transpose_b': True}, {'lhs': (2, 3, 4), 'rhs': (2, 2, 4)}),

@@ -7,8 +7,8 @@ no ``out_grads``.  Each defines ``loss()`` for the gradient check.
 import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
-from ._util import prod
-from .nn import softmax_into, _sigmoid
+from .elemwise import sigmoid_into
+from .nn import softmax_into
 
 
 def _labels(high):
@@ -39,7 +39,7 @@ class SoftmaxOutput(Operator):
               'out_grad': Param('bool', False), 'smooth_alpha': Param('float', 0.0)}
     arguments = ('data', 'label')
     nondiff = ('label',)
-    retain_inputs = (1,)
+    retain_inputs = (1,)           # the gradient is the output (softmax) less the label's
     retain_outputs = (0,)
     samples = (Sample({}, {'data': (4, 3)}, values={'label': _labels(3)}),
                Sample({'normalization': 'batch', 'grad_scale': 2.0}, {'data': (4, 3)},
@@ -232,7 +232,7 @@ class LogisticRegressionOutput(_Regression):
     samples = (Sample({}, {'data': (3, 2)}, values={'label': _labels(2)}),)
 
     def forward(self, xp, ins, outs, aux, is_train):
-        _sigmoid(xp, ins[0], outs[0])
+        sigmoid_into(xp, ins[0], outs[0])
 
     def grad(self, xp, out, label, g):
         xp.subtract(out, label, out=g)
@@ -245,10 +245,23 @@ class LogisticRegressionOutput(_Regression):
 
 
 class _IdentityLoss(Operator):
-    retain_inputs = (0,)
+    """Identity forward; backward fills the data's gradient with ``_value`` (the head gradient
+    is ignored), the gradient of ``loss = sum(data) * _value``."""
+    retain_inputs = retain_outputs = ()
+    grad_value = 0.0
+
+    def _value(self, xp, x):
+        return self.grad_value
 
     def forward(self, xp, ins, outs, aux, is_train):
         outs[0][...] = ins[0]
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            igrads[0].fill(self._value(xp, ins[0]))
+
+    def loss(self, xp, ins):
+        return ins[0].sum() * self._value(xp, ins[0])
 
 
 @register
@@ -262,6 +275,11 @@ class MakeLoss(_IdentityLoss):
                Sample({'normalization': 'valid', 'valid_thresh': 0.1}, {'data': (2, 3)},
                       values={'data': lambda r, s: np.array([[1, 0, 2], [0, 0.5, 0]])}))
 
+    def setup(self):
+        # only 'valid' looks at the data, to count the entries above valid_thresh (a count
+        # that is piecewise constant, so a constant for the gradient check's loss)
+        self.retain_inputs = (0,) if self.normalization == 'valid' else ()
+
     def _value(self, xp, x):
         if self.normalization == 'batch':
             return self.grad_scale / x.shape[0]
@@ -269,28 +287,14 @@ class MakeLoss(_IdentityLoss):
             return self.grad_scale / max(int((x > self.valid_thresh).sum()), 1)
         return self.grad_scale
 
-    def backward(self, xp, ograds, ins, outs, igrads, aux):
-        if igrads[0] is not None:
-            igrads[0].fill(self._value(xp, ins[0]))
-
-    def loss(self, xp, ins):
-        # the count of valid entries is piecewise constant, so it is a constant here
-        return ins[0].sum() * self._value(xp, ins[0])
-
 
 @register
 class make_loss(_IdentityLoss):
     """The functional ``make_loss``: identity forward, ones as gradient; output named 'loss'."""
     name = 'make_loss'
     outputs = ('loss',)
+    grad_value = 1.0
     samples = (Sample({}, {'data': (2, 3)}),)
-
-    def backward(self, xp, ograds, ins, outs, igrads, aux):
-        if igrads[0] is not None:
-            igrads[0].fill(1)
-
-    def loss(self, xp, ins):
-        return ins[0].sum()
 
 
 @register
@@ -298,11 +302,5 @@ class BlockGrad(_IdentityLoss):
     """Identity forward; no gradient flows back (``stop_gradient``)."""
     name = 'BlockGrad'
     aliases = ('stop_gradient',)
+    grad_value = 0.0      # the output is a constant as far as gradients go
     samples = (Sample({}, {'data': (2, 3)}),)
-
-    def backward(self, xp, ograds, ins, outs, igrads, aux):
-        if igrads[0] is not None:
-            igrads[0].fill(0)
-
-    def loss(self, xp, ins):
-        return 0.0        # the output is a constant as far as gradients go

@@ -1,18 +1,13 @@
-"""Neural-network layers: FullyConnected, Activation, LeakyReLU, Dropout, Embedding, softmax."""
+"""Neural-network layers: FullyConnected, Activation, LeakyReLU, Dropout, Embedding and the
+softmax family (softmax, log_softmax, SoftmaxActivation)."""
 import math
 
 import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
-from ._util import erf, norm_axis
+from ._util import erf, norm_axis, prod, retention
+from .elemwise import ACTIVATIONS, UnaryOp
 from .. import random as _random
-
-
-def _prod(shape):
-    out = 1
-    for d in shape:
-        out *= d
-    return out
 
 
 @register
@@ -30,6 +25,7 @@ class FullyConnected(Operator):
               'flatten': Param('bool', True)}
     arguments = ('data', 'weight', 'bias')
     retain_inputs = (0, 1)
+    retain_outputs = ()
     samples = (Sample({'num_hidden': 3}, {'data': (2, 4)}),
                Sample({'num_hidden': 2, 'no_bias': True}, {'data': (3, 2, 2)}),
                Sample({'num_hidden': 3, 'flatten': False}, {'data': (2, 3, 4)}))
@@ -38,7 +34,7 @@ class FullyConnected(Operator):
         return ['data', 'weight'] if self.no_bias else ['data', 'weight', 'bias']
 
     def _in_dim(self, dshape):
-        return _prod(dshape[1:]) if self.flatten else dshape[-1]
+        return prod(dshape[1:]) if self.flatten else dshape[-1]
 
     def infer_shape(self, in_shapes):
         dshape = in_shapes[0]
@@ -84,7 +80,7 @@ class FullyConnected(Operator):
 
 
 @register
-class Activation(Operator):
+class Activation(UnaryOp):
     """Element-wise activation: relu, sigmoid, tanh, softrelu (log(1+e^x)) or softsign.
 
     Example::
@@ -93,64 +89,16 @@ class Activation(Operator):
         array([0., 2.], dtype=float32)
     """
     name = 'Activation'
-    params = {'act_type': Param('str', choices={'relu', 'sigmoid', 'tanh', 'softrelu',
-                                                'softsign'})}
-    retain_inputs = (0,)
-    retain_outputs = (0,)
+    params = {'act_type': Param('str', choices=set(ACTIVATIONS))}
     samples = tuple(Sample({'act_type': a}, {'data': (3, 4)})
                     for a in ('relu', 'sigmoid', 'tanh', 'softrelu', 'softsign'))
 
-    def forward(self, xp, ins, outs, aux, is_train):
-        x, y = ins[0], outs[0]
-        act = self.act_type
-        if act == 'relu':
-            xp.maximum(x, 0, out=y)
-        elif act == 'sigmoid':
-            _sigmoid(xp, x, y)
-        elif act == 'tanh':
-            xp.tanh(x, out=y)
-        elif act == 'softrelu':
-            # log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)
-            xp.logaddexp(x, 0, out=y)
-        else:
-            xp.divide(x, 1 + xp.abs(x), out=y)
-
-    def backward(self, xp, ograds, ins, outs, igrads, aux):
-        if igrads[0] is None:
-            return
-        g, x, y, dx = ograds[0], ins[0], outs[0], igrads[0]
-        act = self.act_type
-        if act == 'relu':
-            xp.multiply(g, x > 0, out=dx)
-        elif act in ('sigmoid', 'tanh') and dx is not g:
-            # in place in dx: no per-step temporaries (each one a fresh page-faulting array)
-            if act == 'sigmoid':
-                xp.subtract(1, y, out=dx)
-                dx *= y
-            else:
-                xp.multiply(y, y, out=dx)
-                xp.subtract(1, dx, out=dx)
-            dx *= g
-        elif act == 'sigmoid':
-            xp.multiply(g, y * (1 - y), out=dx)
-        elif act == 'tanh':
-            xp.multiply(g, 1 - y * y, out=dx)
-        elif act == 'softrelu':
-            # d/dx log(1+e^x) = sigmoid(x) = 1 - e^-y
-            xp.multiply(g, -xp.expm1(-y), out=dx)
-        else:
-            d = 1 + xp.abs(x)
-            xp.divide(g, d * d, out=dx)
-
-
-def _sigmoid(xp, x, out):
-    """Numerically safe logistic function written into ``out``."""
-    # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x))
-    xp.multiply(x, 0.5, out=out)
-    xp.tanh(out, out=out)
-    out += 1
-    out *= 0.5
-    return out
+    def setup(self):
+        # the math of the unary operator of that name, and what its backward reads (x for
+        # softsign, y for the others)
+        self.fn, self.grad, keep = ACTIVATIONS[self.act_type]
+        for attr, value in retention(keep).items():
+            setattr(self, attr, value)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -178,15 +126,28 @@ class LeakyReLU(Operator):
               'slope': Param('float', 0.25), 'lower_bound': Param('float', 0.125),
               'upper_bound': Param('float', 0.334)}
     arguments = ('data', 'gamma')        # gamma only for prelu (see list_arguments)
-    retain_inputs = (0, 1)
     _x = {'data': _away_from_zero}
     samples = (Sample({'act_type': 'leaky', 'slope': 0.1}, {'data': (3, 4)}, values=_x),
                Sample({'act_type': 'elu', 'slope': 0.7}, {'data': (3, 4)}, values=_x),
+               Sample({'act_type': 'elu', 'slope': -0.5}, {'data': (3, 4)}, values=_x),
                Sample({'act_type': 'prelu'}, {'data': (2, 3, 2)}, values=_x),
                Sample({'act_type': 'prelu'}, {'data': (3, 4), 'gamma': (1,)}, values=_x),
                Sample({'act_type': 'selu'}, {'data': (3, 4)}, values=_x),
                Sample({'act_type': 'gelu'}, {'data': (3, 4)}, rtol=1e-3, atol=1e-6),
                Sample({'act_type': 'rrelu'}, {'data': (3, 4)}, values=_x))
+
+    def setup(self):
+        # elu and selu differentiate from the output, and where x > 0 is where y > 0 (for elu
+        # when slope > 0), so they need not keep x; prelu also reads gamma, rrelu the mask it
+        # keeps from forward
+        act = self.act_type
+        if act == 'prelu':
+            self.retain_inputs = (0, 1)
+        elif act == 'selu' or act == 'elu' and self.slope > 0:
+            self.retain_inputs = ()
+        else:
+            self.retain_inputs = (0,)
+        self.retain_outputs = (0,) if act in ('elu', 'selu') else ()
 
     def list_arguments(self):
         return ['data', 'gamma'] if self.act_type == 'prelu' else ['data']
@@ -253,10 +214,13 @@ class LeakyReLU(Operator):
             xp.multiply(g, xp.where(x > 0, 1.0, self.slope).astype(x.dtype, copy=False), out=dx)
         elif act == 'rrelu':
             xp.multiply(g, xp.where(x > 0, 1, self.mask), out=dx)
-        elif act == 'elu':
-            xp.multiply(g, xp.where(x > 0, 1, y + self.slope), out=dx)
-        elif act == 'selu':
-            xp.multiply(g, xp.where(x > 0, _SELU_LAMBDA, y + _SELU_LAMBDA * _SELU_ALPHA), out=dx)
+        elif act in ('elu', 'selu'):
+            pos = x > 0 if self.retain_inputs else y > 0      # see setup
+            if act == 'elu':
+                xp.multiply(g, xp.where(pos, 1, y + self.slope), out=dx)
+            else:
+                xp.multiply(g, xp.where(pos, _SELU_LAMBDA, y + _SELU_LAMBDA * _SELU_ALPHA),
+                            out=dx)
         else:
             cdf = 0.5 * (1 + erf(xp, x * (1 / math.sqrt(2))))
             pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
@@ -274,6 +238,7 @@ class Dropout(Operator):
     params = {'p': Param('float', 0.5), 'mode': Param('str', 'training',
                                                       choices={'training', 'always'}),
               'axes': Param('shape', ()), 'cudnn_off': Param('bool', False)}
+    retain_inputs = retain_outputs = ()        # the mask drawn in forward is kept on the op
     samples = (Sample({'p': 0.3}, {'data': (4, 5)}),
                Sample({'p': 0.5, 'axes': (1,)}, {'data': (3, 4)}),
                Sample({'p': 0.5}, {'data': (3, 4)}, is_train=False),
@@ -318,6 +283,7 @@ class Embedding(Operator):
     arguments = ('data', 'weight')
     nondiff = ('data',)
     retain_inputs = (0,)
+    retain_outputs = ()
     samples = (Sample({'input_dim': 5, 'output_dim': 3, 'dtype': 'float64'}, {'data': (2, 3)},
                       values={'data': _indices}),)
 
@@ -345,8 +311,11 @@ class Embedding(Operator):
 
 
 class _SoftmaxBase(Operator):
+    """softmax and log_softmax of ``x / temperature``; subclasses set ``_grad(xp, y, g)``, the
+    gradient with respect to the scaled logits, from the output ``y``."""
     params = {'axis': Param('int', -1), 'temperature': Param('float_or_none', None),
               'dtype': Param('dtype_or_none', None), 'use_length': Param('bool', False)}
+    retain_inputs = ()
     retain_outputs = (0,)
 
     def setup(self):
@@ -357,10 +326,19 @@ class _SoftmaxBase(Operator):
         t = in_types[0]
         return [t], [self.dtype or t], []
 
+    def _scaled(self):
+        return self.temperature is not None and self.temperature != 1.0
+
     def _logits(self, xp, x):
-        if self.temperature is not None and self.temperature != 1.0:
-            return x / self.temperature
-        return x
+        return x / self.temperature if self._scaled() else x
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is None:
+            return
+        gx = self._grad(xp, outs[0], ograds[0])
+        if self._scaled():
+            gx /= self.temperature
+        igrads[0][...] = gx
 
 
 @register
@@ -379,15 +357,8 @@ class softmax(_SoftmaxBase):
     def forward(self, xp, ins, outs, aux, is_train):
         softmax_into(xp, self._logits(xp, ins[0]), self.axis, outs[0])
 
-    def backward(self, xp, ograds, ins, outs, igrads, aux):
-        if igrads[0] is None:
-            return
-        y, g = outs[0], ograds[0]
-        gy = g * y
-        gx = gy - y * gy.sum(axis=self.axis, keepdims=True)
-        if self.temperature is not None and self.temperature != 1.0:
-            gx /= self.temperature
-        igrads[0][...] = gx
+    def _grad(self, xp, y, g):
+        return softmax_grad(y, g, self.axis)
 
 
 @register
@@ -402,14 +373,46 @@ class log_softmax(_SoftmaxBase):
         lse = xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
         xp.subtract(shifted, lse, out=outs[0])
 
+    def _grad(self, xp, y, g):
+        return g - xp.exp(y) * g.sum(axis=self.axis, keepdims=True)
+
+
+@register
+class SoftmaxActivation(Operator):
+    """Softmax per instance or, with ``mode='channel'``, across channels (axis 1) at each
+    position.  As in MXNet, ``instance`` mode flattens data to 2-D keeping the last axis, so
+    for data of more than 2 dimensions it is a softmax along the last axis (MXNet 1.9.1's
+    backward then differentiates a softmax along axis 1 instead; distmod differentiates the
+    forward it computes).  Deprecated in MXNet in favour of ``softmax``.
+
+    Example::
+
+        >>> mx.nd.SoftmaxActivation(mx.nd.array([[0, 0]])).asnumpy()
+        array([[0.5, 0.5]], dtype=float32)
+    """
+    name = 'SoftmaxActivation'
+    params = {'mode': Param('str', 'instance', choices={'instance', 'channel'})}
+    retain_inputs = ()
+    retain_outputs = (0,)
+    samples = (Sample({}, {'data': (2, 3, 2)}), Sample({'mode': 'channel'}, {'data': (2, 3, 2)}))
+
+    def infer_shape(self, in_shapes):
+        s = in_shapes[0]
+        if s is not None and self.mode == 'channel' and len(s) < 2:
+            raise InferError("mode='channel' needs data with a channel axis, got shape %s"
+                             % (s,))
+        return [s], [s], []
+
+    def _view(self, a):
+        return a.reshape(-1, a.shape[-1]) if self.mode == 'instance' else a
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        softmax_into(xp, self._view(ins[0]), 1, self._view(outs[0]))
+
     def backward(self, xp, ograds, ins, outs, igrads, aux):
-        if igrads[0] is None:
-            return
-        g = ograds[0]
-        gx = g - xp.exp(outs[0]) * g.sum(axis=self.axis, keepdims=True)
-        if self.temperature is not None and self.temperature != 1.0:
-            gx /= self.temperature
-        igrads[0][...] = gx
+        if igrads[0] is not None:
+            self._view(igrads[0])[...] = softmax_grad(self._view(outs[0]),
+                                                      self._view(ograds[0]), 1)
 
 
 def softmax_into(xp, x, axis, out):
@@ -418,3 +421,9 @@ def softmax_into(xp, x, axis, out):
     xp.exp(out, out=out)
     out /= out.sum(axis=axis, keepdims=True)
     return out
+
+
+def softmax_grad(y, g, axis):
+    """The gradient through ``y = softmax(x)`` along ``axis`` for the head gradient ``g``."""
+    gy = g * y
+    return gy - y * gy.sum(axis=axis, keepdims=True)

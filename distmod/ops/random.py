@@ -35,6 +35,7 @@ class _Sampler(Operator):
     """Base of the operators with no inputs that fill ``shape`` with draws of ``dtype``."""
 
     arguments = ()
+    retain_inputs = retain_outputs = ()
     valid_dtypes = _FLOATS
     default_dtype = 'float32'
 
@@ -180,6 +181,7 @@ class _shuffle(Operator):
     name = '_shuffle'
     aliases = ('shuffle',)
     params = {}
+    retain_inputs = retain_outputs = ()        # the permutation is kept on the op
     samples = (Sample({}, {'data': (5, 3)}), Sample({}, {'data': (4,)}))
 
     def infer_shape(self, in_shapes):
@@ -224,7 +226,6 @@ class _sample_multinomial(Operator):
     params = {'shape': Param('shape', ()), 'get_prob': Param('bool', False),
               'dtype': Param('dtype', 'int32',
                                choices={'float16', 'float32', 'float64', 'int32', 'uint8'})}
-    retain_inputs = (0,)
     samples = (Sample({'shape': (3,), 'get_prob': True}, {'data': (2, 4)},
                       values={'data': _dirichlet_rows}),
                Sample({'get_prob': True, 'dtype': 'float32'}, {'data': (5,)},
@@ -235,6 +236,9 @@ class _sample_multinomial(Operator):
         if self.shape is not None and any(d is None or d < 1 for d in self.shape):
             raise InferError('operator %s: shape %s must have positive dimensions'
                              % (self.name, self.shape))
+        # the log-probability's gradient reads the probabilities; the draws are kept on the op
+        self.retain_inputs = (0,) if self.get_prob else ()
+        self.retain_outputs = ()
 
     def list_outputs(self):
         return ['output0', 'output1'] if self.get_prob else ['output']

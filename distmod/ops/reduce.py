@@ -16,11 +16,13 @@ __all__ = ['Reduce', 'Sum', 'Mean', 'Max', 'Min', 'Prod', 'NanSum', 'NanProd', '
 class Reduce(Operator):
     """Base of the reductions: parses ``axis``/``keepdims``/``exclude`` into reduced axes.
 
-    Subclasses set ``reduce(xp, x, axes, out)``, writing the reduction with ``keepdims`` into
-    ``out``, and ``backward``.
+    Subclasses set ``reduction``, the name of the ``xp`` function (or override ``reduce(xp, x,
+    axes, out)``, which writes the reduction with ``keepdims`` into ``out``), and ``backward``.
     """
     params = {'axis': Param('axis', None), 'keepdims': Param('bool', False),
               'exclude': Param('bool', False)}
+    retain_inputs = retain_outputs = ()
+    reduction = None
 
     def reduced_axes(self, ndim):
         """The sorted tuple of axes to reduce for an input of ``ndim`` dimensions."""
@@ -54,6 +56,9 @@ class Reduce(Operator):
             out = tuple(d for i, d in enumerate(shape) if i not in axes) or (1,)
         return [tuple(shape)], [out], []
 
+    def reduce(self, xp, x, axes, out):
+        getattr(xp, self.reduction)(x, axis=axes, keepdims=True, out=out)
+
     def forward(self, xp, ins, outs, aux, is_train):
         x = ins[0]
         kshape = self._kept_shape(x.shape)
@@ -77,13 +82,11 @@ class Sum(Reduce):
     """
     name = 'sum'
     aliases = ('sum_axis',)
+    reduction = 'sum'
     samples = (Sample({}, {'data': (2, 3, 4)}),
                Sample({'axis': 1}, {'data': (2, 3, 4)}),
                Sample({'axis': (0, 2), 'keepdims': True}, {'data': (2, 3, 4)}),
                Sample({'axis': -1, 'exclude': True}, {'data': (2, 3, 4)}))
-
-    def reduce(self, xp, x, axes, out):
-        xp.sum(x, axis=axes, keepdims=True, out=out)
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         if igrads[0] is not None:
@@ -100,12 +103,10 @@ class Mean(Reduce):
         array([2. , 3.5], dtype=float32)
     """
     name = 'mean'
+    reduction = 'mean'
     samples = (Sample({}, {'data': (2, 3, 4)}),
                Sample({'axis': (1,), 'keepdims': True}, {'data': (2, 3, 4)}),
                Sample({'axis': (0, 2), 'exclude': True}, {'data': (2, 3, 4)}))
-
-    def reduce(self, xp, x, axes, out):
-        xp.mean(x, axis=axes, keepdims=True, out=out)
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         dx = igrads[0]
@@ -140,12 +141,10 @@ class Max(_Extremum):
     """
     name = 'max'
     aliases = ('max_axis',)
+    reduction = 'amax'
     samples = (Sample({}, {'data': (3, 4)}),
                Sample({'axis': 1}, {'data': (2, 3, 4)}),
                Sample({'axis': 0, 'keepdims': True, 'exclude': True}, {'data': (2, 3, 4)}))
-
-    def reduce(self, xp, x, axes, out):
-        xp.amax(x, axis=axes, keepdims=True, out=out)
 
 
 @register
@@ -159,10 +158,8 @@ class Min(_Extremum):
     """
     name = 'min'
     aliases = ('min_axis',)
+    reduction = 'amin'
     samples = Max.samples
-
-    def reduce(self, xp, x, axes, out):
-        xp.amin(x, axis=axes, keepdims=True, out=out)
 
 
 @register
@@ -177,13 +174,11 @@ class Prod(Reduce):
         array([3., 8.], dtype=float32)
     """
     name = 'prod'
+    reduction = 'prod'
     retain_inputs = (0,)
     retain_outputs = (0,)
     samples = (Sample({}, {'data': (2, 3)}),
                Sample({'axis': 1, 'keepdims': True}, {'data': (2, 3, 4)}))
-
-    def reduce(self, xp, x, axes, out):
-        xp.prod(x, axis=axes, keepdims=True, out=out)
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         dx = igrads[0]
@@ -210,11 +205,9 @@ class NanSum(Reduce):
         array([3.], dtype=float32)
     """
     name = 'nansum'
+    reduction = 'nansum'
     retain_inputs = (0,)
     samples = (Sample({'axis': 1}, {'data': (3, 4)}, values={'data': _with_nans}),)
-
-    def reduce(self, xp, x, axes, out):
-        xp.nansum(x, axis=axes, keepdims=True, out=out)
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         dx = igrads[0]
@@ -223,7 +216,7 @@ class NanSum(Reduce):
 
 
 @register
-class NanProd(Reduce):
+class NanProd(Prod):
     """Product over ``axis`` treating NaN as one; NaN elements get zero gradient.
 
     Example::
@@ -232,22 +225,13 @@ class NanProd(Reduce):
         array([6.], dtype=float32)
     """
     name = 'nanprod'
-    retain_inputs = (0,)
-    retain_outputs = (0,)
+    reduction = 'nanprod'
     samples = (Sample({'axis': 1}, {'data': (3, 4)}, values={'data': _with_nans}),)
 
-    def reduce(self, xp, x, axes, out):
-        xp.nanprod(x, axis=axes, keepdims=True, out=out)
-
     def backward(self, xp, ograds, ins, outs, igrads, aux):
-        dx = igrads[0]
-        if dx is None:
-            return
-        kshape = self._kept_shape(dx.shape)
-        x = ins[0]
-        xp.divide(outs[0].reshape(kshape), x, out=dx)
-        dx *= ograds[0].reshape(kshape)
-        dx[xp.isnan(x)] = 0
+        Prod.backward(self, xp, ograds, ins, outs, igrads, aux)
+        if igrads[0] is not None:
+            igrads[0][xp.isnan(ins[0])] = 0
 
 
 @register
@@ -267,13 +251,16 @@ class Norm(Reduce):
               'out_dtype': Param('dtype_or_none', None, choices={
                   None, 'float16', 'float32', 'float64', 'int32', 'int64', 'int8'}),
               'keepdims': Param('bool', False)}
-    retain_inputs = (0,)
-    retain_outputs = (0,)
     samples = (Sample({}, {'data': (3, 4)}),
                Sample({'ord': 1}, {'data': (3, 4)}),
                Sample({'axis': 1}, {'data': (2, 3, 4)}),
                Sample({'ord': 1, 'axis': (0, 2), 'keepdims': True}, {'data': (2, 3, 4)}),
                Sample({'axis': -1, 'keepdims': True}, {'data': (2, 3, 4)}))
+
+    def setup(self):
+        # the L1 gradient is sign(x); the L2 one x / norm
+        self.retain_inputs = (0,)
+        self.retain_outputs = (0,) if self.ord == 2 else ()
 
     def infer_type(self, in_types):
         dtype = in_types[0]

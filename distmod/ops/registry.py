@@ -20,8 +20,30 @@ Conventions for an operator class (see ``nn.py`` for the fullest examples):
 * ``backward(xp, ograds, ins, outs, igrads, aux)`` writes (never adds) into each ``igrads[i]``
   that is not ``None``; the executor takes care of ``grad_req='add'`` and of summing gradients
   of an array used twice.
-* ``retain_inputs`` / ``retain_outputs``: the indices backward reads, so the executor knows which
-  forward buffers must outlive forward.
+* ``retain_inputs`` / ``retain_outputs``: what backward keeps of forward, so that the executor
+  can free (or reuse the memory of) every other forward buffer before backward runs.  Each is
+  a tuple of positions in ``list_arguments()`` / ``list_outputs()`` *of the instance* (``bias``
+  is position 2 only when there is one; a variadic operator's ``arg3`` is position 3), or
+  ``ALL``.  Precisely:
+
+  - backward may read the values of the inputs and outputs at those positions, and of no
+    others;
+  - it may always read every input's and output's shape and dtype, the head gradients
+    (``ograds``), the auxiliary states (never freed) and the arrays the operator made and
+    stored on itself in forward (statistics, masks, scratch);
+  - an undeclared buffer may, by the time backward runs, hold other data, or be replaced in
+    ``ins``/``outs`` by another array of the same shape and dtype.  So its values must not be
+    read at all: not through ``ins``/``outs``, not through a reference to it kept from forward,
+    and not through a cache keyed on its identity;
+  - the default, for an operator that says nothing, is ``ALL`` (keep everything), which is
+    always safe; ``()`` keeps nothing.  Every registered operator declares both, as tightly as
+    is true; where what backward reads depends on the parameters (the activation type,
+    ``fix_gamma``...), ``setup()`` sets them on the instance, so the executor must read them
+    from the instance (``retained_inputs()`` / ``retained_outputs()`` resolve ``ALL`` too).
+
+  ``tests/ops/test_gradients.py`` enforces both directions on every sample: backward must give
+  the same gradients when every undeclared buffer is overwritten with garbage and replaced,
+  and different ones when any single declared buffer is.
 * ``nondiff``: argument names that take no gradient (labels, indices, conditions).
 * ``loss(xp, ins)`` (loss layers only): the scalar whose gradient ``backward`` computes, for the
   gradient check; such layers ignore the head gradient.
@@ -35,7 +57,7 @@ import numpy as np
 from ..base import MXNetError, dtype_np
 
 __all__ = ['Param', 'Operator', 'Sample', 'InferError', 'register', 'get', 'find', 'all_ops',
-           'REQUIRED']
+           'REQUIRED', 'ALL']
 
 _REGISTRY = {}      # every name and alias -> class
 _CANONICAL = {}     # canonical name -> class
@@ -51,6 +73,14 @@ class _Required:
 
 
 REQUIRED = _Required()
+
+
+class _All:
+    def __repr__(self):
+        return 'ALL'
+
+
+ALL = _All()     # retain_inputs / retain_outputs: backward keeps every input (output)
 
 
 def _parse_tuple(text):
@@ -189,8 +219,8 @@ class Operator:
     auxiliary = ()
     nondiff = ()
     variadic = False          # takes ``*args``; the count is the ``num_args`` parameter
-    retain_inputs = ()
-    retain_outputs = ()
+    retain_inputs = ALL       # see the module docstring
+    retain_outputs = ALL
     samples = ()
     key_var_num_args = None   # the parameter holding the count of a variadic op's inputs
 
@@ -231,6 +261,15 @@ class Operator:
     def output_count(self):
         return len(self.list_outputs())
 
+    # ---- what backward keeps -------------------------------------------------------------
+    def retained_inputs(self):
+        """Positions in ``list_arguments()`` whose values backward reads."""
+        return _positions(self.retain_inputs, len(self.list_arguments()))
+
+    def retained_outputs(self):
+        """Positions in ``list_outputs()`` whose values backward reads."""
+        return _positions(self.retain_outputs, self.output_count())
+
     # ---- inference ---------------------------------------------------------------------
     def infer_shape(self, in_shapes):
         """Default: one output shaped like the first known input; all inputs alike."""
@@ -254,6 +293,10 @@ class Operator:
 
     def __repr__(self):
         return '%s(%s)' % (self.name, ', '.join('%s=%s' % kv for kv in sorted(self.attrs.items())))
+
+
+def _positions(declared, count):
+    return tuple(range(count)) if declared is ALL else tuple(declared)
 
 
 def check_input_names(cls, names):

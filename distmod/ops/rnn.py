@@ -7,7 +7,7 @@ vector, time-major ``TNC`` data, and a hand-written backward through time.
 import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
-from .nn import _sigmoid
+from .elemwise import sigmoid_into
 from .. import random as _random
 
 _GATES = {'rnn_relu': 1, 'rnn_tanh': 1, 'lstm': 4, 'gru': 3}
@@ -109,7 +109,10 @@ class RNN(Operator):
               'lstm_state_clip_nan': Param('bool', False),
               'use_sequence_length': Param('bool', False)}
     arguments = ('data', 'parameters', 'state', 'state_cell', 'sequence_length')
-    retain_inputs = (0, 1)     # everything else backward needs is kept in the op's own buffers
+    # backward reads the data and the weights; everything else it needs (the states and gate
+    # activations of every step, dropout masks) forward keeps in the op's own buffers
+    retain_inputs = (0, 1)
+    retain_outputs = ()
     samples = tuple(
         Sample(dict(state_size=2, num_layers=layers, mode=mode, bidirectional=bi,
                     state_outputs=so, **extra), {'data': (3, 2, 3)}, rtol=1e-4, atol=1e-6)
@@ -243,7 +246,7 @@ class RNN(Operator):
             if mode == 'gru':
                 gh += bh
                 g[:, :2 * H] += gh[:, :2 * H]
-                _sigmoid(xp, g[:, :2 * H], g[:, :2 * H])
+                sigmoid_into(xp, g[:, :2 * H], g[:, :2 * H])
                 r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
                 ghn[t] = gh[:, 2 * H:]
                 xp.multiply(r, ghn[t], out=tmp)
@@ -261,9 +264,9 @@ class RNN(Operator):
                 xp.maximum(g, 0, out=cur_h[t])
             else:
                 i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
-                _sigmoid(xp, g[:, :2 * H], g[:, :2 * H])
+                sigmoid_into(xp, g[:, :2 * H], g[:, :2 * H])
                 xp.tanh(gg, out=gg)
-                _sigmoid(xp, o, o)
+                sigmoid_into(xp, o, o)
                 c = cur_c[t]
                 xp.multiply(f, prev_c[t], out=c)
                 xp.multiply(i, gg, out=tmp)
@@ -425,6 +428,9 @@ class _SequenceBase(Operator):
         if self.axis not in self.axes:
             raise InferError('%s: axis must be %s, got %d'
                              % (self.name, ' or '.join(map(str, self.axes)), self.axis))
+        # backward needs the lengths (when there are any) and the data's shape
+        self.retain_inputs = (1,) if self.use_sequence_length else ()
+        self.retain_outputs = ()
 
     def list_arguments(self):
         return ['data', 'sequence_length'] if self.use_sequence_length else ['data']
@@ -486,7 +492,6 @@ class SequenceMask(_SequenceBase):
     name = 'SequenceMask'
     params = {'use_sequence_length': Param('bool', False), 'value': Param('float', 0.0),
               'axis': Param('int', 0)}
-    retain_inputs = (1,)
     samples = (Sample({'use_sequence_length': True, 'value': -2.0}, {'data': (4, 3, 2)},
                       values={'sequence_length': _lengths}),
                Sample({'use_sequence_length': True, 'axis': 1}, {'data': (3, 4)},
@@ -531,7 +536,6 @@ class SequenceLast(_SequenceBase):
     """
     name = 'SequenceLast'
     params = {'use_sequence_length': Param('bool', False), 'axis': Param('int', 0)}
-    retain_inputs = (1,)
     samples = (Sample({'use_sequence_length': True}, {'data': (4, 3, 2)},
                       values={'sequence_length': _lengths}),
                Sample({'use_sequence_length': True, 'axis': 1}, {'data': (3, 4)},
@@ -587,7 +591,6 @@ class SequenceReverse(_SequenceBase):
     name = 'SequenceReverse'
     params = {'use_sequence_length': Param('bool', False), 'axis': Param('int', 0)}
     axes = (0,)
-    retain_inputs = (1,)
     samples = (Sample({'use_sequence_length': True}, {'data': (4, 3, 2)},
                       values={'sequence_length': _lengths}),
                Sample({}, {'data': (3, 2)}))

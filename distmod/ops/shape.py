@@ -1,10 +1,12 @@
 """Operators that move data around: Flatten, Reshape, Concat, SliceChannel, slice, slice_axis,
-transpose, expand_dims, SwapAxis, Cast, zeros_like, ones_like, where."""
+transpose, expand_dims, SwapAxis, Cast, zeros_like, ones_like, where, _zeros and reverse.
+
+Their backward needs the shapes of what forward saw, never the values, except ``where``, which
+reads its condition."""
 import builtins
 
 import numpy as np
 
-from ..base import dtype_np
 from .registry import Operator, Param, Sample, InferError, register
 from ._util import prod, norm_axis
 
@@ -97,7 +99,7 @@ _pyslice = builtins.slice    # the operator class below takes the name ``slice``
 
 class _CopyLike(Operator):
     """Operators whose output holds the input's elements in the same order."""
-    retain_inputs = ()
+    retain_inputs = retain_outputs = ()
 
     def forward(self, xp, ins, outs, aux, is_train):
         outs[0][...] = ins[0].reshape(outs[0].shape)
@@ -183,6 +185,7 @@ class Concat(Operator):
     variadic = True
     key_var_num_args = 'num_args'
     params = {'num_args': Param('int'), 'dim': Param('int', 1)}
+    retain_inputs = retain_outputs = ()
     samples = (Sample({'num_args': 2, 'dim': 1}, {'arg0': (2, 3), 'arg1': (2, 2)}),
                Sample({'num_args': 3, 'dim': 0}, {'arg0': (1, 2), 'arg1': (2, 2),
                                                   'arg2': (1, 2)}))
@@ -226,6 +229,7 @@ class SliceChannel(Operator):
     aliases = ('split',)
     params = {'num_outputs': Param('int'), 'axis': Param('int', 1),
               'squeeze_axis': Param('bool', False)}
+    retain_inputs = retain_outputs = ()
     samples = (Sample({'num_outputs': 2}, {'data': (2, 4)}),
                Sample({'num_outputs': 3, 'axis': 0, 'squeeze_axis': True}, {'data': (3, 2)}))
 
@@ -269,6 +273,7 @@ class SliceChannel(Operator):
 
 class _Slicing(Operator):
     """Operators that read a basic-indexing view of their input."""
+    retain_inputs = retain_outputs = ()
 
     def index(self, shape):
         raise NotImplementedError
@@ -334,6 +339,7 @@ class transpose(Operator):
     """Permute axes (``axes`` empty: reverse them)."""
     name = 'transpose'
     params = {'axes': Param('shape', ())}
+    retain_inputs = retain_outputs = ()
     samples = (Sample({}, {'data': (2, 3)}), Sample({'axes': (1, 2, 0)}, {'data': (2, 3, 2)}))
 
     def _axes(self, ndim):
@@ -362,6 +368,7 @@ class SwapAxis(Operator):
     name = 'SwapAxis'
     aliases = ('swapaxes',)
     params = {'dim1': Param('int', 0), 'dim2': Param('int', 0)}
+    retain_inputs = retain_outputs = ()
     samples = (Sample({'dim1': 0, 'dim2': 2}, {'data': (2, 3, 2)}),)
 
     def infer_shape(self, in_shapes):
@@ -387,6 +394,7 @@ class Cast(Operator):
     name = 'Cast'
     aliases = ('cast',)
     params = {'dtype': Param('dtype')}
+    retain_inputs = retain_outputs = ()
     samples = (Sample({'dtype': 'float64'}, {'data': (2, 3)}),)
 
     def infer_type(self, in_types):
@@ -404,6 +412,7 @@ class _FillLike(Operator):
     """An array shaped like the input, filled with a constant; no gradient flows back."""
     value = 0
     nondiff = ('data',)
+    retain_inputs = retain_outputs = ()
 
     def forward(self, xp, ins, outs, aux, is_train):
         outs[0].fill(self.value)
@@ -433,6 +442,8 @@ class where(Operator):
     name = 'where'
     arguments = ('condition', 'x', 'y')
     nondiff = ('condition',)
+    retain_inputs = (0,)
+    retain_outputs = ()
     samples = (Sample({}, {'x': (2, 3)}, values={'condition': lambda rng, s: rng.integers(0, 2, s)}),
                Sample({}, {'x': (3, 2), 'condition': (3,)},
                       values={'condition': lambda rng, s: np.array([1, 0, 1])}))
@@ -481,6 +492,7 @@ class _zeros(Operator):
     arguments = ()
     params = {'shape': Param('shape', ()), 'ctx': Param('str', ''),
               'dtype': Param('dtype', 'float32')}
+    retain_inputs = retain_outputs = ()
     samples = (Sample({'shape': (2, 3)}, {}),)
 
     def infer_shape(self, in_shapes):
@@ -502,6 +514,7 @@ class reverse(Operator):
     name = 'reverse'
     aliases = ('flip',)
     params = {'axis': Param('axis')}
+    retain_inputs = retain_outputs = ()
     samples = (Sample({'axis': 1}, {'data': (2, 3, 2)}),)
 
     def forward(self, xp, ins, outs, aux, is_train):

@@ -1,4 +1,5 @@
-"""The norm and resize operators (distmod/ops/norm.py) against MXNet 1.9.1's own numbers.
+"""The normalisation, image and SoftmaxActivation operators (distmod/ops/norm.py, image.py and
+nn.py; one MXNet fixture file covers them all) against MXNet 1.9.1's own numbers.
 
 tests/fixtures/mxnet/norm_ops.npz was written by tests/fixtures/make_norm_fixtures.py under
 real MXNet: inputs, training-forward outputs, head gradients, argument gradients, auxiliary
