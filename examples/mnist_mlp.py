@@ -3,7 +3,8 @@
 784 -> 128 (relu) -> 64 (relu) -> 10 (softmax), SGD with momentum, batch 100.  The data is
 MNIST's original IDX files (examples/mnist_data.py fetches them).  Logs MXNet's lines
 (``Epoch[0] Train-accuracy=...``, ``Time cost``, ``Validation-accuracy``) and ends with the
-test accuracy; it reaches about 0.98 (at least 0.97) in 10 epochs.
+test accuracy; it reaches about 0.97 in 10 epochs (0.969-0.976 over seeds; MXNet 1.9.1 runs
+the same script to 0.9745).
 
 Data-parallel: ``fit`` gets a ``dist_sync`` kvstore, which in one process is simply a local
 store; the same file runs on N ranks with ``distmod-launch -n N python examples/mnist_mlp.py``
