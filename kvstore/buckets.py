@@ -43,13 +43,14 @@ def _mpi():
 
 
 class _Bucket:
-    __slots__ = ('flat', 'start', 'stop', 'members', 'host', 'left')
+    __slots__ = ('flat', 'start', 'stop', 'members', 'host', 'left', 'buf')
 
     def __init__(self, flat, start, member):
         self.flat, self.start, self.stop = flat, start, start
         self.members = [member]
         self.host = None
         self.left = 0
+        self.buf = None             # flats[flat][start:stop], made once
 
 
 class _CommThread:
@@ -149,9 +150,18 @@ class BucketAllreduce:
             b.left = len(b.members)
             for i in b.members:
                 self._bucket_of[i] = k
-            if array_module(self.flats[b.flat]) is not np:
-                b.host = np.empty(b.stop - b.start, dtype=self.flats[b.flat].dtype)
-        self.bytes = sum(self.flats[b.flat][b.start:b.stop].nbytes for b in self.buckets)
+            b.buf = self.flats[b.flat][b.start:b.stop]
+            if array_module(b.buf) is not np:
+                b.host = np.empty(b.buf.size, dtype=b.buf.dtype)
+        self.bytes = sum(b.buf.nbytes for b in self.buckets)
+        # run(): one allreduce over the span of each NumPy flat's buckets
+        spans = {}
+        for b in self.buckets:
+            if b.host is None:
+                lo, hi = spans.get(b.flat, (b.start, b.stop))
+                spans[b.flat] = (min(lo, b.start), max(hi, b.stop))
+        self._spans = [self.flats[f][lo:hi] for f, (lo, hi) in sorted(spans.items())]
+        self._staged = [b for b in self.buckets if b.host is not None]
         self._next = 0       # the next bucket to hand to the thread
         self._thread = _CommThread(self._reduce) \
             if overlap and len(self.buckets) > 1 and _thread_multiple() else None
@@ -177,9 +187,15 @@ class BucketAllreduce:
     def _stage_out(self, b):
         """Hook: hand the sums back to the members (FusedAllreduce copies)."""
 
+    def _stage_all_in(self):
+        """Hook: ``_stage_in`` of every NumPy bucket, before ``run``'s allreduces."""
+
+    def _stage_all_out(self):
+        """Hook: ``_stage_out`` of every NumPy bucket, after them."""
+
     def _reduce(self, b):
         self._stage_in(b)
-        buf = self.flats[b.flat][b.start:b.stop]
+        buf = b.buf
         if b.host is not None:
             buf.get(out=b.host)
             self.comm.Allreduce(self._in_place, b.host, self._op)
@@ -207,21 +223,12 @@ class BucketAllreduce:
         if self.pending:
             self.wait()                  # something was handed out already: bucket by bucket
             return
-        by_flat = {}
-        for b in self.buckets:
-            by_flat.setdefault(b.flat, []).append(b)
-        for f, buckets in sorted(by_flat.items()):
-            if buckets[0].host is not None:
-                for b in buckets:
-                    self._reduce(b)
-                continue
-            for b in buckets:
-                self._stage_in(b)
-            lo = min(b.start for b in buckets)
-            hi = max(b.stop for b in buckets)
-            self.comm.Allreduce(self._in_place, self.flats[f][lo:hi], self._op)
-            for b in buckets:
-                self._stage_out(b)
+        self._stage_all_in()
+        for span in self._spans:
+            self.comm.Allreduce(self._in_place, span, self._op)
+        self._stage_all_out()
+        for b in self._staged:
+            self._reduce(b)
 
     def close(self):
         """Stop the communication thread (``wait`` and ``run`` still work without it)."""
@@ -259,18 +266,29 @@ class FusedAllreduce(BucketAllreduce):
                 with a.device:
                     flats[f] = xp.empty(sizes[f], dtype=a.dtype)
         super().__init__(comm, flats, members, bucket_bytes=bucket_bytes, overlap=overlap)
+        # each member's slot, shaped like it (made once: staging is a loop of copies)
+        self._slots = [self.flats[f][start:stop].reshape(a.shape)
+                       for (f, start, stop), a in zip(self.members, self.arrays)]
+        self._numpy_pairs = [(self._slots[i], self.arrays[i]) for b in self.buckets
+                             if b.host is None for i in b.members]
 
     def _stage_in(self, b):
-        flat, arrays, members = self.flats[b.flat], self.arrays, self.members
+        slots, arrays = self._slots, self.arrays
         for i in b.members:
-            _, start, stop = members[i]
-            flat[start:stop].reshape(arrays[i].shape)[...] = arrays[i]
+            slots[i][...] = arrays[i]
 
     def _stage_out(self, b):
-        flat, arrays, members = self.flats[b.flat], self.arrays, self.members
+        slots, arrays = self._slots, self.arrays
         for i in b.members:
-            _, start, stop = members[i]
-            arrays[i][...] = flat[start:stop].reshape(arrays[i].shape)
+            arrays[i][...] = slots[i]
+
+    def _stage_all_in(self):
+        for slot, array in self._numpy_pairs:
+            slot[...] = array
+
+    def _stage_all_out(self):
+        for slot, array in self._numpy_pairs:
+            array[...] = slot
 
 
 class LocalBuckets:

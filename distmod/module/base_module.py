@@ -237,11 +237,8 @@ class BaseModule:
         tic = time.time()
         run.eval_metric.reset()
         batches = iter(train_data)
-        try:
-            next_batch = next(batches)
-            have = True
-        except StopIteration:
-            have = False
+        next_batch = next(batches, None)
+        have = next_batch is not None
         if not kv.all_true(have):
             where = ''
             if kv.num_workers > 1:
@@ -266,11 +263,8 @@ class BaseModule:
                 self.update_metric(run.eval_metric, [b.label for b in batch], pre_sliced=True)
             else:
                 self.update_metric(run.eval_metric, batch.label)
-            try:
-                next_batch = next(batches)
-                have = True
-            except StopIteration:
-                have = False
+            next_batch = next(batches, None)
+            have = next_batch is not None
             if not kv.all_true(have):
                 if have:        # another rank ran out: everyone stops together
                     self.logger.warning('fit: rank %d stops epoch %d after %d batches with '

@@ -1,14 +1,10 @@
 """Module: a symbol bound on one or more devices, with parameters and an optimizer."""
-import json
 import logging
-import os
-
-import numpy as np
 
 from ..base import MXNetError
 from ..context import Context, cpu
 from ..executor import ExecutorGroup
-from ..ndarray.ndarray import NDArray, _wrap
+from ..ndarray.ndarray import NDArray
 from .. import ndarray as nd
 from .. import model as _model
 from .base_module import BaseModule, checked_input_names, DEFAULT_INIT, default_initializer

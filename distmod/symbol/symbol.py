@@ -1,5 +1,4 @@
 """Symbol: MXNet's declarative graph, its names, inference and JSON, over the op registry."""
-import copy as _copy
 import json
 import warnings
 
