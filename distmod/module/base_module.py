@@ -40,6 +40,16 @@ def _check_input_names(symbol, names, typename, throw):
         logging.warning(msg)
 
 
+def check_names_match(module, names, descs, kind):
+    """The names of the shapes given to ``bind`` must be the module's ``kind``_names (in any
+    order), in MXNet's words."""
+    got = [d[0] for d in descs]
+    if sorted(got) != sorted(names or []):
+        raise MXNetError("%s.bind: data provided by %s_shapes don't match names specified by "
+                         "%s_names (%s vs. %s)" % (type(module).__name__, kind, kind, got,
+                                                  list(names or [])))
+
+
 def checked_input_names(symbol, data_names, label_names, state_names, fixed_param_names):
     """The four name lists as lists (None: empty), each checked against ``symbol`` the way
     MXNet's modules do (a missing label only warns)."""

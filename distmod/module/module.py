@@ -7,7 +7,8 @@ from ..executor import ExecutorGroup
 from ..ndarray.ndarray import NDArray
 from .. import ndarray as nd
 from .. import model as _model
-from .base_module import BaseModule, checked_input_names, DEFAULT_INIT, default_initializer
+from .base_module import (BaseModule, checked_input_names, check_names_match, DEFAULT_INIT,
+                          default_initializer)
 
 __all__ = ['Module']
 
@@ -199,9 +200,9 @@ class Module(BaseModule):
         self.inputs_need_grad = inputs_need_grad
         data_shapes = _as_descs(data_shapes)
         label_shapes = _as_descs(label_shapes)
-        self._check_names(data_shapes, self._data_names, 'data')
+        check_names_match(self, self._data_names, data_shapes, 'data')
         if label_shapes:
-            self._check_names(label_shapes, self._label_names, 'label')
+            check_names_match(self, self._label_names, label_shapes, 'label')
         else:
             label_shapes = None
         self._data_shapes, self._label_shapes = data_shapes, label_shapes
@@ -236,12 +237,6 @@ class Module(BaseModule):
             self._exec_group.set_params(self._arg_params, self._aux_params)
         if shared_module is not None and shared_module.optimizer_initialized:
             self.borrow_optimizer(shared_module)
-
-    def _check_names(self, descs, names, kind):
-        got = [d.name for d in descs]
-        if sorted(got) != sorted(names):
-            raise MXNetError('Module was created with %s_names=%s but bind got %s shapes for %s'
-                             % (kind, names, kind, got))
 
     def _reset_bind(self):
         self.binded = False

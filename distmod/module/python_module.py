@@ -9,7 +9,7 @@ import logging
 from ..base import MXNetError
 from ..ndarray.ndarray import NDArray
 from .. import ndarray as nd
-from .base_module import BaseModule
+from .base_module import BaseModule, check_names_match
 
 __all__ = ['PythonModule', 'PythonLossModule']
 
@@ -90,17 +90,11 @@ class PythonModule(BaseModule):
             raise MXNetError("PythonModule supports only grad_req='write', got %r" % (grad_req,))
         self.for_training = for_training
         self.inputs_need_grad = inputs_need_grad
-        names = [x[0] for x in data_shapes]
-        if names != list(self._data_names):
-            raise MXNetError('%s.bind: data %s do not match data_names %s'
-                             % (type(self).__name__, names, list(self._data_names)))
+        check_names_match(self, self._data_names, data_shapes, 'data')
         self._data_shapes = data_shapes
         self._label_shapes = label_shapes
         if label_shapes is not None:
-            names = [x[0] for x in label_shapes]
-            if self._label_names is None or names != list(self._label_names):
-                raise MXNetError('%s.bind: labels %s do not match label_names %s'
-                                 % (type(self).__name__, names, self._label_names))
+            check_names_match(self, self._label_names, label_shapes, 'label')
         self._output_shapes = self._compute_output_shapes()
         self.binded = True
 

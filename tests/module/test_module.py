@@ -149,8 +149,8 @@ def test_bad_input_is_named():
     with pytest.raises(mx.MXNetError, match="input with name 'image' is not found"):
         mx.mod.Module(mlp(), data_names=['image'])
     mod = mx.mod.Module(mlp())
-    with pytest.raises(mx.MXNetError, match=r"data_names=\['data'\] but bind got data shapes "
-                                            r"for \['x'\]"):
+    with pytest.raises(mx.MXNetError, match=r"data_shapes don't match names specified by "
+                                            r"data_names \(\['x'\] vs. \['data'\]\)"):
         mod.bind(data_shapes=[('x', (5, 10))])
     mod.bind(data_shapes=[('data', (5, 10))], label_shapes=[('softmax_label', (5,))])
     with pytest.raises(mx.MXNetError, match='fc1_bias is not presented'):
