@@ -27,7 +27,17 @@ from . import module
 from . import module as mod
 from . import lr_scheduler
 from . import monitor
+from . import monitor as mon
 from . import kvstore
 from . import kvstore as kv
 from . import rnn
 from . import test_utils
+from . import util
+from .util import np_shape, is_np_shape, set_np_shape, use_np_shape
+from . import operator
+from . import contrib
+from . import recordio
+from . import image
+from . import profiler
+from . import visualization
+from . import visualization as viz

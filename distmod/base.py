@@ -1,8 +1,8 @@
 """Errors and small helpers shared by every layer of distmod."""
 import numpy as np
 
-__all__ = ['MXNetError', 'DistmodError', 'string_types', 'numeric_types', 'integer_types',
-           'dtype_np', 'dtype_name']
+__all__ = ['MXNetError', 'DistmodError', 'NotImplementedForSymbol', 'string_types',
+           'numeric_types', 'integer_types', 'mx_real_t', 'py_str', 'dtype_np', 'dtype_name']
 
 
 class MXNetError(RuntimeError):
@@ -13,6 +13,37 @@ class MXNetError(RuntimeError):
 
 
 DistmodError = MXNetError
+
+
+class NotImplementedForSymbol(MXNetError):
+    """A function that exists for NDArrays but not for Symbols (MXNet's error).
+
+    ``function`` is the function, ``alias`` the operator it stands for (or None), ``args`` the
+    arguments it was given.
+    """
+
+    def __init__(self, function, alias=None, *args):
+        super().__init__()
+        self.function = getattr(function, '__name__', str(function))
+        self.alias = alias
+        self.args = [str(type(a)) for a in args]
+
+    def __str__(self):
+        msg = 'Function {}'.format(self.function)
+        if self.alias:
+            msg += ' (namely operator "{}")'.format(self.alias)
+        if self.args:
+            msg += ' with arguments ({})'.format(', '.join(self.args))
+        return msg + ' is not implemented for Symbol and only available in NDArray.'
+
+
+#: MXNet's default real type.
+mx_real_t = np.float32
+
+
+def py_str(x):
+    """``bytes`` (a C string) as ``str``; a ``str`` is returned as it is."""
+    return x.decode('utf-8') if isinstance(x, (bytes, bytearray)) else x
 
 string_types = (str,)
 numeric_types = (float, int, np.generic)

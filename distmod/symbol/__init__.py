@@ -32,3 +32,25 @@ def zeros(shape, dtype=None, **kwargs):
                  if k.startswith('__') and k.endswith('__')})
     params = dict(kwargs, shape=shape, dtype=dtype if dtype is not None else 'float32')
     return _create('_zeros', [], params, name=name, attr=attr or None)
+
+
+def _operator_namespaces():
+    """``mx.sym.contrib``, ``mx.sym.linalg``, ``mx.sym._internal``...: modules of the
+    operators MXNet files under those names (``_contrib_Foo`` is ``contrib.Foo``)."""
+    import sys
+    import types
+    from ..ops import registry
+    functions = _symbol.generated_functions()
+    for ns, names in registry.namespaces().items():
+        full = '%s.%s' % (__name__, ns)
+        module = sys.modules.get(full) or globals().get(ns)
+        if not isinstance(module, types.ModuleType):
+            module = types.ModuleType(full, 'mx.sym.%s: MXNet\'s %s operators.' % (ns, ns))
+            sys.modules[full] = module
+            globals()[ns] = module
+        for public, op_name in names.items():
+            if not hasattr(module, public):
+                setattr(module, public, functions[op_name])
+
+
+_operator_namespaces()

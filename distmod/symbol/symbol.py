@@ -365,7 +365,8 @@ class Symbol:
         return _create('abs', [self], {})
 
     def __bool__(self):
-        raise NotImplementedError('a Symbol has no truth value')
+        from ..base import NotImplementedForSymbol
+        raise NotImplementedForSymbol(self.__bool__, 'bool')
 
     # ---- inference ---------------------------------------------------------------------
     def _given(self, args, kwargs, what):

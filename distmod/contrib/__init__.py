@@ -1,0 +1,1 @@
+"""``mx.contrib``: MXNet's contributed pieces."""

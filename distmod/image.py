@@ -1,0 +1,1 @@
+"""``mx.image``: image decoding and augmentation, ImageIter."""

@@ -1,0 +1,1 @@
+"""``mx.operator``: operators written in Python (CustomOp, CustomOpProp, register)."""

@@ -1,0 +1,1 @@
+"""``Custom``: operators written in Python (``mx.operator.CustomOp``) as registry entries."""

@@ -1,0 +1,1 @@
+"""Operators of sparse storage (``row_sparse``, ``csr``)."""

@@ -1,0 +1,1 @@
+"""Spatial sampling: GridGenerator, BilinearSampler, SpatialTransformer."""

@@ -1,0 +1,1 @@
+"""``mx.profiler``: operator timings written as Chrome-trace JSON."""

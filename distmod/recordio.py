@@ -1,0 +1,1 @@
+"""``mx.recordio``: MXNet's RecordIO files (``.rec``, ``.idx``)."""

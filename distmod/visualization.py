@@ -1,0 +1,1 @@
+"""``mx.viz``: print_summary and plot_network."""
