@@ -1,7 +1,8 @@
 """Random state shared by operators (Dropout) and initializers; ``mx.random.seed`` resets it."""
 import numpy as np
 
-__all__ = ['seed', 'generator']
+__all__ = ['seed', 'generator', 'uniform', 'normal', 'randn', 'randint', 'shuffle',
+           'multinomial']
 
 _state = {'seed': None, 'np': np.random.default_rng(), 'gpu': {}}
 
@@ -27,3 +28,40 @@ def generator(xp=np):
         gen = xp.random.default_rng(s if s is None else s + dev)
         _state['gpu'][dev] = gen
     return gen
+
+
+# ``mx.random.uniform`` and friends are MXNet's NDArray samplers (``mx.nd.random``).
+def uniform(*args, **kwargs):
+    """``mx.nd.random.uniform``: samples of U(low, high) as an NDArray."""
+    from .ndarray import random as _nd_random
+    return _nd_random.uniform(*args, **kwargs)
+
+
+def normal(*args, **kwargs):
+    """``mx.nd.random.normal``: samples of N(loc, scale^2) as an NDArray."""
+    from .ndarray import random as _nd_random
+    return _nd_random.normal(*args, **kwargs)
+
+
+def randn(*shape, **kwargs):
+    """Standard normal samples of the given shape (``loc``/``scale`` keywords too)."""
+    loc, scale = kwargs.pop('loc', 0), kwargs.pop('scale', 1)
+    return normal(loc, scale, shape=shape or None, **kwargs)
+
+
+def randint(*args, **kwargs):
+    """``mx.nd.random.randint``: integers in [low, high)."""
+    from .ndarray import random as _nd_random
+    return _nd_random.randint(*args, **kwargs)
+
+
+def shuffle(*args, **kwargs):
+    """``mx.nd.random.shuffle``: the array with its first axis permuted."""
+    from .ndarray import random as _nd_random
+    return _nd_random.shuffle(*args, **kwargs)
+
+
+def multinomial(*args, **kwargs):
+    """``mx.nd.random.multinomial``: draws from categorical distributions."""
+    from .ndarray import random as _nd_random
+    return _nd_random.multinomial(*args, **kwargs)

@@ -851,3 +851,89 @@ def get_mnist_iterator(batch_size, input_shape, num_parts=1, part_index=0):
                     input_shape=input_shape, batch_size=batch_size, flat=flat,
                     num_parts=num_parts, part_index=part_index)
     return train, val
+
+
+# ---- the same graph on several contexts or dtypes -------------------------------------------
+_CONSISTENCY_TOL = {np.dtype(np.float16): 1e-1, np.dtype(np.float32): 1e-3,
+                    np.dtype(np.float64): 1e-5, np.dtype(np.uint8): 0, np.dtype(np.int32): 0,
+                    np.dtype(np.int64): 0}
+
+
+def check_consistency(sym, ctx_list, scale=1.0, grad_req='write', arg_params=None,
+                      aux_params=None, tol=None, raise_on_err=True, ground_truth=None,
+                      equal_nan=False, use_uniform=False, rand_type=np.float64):
+    """Bind ``sym`` (or one symbol per entry) once per entry of ``ctx_list`` (dicts of ``ctx``,
+    input shapes and an optional ``type_dict``), give every executor the same random inputs
+    (normal times ``scale``, or uniform with ``use_uniform``), run forward and backward with
+    the same head gradients, and compare each executor's outputs and gradients with the most
+    precise one's (or ``ground_truth``) within ``tol`` (per dtype, or one number).  Returns
+    the reference: ``{name: array}`` for outputs (by output name) and gradients."""
+    if isinstance(sym, (list, tuple)):
+        syms = list(sym)
+        if len(syms) != len(ctx_list):
+            raise ValueError('check_consistency: %d symbols for %d contexts'
+                             % (len(syms), len(ctx_list)))
+    else:
+        syms = [sym] * len(ctx_list)
+    if tol is None:
+        tol = _CONSISTENCY_TOL
+    elif not isinstance(tol, dict):
+        tol = {dt: tol for dt in _CONSISTENCY_TOL}
+    executors = []
+    for s, spec in zip(syms, ctx_list):
+        spec = dict(spec)
+        ctx = spec.pop('ctx')
+        type_dict = spec.pop('type_dict', None)
+        executors.append(s.simple_bind(ctx, grad_req=grad_req, type_dict=type_dict, **spec))
+    first = executors[0]
+    arg_params = dict(arg_params or {})
+    aux_params = dict(aux_params or {})
+    for name, arr in first.arg_dict.items():
+        if name not in arg_params:
+            arg_params[name] = (np.random.uniform(-scale, scale, arr.shape) if use_uniform
+                                else np.random.normal(size=arr.shape) * scale).astype(rand_type)
+    for name, arr in first.aux_dict.items():
+        if name not in aux_params:
+            aux_params[name] = np.zeros(arr.shape, dtype=rand_type)
+    for exe in executors:
+        for name, arr in exe.arg_dict.items():
+            arr[:] = _numpy(arg_params[name]).astype(arr.dtype)
+        for name, arr in exe.aux_dict.items():
+            arr[:] = _numpy(aux_params[name]).astype(arr.dtype)
+    dtypes = [np.dtype(e.outputs[0].dtype) if e.outputs else np.dtype(np.float32)
+              for e in executors]
+    order = [np.dtype(t) for t in (np.float16, np.float32, np.float64)]
+    ref = max(range(len(executors)),
+              key=lambda i: order.index(dtypes[i]) if dtypes[i] in order else -1)
+    for exe in executors:
+        exe.forward(is_train=grad_req != 'null')
+    head_grads = [np.random.normal(size=o.shape) for o in first.outputs]
+    if grad_req != 'null':
+        for exe in executors:
+            exe.backward([_nd_array(g, ctx=o.context, dtype=o.dtype)
+                          for g, o in zip(head_grads, exe.outputs)])
+    names = executors[ref].symbol.list_outputs()
+    if ground_truth is None:
+        ground_truth = {n: o.asnumpy() for n, o in zip(names, executors[ref].outputs)}
+        if grad_req != 'null':
+            ground_truth.update({n: g.asnumpy() for n, g in executors[ref].grad_dict.items()
+                                 if g is not None})
+    for i, exe in enumerate(executors):
+        if i == ref and ground_truth is not None and grad_req == 'null':
+            continue
+        t = tol.get(dtypes[i], 1e-3) if isinstance(tol, dict) else tol
+        pairs = list(zip(names, exe.outputs))
+        if grad_req != 'null':
+            pairs += [(n, g) for n, g in exe.grad_dict.items() if g is not None]
+        for name, arr in pairs:
+            if name not in ground_truth:
+                continue
+            try:
+                assert_almost_equal(ground_truth[name], arr.asnumpy(), rtol=t, atol=t,
+                                    names=('reference %s' % name, 'context %d %s' % (i, name)),
+                                    equal_nan=equal_nan)
+            except AssertionError:
+                if raise_on_err:
+                    raise
+                logging.warning('check_consistency: %s on context %d differs', name, i)
+    return ground_truth

@@ -8,10 +8,11 @@ training step allocates nothing beyond what the array library itself must.
 """
 import numpy as np
 
+from .. import profiler
 from ..base import MXNetError, dtype_np
 from ..context import Context
 from ..ndarray.ndarray import NDArray, _wrap, _to_module
-from .plan import compile_plan
+from .plan import compile_plan, eliminate_common_expr, _cse_enabled
 
 __all__ = ['Executor', 'simple_bind', 'bind_shapes_and_types']
 
@@ -63,7 +64,8 @@ class Executor:
     Made by ``Symbol.simple_bind`` or ``Symbol.bind``; see those for the arguments.
     """
 
-    def __init__(self, symbol, ctx, args, args_grad=None, grad_req='write', aux_states=None):
+    def __init__(self, symbol, ctx, args, args_grad=None, grad_req='write', aux_states=None,
+                 _reshaped_from=None):
         if not isinstance(ctx, Context):
             raise MXNetError('bind: ctx must be a Context, got %r' % (ctx,))
         self._symbol = symbol
@@ -85,7 +87,9 @@ class Executor:
         self._monitor = None
         self._grad_ready = None
         self._ready_index = None
+        self._reshaped_from = _reshaped_from
         self._compile()
+        self._reshaped_from = None
 
     def _nd(self, a, what):
         if isinstance(a, NDArray):
@@ -99,10 +103,17 @@ class Executor:
 
     # ---- compile -----------------------------------------------------------------------
     def _compile(self):
-        self._graph = graph = self._symbol.graph()
+        old = self._reshaped_from
+        if old is not None:
+            self._optimized = old._optimized      # the same nodes: the memory is shared
+        else:
+            self._optimized = eliminate_common_expr(self._symbol) if _cse_enabled() \
+                else self._symbol
+        self._graph = graph = self._optimized.graph()
         plan = compile_plan(graph, self._ctx, [a._data for a in self.arg_arrays],
                             [None if g is None else g._data for g in self.grad_arrays],
-                            self._grad_req, [a._data for a in self.aux_arrays])
+                            self._grad_req, [a._data for a in self.aux_arrays],
+                            shared=old._plan if old is not None else None)
         self._plan = plan
         self.outputs = [_wrap(o, self._ctx) for o in plan.outputs]
         self._map_ready()
@@ -134,7 +145,10 @@ class Executor:
                                      'with %s' % (name, value.shape, dst.shape))
                 dst._data[...] = value
         xp = self._xp
-        if self._monitor is None:
+        prof = profiler.symbolic         # the profiler's one cost when it is off
+        if prof is not None:
+            self._forward_profiled(prof, is_train)
+        elif self._monitor is None:
             for fwd, ins, outs, aux in self._plan.forward:
                 fwd(xp, ins, outs, aux, is_train)
         else:
@@ -163,6 +177,10 @@ class Executor:
         for target, hg in plan.head_resets:
             target[...] = hg
         ready = self._grad_ready
+        prof = profiler.symbolic
+        if prof is not None:
+            self._backward_profiled(prof, ready)
+            return
         if ready is None:
             for bwd, ograds, ins, outs, igrads, aux, accum in plan.backward:
                 bwd(xp, ograds, ins, outs, igrads, aux)
@@ -178,6 +196,48 @@ class Executor:
                 target += temp
             for i in done:
                 ready(i)
+
+    # ---- profiler ----------------------------------------------------------------------
+    def _forward_profiled(self, prof, is_train):
+        """``forward`` while ``mx.profiler`` records: the same calls, each one timed."""
+        xp, clock = self._xp, prof.clock
+        record = prof.operator_recorder(self._ctx)
+        start = clock()
+        for step in self._plan.steps:
+            t0 = clock()
+            step.op.forward(xp, step.ins, step.outs, step.aux, is_train)
+            record(step.op.name, step.node.name, t0)
+            if self._monitor is not None:
+                self._monitor_step(step)
+        prof.api('MXExecutorForward', start)
+
+    def _backward_profiled(self, prof, ready):
+        """The operator loop of ``backward`` while ``mx.profiler`` records, each call timed
+        as ``_backward_NAME`` (MXNet's name)."""
+        xp, clock, plan = self._xp, prof.clock, self._plan
+        record = prof.operator_recorder(self._ctx)
+        # plan.backward holds the steps that have a backward, in reverse forward order
+        steps = [s for s in reversed(plan.steps) if s.igrads is not None]
+        if len(steps) != len(plan.backward):
+            steps = [None] * len(plan.backward)
+        after = self._ready_after if ready is not None else [()] * len(plan.backward)
+        start = clock()
+        if ready is not None:
+            for i in self._ready_first:
+                ready(i)
+        for (bwd, ograds, ins, outs, igrads, aux, accum), step, done in zip(
+                plan.backward, steps, after):
+            t0 = clock()
+            bwd(xp, ograds, ins, outs, igrads, aux)
+            for target, temp in accum:
+                target += temp
+            if step is None:
+                record('_backward', None, t0)
+            else:
+                record('_backward_' + step.op.name, step.node.name, t0)
+            for i in done:
+                ready(i)
+        prof.api('MXExecutorBackwardEx', start)
 
     def set_grad_ready_callback(self, callback, index=None):
         """Call ``callback(k)`` during ``backward`` as soon as a gradient is final.
@@ -281,10 +341,19 @@ class Executor:
                  zip(self._arg_names, self.grad_arrays, arg_shapes)]
         aux = [share(n, a, s, 'auxiliary state') for n, a, s in
                zip(self._aux_names, self.aux_arrays, aux_shapes)]
-        return Executor(self._symbol, self._ctx, args, grads, self._grad_req, aux)
+        return Executor(self._symbol, self._ctx, args, grads, self._grad_req, aux,
+                        _reshaped_from=self)
+
+    def get_optimized_symbol(self):
+        """The graph this executor runs: the bound symbol after common expressions were
+        merged (``MXNET_ELIMINATE_COMMON_EXPR=0`` keeps it as bound)."""
+        return self._optimized
 
     def debug_str(self):
-        return self._symbol.debug_str()
+        """The graph, then the memory the plan takes (MXNet's ``Total N MB allocated``)."""
+        plan = self._plan
+        return '%s\nTotal %d MB allocated\nTotal %d TempSpace resource requested\n' % (
+            self._optimized.debug_str(), plan.bytes >> 20, 0)
 
 
 def bind_shapes_and_types(symbol, shapes, type_dict=None):

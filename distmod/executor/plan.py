@@ -56,16 +56,21 @@ class Plan:
 
 
 def _differentiable_inputs(step):
+    """``(position, entry)`` of the inputs a gradient flows to (none through an operator whose
+    backward is zero, such as BlockGrad: nothing upstream needs a backward for it)."""
+    if getattr(step.op, 'zero_gradient', False):
+        return []
     names = step.op.list_arguments()
-    return [(j, (id(s), i)) for j, (s, i) in enumerate(step.node.inputs[:len(step.ins)])
+    return [(j, (id(s), i)) for j, (s, i) in enumerate(step.node.inputs[:len(names)])
             if names[j] not in step.op.nondiff]
 
 
-def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays):
+def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays, shared=None):
     """The :class:`Plan` for ``graph`` bound to these raw arrays on ``ctx``.
 
     ``arg_arrays``/``aux_arrays`` are raw arrays in ``graph.arguments``/``graph.auxiliary``
     order; ``grad_arrays`` a raw array or None per argument, ``grad_req`` its request.
+    ``shared``: the plan of an executor this one reshapes (its memory is taken again).
     """
     xp = ctx.xp
     given = {n.name: a.shape for n, a in zip(graph.arguments, arg_arrays)}
@@ -101,7 +106,8 @@ def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays):
                 raise MXNetError("bind: cannot infer the shape of output %d of operator "
                                  "'%s' (%s)" % (i, node.name, node.op.name))
     with ctx.device():
-        _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req)
+        _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req,
+                          shared.pool.base_of if shared is not None else None)
         for step in steps:
             node = step.node
             nargs = node.num_args()
@@ -115,18 +121,21 @@ def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays):
     return plan
 
 
-def _needs_gradient(steps, req):
-    """The entries whose gradient backward computes (from the arguments that want one)."""
+def _needs_gradient(steps, req, heads):
+    """The entries whose gradient backward computes: those that depend on an argument that
+    wants a gradient and that a head's gradient reaches (not through a BlockGrad)."""
     needs = {k for k, r in req.items() if r != 'null'}
     for step in steps:
-        names = step.op.list_arguments()
-        if any((id(s), i) in needs and names[j] not in step.op.nondiff
-               for j, (s, i) in enumerate(step.node.inputs[:len(names)])):
+        if any(key in needs for _, key in _differentiable_inputs(step)):
             needs.update((id(step.node), i) for i in range(step.node.num_outputs()))
-    return needs
+    reach = set(heads)
+    for step in reversed(steps):
+        if any((id(step.node), i) in reach for i in range(step.node.num_outputs())):
+            reach.update(key for _, key in _differentiable_inputs(step))
+    return needs & reach
 
 
-def _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req):
+def _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req, prefer=None):
     """Give every operator output a buffer, reusing memory where the values are dead.
 
     A value must live until its last reader in forward, and, when a step whose backward
@@ -136,7 +145,7 @@ def _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req):
     training keeps what backward needs plus that; the gradients of operator outputs come
     from the same pool in backward.
     """
-    needs = _needs_gradient(steps, req)
+    needs = _needs_gradient(steps, req, [(id(n), i) for n, i in graph.heads])
     kept = {(id(n), i) for n, i in graph.heads}
     for step in steps:
         node = step.node
@@ -154,18 +163,38 @@ def _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req):
         for src, i in step.node.inputs:
             last_read[(id(src), i)] = k
     produced = {(id(step.node), i) for step in steps for i in range(step.node.num_outputs())}
-    pool = plan.pool = _Pool(xp)
+    pool = plan.pool = _Pool(xp, prefer)
+    heads = {(id(n), i) for n, i in graph.heads}
     for k, step in enumerate(steps):
         node = step.node
-        for i in range(node.num_outputs()):
+        start = 0
+        twice = {(id(s), i) for s, i in node.inputs
+                 if sum(1 for t in node.inputs if (id(t[0]), t[1]) == (id(s), i)) > 1}
+        for j in getattr(step.op, 'inplace_inputs', ()) if SHARE_MEMORY else ():
+            # the output may take this input's buffer: its value dies here (nothing kept)
+            src, i = node.inputs[j]
+            key, out = (id(src), i), (id(node), 0)
+            if key in produced and key not in kept and key not in heads and \
+                    key not in twice and last_read.get(key) == k and \
+                    tuple(shapes[out]) == val[key].shape and \
+                    dtype_np(types.get(out) or 'float32') == val[key].dtype:
+                val[out] = val[key]
+                pool.hand_over(val[key], val[out])
+                produced_here = key
+                start = 1
+                break
+        else:
+            produced_here = None
+        for i in range(start, node.num_outputs()):
             key = (id(node), i)
-            val[key] = pool.take(shapes[key], dtype_np(types.get(key) or 'float32'))
+            val[key] = pool.take(shapes[key], dtype_np(types.get(key) or 'float32'),
+                                 key=key)
         # values read for the last time here (or never read) are dead unless kept
         dead = {(id(s), i) for s, i in node.inputs if last_read.get((id(s), i)) == k}
         dead.update((id(node), i) for i in range(node.num_outputs())
                     if (id(node), i) not in last_read)
         for key in dead:
-            if key in produced and key not in kept:
+            if key in produced and key not in kept and key != produced_here:
                 pool.give(val[key])
 
 
@@ -174,32 +203,58 @@ class _Pool:
     request of its dtype that fits (the smallest such).  ``bytes``: all bases' size;
     ``requested``: what one buffer per request would take."""
 
-    def __init__(self, xp):
+    def __init__(self, xp, prefer=None):
         self.xp = xp
         self.free = {}          # dtype -> [base], smallest first
         self.base = {}          # id(view) -> (base, view)
         self.bytes = self.requested = 0
+        # reshape: the old plan's bases, taken again for the same entries where they fit, so
+        # the new executor shares the old one's memory (as MXNet's reshape does)
+        self.prefer = dict(prefer or {})
+        self.base_of = {}       # entry -> base, for a later reshape
+        self._busy = set()      # ids of the bases handed out now
+        self._counted = {}      # id -> base: every base this plan uses (in ``bytes``)
 
-    def take(self, shape, dtype):
+    def take(self, shape, dtype, key=None):
         shape = tuple(shape)
         n = int(np.prod(shape, dtype=np.int64))
         free = self.free.get(dtype, [])
-        pick = next((j for j, b in enumerate(free) if b.size >= n), None)
-        if pick is None:
-            base = self.xp.empty(max(n, 1), dtype=dtype)
-            self.bytes += base.nbytes
+        base = self.prefer.get(key)
+        if base is not None and (base.size < n or base.dtype != dtype or
+                                 id(base) in self._busy):
+            base = None
+        if base is not None:
+            for j, b in enumerate(free):
+                if b is base:
+                    del free[j]
+                    break
         else:
-            base = free.pop(pick)
+            pick = next((j for j, b in enumerate(free) if b.size >= n), None)
+            if pick is None:
+                base = self.xp.empty(max(n, 1), dtype=dtype)
+            else:
+                base = free.pop(pick)
+        if id(base) not in self._counted:
+            self._counted[id(base)] = base
+            self.bytes += base.nbytes
         view = base[:n].reshape(shape)
         self.base[id(view)] = (base, view)
+        self._busy.add(id(base))
+        if key is not None:
+            self.base_of[key] = base
         self.requested += view.nbytes
         return view
+
+    def hand_over(self, view, new_view):
+        """``new_view`` (another entry's value) now owns ``view``'s memory."""
+        self.requested += new_view.nbytes
 
     def give(self, view):
         """``view``'s memory may be handed out again (nothing reads it any more)."""
         if not SHARE_MEMORY:
             return
         base, _ = self.base.pop(id(view))
+        self._busy.discard(id(base))
         free = self.free.setdefault(base.dtype, [])
         free.append(base)
         free.sort(key=lambda b: b.size)
@@ -207,11 +262,13 @@ class _Pool:
 
 def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
     """Decide every gradient buffer and which backward steps run, once."""
-    needs = _needs_gradient(plan.steps, req)
     heads = [(id(n), i) for n, i in graph.heads]
+    needs = _needs_gradient(plan.steps, req, heads)
     # Consumers of every entry, in backward order (reverse topological).
     consumers = {}
     for step in reversed(plan.steps):
+        if not any((id(step.node), i) in needs for i in range(len(step.outs))):
+            continue              # its backward does not run: it writes no gradient
         for j, key in _differentiable_inputs(step):
             if key in needs:
                 consumers.setdefault(key, []).append((step, j))
@@ -260,14 +317,14 @@ def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
             if (step, j) not in users:
                 continue
             if key not in grad_of:      # first writer: an operator output's gradient
-                grad_of[key] = pool.take(val[key].shape, val[key].dtype)
+                grad_of[key] = pool.take(val[key].shape, val[key].dtype, key=('grad',) + key)
                 pooled.add(key)
             target = grad_of[key]
             first = users[0] == (step, j)
             if first and key not in head_keys and req.get(key, 'write') != 'add':
                 step.igrads[j] = target
             else:
-                temp = pool.take(target.shape, target.dtype)
+                temp = pool.take(target.shape, target.dtype, key=('temp', id(step.node), j))
                 temps.append(temp)
                 step.igrads[j] = temp
                 accum.append((target, temp))
@@ -322,3 +379,58 @@ def backward_order(graph, names):
                 first_use.setdefault(src.name, k)
     position = {n.name: i for i, n in enumerate(graph.arguments)}
     return sorted(names, key=lambda n: (-first_use.get(n, -1), -position.get(n, 0)))
+
+
+#: Merge identical operator nodes at bind (``MXNET_ELIMINATE_COMMON_EXPR=0`` turns it off).
+def _cse_enabled():
+    return os.environ.get('MXNET_ELIMINATE_COMMON_EXPR', '1') != '0'
+
+
+def _deterministic(node):
+    """An operator node whose output is fixed by its inputs and parameters (not random, no
+    auxiliary state it updates)."""
+    name = node.op.name
+    if name.startswith(('_random_', '_sample_', 'random_', 'sample_')) or \
+            name in ('Dropout', '_shuffle'):
+        return False
+    return not node.proto().list_auxiliary_states()
+
+
+def eliminate_common_expr(symbol):
+    """``symbol`` with identical operator nodes merged: same operator, parameters,
+    attributes and inputs (after merging), when deterministic.  Outputs that would become one
+    entry stay apart (MXNet then inserts a copy; the net count is the same).  Returns
+    ``symbol`` itself when nothing merges."""
+    from ..symbol.symbol import Node, Symbol
+    graph = symbol.graph()
+    heads = {(id(n), i) for n, i in graph.heads}
+    rep = {}            # id(node) -> the node standing for it
+    seen = {}
+    merged = False
+    for node in graph.nodes:
+        if node.op is None:
+            rep[id(node)] = node
+            continue
+        inputs = [(rep[id(s)], i) for s, i in node.inputs]
+        key = None
+        if _deterministic(node):
+            key = (node.op, tuple(sorted(node.attrs.items())),
+                   tuple(sorted(node.extra.items())),
+                   tuple((id(s), i) for s, i in inputs))
+        other = seen.get(key) if key is not None else None
+        if other is not None and not any((id(node), i) in heads
+                                         for i in range(node.num_outputs())):
+            rep[id(node)] = other
+            merged = True
+            continue
+        if any(s is not o for (s, _), (o, _) in zip(inputs, node.inputs)):
+            new = Node(node.op, node.name, dict(node.attrs), dict(node.extra), inputs)
+            new._proto = node._proto
+            rep[id(node)] = new
+        else:
+            rep[id(node)] = node
+        if key is not None and key not in seen:
+            seen[key] = rep[id(node)]
+    if not merged:
+        return symbol
+    return Symbol([(rep[id(n)], i) for n, i in graph.heads])

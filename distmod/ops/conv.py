@@ -340,11 +340,28 @@ class Convolution(_ConvBase):
         out = []
         for x, k, s, d, p in zip(spatial, self.kernel, self.stride_, self.dilate_, self.pad_):
             span = d * (k - 1) + 1
+            if x == 0:                  # unknown (MXNet's partial shapes): unknown output
+                out.append(0)
+                continue
             if span > x + 2 * p:
                 raise InferError('kernel=%s (dilate=%s) exceeds data of shape %s padded by %s'
                                  % (tuple(self.kernel), self.dilate_, dshape, self.pad_))
             out.append((x + 2 * p - span) // s + 1)
         return self._shapes(dshape, n, (self.num_filter, c // self.num_group), out)
+
+    def infer_shape_backward(self, in_shapes, out_shapes):
+        """The data's unknown batch size and spatial sizes (0) from the output's (the size a
+        stride of 1 gives back exactly; MXNet fills in the same)."""
+        d, o = in_shapes[0], out_shapes[0]
+        if d is None or o is None or len(d) != len(o):
+            return in_shapes
+        n, c, spatial = self._split(tuple(d))
+        on, _, ospatial = self._split(tuple(o))
+        sizes = []
+        for x, y, k, s, dl, p in zip(spatial, ospatial, self.kernel, self.stride_,
+                                     self.dilate_, self.pad_):
+            sizes.append((y - 1) * s + dl * (k - 1) + 1 - 2 * p if x == 0 and y else x)
+        return [self._join(on if n == 0 else n, c, sizes)] + list(in_shapes[1:])
 
     def _geometry(self, x, y):
         n, c, spatial = self._split(x.shape)

@@ -1,6 +1,6 @@
 """Checked inference for one operator instance, shared by symbols, executors and ``mx.nd``."""
 from ..base import MXNetError, dtype_name
-from .registry import InferError
+from .registry import InferError, Operator
 
 
 def _known(shape):
@@ -90,7 +90,11 @@ def infer_op_shapes(op, node_name, in_shapes, out_shapes=None, aux_shapes=None, 
     ins = merge('argument', args, in_shapes, got_in, 0)
     outs = merge('output', outn, out_shapes, got_out)
     back = getattr(op, 'infer_shape_backward', None)
-    if back is not None and any(s is not None for s in outs):
+    if back is None and type(op).infer_shape is Operator.infer_shape and outs and \
+            outs[0] is not None:
+        # the default: every input has the output's shape, so the output tells them
+        ins = merge('argument', args, ins, [outs[0]] * len(ins), 0)
+    elif back is not None and any(s is not None for s in outs):
         ins = merge('argument', args, ins, back(ins, outs), 0)
     return ins, outs, merge('auxiliary state', auxn, aux_shapes, got_aux, len(args))
 

@@ -425,8 +425,17 @@ class Symbol:
         return res
 
     def infer_shape_partial(self, *args, **kwargs):
-        """Like ``infer_shape`` but unknown shapes come back as ``()``."""
-        res = self._shape_lists(self._infer_shapes(self._given(args, kwargs, 'infer_shape')))
+        """Like ``infer_shape`` but unknown shapes come back as ``()`` and unknown dimensions
+        as 0 (under ``mx.util.np_shape(True)``: ``None`` and -1)."""
+        from ..util import is_np_shape
+        given = self._given(args, kwargs, 'infer_shape')
+        if is_np_shape():
+            given = {k: None if v is None else tuple(0 if d == -1 else d for d in v)
+                     for k, v in given.items()}
+        res = self._shape_lists(self._infer_shapes(given))
+        if is_np_shape():
+            return tuple([None if s is None else tuple(-1 if d == 0 else d for d in s)
+                          for s in lst] for lst in res)
         return tuple([s if s is not None else () for s in lst] for lst in res)
 
     def _infer_types(self, given):
@@ -507,6 +516,24 @@ class Symbol:
         return simple_bind(self, ctx, grad_req, type_dict, shared_arg_names, shared_exec,
                            shared_buffer, kwargs)
 
+    def eval(self, ctx=None, **kwargs):
+        """Bind to the arrays given by name and run forward once; returns the outputs
+        (a list of NDArrays), as MXNet's ``Symbol.eval``."""
+        from ..context import current_context
+        exe = self.bind(ctx if ctx is not None else current_context(), kwargs)
+        return exe.forward(is_train=False)
+
+    def _gen_atomic_symbol(self):
+        """The head operator alone, over fresh variables named after its inputs."""
+        node = self._outputs[0][0]
+        if node.op is None:
+            return Symbol([(Node(None, node.name, extra=dict(node.extra)), 0)])
+        proto = node.proto()
+        names = proto.list_arguments() + proto.list_auxiliary_states()
+        inputs = [(Node(None, n), 0) for n in names]
+        head = Node(node.op, node.name, dict(node.attrs), dict(node.extra), inputs)
+        return Symbol([(head, i) for i in range(head.num_outputs())])
+
     def bind(self, ctx, args, args_grad=None, grad_req='write', aux_states=None,
              group2ctx=None, shared_exec=None):
         """Bind to given arrays (list in ``list_arguments()`` order, or dict by name)."""
@@ -528,13 +555,24 @@ def _fluent(name):
     def method(self, *args, **kwargs):
         return _call_op(name, (self,) + args, kwargs)
     method.__name__ = name
+    method.__doc__ = 'Same as ``mx.sym.%s(self, ...)`` (a fluent method, as in MXNet).' % name
     return method
 
 
-for _m in ('flatten', 'sum', 'mean', 'max', 'min', 'prod', 'norm', 'transpose', 'expand_dims',
-           'swapaxes', 'exp', 'log', 'sqrt', 'square', 'abs', 'clip', 'softmax', 'log_softmax',
-           'slice_axis', 'slice', 'split', 'relu', 'sigmoid', 'tanh', 'zeros_like',
-           'ones_like', 'dot', 'sign', 'reciprocal'):
+#: MXNet 1.9's fluent methods of Symbol (``x.sum(axis=1)`` is ``mx.sym.sum(x, axis=1)``).
+FLUENT_METHODS = (
+    'abs', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh', 'argmax',
+    'argmax_channel', 'argmin', 'argsort', 'broadcast_axes', 'broadcast_like', 'broadcast_to',
+    'cast', 'cbrt', 'ceil', 'clip', 'cos', 'cosh', 'degrees', 'depth_to_space', 'diag', 'dot',
+    'exp', 'expand_dims', 'expm1', 'fix', 'flatten', 'flip', 'floor', 'log', 'log10', 'log1p',
+    'log2', 'log_softmax', 'max', 'mean', 'min', 'nanprod', 'nansum', 'norm', 'one_hot',
+    'ones_like', 'pad', 'pick', 'prod', 'radians', 'rcbrt', 'reciprocal', 'relu', 'repeat',
+    'reshape_like', 'rint', 'round', 'rsqrt', 'shape_array', 'sigmoid', 'sign', 'sin', 'sinh',
+    'size_array', 'slice', 'slice_axis', 'slice_like', 'softmax', 'softmin', 'sort',
+    'space_to_depth', 'split', 'split_v2', 'sqrt', 'square', 'squeeze', 'sum', 'swapaxes',
+    'take', 'tan', 'tanh', 'tile', 'topk', 'transpose', 'trunc', 'zeros_like')
+
+for _m in FLUENT_METHODS:
     setattr(Symbol, _m, _fluent(_m))
 
 
@@ -552,7 +590,7 @@ def _create(op_name, inputs, params, name=None, attr=None, named=None):
     cls = registry.get(op_name)
     op = cls(params)
     name = _name.current().get(name, op_name.lower())
-    extra = _scope_attrs(attr, "operator '%s' (%s)" % (name, cls.name))
+    extra = _scope_attrs(_hidden_as_dunder(attr or {}), "operator '%s' (%s)" % (name, cls.name))
     arg_names = op.list_arguments()
     aux_names = op.list_auxiliary_states()
     named = dict(named or {})
@@ -580,10 +618,31 @@ def _create(op_name, inputs, params, name=None, attr=None, named=None):
     return Symbol([(node, i) for i in range(op.output_count())])
 
 
+def _hidden_as_dunder(attrs):
+    """MXNet's hidden attribute keys (``lr_mult``, ``ctx_group``...) stored as ``__key__``."""
+    return {('__%s__' % k if k in HIDDEN_KEYS else k): str(v) for k, v in attrs.items()}
+
+
+def _attribute_keywords(kwargs, skip=()):
+    """Pop the keyword arguments that are attributes, not parameters: ``__dunder__`` keys and
+    MXNet's hidden keys given plainly (``lr_mult=2``, ``ctx_group='dev1'``), as ``__key__``;
+    names in ``skip`` (the operator's parameters) stay."""
+    out = {}
+    for k in list(kwargs):
+        if k in skip:
+            continue
+        if (k.startswith('__') and k.endswith('__')) or k in HIDDEN_KEYS:
+            out['__%s__' % k if k in HIDDEN_KEYS else k] = str(kwargs.pop(k))
+    return out
+
+
 def _call_op(op_name, args, kwargs):
     cls = registry.get(op_name)
     name = kwargs.pop('name', None)
     attr = kwargs.pop('attr', None)
+    keyword_attrs = _attribute_keywords(kwargs, skip=cls.params)
+    if keyword_attrs:
+        attr = dict(attr or {}, **keyword_attrs)
     from ..ndarray.op import split_call
     params, inputs, named = split_call(cls, args, kwargs, lambda a: isinstance(a, Symbol))
     registry.check_input_names(cls, named)
@@ -612,7 +671,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
     """
     if not isinstance(name, str):
         raise TypeError('Expect a string for variable `name`')
-    extra = _attribute.current().get(attr)
+    extra = _hidden_as_dunder(_attribute.current().get(attr))
     if shape is not None:
         extra['__shape__'] = str(tuple(shape))
     if lr_mult is not None:

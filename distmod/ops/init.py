@@ -1,0 +1,1 @@
+"""Operators without inputs that make arrays: _ones, _full, _arange, _linspace."""
