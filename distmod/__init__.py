@@ -25,6 +25,7 @@ from . import optimizer
 from . import callback
 from . import module
 from . import module as mod
+model.FeedForward = module.FeedForward    # MXNet's home of the older interface
 from . import lr_scheduler
 from . import monitor
 from . import monitor as mon

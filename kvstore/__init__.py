@@ -18,8 +18,11 @@ __all__ = ['create', 'KVStoreError', 'LocalStore', 'DistSyncStore', 'BucketAllre
            'FusedAllreduce', 'LocalBuckets', 'SUPPORTED', 'atomic_write', 'signature',
            'DEFAULT_BUCKET_BYTES', 'OVERLAP']
 
-#: The store names ``create`` knows.
-SUPPORTED = ('local', 'device', 'dist_sync', 'dist_device_sync')
+#: The store names ``create`` knows.  MXNet's one-process variants (where reductions and
+#: updates run) are all the local store here; the name is kept as its ``type``.
+LOCAL_TYPES = ('local', 'device', 'local_update_cpu', 'local_allreduce_cpu',
+               'local_allreduce_device', 'nccl')
+SUPPORTED = LOCAL_TYPES + ('dist_sync', 'dist_device_sync')
 
 
 def create(name='local', comm=None, bucket_bytes=None):
@@ -28,7 +31,7 @@ def create(name='local', comm=None, bucket_bytes=None):
     """
     if not isinstance(name, str):
         raise KVStoreError('kvstore.create: the name must be a string, got %r' % (name,))
-    if name in ('local', 'device'):
+    if name in LOCAL_TYPES:
         return LocalStore(name)
     if name in ('dist_sync', 'dist_device_sync'):
         try:
