@@ -49,6 +49,12 @@ Conventions for an operator class (see ``nn.py`` for the fullest examples):
   gradient check; such layers ignore the head gradient.
 * ``samples``: cases for the generic finite-difference gradient check (``Sample``).  Every
   registered operator must have at least one, which the test suite enforces.
+* ``open_params`` (``Custom`` only): the operator takes parameters it does not declare (what
+  the user's ``CustomOpProp`` takes) and its instance decides its argument, output and
+  auxiliary names.  Its ``params`` is an :class:`OpenParams`, which holds every name but
+  MXNet's attribute keys; a call's keyword is an input when its value is an input (a Symbol
+  or an NDArray) and a parameter otherwise, and input names are checked against the
+  instance's lists, not the class's.
 """
 import ast
 
@@ -57,7 +63,7 @@ import numpy as np
 from ..base import MXNetError, dtype_np
 
 __all__ = ['Param', 'Operator', 'Sample', 'InferError', 'register', 'get', 'find', 'all_ops',
-           'REQUIRED', 'ALL']
+           'REQUIRED', 'ALL', 'OpenParams']
 
 _REGISTRY = {}      # every name and alias -> class
 _CANONICAL = {}     # canonical name -> class
@@ -137,9 +143,20 @@ def format_value(value):
     """A parameter value as MXNet's Python front end writes it into symbol attributes."""
     if isinstance(value, (np.dtype, type)):
         return np.dtype(value).name
-    if isinstance(value, list):
-        value = tuple(value)
-    return str(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = tuple(_plain(v) for v in value)
+    return str(_plain(value))
+
+
+def _plain(value):
+    """NumPy scalars as Python numbers (NumPy 2 writes ``np.int64(3)`` for ``repr``)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
 
 
 class Param:
@@ -187,6 +204,29 @@ class Param:
         return out
 
 
+#: MXNet's attribute keys that are not operator parameters, besides ``__dunder__`` keys (the
+#: keys ``distmod.symbol`` keeps hidden as ``__key__``).
+ATTRIBUTE_KEYS = ('ctx_group', 'lr_mult', 'wd_mult', 'force_mirroring', 'mirror_stage',
+                  'profiler_scope')
+
+
+class OpenParams(dict):
+    """The ``params`` of an ``open_params`` operator: the declared parameters, and also every
+    other name except MXNet's attribute keys (``__dunder__`` and ``ATTRIBUTE_KEYS``), read as
+    a string.  Iterating it gives the declared ones only."""
+
+    def __contains__(self, key):
+        if dict.__contains__(self, key):
+            return True
+        return (isinstance(key, str) and not (key.startswith('__') and key.endswith('__'))
+                and key not in ATTRIBUTE_KEYS)
+
+    def __missing__(self, key):
+        if key in self:
+            return Param('str')
+        raise KeyError(key)
+
+
 class Sample:
     """One case for the generic gradient check.
 
@@ -219,6 +259,7 @@ class Operator:
     auxiliary = ()
     nondiff = ()
     variadic = False          # takes ``*args``; the count is the ``num_args`` parameter
+    open_params = False       # takes undeclared parameters; the instance names its inputs
     retain_inputs = ALL       # see the module docstring
     retain_outputs = ALL
     samples = ()
@@ -272,8 +313,16 @@ class Operator:
 
     # ---- inference ---------------------------------------------------------------------
     def infer_shape(self, in_shapes):
-        """Default: one output shaped like the first known input; all inputs alike."""
-        known = next((s for s in in_shapes if s is not None), None)
+        """Default: every input and output has one shape, what all known inputs say of it
+        together (0 marks a dimension one input does not know)."""
+        known = None
+        for s in in_shapes:
+            if s is None:
+                continue
+            if known is None or len(known) != len(s):
+                known = tuple(s) if known is None else known
+                continue
+            known = tuple(b if a == 0 else a for a, b in zip(known, s))
         return [known] * len(in_shapes), [known] * self.output_count(), []
 
     def infer_type(self, in_types):
@@ -304,7 +353,11 @@ def check_input_names(cls, names):
 
     ``arguments`` and ``auxiliary`` list every input an operator can take (``list_arguments``
     may drop some, e.g. ``bias`` with ``no_bias``); variadic operators take ``arg0``, ``arg1``...
+    An ``open_params`` operator's inputs are known only to its instance, which the callers
+    check the names against.
     """
+    if cls.open_params:
+        return
     possible = set(cls.arguments) | set(cls.auxiliary)
     bad = [k for k in names if k not in possible and
            not (cls.variadic and k.startswith('arg') and k[3:].isdigit())]
