@@ -22,4 +22,5 @@ type inference checked across a graph.  The families, one file each:
 from .registry import (Param, Operator, Sample, InferError, register, get, find, all_ops,
                        all_names, REQUIRED, ALL)
 from . import (nn, loss, shape, elemwise, reduce, linalg, rnn, norm, image, conv,   # noqa: F401
-               random, spatial, sparse, contrib, custom)                   # (registration)
+               random, spatial, sparse, contrib, custom, indexing, init,   # (registration)
+               device)

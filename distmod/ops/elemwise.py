@@ -15,10 +15,13 @@ The activations (relu, sigmoid, tanh, softrelu, softsign) live here once, in ``A
 the unary operators of those names and ``nn.Activation`` both compute them from it.  The
 operators with a scalar reuse the binary math, the scalar standing for ``rhs``.
 """
+import math
+
 import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
 from ._util import broadcast_shape, sum_to_shape, retention
+from .infer import merge_shape
 
 __all__ = ['UnaryOp', 'BinaryOp', 'BroadcastOp', 'CompareOp', 'BroadcastCompareOp', 'ScalarOp', 'Clip', 'AddN']
 
@@ -255,6 +258,319 @@ def _g_cos(xp, g, x, y, out):
 def _u_sign(xp, x, out): return xp.sign(x, out=out)
 
 
+# Rounding: MXNet's own rules (``round`` sends halves away from zero, ``rint`` down); their
+# gradient is zero.
+
+def _u_floor(xp, x, out): return xp.floor(x, out=out)
+def _u_ceil(xp, x, out): return xp.ceil(x, out=out)
+def _u_trunc(xp, x, out): return xp.trunc(x, out=out)
+
+
+def _u_round(xp, x, out):
+    t = xp.trunc(x)
+    # x - trunc(x) is exact, so the halves are found exactly (|x| + 0.5 can round up)
+    return xp.add(t, xp.where(xp.abs(x - t) >= 0.5, xp.sign(x), 0), out=out)
+
+
+def _u_rint(xp, x, out):
+    f = xp.floor(x)
+    return xp.add(f, x - f > 0.5, out=out)
+
+
+# Trigonometric and hyperbolic functions.
+
+def _u_tan(xp, x, out): return xp.tan(x, out=out)
+
+
+def _g_tan(xp, g, x, y, out):            # 1 + tan^2
+    out = xp.multiply(y, y, out=out)
+    out += 1
+    out *= g
+    return out
+
+
+def _u_sinh(xp, x, out): return xp.sinh(x, out=out)
+
+
+def _g_sinh(xp, g, x, y, out):
+    out = xp.cosh(x, out=out)
+    out *= g
+    return out
+
+
+def _u_cosh(xp, x, out): return xp.cosh(x, out=out)
+
+
+def _g_cosh(xp, g, x, y, out):
+    out = xp.sinh(x, out=out)
+    out *= g
+    return out
+
+
+def _u_arcsin(xp, x, out): return xp.arcsin(x, out=out)
+def _u_arccos(xp, x, out): return xp.arccos(x, out=out)
+
+
+def _g_arcsin(xp, g, x, y, out):         # 1 / sqrt(1 - x^2)
+    out = xp.multiply(x, x, out=out)
+    xp.subtract(1, out, out=out)
+    xp.sqrt(out, out=out)
+    xp.divide(g, out, out=out)
+    return out
+
+
+def _g_arccos(xp, g, x, y, out):
+    out = _g_arcsin(xp, g, x, y, out)
+    return xp.negative(out, out=out)
+
+
+def _u_arctan(xp, x, out): return xp.arctan(x, out=out)
+
+
+def _g_arctan(xp, g, x, y, out):         # 1 / (1 + x^2)
+    out = xp.multiply(x, x, out=out)
+    out += 1
+    return xp.divide(g, out, out=out)
+
+
+def _u_arcsinh(xp, x, out): return xp.arcsinh(x, out=out)
+
+
+def _g_arcsinh(xp, g, x, y, out):        # 1 / sqrt(x^2 + 1)
+    out = xp.multiply(x, x, out=out)
+    out += 1
+    xp.sqrt(out, out=out)
+    return xp.divide(g, out, out=out)
+
+
+def _u_arccosh(xp, x, out): return xp.arccosh(x, out=out)
+
+
+def _g_arccosh(xp, g, x, y, out):        # 1 / sqrt(x^2 - 1)
+    out = xp.multiply(x, x, out=out)
+    out -= 1
+    xp.sqrt(out, out=out)
+    return xp.divide(g, out, out=out)
+
+
+def _u_arctanh(xp, x, out): return xp.arctanh(x, out=out)
+
+
+def _g_arctanh(xp, g, x, y, out):        # 1 / (1 - x^2)
+    out = xp.multiply(x, x, out=out)
+    xp.subtract(1, out, out=out)
+    return xp.divide(g, out, out=out)
+
+
+def _scaled(factor):
+    """``x * factor`` and its gradient (degrees, radians)."""
+    def fn(xp, x, out):
+        return xp.multiply(x, factor, out=out)
+
+    def grad(xp, g, x, y, out):
+        return xp.multiply(g, factor, out=out)
+    return fn, grad
+
+
+def _logarithm(base):
+    """log to ``base`` and its gradient 1 / (x ln base)."""
+    scale = 1.0 / math.log(base)
+
+    def fn(xp, x, out):
+        out = xp.log(x, out=out)
+        out *= scale
+        return out
+
+    def grad(xp, g, x, y, out):
+        out = xp.divide(g, x, out=out)
+        out *= scale
+        return out
+    return fn, grad
+
+
+def _u_cbrt(xp, x, out): return xp.cbrt(x, out=out)
+
+
+def _g_cbrt(xp, g, x, y, out):           # d x^(1/3) = 1 / (3 y^2)
+    out = xp.multiply(y, y, out=out)
+    out *= 3
+    return xp.divide(g, out, out=out)
+
+
+def _u_rcbrt(xp, x, out):
+    out = xp.cbrt(x, out=out)
+    return xp.reciprocal(out, out=out)
+
+
+def _g_rcbrt(xp, g, x, y, out):          # d x^(-1/3) = -x^(-4/3) / 3 = -y^4 / 3
+    out = xp.multiply(y, y, out=out)
+    out *= out
+    out *= g
+    out *= -1.0 / 3
+    return out
+
+
+# The special functions.  NumPy has none, and operators do not import SciPy or CuPy, so they
+# are computed here from xp's elementary functions, in float64 (accurate to about 1e-15 for
+# erf, 1e-13 for the gamma functions) and cast to the output's type.
+
+_SQRT_PI = math.sqrt(math.pi)
+
+
+def _f64(x):
+    return x if x.dtype == np.float64 else x.astype(np.float64)
+
+
+def erf64(xp, x):
+    """The error function of ``x``, in float64."""
+    x = _f64(x)
+    a = xp.abs(x)
+    # |x| < 3: erf = 2/sqrt(pi) e^-x^2 sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)), all terms positive
+    s = xp.minimum(a, 3.0)
+    s2 = 2.0 * s * s
+    term = s.copy()
+    total = s.copy()
+    for n in range(1, 90):
+        term *= s2
+        term /= 2 * n + 1
+        total += term
+    near = total * xp.exp(-s * s) * (2.0 / _SQRT_PI)
+    # |x| >= 3: erfc's continued fraction e^-x^2 / sqrt(pi) / (x + (1/2)/(x + 1/(x + ...)))
+    b = xp.maximum(a, 3.0)
+    f = b.copy()
+    for k in range(70, 0, -1):
+        f = b + (k / 2.0) / f
+    far = 1.0 - xp.exp(-b * b) / (_SQRT_PI * f)
+    return xp.copysign(xp.where(a < 3.0, near, far), x)
+
+
+def erfinv64(xp, x):
+    """The inverse error function of ``x`` in float64 (+-inf at +-1, NaN outside)."""
+    x = _f64(x)
+    inside = xp.abs(x) < 1
+    xc = xp.where(inside, x, 0.0)
+    # Giles' single-precision polynomial as the start, then Newton on erf(y) = x
+    w = -xp.log((1.0 - xc) * (1.0 + xc))
+    lo, hi = w - 2.5, xp.sqrt(w) - 3.0
+    p_lo, p_hi = 2.81022636e-08, -0.000200214257
+    for c_lo, c_hi in ((3.43273939e-07, 0.000100950558), (-3.5233877e-06, 0.00134934322),
+                       (-4.39150654e-06, -0.00367342844), (0.00021858087, 0.00573950773),
+                       (-0.00125372503, -0.0076224613), (-0.00417768164, 0.00943887047),
+                       (0.246640727, 1.00167406), (1.50140941, 2.83297682)):
+        p_lo = c_lo + p_lo * lo
+        p_hi = c_hi + p_hi * hi
+    y = xp.where(w < 5.0, p_lo, p_hi) * xc
+    for _ in range(3):
+        y = y - (erf64(xp, y) - xc) / ((2.0 / _SQRT_PI) * xp.exp(-y * y))
+    edge = xp.where(xp.abs(x) == 1, xp.copysign(np.inf, x), np.nan)
+    return xp.where(inside, y, edge)
+
+
+# Lanczos' approximation, g = 7
+_LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+            -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+            9.9843695780195716e-6, 1.5056327351493116e-7)
+
+
+def _lgamma_right(xp, x):
+    """log Gamma(x) for x >= 0.5."""
+    z = x - 1.0
+    a = _LANCZOS[0]
+    for i, c in enumerate(_LANCZOS[1:], 1):
+        a = a + c / (z + i)
+    t = z + 7.5
+    return 0.5 * math.log(2 * math.pi) + (z + 0.5) * xp.log(t) - t + xp.log(a)
+
+
+def _poles(xp, x):
+    return (x <= 0) & (x == xp.floor(x))
+
+
+def gammaln64(xp, x):
+    """log |Gamma(x)| in float64 (inf at the poles 0, -1, -2, ...)."""
+    x = _f64(x)
+    left = x < 0.5
+    with np.errstate(divide='ignore', invalid='ignore'):
+        right = _lgamma_right(xp, xp.where(left, 1.0 - x, x))
+        # reflection: Gamma(x) Gamma(1 - x) = pi / sin(pi x)
+        out = xp.where(left, math.log(math.pi) - xp.log(xp.abs(xp.sin(math.pi * x))) - right,
+                       right)
+    return xp.where(_poles(xp, x), np.inf, out)
+
+
+def gamma64(xp, x):
+    """Gamma(x) in float64 (+-inf at 0, NaN at the negative integers, as MXNet)."""
+    x = _f64(x)
+    left = x < 0.5
+    with np.errstate(over='ignore', divide='ignore', invalid='ignore'):
+        right = xp.exp(_lgamma_right(xp, xp.where(left, 1.0 - x, x)))
+        out = xp.where(left, math.pi / (xp.sin(math.pi * x) * right), right)
+    return xp.where(_poles(xp, x), xp.where(x == 0, xp.copysign(np.inf, x), np.nan), out)
+
+
+def digamma64(xp, x):
+    """The digamma function d log Gamma(x) / dx in float64."""
+    x = _f64(x)
+    left = x < 0.5
+    z = xp.where(left, 1.0 - x, x)
+    # psi(z) = psi(z + 10) - sum_k 1/(z + k), then the asymptotic series at z + 10
+    shift = 0.0
+    for k in range(10):
+        shift = shift + 1.0 / (z + k)
+    y = z + 10.0
+    r = 1.0 / (y * y)
+    tail = r * (1 / 12. - r * (1 / 120. - r * (1 / 252. - r * (1 / 240. - r / 132.))))
+    psi = xp.log(y) - 0.5 / y - tail - shift
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return xp.where(left, psi - math.pi / xp.tan(math.pi * x), psi)
+
+
+def _computed(f):
+    """A unary ``fn(xp, x, out)`` from a float64 function ``f(xp, x)``."""
+    def fn(xp, x, out):
+        r = f(xp, x)
+        if out is None:
+            return r
+        out[...] = r
+        return out
+    return fn
+
+
+def _g_erf(xp, g, x, y, out):            # 2/sqrt(pi) e^-x^2
+    out = xp.multiply(x, x, out=out)
+    xp.negative(out, out=out)
+    xp.exp(out, out=out)
+    out *= 2.0 / _SQRT_PI
+    out *= g
+    return out
+
+
+def _g_erfinv(xp, g, x, y, out):         # sqrt(pi)/2 e^(y^2)
+    out = xp.multiply(y, y, out=out)
+    xp.exp(out, out=out)
+    out *= _SQRT_PI / 2
+    out *= g
+    return out
+
+
+def _g_gamma(xp, g, x, y, out):          # Gamma(x) psi(x)
+    return xp.multiply(g * y, digamma64(xp, x), out=out)
+
+
+def _g_gammaln(xp, g, x, y, out):
+    return xp.multiply(g, digamma64(xp, x), out=out)
+
+
+def _between(lo, hi):
+    return lambda rng, shape: rng.uniform(lo, hi, shape)
+
+
+_u_degrees, _g_degrees = _scaled(180.0 / math.pi)
+_u_radians, _g_radians = _scaled(math.pi / 180.0)
+_u_log2, _g_log2 = _logarithm(2.0)
+_u_log10, _g_log10 = _logarithm(10.0)
+
+
 # name, fn, grad, what backward reads ('x', 'y' or ''), sample values, docstring example
 _UNARY = [
     ('exp', _u_exp, _g_exp, 'y', None, 'mx.nd.exp(mx.nd.array([0, 1]))  # [1, 2.7182817]'),
@@ -276,6 +592,44 @@ _UNARY = [
     ('sin', _u_sin, _g_sin, 'x', None, 'mx.nd.sin(mx.nd.array([0]))  # [0]'),
     ('cos', _u_cos, _g_cos, 'x', None, 'mx.nd.cos(mx.nd.array([0]))  # [1]'),
     ('sign', _u_sign, None, '', _nonzero, 'mx.nd.sign(mx.nd.array([-2, 0, 3]))  # [-1, 0, 1]'),
+    ('softsign',) + ACTIVATIONS['softsign'] + (None,
+     'mx.nd.softsign(mx.nd.array([1, -3]))  # [0.5, -0.75]'),
+    ('floor', _u_floor, None, '', None, 'mx.nd.floor(mx.nd.array([-1.5, 1.5]))  # [-2, 1]'),
+    ('ceil', _u_ceil, None, '', None, 'mx.nd.ceil(mx.nd.array([-1.5, 1.5]))  # [-1, 2]'),
+    ('round', _u_round, None, '', None, 'mx.nd.round(mx.nd.array([-2.5, 0.4, 1.5]))  # [-3, 0, 2]'),
+    ('rint', _u_rint, None, '', None, 'mx.nd.rint(mx.nd.array([-2.5, 0.5, 1.7]))  # [-3, 0, 2]'),
+    ('fix', _u_trunc, None, '', None, 'mx.nd.fix(mx.nd.array([-1.7, 1.7]))  # [-1, 1]'),
+    ('trunc', _u_trunc, None, '', None, 'mx.nd.trunc(mx.nd.array([-1.7, 1.7]))  # [-1, 1]'),
+    ('tan', _u_tan, _g_tan, 'y', _small, 'mx.nd.tan(mx.nd.array([0, 0.5]))  # [0, 0.5463]'),
+    ('sinh', _u_sinh, _g_sinh, 'x', None, 'mx.nd.sinh(mx.nd.array([0, 1]))  # [0, 1.1752]'),
+    ('cosh', _u_cosh, _g_cosh, 'x', None, 'mx.nd.cosh(mx.nd.array([0, 1]))  # [1, 1.5431]'),
+    ('arcsin', _u_arcsin, _g_arcsin, 'x', _small,
+     'mx.nd.arcsin(mx.nd.array([0, 1]))  # [0, 1.5708]'),
+    ('arccos', _u_arccos, _g_arccos, 'x', _small,
+     'mx.nd.arccos(mx.nd.array([0, 1]))  # [1.5708, 0]'),
+    ('arctan', _u_arctan, _g_arctan, 'x', None, 'mx.nd.arctan(mx.nd.array([0, 1]))  # [0, 0.7854]'),
+    ('arcsinh', _u_arcsinh, _g_arcsinh, 'x', None,
+     'mx.nd.arcsinh(mx.nd.array([0, 1]))  # [0, 0.8814]'),
+    ('arccosh', _u_arccosh, _g_arccosh, 'x', _between(1.2, 3.0),
+     'mx.nd.arccosh(mx.nd.array([1, 2]))  # [0, 1.317]'),
+    ('arctanh', _u_arctanh, _g_arctanh, 'x', _small,
+     'mx.nd.arctanh(mx.nd.array([0, 0.5]))  # [0, 0.5493]'),
+    ('degrees', _u_degrees, _g_degrees, '', None,
+     'mx.nd.degrees(mx.nd.array([0, 0.5]))  # [0, 28.6479]'),
+    ('radians', _u_radians, _g_radians, '', None,
+     'mx.nd.radians(mx.nd.array([0, 90]))  # [0, 1.5708]'),
+    ('log2', _u_log2, _g_log2, 'x', _positive, 'mx.nd.log2(mx.nd.array([1, 8]))  # [0, 3]'),
+    ('log10', _u_log10, _g_log10, 'x', _positive, 'mx.nd.log10(mx.nd.array([1, 100]))  # [0, 2]'),
+    ('cbrt', _u_cbrt, _g_cbrt, 'y', _nonzero, 'mx.nd.cbrt(mx.nd.array([-8, 27]))  # [-2, 3]'),
+    ('rcbrt', _u_rcbrt, _g_rcbrt, 'y', _nonzero,
+     'mx.nd.rcbrt(mx.nd.array([-8, 27]))  # [-0.5, 0.3333]'),
+    ('erf', _computed(erf64), _g_erf, 'x', None, 'mx.nd.erf(mx.nd.array([0, 1]))  # [0, 0.8427]'),
+    ('erfinv', _computed(erfinv64), _g_erfinv, 'y', _small,
+     'mx.nd.erfinv(mx.nd.array([0, 0.5]))  # [0, 0.4769]'),
+    ('gamma', _computed(gamma64), _g_gamma, 'xy', _between(0.3, 3.0),
+     'mx.nd.gamma(mx.nd.array([0.5, 5]))  # [1.7725, 24]'),
+    ('gammaln', _computed(gammaln64), _g_gammaln, 'x', _between(0.3, 3.0),
+     'mx.nd.gammaln(mx.nd.array([0.5, 10]))  # [0.5724, 12.8018]'),
 ]
 
 def _unary_doc(name, example):
@@ -289,6 +643,7 @@ def _unary_doc(name, example):
 for _name, _fn, _grad, _keep, _values, _example in _UNARY:
     _define(UnaryOp, _name, doc=_unary_doc(_name, _example),
             fn=staticmethod(_fn), grad=staticmethod(_grad) if _grad else None, **retention(_keep),
+            zero_gradient=_grad is None,
             samples=(Sample({}, {'data': (3, 4)}, values={'data': _values} if _values else None),))
 
 
@@ -329,6 +684,123 @@ class Clip(Operator):
         xp.multiply(ograds[0], inside, out=dx)
 
 
+@register
+class HardSigmoid(Operator):
+    """``clip(alpha * x + beta, 0, 1)``, element-wise; the gradient is ``alpha`` where the
+    result is strictly between 0 and 1, else 0.
+
+    Example::
+
+        >>> mx.nd.hard_sigmoid(mx.nd.array([-3, 0, 1])).asnumpy()
+        array([0. , 0.5, 0.7], dtype=float32)
+    """
+    name = 'hard_sigmoid'
+    params = {'alpha': Param('float', 0.2), 'beta': Param('float', 0.5)}
+    retain_inputs = ()
+    retain_outputs = (0,)
+    samples = (Sample({}, {'data': (3, 4)}, values={'data': lambda r, s: r.uniform(-5, 5, s)}),
+               Sample({'alpha': 0.5, 'beta': 0.1}, {'data': (2, 3)}))
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        y = outs[0]
+        if _floating(y):
+            xp.multiply(ins[0], self.alpha, out=y)
+            y += self.beta
+            xp.clip(y, 0, 1, out=y)
+        else:
+            y[...] = xp.clip(ins[0] * self.alpha + self.beta, 0, 1)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is not None:
+            y = outs[0]
+            xp.multiply(ograds[0], (y > 0) & (y < 1), out=dx)
+            dx *= self.alpha
+
+
+@register
+class SmoothL1(Operator):
+    """The smooth L1 function with ``sigma = scalar``, element-wise: ``0.5 (sigma x)^2`` where
+    ``|x| < 1 / sigma^2``, else ``|x| - 0.5 / sigma^2`` (Fast R-CNN's box regression loss).
+
+    Example::
+
+        >>> mx.nd.smooth_l1(mx.nd.array([-2, 0.5]), scalar=1.0).asnumpy()
+        array([1.5  , 0.125], dtype=float32)
+    """
+    name = 'smooth_l1'
+    params = {'scalar': Param('float', 1.0)}
+    retain_inputs = (0,)
+    retain_outputs = ()
+    samples = (Sample({'scalar': 2.0}, {'data': (3, 4)}),
+               Sample({}, {'data': (2, 3)}, values={'data': lambda r, s: r.uniform(-3, 3, s)}))
+
+    def _inner(self, xp, x):
+        s2 = self.scalar * self.scalar
+        return xp.abs(x) < 1.0 / s2, s2
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x = ins[0]
+        inner, s2 = self._inner(xp, x)
+        outs[0][...] = xp.where(inner, (0.5 * s2) * x * x, xp.abs(x) - 0.5 / s2)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is not None:
+            x = ins[0]
+            inner, s2 = self._inner(xp, x)
+            xp.multiply(ograds[0], xp.where(inner, s2 * x, xp.sign(x)), out=dx)
+
+
+@register
+class Copy(Operator):
+    """The input itself, copied (``identity``); the gradient passes unchanged.
+
+    Example::
+
+        >>> mx.nd.identity(mx.nd.array([1, 2])).asnumpy()
+        array([1., 2.], dtype=float32)
+    """
+    name = '_copy'
+    aliases = ('identity',)
+    retain_inputs = retain_outputs = ()
+    samples = (Sample({}, {'data': (2, 3)}),)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        outs[0][...] = ins[0]
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            igrads[0][...] = ograds[0]
+
+
+@register
+class IdentityWithAttrLikeRhs(Operator):
+    """``lhs`` unchanged, with ``rhs``'s shape: a constraint that lets shape inference carry
+    ``rhs``'s shape to ``lhs`` (and back).  ``rhs`` gets a zero gradient.
+
+    Example::
+
+        >>> w = mx.sym.Variable('w')
+        >>> y = mx.sym._internal._identity_with_attr_like_rhs(mx.sym.Variable('x'), w)
+        >>> y.infer_shape(w=(2, 3))[0]
+        [(2, 3), (2, 3)]
+    """
+    name = '_identity_with_attr_like_rhs'
+    arguments = ('lhs', 'rhs')
+    retain_inputs = retain_outputs = ()
+    samples = (Sample({}, {'lhs': (2, 3)}),)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        outs[0][...] = ins[0]
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            igrads[0][...] = ograds[0]
+        if igrads[1] is not None:
+            igrads[1].fill(0)
+
+
 # ==========================================================================================
 # Binary: same shape, and broadcasting
 
@@ -342,11 +814,11 @@ class BinaryOp(Operator):
 
     def infer_shape(self, in_shapes):
         lhs, rhs = in_shapes
-        if lhs is not None and rhs is not None and tuple(lhs) != tuple(rhs):
+        known = lhs if rhs is None else rhs if lhs is None else merge_shape(lhs, rhs)
+        if known is None and lhs is not None and rhs is not None:
             raise InferError('%s needs lhs and rhs of one shape, got lhs %s and rhs %s '
                              '(use broadcast_%s to broadcast)'
                              % (self.name, tuple(lhs), tuple(rhs), self._broadcast_hint()))
-        known = lhs if lhs is not None else rhs
         return [known, known], [known], []
 
     def _broadcast_hint(self):

@@ -1,8 +1,8 @@
-"""Matrix products: ``dot`` and ``batch_dot``."""
+"""Matrix products: ``dot``, ``batch_dot`` and ``khatri_rao``."""
 from .registry import Operator, Param, Sample, InferError, register
 from ._util import prod
 
-__all__ = ['Dot', 'BatchDot']
+__all__ = ['Dot', 'BatchDot', 'KhatriRao']
 
 _STYPES = {None, 'csr', 'default', 'row_sparse'}
 
@@ -126,11 +126,15 @@ class BatchDot(Operator):
         if len(lhs) < 3 or len(lhs) != len(rhs):
             raise InferError('batch_dot needs lhs and rhs of one rank >= 3, got lhs %s and '
                              'rhs %s' % (lhs, rhs))
-        if lhs[:-2] != rhs[:-2]:
+        batch = tuple(a or b for a, b in zip(lhs[:-2], rhs[:-2]))
+        if any(a and b and a != b for a, b in zip(lhs[:-2], rhs[:-2])):
             raise InferError('batch_dot: the leading batch dimensions must be equal, got '
                              'lhs %s and rhs %s' % (lhs, rhs))
         m, k = (lhs[-1], lhs[-2]) if self.transpose_a else lhs[-2:]
         rk, n = (rhs[-1], rhs[-2]) if self.transpose_b else rhs[-2:]
+        if k != rk and not (k and rk):
+            return [lhs, rhs], [None], []       # the contraction is not known: as MXNet
+        lhs, rhs = batch + lhs[-2:], batch + rhs[-2:]
         if k != rk:
             raise InferError('batch_dot shape error: lhs %s and rhs %s (transpose_a=%s, '
                              'transpose_b=%s) contract %d with %d'
@@ -160,3 +164,76 @@ class BatchDot(Operator):
                 xp.matmul(g.swapaxes(-1, -2), a, out=dr)
             else:
                 xp.matmul(a.swapaxes(-1, -2), g, out=dr)
+
+
+@register
+class KhatriRao(Operator):
+    """The column-wise Kronecker product of matrices with one number of columns: inputs of
+    shapes (r1, C), (r2, C)... give (r1*r2*..., C), ``out[(i1, i2, ...), c] = A1[i1, c] *
+    A2[i2, c] * ...`` with the first input's row index varying slowest.  MXNet registers no
+    gradient for it (``differentiable = False``: binding a gradient through it is MXNet's
+    error); ``backward`` gives each input the gradient of the product.
+
+    Example::
+
+        >>> mx.nd.khatri_rao(mx.nd.array([[1, 2]]), mx.nd.array([[3, 4], [5, 6]])).asnumpy()
+        array([[ 3.,  8.],
+               [ 5., 12.]], dtype=float32)
+    """
+    name = 'khatri_rao'
+    differentiable = False
+    params = {'num_args': Param('int')}
+    variadic = True
+    key_var_num_args = 'num_args'
+    retain_inputs = ()        # set per instance in setup
+    retain_outputs = ()
+    samples = (Sample({'num_args': 2}, {'arg0': (2, 3), 'arg1': (3, 3)}),
+               Sample({'num_args': 3}, {'arg0': (2, 2), 'arg1': (1, 2), 'arg2': (3, 2)}),
+               Sample({'num_args': 1}, {'arg0': (3, 2)}))
+
+    def setup(self):
+        if self.num_args < 1:
+            raise InferError('khatri_rao needs num_args >= 1, got %d' % self.num_args)
+        # each input's gradient is a product of the others
+        self.retain_inputs = tuple(range(self.num_args)) if self.num_args > 1 else ()
+
+    def infer_shape(self, in_shapes):
+        if any(s is None or not all(s) for s in in_shapes):
+            return in_shapes, [None], []     # as MXNet: from known shapes only
+        names = self.list_arguments()
+        for n, s in zip(names, in_shapes):
+            if len(s) != 2 or s[1] != in_shapes[0][1]:
+                raise InferError('khatri_rao needs matrices with one number of columns, got '
+                                 '%s of shape %s and %s of shape %s'
+                                 % (names[0], tuple(in_shapes[0]), n, tuple(s)))
+        return ([tuple(s) for s in in_shapes],
+                [(prod(s[0] for s in in_shapes), in_shapes[0][1])], [])
+
+    @staticmethod
+    def _spread(mats, skip=None):
+        """The product of ``mats`` (all but ``skip``), each broadcast along its own axis."""
+        k = len(mats)
+        out = None
+        for i, m in enumerate(mats):
+            if i == skip:
+                continue
+            shaped = m.reshape((1,) * i + (m.shape[0],) + (1,) * (k - 1 - i) + (m.shape[1],))
+            out = shaped if out is None else out * shaped
+        return out
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        outs[0][...] = self._spread(ins).reshape(outs[0].shape)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        k = len(igrads)
+        if k == 1:
+            if igrads[0] is not None:
+                igrads[0][...] = ograds[0]
+            return
+        rows = tuple(g.shape[0] for g in igrads)
+        g = ograds[0].reshape(rows + (ograds[0].shape[1],))
+        for i, dx in enumerate(igrads):
+            if dx is None:
+                continue
+            others = tuple(j for j in range(k) if j != i)
+            xp.sum(g * self._spread(ins, skip=i), axis=others, out=dx)

@@ -1,4 +1,6 @@
-"""Loss layers: SoftmaxOutput, the regression outputs, MakeLoss/make_loss and BlockGrad.
+"""Loss layers: SoftmaxOutput, the regression outputs, MakeLoss/make_loss, BlockGrad,
+SVMOutput and IdentityAttachKLSparseReg; and softmax_cross_entropy and softmin, which are
+ordinary operators (they honour the head gradient).
 
 A loss layer's forward gives the prediction; its backward gives the gradient of the loss it
 stands for and ignores the head gradient (MXNet's convention), so ``Executor.backward()`` needs
@@ -8,7 +10,7 @@ import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
 from .elemwise import sigmoid_into
-from .nn import softmax_into
+from .nn import softmax_into, softmax_grad
 
 
 def _labels(high):
@@ -249,6 +251,7 @@ class _IdentityLoss(Operator):
     is ignored), the gradient of ``loss = sum(data) * _value``."""
     retain_inputs = retain_outputs = ()
     grad_value = 0.0
+    inplace_inputs = (0,)     # the output may take the data's memory when nothing else reads it
 
     def _value(self, xp, x):
         return self.grad_value
@@ -303,4 +306,223 @@ class BlockGrad(_IdentityLoss):
     name = 'BlockGrad'
     aliases = ('stop_gradient',)
     grad_value = 0.0      # the output is a constant as far as gradients go
+    zero_gradient = True  # so nothing upstream needs a backward for what flows through here
     samples = (Sample({}, {'data': (2, 3)}),)
+
+
+@register
+class SVMOutput(Operator):
+    """Identity forward; backward gives the gradient of the (squared, or with ``use_linear``
+    plain) hinge loss of a one-vs-rest SVM over the last axis, scaled by
+    ``regularization_coefficient``, ignoring the head gradient.
+
+    For a row ``x`` with label ``k`` the loss is ``max(0, margin - x[k])^p +
+    sum_{j != k} max(0, margin + x[j])^p`` (``p`` = 2, or 1 with ``use_linear``); a label
+    outside the classes counts every class as ``j``.  ``label`` has ``data``'s shape without
+    the last axis.
+
+    Example::
+
+        >>> out = mx.sym.SVMOutput(mx.sym.Variable('fc'), name='svm')
+        >>> out.list_arguments()
+        ['fc', 'svm_label']
+    """
+    name = 'SVMOutput'
+    params = {'margin': Param('float', 1.0), 'regularization_coefficient': Param('float', 1.0),
+              'use_linear': Param('bool', False)}
+    arguments = ('data', 'label')
+    nondiff = ('label',)
+    retain_inputs = (0, 1)
+    retain_outputs = ()
+    samples = (Sample({}, {'data': (4, 3)}, values={'label': _labels(3)}),
+               Sample({'margin': 0.5, 'regularization_coefficient': 2.0}, {'data': (3, 4)},
+                      values={'label': lambda r, s: np.array([0, 5, 2])}),
+               Sample({'use_linear': True, 'margin': 2.0}, {'data': (2, 2, 3)},
+                      values={'data': lambda r, s: r.uniform(-4, 4, s),
+                              'label': _labels(3)}))
+
+    def infer_shape(self, in_shapes):
+        d, label = in_shapes
+        if d is None:
+            return [d, label], [None], []
+        return [tuple(d), tuple(d[:-1]) or (1,)], [tuple(d)], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        outs[0][...] = ins[0]
+
+    def _terms(self, xp, x, label):
+        """(rows x classes view of x, one-hot of the labels, the margin violations)."""
+        x2 = x.reshape(-1, x.shape[-1])
+        ids = label.reshape(-1).astype(np.int64)
+        onehot = ids.reshape(-1, 1) == xp.arange(x2.shape[1]).reshape(1, -1)
+        # the label's score should be above margin, every other one below -margin
+        signed = xp.where(onehot, -x2, x2)
+        return x2, onehot, signed + self.margin
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is None:
+            return
+        x2, onehot, slack = self._terms(xp, ins[0], ins[1])
+        active = slack > 0
+        grad = active.astype(slack.dtype) if self.use_linear else 2 * slack * active
+        grad = xp.where(onehot, -grad, grad) * self.regularization_coefficient
+        dx[...] = grad.reshape(dx.shape)
+
+    def loss(self, xp, ins):
+        _, _, slack = self._terms(xp, ins[0], ins[1])
+        hinge = xp.maximum(slack, 0)
+        return (hinge if self.use_linear else hinge * hinge).sum() * \
+            self.regularization_coefficient
+
+
+@register
+class IdentityAttachKLSparseReg(Operator):
+    """Identity forward; backward adds to the head gradient the gradient of a KL-divergence
+    sparseness penalty on the mean activation of each unit (axis 1), for sparse autoencoders.
+
+    Backward first updates the auxiliary state ``moving_avg`` (per unit) with the batch's mean
+    activation, ``momentum * moving_avg + (1 - momentum) * mean``, then adds
+    ``penalty * (-rho / moving_avg + (1 - rho) / (1 - moving_avg))`` (``rho`` =
+    ``sparseness_target``), as MXNet does.  Activations should be in (0, 1) (after a sigmoid).
+
+    Example::
+
+        >>> s = mx.sym.IdentityAttachKLSparseReg(mx.sym.Variable('h'), name='kl')
+        >>> s.list_auxiliary_states()
+        ['kl_moving_avg']
+    """
+    name = 'IdentityAttachKLSparseReg'
+    params = {'sparseness_target': Param('float', 0.1), 'penalty': Param('float', 0.001),
+              'momentum': Param('float', 0.9)}
+    auxiliary = ('moving_avg',)
+    retain_inputs = (0,)
+    retain_outputs = ()
+    # the penalty's term is no derivative of the forward (the identity), so the generic check
+    # runs without it; tests/ops/test_more_ops_forward.py compares it with MXNet
+    samples = (Sample({'penalty': 0.0}, {'data': (4, 3)},
+                      values={'data': lambda r, s: r.uniform(0.1, 0.9, s)}),)
+
+    def setup(self):
+        # the batch mean only matters when there is a penalty to add
+        self.retain_inputs = (0,) if self.penalty else ()
+
+    def infer_shape(self, in_shapes):
+        d = in_shapes[0]
+        if d is None:
+            return [d], [None], [None]
+        if len(d) < 2:
+            raise InferError('IdentityAttachKLSparseReg needs data of at least 2 dimensions '
+                             '(batch, units), got %s' % (tuple(d),))
+        return [tuple(d)], [tuple(d)], [(d[1],)]
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        outs[0][...] = ins[0]
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if not self.penalty:
+            if dx is not None:
+                dx[...] = ograds[0]
+            return
+        x, avg = ins[0], aux[0]
+        axes = tuple(i for i in range(x.ndim) if i != 1)
+        batch_mean = x.mean(axis=axes)
+        avg *= self.momentum
+        avg += (1 - self.momentum) * batch_mean
+        if dx is None:
+            return
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        rho = self.sparseness_target
+        term = -rho / avg + (1 - rho) / (1 - avg)
+        xp.add(ograds[0], self.penalty * term.reshape(shape), out=dx)
+
+
+@register
+class SoftmaxCrossEntropy(Operator):
+    """The summed cross-entropy of ``softmax(data)`` (N, C) against class labels (N,): one
+    number, shape (1,).  Unlike the loss layers it honours the head gradient: the gradient is
+    ``head * (softmax(data) - onehot(label))``.  Labels are truncated to integers.
+
+    Example::
+
+        >>> mx.nd.softmax_cross_entropy(mx.nd.zeros((2, 4)), mx.nd.array([1, 3])).asnumpy()
+        array([2.7725887], dtype=float32)
+    """
+    name = 'softmax_cross_entropy'
+    arguments = ('data', 'label')
+    nondiff = ('label',)
+    retain_inputs = (0, 1)
+    retain_outputs = ()
+    samples = (Sample({}, {'data': (3, 4)}, values={'label': _labels(4)}),)
+
+    def infer_shape(self, in_shapes):
+        d, label = in_shapes
+        if d is None:
+            return [d, label], [None], []
+        if len(d) != 2:
+            raise InferError('softmax_cross_entropy needs 2-D data (batch, classes), got %s'
+                             % (tuple(d),))
+        if label is not None and len(label) != 1:
+            raise InferError('softmax_cross_entropy needs 1-D labels, got %s' % (tuple(label),))
+        return [tuple(d), (d[0],)], [(1,)], []
+
+    def _softmax_and_ids(self, xp, x, label):
+        p = softmax_into(xp, x, 1, xp.empty(x.shape, dtype=x.dtype))
+        ids = xp.clip(label.astype(np.int64), 0, x.shape[1] - 1)
+        return p, ids
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x, label = ins
+        p, ids = self._softmax_and_ids(xp, x, label)
+        picked = p[xp.arange(x.shape[0]), ids]
+        outs[0][...] = -xp.log(picked).sum()
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is not None:
+            x, label = ins
+            p, ids = self._softmax_and_ids(xp, x, label)
+            p[xp.arange(x.shape[0]), ids] -= 1
+            xp.multiply(p, ograds[0].reshape(1, 1), out=dx)
+        if igrads[1] is not None:
+            igrads[1].fill(0)
+
+
+@register
+class softmin(Operator):
+    """``softmax(-data / temperature)`` along ``axis`` (it lives here with the other softmax
+    heads; ``softmax`` itself is in ``nn``).
+
+    Example::
+
+        >>> mx.nd.softmin(mx.nd.array([[0, 0]])).asnumpy()
+        array([[0.5, 0.5]], dtype=float32)
+    """
+    name = 'softmin'
+    params = {'axis': Param('int', -1), 'temperature': Param('float_or_none', None),
+              'dtype': Param('dtype_or_none', None,
+                             choices={None, 'float16', 'float32', 'float64'}),
+              'use_length': Param('bool', False)}
+    retain_inputs = ()
+    retain_outputs = (0,)
+    samples = (Sample({}, {'data': (3, 4)}), Sample({'axis': 0, 'temperature': 2.0},
+                                                    {'data': (3, 4)}))
+
+    def setup(self):
+        if self.use_length:
+            raise InferError('softmin: use_length=True is not supported by distmod yet')
+
+    def infer_type(self, in_types):
+        return [in_types[0]], [self.dtype or in_types[0]], []
+
+    def _scale(self):
+        return -1.0 / (self.temperature if self.temperature is not None else 1.0)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        softmax_into(xp, ins[0] * self._scale(), self.axis, outs[0])
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            gx = softmax_grad(outs[0], ograds[0], self.axis)
+            xp.multiply(gx, self._scale(), out=igrads[0])

@@ -1,4 +1,4 @@
-"""Reductions over axes: sum, mean, max, min, prod, nansum, nanprod and norm.
+"""Reductions over axes: sum, mean, max, min, prod, nansum, nanprod, norm and moments.
 
 MXNet's conventions, which differ from NumPy's: reducing every axis without ``keepdims`` gives
 shape ``(1,)``, not ``()``; ``axis=()`` means every axis, like ``None``; ``exclude=True``
@@ -10,7 +10,7 @@ import numpy as np
 from .registry import Operator, Param, Sample, InferError, register
 from ._util import prod
 
-__all__ = ['Reduce', 'Sum', 'Mean', 'Max', 'Min', 'Prod', 'NanSum', 'NanProd', 'Norm']
+__all__ = ['Reduce', 'Sum', 'Mean', 'Max', 'Min', 'Prod', 'NanSum', 'NanProd', 'Norm', 'Moments']
 
 
 class Reduce(Operator):
@@ -292,3 +292,67 @@ class Norm(Reduce):
             # where the norm is 0, x is 0 there too, so dividing by 1 gives a 0 gradient
             xp.divide(x, xp.where(y == 0, 1, y), out=dx)
         dx *= g
+
+
+@register
+class Moments(Operator):
+    """The mean and the (biased) variance over ``axes``, as two outputs.
+
+    Example::
+
+        >>> mean, var = mx.nd.moments(mx.nd.array([[1, 3], [5, 7]]), axes=(1,))
+        >>> mean.asnumpy(), var.asnumpy()
+        (array([2., 6.], dtype=float32), array([1., 1.], dtype=float32))
+    """
+    name = 'moments'
+    params = {'axes': Param('axis', None), 'keepdims': Param('bool', False)}
+    outputs = ('output0', 'output1')
+    retain_inputs = (0,)      # the variance's gradient is 2 (x - mean) / n
+    retain_outputs = (0,)
+    samples = (Sample({'axes': (1,)}, {'data': (3, 4)}),
+               Sample({'axes': (0, 2), 'keepdims': True}, {'data': (2, 3, 2)}),
+               Sample({'axes': (-1, 0)}, {'data': (2, 3)}))
+
+    def _axes(self, ndim):
+        if not self.axes:
+            raise InferError('moments: give the axes to reduce (MXNet does not take empty '
+                             'axes; list every axis for global moments)')
+        axes = sorted(a + ndim if a < 0 else a for a in self.axes)
+        if any(not 0 <= a < ndim for a in axes) or len(set(axes)) != len(axes):
+            raise InferError('moments: axes %s do not fit %d dimensions' % (self.axes, ndim))
+        return tuple(axes)
+
+    def _kept(self, shape):
+        axes = self._axes(len(shape))
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+    def infer_shape(self, in_shapes):
+        s = in_shapes[0]
+        if s is None:
+            return [s], [None, None], []
+        axes = self._axes(len(s))
+        if self.keepdims:
+            out = self._kept(s)
+        else:
+            out = tuple(d for i, d in enumerate(s) if i not in axes) or (1,)
+        return [tuple(s)], [out, out], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x = ins[0]
+        axes, kept = self._axes(x.ndim), self._kept(x.shape)
+        mean = outs[0].reshape(kept)
+        xp.mean(x, axis=axes, keepdims=True, out=mean)
+        centred = x - mean
+        centred *= centred
+        xp.mean(centred, axis=axes, keepdims=True, out=outs[1].reshape(kept))
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is None:
+            return
+        x = ins[0]
+        axes, kept = self._axes(x.ndim), self._kept(x.shape)
+        n = prod(x.shape[a] for a in axes)
+        xp.subtract(x, outs[0].reshape(kept), out=dx)
+        dx *= ograds[1].reshape(kept) * (2.0 / n)
+        dx += ograds[0].reshape(kept) * (1.0 / n)

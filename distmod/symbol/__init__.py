@@ -23,15 +23,56 @@ minimum = _dispatch('_Minimum', '_MinimumScalar', '_MinimumScalar', min)
 power = pow = _dispatch('_Power', '_PowerScalar', '_RPowerScalar', lambda a, b: a ** b)
 
 
-def zeros(shape, dtype=None, **kwargs):
-    """A symbol of zeros (``_zeros``); 0 in ``shape`` is left to inference.  ``__key__``
-    keyword arguments become attributes, as in MXNet."""
+def _make_array(op_name, kwargs, **params):
+    """An input-less operator node; ``name``, ``attr`` and ``__key__`` keyword arguments
+    (attributes, as in MXNet) are taken out of ``kwargs``, the rest are parameters."""
     name = kwargs.pop('name', None)
     attr = dict(kwargs.pop('attr', None) or {})
     attr.update({k: str(kwargs.pop(k)) for k in list(kwargs)
                  if k.startswith('__') and k.endswith('__')})
-    params = dict(kwargs, shape=shape, dtype=dtype if dtype is not None else 'float32')
-    return _create('_zeros', [], params, name=name, attr=attr or None)
+    if params.get('dtype', 0) is None:
+        params['dtype'] = 'float32'
+    return _create(op_name, [], dict(kwargs, **params), name=name, attr=attr or None)
+
+
+def zeros(shape, dtype=None, **kwargs):
+    """A symbol of zeros (``_zeros``); 0 in ``shape`` is left to inference.  ``__key__``
+    keyword arguments become attributes, as in MXNet."""
+    return _make_array('_zeros', kwargs, shape=shape, dtype=dtype)
+
+
+def ones(shape, dtype=None, **kwargs):
+    """A symbol of ones (``_ones``); 0 in ``shape`` is left to inference.
+
+    Example::
+
+        >>> mx.sym.ones((2,)).eval()[0].asnumpy()
+        array([1., 1.], dtype=float32)
+    """
+    return _make_array('_ones', kwargs, shape=shape, dtype=dtype)
+
+
+def full(shape, val, dtype=None, **kwargs):
+    """A symbol of ``shape`` filled with ``val`` (``_full``)."""
+    return _make_array('_full', kwargs, shape=shape, dtype=dtype, value=float(val))
+
+
+def arange(start, stop=None, step=1.0, repeat=1, infer_range=False, name=None, dtype=None):
+    """Evenly spaced values in ``[start, stop)`` (``[0, start)`` without ``stop``), each
+    ``repeat`` times (``_arange``); ``infer_range=True`` takes the length from inference."""
+    return _make_array('_arange', {'name': name}, start=start, stop=stop, step=step,
+                       repeat=repeat, infer_range=infer_range, dtype=dtype)
+
+
+def linspace(start, stop, num, endpoint=True, name=None, dtype=None):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (``_linspace``)."""
+    return _make_array('_linspace', {'name': name}, start=start, stop=stop, num=num,
+                       endpoint=endpoint, dtype=dtype)
+
+
+def eye(N, M=0, k=0, dtype=None, **kwargs):
+    """An ``N`` x ``M`` matrix (``M=0``: square) with ones on diagonal ``k`` (``_eye``)."""
+    return _make_array('_eye', kwargs, N=N, M=M, k=k, dtype=dtype)
 
 
 def _operator_namespaces():
