@@ -7,13 +7,15 @@ from . import random   # noqa: E402,F401  (mx.sym.random)
 
 
 def _dispatch(sym_op, scalar_op, rscalar_op, py_fn):
+    from .symbol import internal_function as op
+
     def fn(left, right):
         if isinstance(left, Symbol) and isinstance(right, Symbol):
-            return _create(sym_op, [left, right], {})
+            return op(sym_op)(left, right)
         if isinstance(left, Symbol):
-            return _create(scalar_op, [left], {'scalar': right})
+            return op(scalar_op)(left, scalar=right)
         if isinstance(right, Symbol):
-            return _create(rscalar_op, [right], {'scalar': left})
+            return op(rscalar_op)(right, scalar=left)
         return py_fn(left, right)
     return fn
 

@@ -270,7 +270,7 @@ class Symbol:
         return '<Symbol group [%s]>' % ', '.join(self.list_outputs())
 
     def __getstate__(self):
-        return {'json': self.tojson()}
+        return {'json': self.tojson(remove_amp_cast=False)}
 
     def __setstate__(self, state):
         self._outputs = load_json(state['json'])._outputs
@@ -333,11 +333,12 @@ class Symbol:
 
     # ---- arithmetic --------------------------------------------------------------------
     def _binary(self, other, op_sym, op_scalar, reflect=False):
+        # through mx.sym._internal's functions, looked up now: what amp.init wraps applies
         if isinstance(other, Symbol):
             a, b = (other, self) if reflect else (self, other)
-            return _create(op_sym, [a, b], {})
+            return internal_function(op_sym)(a, b)
         if isinstance(other, numeric_types):
-            return _create(op_scalar, [self], {'scalar': other})
+            return internal_function(op_scalar)(self, scalar=other)
         raise TypeError('type %s not supported' % type(other))
 
     def __add__(self, o): return self._binary(o, '_Plus', '_PlusScalar')
@@ -468,8 +469,14 @@ class Symbol:
         return tuple([np.dtype(t).type if t else None for t in lst] for lst in res)
 
     # ---- serialisation -----------------------------------------------------------------
-    def tojson(self):
-        """This graph in MXNet 1.9's symbol JSON schema."""
+    def tojson(self, remove_amp_cast=True):
+        """This graph in MXNet 1.9's symbol JSON schema (without the ``amp_cast``/
+        ``amp_multicast`` nodes AMP inserted that feed other nodes, unless
+        ``remove_amp_cast=False``)."""
+        if remove_amp_cast:
+            stripped = self._without_amp_cast()
+            if stripped is not self:
+                return stripped.tojson(remove_amp_cast=False)
         order = self._topo()
         index = {id(n): i for i, n in enumerate(order)}
         nodes, row_ptr = [], [0]
@@ -490,9 +497,30 @@ class Symbol:
         return json.dumps(doc, indent=2)
 
     def save(self, fname, remove_amp_cast=True):
-        """Write ``tojson()`` to ``fname`` atomically."""
+        """Write ``tojson(remove_amp_cast)`` to ``fname`` atomically."""
         from ..serialization import atomic_write
-        atomic_write(fname, self.tojson().encode('utf-8'))
+        atomic_write(fname, self.tojson(remove_amp_cast=remove_amp_cast).encode('utf-8'))
+
+    def _without_amp_cast(self):
+        """This symbol without the AMP casts that feed other nodes (each reader reads the
+        cast's input instead); a cast that is an output of the graph stays, as in MXNet.
+        ``self`` when there is none."""
+        graph = self.graph()
+        if not any(n.op is not None and n.op.name in AMP_CASTS for n in graph.nodes):
+            return self
+        copies, through = {}, {}
+
+        def source(entry):
+            node, index = entry
+            if id(node) in through:
+                return through[id(node)][index]
+            return (copies[id(node)], index)
+        for node in graph.nodes:
+            inputs = [source(e) for e in node.inputs]
+            copies[id(node)] = Node(node.op, node.name, node.attrs, node.extra, inputs)
+            if node.op is not None and node.op.name in AMP_CASTS:
+                through[id(node)] = inputs          # readers skip it; an output keeps it
+        return Symbol([(copies[id(n)], i) for n, i in graph.heads])
 
     def debug_str(self):
         lines = []
@@ -511,10 +539,12 @@ class Symbol:
     def simple_bind(self, ctx, grad_req='write', type_dict=None, stype_dict=None,
                     group2ctx=None, shared_arg_names=None, shared_exec=None,
                     shared_buffer=None, **kwargs):
-        """Allocate every argument, gradient and auxiliary array from input shapes and bind."""
+        """Allocate every argument, gradient and auxiliary array from input shapes and bind;
+        ``group2ctx`` places the nodes of each ``ctx_group`` on a context (model
+        parallelism)."""
         from ..executor import simple_bind
         return simple_bind(self, ctx, grad_req, type_dict, shared_arg_names, shared_exec,
-                           shared_buffer, kwargs)
+                           shared_buffer, kwargs, group2ctx=group2ctx)
 
     def eval(self, ctx=None, **kwargs):
         """Bind to the arrays given by name and run forward once; returns the outputs
@@ -536,9 +566,10 @@ class Symbol:
 
     def bind(self, ctx, args, args_grad=None, grad_req='write', aux_states=None,
              group2ctx=None, shared_exec=None):
-        """Bind to given arrays (list in ``list_arguments()`` order, or dict by name)."""
+        """Bind to given arrays (list in ``list_arguments()`` order, or dict by name);
+        ``group2ctx`` places the nodes of each ``ctx_group`` on a context."""
         from ..executor import Executor
-        return Executor(self, ctx, args, args_grad, grad_req, aux_states)
+        return Executor(self, ctx, args, args_grad, grad_req, aux_states, group2ctx=group2ctx)
 
     # a few of MXNet's fluent methods
     def reshape(self, *args, **kwargs):
@@ -583,6 +614,18 @@ def _as_symbol(value, what):
                              % (what, len(value), value.list_outputs()))
         return value._outputs[0]
     raise MXNetError('%s must be a Symbol, got %s' % (what, type(value).__name__))
+
+
+#: The casts AMP inserts (``amp_cast``, ``amp_multicast``).
+AMP_CASTS = ('amp_cast', 'amp_multicast')
+
+
+def internal_function(op_name):
+    """``mx.sym._internal.<op_name>`` as it is now (AMP may have wrapped it)."""
+    import sys
+    module = sys.modules.get('distmod.symbol._internal')
+    fn = getattr(module, op_name, None) if module is not None else None
+    return fn if fn is not None else _make(op_name, registry.get(op_name))
 
 
 def _create(op_name, inputs, params, name=None, attr=None, named=None):

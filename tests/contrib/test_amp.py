@@ -165,8 +165,6 @@ def test_converted_symbol_trains_and_saves_as_float32():
     assert _graph(plain) == _graph(json.loads(amp_nets.build(mx, 'mlp').tojson()))
 
 
-@pytest.mark.xfail(strict=True, reason='Symbol.save/tojson(remove_amp_cast=True) do not drop '
-                   'the casts yet: distmod/symbol/symbol.py must call remove_amp_cast')
 def test_symbol_save_and_tojson_drop_the_casts_by_default(tmp_path):
     conv = amp.convert_symbol(amp_nets.build(mx, 'lenet'))
     want = _graph(json.loads(amp.remove_amp_cast(conv).tojson()))

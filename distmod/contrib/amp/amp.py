@@ -604,22 +604,7 @@ def remove_amp_cast(sym):
     such use reads the cast's input instead): what MXNet's ``Symbol.save``/``tojson`` write
     by default (``remove_amp_cast=True``).  As in MXNet, a cast that is itself an output of
     the graph stays."""
-    graph = sym.graph()
-    copies = {}          # id(node) -> its copy
-    through = {}         # id(cast node) -> the entries its outputs stand for
-
-    def source(entry):
-        node, index = entry
-        if id(node) in through:
-            return through[id(node)][index]
-        return (copies[id(node)], index)
-
-    for node in graph.nodes:
-        inputs = [source(e) for e in node.inputs]
-        copies[id(node)] = Node(node.op, node.name, node.attrs, node.extra, inputs)
-        if node.op is not None and node.op.name in _CASTS:
-            through[id(node)] = inputs
-    return Symbol([(copies[id(n)], i) for n, i in graph.heads])
+    return sym._without_amp_cast()
 
 
 # ---- amp.init: casts added as graphs are built -------------------------------------------
