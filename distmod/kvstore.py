@@ -11,6 +11,19 @@ array([[2., 2., 2.],
 
 ``dist_sync`` (and ``dist_device_sync``) reduce over MPI ranks (start the job with
 ``distmod-launch -n N``); every rank applies the same update, so replicas stay identical.
+
+Row-sparse values (``mx.nd.sparse``) are pushed and pulled as in MXNet: their sum holds the
+union of the rows pushed (across ranks an allgather of every rank's rows, summed in one
+order, so every rank holds the same numbers), and ``row_sparse_pull`` copies out only the
+rows asked for:
+
+>>> kv = mx.kv.create('local')
+>>> kv.init('emb', mx.nd.ones((4, 2)).tostype('row_sparse'))
+>>> out = mx.nd.sparse.zeros('row_sparse', (4, 2))
+>>> kv.row_sparse_pull('emb', out=out, row_ids=mx.nd.array([3, 1, 3]))
+>>> out.indices.asnumpy().tolist()
+[1, 3]
+
 Gradient compression is not provided: ``set_gradient_compression`` accepts MXNet's arguments
 and refuses the lossy types with a clear message.
 """
@@ -24,6 +37,7 @@ import kvstore as _store
 from .base import MXNetError, WORLD
 from .context import cpu, gpu
 from .ndarray.ndarray import NDArray, _wrap
+from .ndarray.sparse import wrap_storage
 
 __all__ = ['KVStore', 'create']
 
@@ -39,8 +53,13 @@ def _translated(fn):
 
 
 def _raw(value):
-    """NDArray(s) -> raw arrays, keeping list nesting."""
+    """NDArray(s) -> raw arrays (row-sparse ones: their storage), keeping list nesting."""
     if isinstance(value, NDArray):
+        if value._sparse:
+            if value.stype != 'row_sparse':
+                raise MXNetError('kvstore values must be dense or row_sparse, not %s'
+                                 % value.stype)
+            return value._sp
         return value._data
     if isinstance(value, (list, tuple)):
         return [_raw(v) for v in value]
@@ -48,6 +67,8 @@ def _raw(value):
 
 
 def _ctx_of(arr):
+    if getattr(arr, 'stype', None) == 'row_sparse':
+        arr = arr.values
     dev = getattr(arr, 'device', None)
     return cpu() if dev is None or not hasattr(dev, 'id') else gpu(dev.id)
 
@@ -60,7 +81,7 @@ class _NDUpdater:
 
     def __call__(self, key, grad, weight):
         ctx = _ctx_of(weight)
-        self.updater(key, _wrap(grad, ctx), _wrap(weight, ctx))
+        self.updater(key, wrap_storage(grad, _ctx_of(grad)), wrap_storage(weight, ctx))
 
     def get_states(self, dump_optimizer=False, **kwargs):
         return self.updater.get_states(dump_optimizer, **kwargs)
@@ -107,14 +128,23 @@ class KVStore:
 
     @_translated
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
-        """Copy the stored value(s) into ``out``."""
+        """Copy the stored value(s) into ``out``; row-sparse outputs are skipped unless
+        ``ignore_sparse`` is False (use :meth:`row_sparse_pull` for them)."""
         if out is None:
             raise MXNetError('pull: out is required')
-        self._store.pull(key, _raw(out), priority)
+        self._store.pull(key, _raw(out), priority, ignore_sparse=ignore_sparse)
 
+    @_translated
     def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
-        """Dense stand-in for MXNet's row-sparse pull: every row is pulled."""
-        self.pull(key, out=out, priority=priority)
+        """Copy only rows ``row_ids`` of the stored value(s) into the row-sparse ``out``.
+
+        ``out``: a RowSparseNDArray, a list of them (one per device) or a list per key;
+        ``row_ids``: an NDArray of row indices per ``out`` (or one for all of a key's
+        devices).  Each ``out`` then holds every requested row once, in increasing order.
+        """
+        if out is None or row_ids is None:
+            raise MXNetError('row_sparse_pull: out and row_ids are required')
+        self._store.row_sparse_pull(key, _raw_rsp(out), priority, _raw_ids(row_ids))
 
     @_translated
     def pushpull(self, key, value, out=None, priority=0):
@@ -138,8 +168,8 @@ class KVStore:
         """Use ``updater(key, grad, weight)`` (NDArrays) on every push."""
         self._updater = updater
         self._store.set_optimizer(_NDUpdater(updater) if hasattr(updater, 'get_states')
-                                  else lambda k, g, w: updater(k, _wrap(g, _ctx_of(w)),
-                                                               _wrap(w, _ctx_of(w))))
+                                  else lambda k, g, w: updater(k, wrap_storage(g, _ctx_of(g)),
+                                                               wrap_storage(w, _ctx_of(w))))
 
     def _states_updater(self, what):
         if self._updater is None or not hasattr(self._updater, 'get_states'):
@@ -259,12 +289,51 @@ class KVStore:
                         _wrap(part, other.ctx).as_in_context(buffers[0].ctx)._data
             layout = buffers[0].views
             for name, grads in zip(group.param_names, group.grad_arrays):
-                if grads[0] is not None and grads[0] is not layout.get(name):
+                if grads[0] is not None and grads[0] is not layout.get(name) and \
+                        not grads[0]._sparse:
                     for g in grads[1:]:         # a gradient outside the layout
                         grads[0] += g.as_in_context(grads[0].context)
         red = self._reducer_of(group)
         if red is not None:
             red.wait()
+        sparse = getattr(group, 'sparse_grad_names', None)
+        if sparse:
+            self._reduce_row_sparse(group, sparse)
+
+    def _reduce_row_sparse(self, group, names):
+        """Sum the row-sparse gradients ``names`` over devices into device 0's, then over
+        ranks (an allgather of rows: only the rows some rank touched travel)."""
+        index = {n: i for i, n in enumerate(group.param_names)}
+        firsts = []
+        for name in names:
+            grads = group.grad_arrays[index[name]]
+            for g in grads[1:]:
+                grads[0] += g
+            firsts.append(grads[0]._sp)
+        self._store.reduce_row_sparse(firsts)
+
+    def prepare_rows(self, group, row_ids):
+        """MXNet's ``Module.prepare(batch, sparse_row_id_fn)`` step: ``row_ids`` is what
+        ``sparse_row_id_fn(batch)`` returned, ``{parameter name: NDArray of row indices}``.
+
+        MXNet pulls those rows of row-sparse weights from the store into the executors.
+        Here every rank keeps every parameter whole and current on each device (the
+        optimizer runs in the module, MXNet's ``update_on_kvstore=False``, after gradients
+        meet), so no row needs pulling: the names and rows are only checked.
+        """
+        if not isinstance(row_ids, dict):
+            raise MXNetError('sparse_row_id_fn must return a dict {parameter name: row ids}, '
+                             'not %s' % type(row_ids).__name__)
+        for name, ids in row_ids.items():
+            if name not in group.param_names:
+                raise MXNetError('sparse_row_id_fn names %r, which is not a parameter of the '
+                                 'module (parameters: %s)' % (name, group.param_names))
+            rows = group.param_arrays[group.param_names.index(name)][0].shape[0]
+            for part in ids if isinstance(ids, (list, tuple)) else [ids]:
+                host = part.asnumpy() if isinstance(part, NDArray) else np.asarray(part)
+                if host.size and (host.min() < 0 or host.max() >= rows):
+                    raise MXNetError('sparse_row_id_fn: the row ids of %r must lie in '
+                                     '[0, %d), got %s' % (name, rows, host.ravel().tolist()))
 
     @_translated
     def average_aux(self, group):
@@ -305,6 +374,26 @@ class KVStore:
         for _, red in self._reducers.values():
             red.close()
         self._reducers.clear()
+
+
+def _raw_rsp(out):
+    """The storage of row-sparse NDArray(s), keeping list nesting; dense ones are refused
+    as MXNet refuses them."""
+    if isinstance(out, (list, tuple)):
+        return [_raw_rsp(o) for o in out]
+    if not isinstance(out, NDArray) or out.stype != 'row_sparse':
+        raise MXNetError('row_sparse_pull needs row_sparse outputs (mx.nd.sparse.zeros('
+                         '\'row_sparse\', shape)), not %s' % (
+                             out.stype if isinstance(out, NDArray) else type(out).__name__))
+    return out._sp
+
+
+def _raw_ids(row_ids):
+    if isinstance(row_ids, (list, tuple)):
+        return [_raw_ids(r) for r in row_ids]
+    if isinstance(row_ids, NDArray):
+        return row_ids._data
+    return np.asarray(row_ids)
 
 
 def _flatten(state, out):

@@ -15,6 +15,12 @@ Example::
     >>> w.asnumpy().tolist()
     [0.8999999761581421, 0.8999999761581421]
 
+Row-sparse gradients (``Embedding(sparse_grad=True)``, ``mx.nd.sparse``) are *lazy* in SGD
+(and NAG without momentum) and Adam with ``lazy_update=True``, as in MXNet: only the rows the
+gradient holds are updated, weight decay and momentum/moment rows included; with
+``lazy_update=False``, and in every other optimizer, a row-sparse gradient is used as the dense
+array it stands for (the standard update).  A row-sparse weight is updated as the full array.
+
 Optimizer states (``Updater.get_states``) are distmod's own format, never a pickle, unless
 MXNet's format is asked for (``fmt='mxnet'``); ``Updater.set_states`` reads both, and reads
 MXNet's pickles without running code (:mod:`distmod.mxnet_states`).  ``save_states_file`` and
@@ -254,6 +260,27 @@ class Optimizer:
         xp.multiply(a, factor, out=t)
         return t
 
+    def _lazy(self, grad):
+        """True when ``grad`` is row-sparse and this optimizer updates lazily."""
+        return grad._sparse and grad.stype == 'row_sparse' and \
+            getattr(self, 'lazy_update', False)
+
+    def _grad_rows(self, xp, w, grad, wd=0.0):
+        """``(rows, g)`` of a row-sparse ``grad``: its distinct rows (increasing) and
+        ``clip(rescale_grad * grad[rows] + wd * w[rows])`` (a new array of ``w``'s dtype)."""
+        sp = grad._sp
+        rows = xp.asarray(sp.indices)
+        vals = xp.asarray(sp.values)
+        if rows.shape[0] > 1 and not bool((rows[1:] > rows[:-1]).all()):
+            from .ops.sparse import sum_rows
+            rows, vals = sum_rows(xp, rows, vals)
+        g = xp.multiply(vals, self.rescale_grad, dtype=w.dtype)
+        if wd:
+            g += wd * w[rows]
+        if self._clips():
+            xp.clip(g, -self.clip_gradient, self.clip_gradient, out=g)
+        return rows, g
+
     def __getstate__(self):
         raise TypeError('distmod optimizers are not pickled; save them with '
                         'Updater.get_states(dump_optimizer=True)')
@@ -298,6 +325,8 @@ class SGD(Optimizer):
 
     def _step(self, index, w, grad, mom, lr, wd):
         xp = array_module(w)
+        if grad._sparse and self._lazy(grad):
+            return self._lazy_step(xp, w, grad, mom, lr, wd)
         g = self._grad(xp, index, w, grad)
         g *= lr
         if mom is None or not self.momentum > 0:
@@ -310,6 +339,25 @@ class SGD(Optimizer):
             mom -= self._scaled(xp, index, w, lr * wd)
         mom -= g
         w += mom
+
+    def _lazy_step(self, xp, w, grad, mom, lr, wd):
+        """The dense step's arithmetic, in its order, on the gradient's rows only."""
+        rows, g = self._grad_rows(xp, w, grad)
+        g *= lr
+        if mom is None or not self.momentum > 0:
+            wr = w[rows]
+            if wd:
+                wr *= 1. - lr * wd
+            wr -= g
+            w[rows] = wr
+            return
+        m = mom[rows]
+        m *= self.momentum
+        if wd:
+            m -= w[rows] * (lr * wd)
+        m -= g
+        mom[rows] = m
+        w[rows] += m
 
     def update(self, index, weight, grad, state):
         self._update_count(index)
@@ -409,8 +457,19 @@ class Adam(Optimizer):
         t = self._index_update_count[index]
         lr *= math.sqrt(1. - self.beta2 ** t) / (1. - self.beta1 ** t)
         w, xp = weight._data, array_module(weight._data)
-        g = self._grad(xp, index, w, grad, wd, clip_after_wd=True)
         mean, var = state[0]._data, state[1]._data
+        if grad._sparse and self._lazy(grad):
+            rows, g = self._grad_rows(xp, w, grad, wd)
+            m, v = mean[rows], var[rows]
+            tmp = self._moments(xp, ('lazy', index), g, m, v)
+            mean[rows], var[rows] = m, v
+            xp.sqrt(v, out=tmp)
+            tmp += self.epsilon
+            xp.divide(m, tmp, out=tmp)
+            tmp *= lr
+            w[rows] -= tmp
+            return
+        g = self._grad(xp, index, w, grad, wd, clip_after_wd=True)
         tmp = self._moments(xp, index, g, mean, var)
         xp.sqrt(var, out=tmp)
         tmp += self.epsilon
@@ -1110,6 +1169,8 @@ class Updater:
         for idx, g, w in zip(indices, grads, weights):
             if isinstance(idx, bytes):
                 idx = idx.decode('utf-8')
+            if w._sparse:
+                w = _full_rows(w)
             if idx not in states:
                 states[idx] = opt.create_state_multi_precision(idx, w)
                 self.states_synced[idx] = True
@@ -1374,6 +1435,24 @@ def load_states_file(fname, updater, param_names=None):
     with open(fname, 'rb') as f:
         data = f.read()
     updater.set_states(data, source=fname, param_names=param_names)
+
+
+def _full_rows(weight):
+    """A dense NDArray over a row-sparse ``weight``'s values, after giving it every row
+    (the missing ones as zeros): optimizers update it as the full array, in place."""
+    if weight.stype != 'row_sparse':
+        raise OptimizerError('optimizers update dense or row_sparse weights, not %s'
+                             % weight.stype)
+    sp, ctx = weight._sp, weight.context
+    xp = ctx.xp
+    n = weight.shape[0]
+    idx = sp.indices
+    if not (idx.shape[0] == n and (n == 0 or (int(idx[0]) == 0 and int(idx[-1]) == n - 1 and
+                                              bool((idx[1:] > idx[:-1]).all())))):
+        values = xp.zeros(weight.shape, dtype=sp.values.dtype)
+        values[xp.asarray(idx)] = sp.values
+        sp.indices, sp.values = xp.arange(n, dtype=np.int64), values
+    return _wrap(sp.values, ctx)
 
 
 def get_updater(optimizer):

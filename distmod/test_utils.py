@@ -236,19 +236,102 @@ def random_sample(population, k):
 
 def rand_ndarray(shape, stype='default', density=None, dtype=None, modifier_func=None,
                  shuffle_csr_indices=False, distribution=None, ctx=None):
-    """A dense NDArray of standard-normal values (``density`` etc. only matter to sparse types,
-    which distmod does not have).
+    """A random NDArray: standard-normal values for ``stype='default'``; for 'row_sparse' and
+    'csr' the array of :func:`rand_sparse_ndarray` (``density`` is the share of rows, or of
+    values, that are stored; random when None).
 
     Example::
 
         >>> rand_ndarray((2, 3), dtype='float64').dtype.__name__
         'float64'
+        >>> rand_ndarray((4, 2), 'row_sparse', density=1).indices.asnumpy().tolist()
+        [0, 1, 2, 3]
     """
     if stype != 'default':
-        raise MXNetError("rand_ndarray: storage type %r is not supported; distmod has dense "
-                         "('default') arrays only" % (stype,))
+        return rand_sparse_ndarray(shape, stype, density=density, dtype=dtype,
+                                   distribution=distribution, modifier_func=modifier_func,
+                                   shuffle_csr_indices=shuffle_csr_indices, ctx=ctx)[0]
     return _nd_array(random_arrays(shape), ctx=ctx if ctx is not None else default_context(),
                      dtype=dtype if dtype is not None else default_dtype())
+
+
+def rand_sparse_ndarray(shape, stype, density=None, dtype=None, distribution=None,
+                        data_init=None, rsp_indices=None, modifier_func=None,
+                        shuffle_csr_indices=False, ctx=None):
+    """``(array, parts)``: a random sparse NDArray and the NumPy arrays it was built from,
+    ``(values, indices)`` for 'row_sparse' and ``(data, indices, indptr)`` for 'csr'.
+
+    Row-sparse: each row is stored with probability ``density`` (or the rows
+    ``rsp_indices``), with values uniform in [0, 1).  CSR: with ``distribution='uniform'``
+    (the default) each value is stored with probability ``density``; with 'powerlaw' row
+    ``i`` holds up to ``2 ** i`` values until ``density`` of the matrix is used.  Values are
+    uniform in [0, 1), or ``data_init``; ``modifier_func`` maps each stored value;
+    ``shuffle_csr_indices`` leaves each row's column indices unsorted.  NumPy's global
+    generator draws everything (``np.random.seed`` repeats it).
+
+    Example::
+
+        >>> arr, (data, indices, indptr) = rand_sparse_ndarray((3, 4), 'csr', density=0.5)
+        >>> arr.stype, len(indptr)
+        ('csr', 4)
+    """
+    from .ndarray import sparse
+    rng = np.random
+    density = rng.rand() if density is None else float(density)
+    dtype = np.dtype(dtype if dtype is not None else default_dtype())
+    ctx = ctx if ctx is not None else default_context()
+    shape = tuple(int(d) for d in shape)
+
+    def modify(values):
+        values = values.astype(dtype)
+        if data_init is not None:
+            values[...] = data_init
+        if modifier_func is not None:
+            values = np.vectorize(modifier_func, otypes=[dtype])(values) if values.size \
+                else values
+        return values.astype(dtype)
+
+    if stype == 'row_sparse':
+        if distribution not in (None, 'uniform'):
+            raise MXNetError("rand_sparse_ndarray: row_sparse arrays take distribution "
+                             "'uniform', not %r" % (distribution,))
+        if rsp_indices is not None:
+            indices = np.unique(np.asarray(rsp_indices, dtype=np.int64))
+        else:
+            indices = np.flatnonzero(rng.rand(shape[0]) < density).astype(np.int64)
+        values = modify(rng.rand(len(indices), *shape[1:]))
+        arr = sparse.row_sparse_array((values, indices), shape=shape, ctx=ctx, dtype=dtype)
+        return arr, (values, indices)
+    if stype != 'csr':
+        raise MXNetError('rand_sparse_ndarray: unknown storage type %r (row_sparse or csr)'
+                         % (stype,))
+    if len(shape) != 2:
+        raise MXNetError('rand_sparse_ndarray: a csr array is 2-D, not of shape %s' % (shape,))
+    rows, cols = shape
+    if distribution in (None, 'uniform'):
+        mask = rng.rand(rows, cols) < density
+    elif distribution == 'powerlaw':
+        mask = np.zeros(shape, dtype=bool)
+        budget = int(density * rows * cols)
+        for i in range(rows):
+            take = min(cols, 2 ** min(i, 62), budget)
+            if take <= 0:
+                break
+            mask[i, rng.permutation(cols)[:take]] = True
+            budget -= take
+    else:
+        raise MXNetError("rand_sparse_ndarray: distribution must be 'uniform' or 'powerlaw', "
+                         "not %r" % (distribution,))
+    r, indices = np.nonzero(mask)
+    indices = indices.astype(np.int64)
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=rows), out=indptr[1:])
+    if shuffle_csr_indices:
+        for i in range(rows):
+            rng.shuffle(indices[indptr[i]:indptr[i + 1]])
+    data = modify(rng.rand(len(indices)))
+    arr = sparse.csr_matrix((data, indices, indptr), shape=shape, ctx=ctx, dtype=dtype)
+    return arr, (data, indices, indptr)
 
 
 def _rand_dims(dims, allow_zero_size):

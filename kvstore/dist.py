@@ -14,7 +14,8 @@ import traceback
 
 import numpy as np
 
-from ._common import KVStoreError, array_module, signature
+from ._common import (KVStoreError, array_module, signature, is_row_sparse, sum_rows,
+                      to_module)
 from .buckets import BucketAllreduce, FusedAllreduce, DEFAULT_BUCKET_BYTES, OVERLAP, _mpi
 from .local import LocalStore
 
@@ -125,9 +126,12 @@ class DistSyncStore(LocalStore):
         self.broadcast_arrays(arrays)
 
     def broadcast_arrays(self, arrays, root=0):
-        """Overwrite ``arrays`` on every rank with ``root``'s (same shapes everywhere)."""
+        """Overwrite ``arrays`` on every rank with ``root``'s (same shapes everywhere; a
+        row-sparse value gets ``root``'s rows)."""
         for a in arrays:
-            if array_module(a) is np:
+            if is_row_sparse(a):
+                self._broadcast_rows(a, root)
+            elif array_module(a) is np:
                 if a.flags.c_contiguous:
                     self.comm.Bcast(a, root=root)
                 else:       # MPI needs contiguous memory: go through a copy and back
@@ -138,6 +142,46 @@ class DistSyncStore(LocalStore):
                 host = a.get()
                 self.comm.Bcast(host, root=root)
                 a.set(host)
+
+    def _broadcast_rows(self, a, root):
+        xp = array_module(a.values)
+        n = self.comm.bcast(int(a.indices.shape[0]), root=root)
+        idx = np.ascontiguousarray(to_module(np, a.indices), dtype=np.int64)
+        vals = np.ascontiguousarray(to_module(np, a.values))
+        if self.rank != root:
+            idx = np.empty(n, dtype=np.int64)
+            vals = np.empty((n,) + tuple(a.shape[1:]), dtype=a.values.dtype)
+        self.comm.Bcast(idx, root=root)
+        self.comm.Bcast(vals.reshape(-1).view(np.uint8), root=root)
+        a.indices, a.values = to_module(xp, idx, a.values), to_module(xp, vals, a.values)
+
+    def reduce_row_sparse(self, values):
+        """Replace each row-sparse value by its sum over ranks, in place.
+
+        Rows travel, not the dense tensor: one ``Allgather`` of every value's row count,
+        then per value one ``Allgatherv`` of the indices and one of the rows (as bytes);
+        every rank then sums the same gathered rows in the same order, so the results are
+        bit-identical everywhere, and a row no rank holds stays absent.
+        """
+        if not values or self.num_workers == 1:
+            return super().reduce_row_sparse(values)
+        comm, size = self.comm, self.num_workers
+        mine = np.array([int(v.indices.shape[0]) for v in values], dtype=np.int64)
+        counts = np.empty((size, len(values)), dtype=np.int64)
+        comm.Allgather(mine, counts)
+        for j, v in enumerate(values):
+            xp = array_module(v.values)
+            n = counts[:, j]
+            row = int(np.prod(v.shape[1:], dtype=np.int64)) * v.values.dtype.itemsize
+            idx = np.ascontiguousarray(to_module(np, v.indices), dtype=np.int64)
+            vals = np.ascontiguousarray(to_module(np, v.values))
+            all_idx = np.empty(int(n.sum()), dtype=np.int64)
+            all_vals = np.empty((int(n.sum()),) + tuple(v.shape[1:]), dtype=v.values.dtype)
+            comm.Allgatherv(idx, [all_idx, n.tolist()])
+            comm.Allgatherv(vals.reshape(-1).view(np.uint8),
+                            [all_vals.reshape(-1).view(np.uint8), (n * row).tolist()])
+            rows, sums = sum_rows(np, all_idx, all_vals)
+            v.indices, v.values = to_module(xp, rows, v.values), to_module(xp, sums, v.values)
 
     def gradient_buckets(self, flats, members, overlap=None):
         """A :class:`BucketAllreduce` over ``flats`` on the gradient communicator."""
@@ -176,6 +220,22 @@ class DistSyncStore(LocalStore):
 
     def _reduce(self, keys, arrays):
         if self.num_workers == 1:
+            return
+        sparse = [a for a in arrays if is_row_sparse(a)]
+        if sparse:
+            # the ranks must agree on which keys are row-sparse before they part ways (the
+            # first time this list of keys is pushed with these storage types)
+            stypes = tuple(is_row_sparse(a) for a in arrays)
+            if (tuple(keys), stypes) not in self._agreed:
+                agree(self.comm, signature(['%s (%s)' % (k, 'row_sparse' if s else 'dense')
+                                            for k, s in zip(keys, stypes)],
+                                           [a.shape for a in arrays],
+                                           [a.dtype for a in arrays]), 'kvstore push')
+                self._agreed.add((tuple(keys), stypes))
+            dense = [(k, a) for k, a in zip(keys, arrays) if not is_row_sparse(a)]
+            if dense:
+                self.reducer([k for k, _ in dense], [a for _, a in dense]).run()
+            self.reduce_row_sparse(sparse)
             return
         self.reducer(keys, arrays).run()
 

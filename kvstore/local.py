@@ -4,12 +4,19 @@ A store keeps one array per key.  ``push`` sums the pushed values over devices a
 sum to the updater (``set_optimizer``), or, without one, stores the sum; ``pull`` copies the
 stored value out.  ``local`` keeps values where the first pushed value lives (the host for
 NumPy), ``device`` the same: with NumPy and CuPy arrays the difference is only the name.
+
+Values may be row-sparse (see :mod:`kvstore._common`), as in MXNet: pushed row-sparse values
+sum to the union of their rows; without an updater the sum replaces the stored value, storage
+type included; ``pull`` into a row-sparse ``out`` is skipped unless ``ignore_sparse=False``;
+``row_sparse_pull`` copies out only the rows asked for.
 """
 import os
 
 import numpy as np
 
-from ._common import KVStoreError, atomic_write, as_key_list, as_value_lists, copy_into, merge_local
+from ._common import (KVStoreError, atomic_write, as_key_list, as_value_lists, copy_into,
+                      merge_local, copy_value, is_row_sparse, array_module, gather_rows,
+                      in_order, to_module)
 from .buckets import DEFAULT_BUCKET_BYTES, LocalBuckets
 
 __all__ = ['LocalStore']
@@ -39,7 +46,7 @@ class LocalStore:
         if len(set(keys)) != len(keys):
             raise KVStoreError('init: duplicate keys in %r' % (keys,))
         for k, v in zip(keys, vals):
-            self._store[k] = v[0].copy()
+            self._store[k] = copy_value(v[0])
         try:
             self._after_init(keys)
         except BaseException:
@@ -67,6 +74,14 @@ class LocalStore:
         stop)``, in the order backward finishes them): ``ready(i)``, ``wait()``, ``run()``."""
         return LocalBuckets(flats, members)
 
+    def reduce_row_sparse(self, values):
+        """Replace each row-sparse value by its sum over ranks, in place: every rank's rows
+        gathered and summed, so every rank holds the same rows and numbers (rows no rank
+        has stay absent).  One process: each is only put in order (distinct, increasing
+        rows)."""
+        for v in values:
+            in_order(v)
+
     def average_arrays(self, arrays):
         """Replace each array by its mean over ranks, in place."""
 
@@ -90,13 +105,17 @@ class LocalStore:
             self._check(k, m, 'push')
         self._reduce(keys, merged)
         for k, m in zip(keys, merged):
+            stored = self._store[k]
             if self._updater is not None:
-                self._updater(k, m, self._store[k])
+                self._updater(k, m, stored)
+            elif is_row_sparse(m) or is_row_sparse(stored):
+                self._store[k] = m          # the sum replaces the value, storage type too
             else:
-                copy_into(self._store[k], m)
+                copy_into(stored, m)
 
     def pull(self, key, out=None, priority=0, ignore_sparse=True):
-        """Copy each key's stored value into ``out`` (one array or one per device)."""
+        """Copy each key's stored value into ``out`` (one array or one per device); a
+        row-sparse ``out`` is left as it is unless ``ignore_sparse`` is False."""
         if out is None:
             raise KVStoreError('pull: out is required')
         keys, single = as_key_list(key)
@@ -107,7 +126,63 @@ class LocalStore:
                 if tuple(o.shape) != tuple(stored.shape):
                     raise KVStoreError('pull: key %r holds shape %s but out has shape %s'
                                        % (k, tuple(stored.shape), tuple(o.shape)))
+                if ignore_sparse and is_row_sparse(o):
+                    continue
                 copy_into(o, stored)
+
+    def row_sparse_pull(self, key, out=None, priority=0, row_ids=None):
+        """Copy rows ``row_ids`` of each key's value into the row-sparse ``out``.
+
+        ``out`` is one row-sparse value per device (or per key); ``row_ids`` one int array
+        per ``out``, or one for all of a key's devices.  Each ``out`` ends up holding every
+        row asked for, once and in increasing order (duplicates and order in ``row_ids`` do
+        not matter), with the stored values, zero where the stored value has no such row;
+        a stored row-sparse value without any row gives an ``out`` without rows, as in
+        MXNet.  No rank is involved: every rank holds the whole value.
+        """
+        if out is None or row_ids is None:
+            raise KVStoreError('row_sparse_pull: out and row_ids are required')
+        keys, single = as_key_list(key)
+        outs = as_value_lists(keys, single, out, 'row_sparse_pull')
+        if single:
+            ids = [list(row_ids) if isinstance(row_ids, (list, tuple)) else [row_ids]]
+        else:
+            if not isinstance(row_ids, (list, tuple)) or len(row_ids) != len(keys):
+                raise KVStoreError('row_sparse_pull: %d keys need %d lists of row_ids'
+                                   % (len(keys), len(keys)))
+            ids = [list(r) if isinstance(r, (list, tuple)) else [r] for r in row_ids]
+        for k, per_dev, rows in zip(keys, outs, ids):
+            stored = self._stored(k, 'row_sparse_pull')
+            if len(rows) not in (1, len(per_dev)):
+                raise KVStoreError('row_sparse_pull: key %r has %d outputs but %d row_ids'
+                                   % (k, len(per_dev), len(rows)))
+            for i, o in enumerate(per_dev):
+                if not is_row_sparse(o):
+                    raise KVStoreError('row_sparse_pull: the output for key %r must be '
+                                       'row_sparse, not a dense array' % (k,))
+                if tuple(o.shape) != tuple(stored.shape):
+                    raise KVStoreError('row_sparse_pull: key %r holds shape %s but out has '
+                                       'shape %s' % (k, tuple(stored.shape), tuple(o.shape)))
+                self._pull_rows(k, stored, o, rows[0] if len(rows) == 1 else rows[i])
+
+    @staticmethod
+    def _pull_rows(k, stored, out, row_ids):
+        held = stored.values if is_row_sparse(stored) else stored
+        xp = array_module(held)
+        ids = to_module(xp, row_ids, held).reshape(-1)
+        if ids.dtype.kind == 'f' and ids.size and not bool((ids == xp.round(ids)).all()):
+            raise KVStoreError('row_sparse_pull: row_ids for key %r must be integers'
+                               % (k,))
+        rows = xp.unique(ids.astype(np.int64))
+        if rows.size and (int(rows[0]) < 0 or int(rows[-1]) >= stored.shape[0]):
+            raise KVStoreError('row_sparse_pull: row_ids %s are out of range for key %r of '
+                               '%d rows' % (rows.tolist(), k, stored.shape[0]))
+        if is_row_sparse(stored) and stored.indices.shape[0] == 0:
+            rows = rows[:0]
+        mine = array_module(out.values)
+        out.indices = to_module(mine, rows, out.values)
+        out.values = to_module(mine, gather_rows(stored, rows), out.values).astype(
+            out.values.dtype, copy=False)
 
     def pushpull(self, key, value, out=None, priority=0):
         """``push`` then ``pull`` (into ``value`` itself when ``out`` is None)."""
@@ -134,6 +209,10 @@ class LocalStore:
 
     def _check(self, k, m, what):
         stored = self._stored(k, what)
+        if is_row_sparse(m) and m.indices.shape[0] and \
+                (int(m.indices[0]) < 0 or int(m.indices[-1]) >= m.shape[0]):
+            raise KVStoreError('%s: key %r got a row-sparse value with rows %s out of range '
+                               'for %d rows' % (what, k, m.indices.tolist(), m.shape[0]))
         if tuple(m.shape) != tuple(stored.shape):
             raise KVStoreError('%s: key %r was initialised with shape %s but got shape %s'
                                % (what, k, tuple(stored.shape), tuple(m.shape)))

@@ -145,8 +145,9 @@ def test_random_arrays_and_rand_ndarray():
     assert tu.rand_ndarray((2, 3), dtype='float64', density=0.5).dtype == np.float64
     assert tu.rand_ndarray((2,), ctx=mx.cpu(1)).context == mx.cpu(1)
     for stype in ('csr', 'row_sparse'):
-        with pytest.raises(MXNetError, match='not supported'):
-            tu.rand_ndarray((2, 3), stype=stype, density=0.5)
+        r = tu.rand_ndarray((20, 30), stype=stype, density=0.5)
+        assert r.stype == stype and r.shape == (20, 30)
+        assert 0 < np.count_nonzero(r.asnumpy()) < 600
     picked = tu.random_sample(range(10), 4)
     assert len(set(picked)) == 4 and set(picked) <= set(range(10))
 

@@ -12,7 +12,9 @@ from .. import profiler
 from ..base import MXNetError, dtype_np
 from ..context import Context
 from ..ndarray.ndarray import NDArray, _wrap, _to_module
-from .plan import compile_plan, eliminate_common_expr, _cse_enabled
+from .plan import (compile_plan, eliminate_common_expr, _cse_enabled, place_by_group,
+                   variable_contexts)
+from .plan import sparse_grad_names
 
 __all__ = ['Executor', 'simple_bind', 'bind_shapes_and_types']
 
@@ -65,11 +67,12 @@ class Executor:
     """
 
     def __init__(self, symbol, ctx, args, args_grad=None, grad_req='write', aux_states=None,
-                 _reshaped_from=None):
+                 group2ctx=None, _reshaped_from=None):
         if not isinstance(ctx, Context):
             raise MXNetError('bind: ctx must be a Context, got %r' % (ctx,))
         self._symbol = symbol
         self._ctx = ctx
+        self._group2ctx = _group_map(group2ctx)
         self._xp = ctx.xp
         arg_names = symbol.list_arguments()
         aux_names = symbol.list_auxiliary_states()
@@ -93,7 +96,7 @@ class Executor:
 
     def _nd(self, a, what):
         if isinstance(a, NDArray):
-            if a.context.device_type != self._ctx.device_type:
+            if a.context.device_type != self._ctx.device_type and not self._group2ctx:
                 raise MXNetError('bind: %s is on %s but the executor is on %s'
                                  % (what, a.context, self._ctx))
             return a
@@ -109,14 +112,37 @@ class Executor:
         else:
             self._optimized = eliminate_common_expr(self._symbol) if _cse_enabled() \
                 else self._symbol
+            self._optimized, self._where = place_by_group(self._optimized, self._ctx,
+                                                          self._group2ctx)
+        if old is not None:
+            self._where = old._where
         self._graph = graph = self._optimized.graph()
         plan = compile_plan(graph, self._ctx, [a._data for a in self.arg_arrays],
-                            [None if g is None else g._data for g in self.grad_arrays],
+                            self._grad_buffers(graph),
                             self._grad_req, [a._data for a in self.aux_arrays],
-                            shared=old._plan if old is not None else None)
+                            shared=old._plan if old is not None else None, where=self._where)
         self._plan = plan
-        self.outputs = [_wrap(o, self._ctx) for o in plan.outputs]
+        self.outputs = [_wrap(o, plan.entry_ctx.get((id(n), i), self._ctx))
+                        for o, (n, i) in zip(plan.outputs, graph.heads)]
         self._map_ready()
+
+    def _grad_buffers(self, graph):
+        """The raw gradient buffers: arrays, and the storage of row-sparse gradients (only
+        for arguments whose every consumer writes a row-sparse gradient)."""
+        out, sparse_ok = [], None
+        for name, g, req in zip(self._arg_names, self.grad_arrays, self._grad_req):
+            if g is None or not g._sparse:
+                out.append(None if g is None else g._data)
+                continue
+            if sparse_ok is None:
+                sparse_ok = sparse_grad_names(graph)
+            if g.stype != 'row_sparse' or name not in sparse_ok or req != 'write':
+                raise MXNetError('bind: the gradient of %r is %s, but only an argument that '
+                                 'only Embedding(sparse_grad=True)/SparseEmbedding '
+                                 'differentiate, with grad_req \'write\', can have a '
+                                 'row_sparse gradient' % (name, g.stype))
+            out.append(g._sp)
+        return out
 
     def _map_ready(self):
         """The gradient-ready points in the callback's own indices (once, not per step)."""
@@ -144,16 +170,15 @@ class Executor:
                     raise MXNetError('forward: argument %r has shape %s, the executor was bound '
                                      'with %s' % (name, value.shape, dst.shape))
                 dst._data[...] = value
-        xp = self._xp
         prof = profiler.symbolic         # the profiler's one cost when it is off
         if prof is not None:
             self._forward_profiled(prof, is_train)
         elif self._monitor is None:
-            for fwd, ins, outs, aux in self._plan.forward:
+            for fwd, xp, ins, outs, aux in self._plan.forward:
                 fwd(xp, ins, outs, aux, is_train)
         else:
             for step in self._plan.steps:
-                step.op.forward(xp, step.ins, step.outs, step.aux, is_train)
+                step.op.forward(step.xp, step.ins, step.outs, step.aux, is_train)
                 self._monitor_step(step)
         return self.outputs
 
@@ -182,16 +207,16 @@ class Executor:
             self._backward_profiled(prof, ready)
             return
         if ready is None:
-            for bwd, ograds, ins, outs, igrads, aux, accum in plan.backward:
-                bwd(xp, ograds, ins, outs, igrads, aux)
+            for bwd, sxp, ograds, ins, outs, igrads, aux, accum in plan.backward:
+                bwd(sxp, ograds, ins, outs, igrads, aux)
                 for target, temp in accum:
                     target += temp
             return
         for i in self._ready_first:
             ready(i)
-        for (bwd, ograds, ins, outs, igrads, aux, accum), done in zip(plan.backward,
-                                                                      self._ready_after):
-            bwd(xp, ograds, ins, outs, igrads, aux)
+        for (bwd, sxp, ograds, ins, outs, igrads, aux, accum), done in zip(plan.backward,
+                                                                           self._ready_after):
+            bwd(sxp, ograds, ins, outs, igrads, aux)
             for target, temp in accum:
                 target += temp
             for i in done:
@@ -200,12 +225,12 @@ class Executor:
     # ---- profiler ----------------------------------------------------------------------
     def _forward_profiled(self, prof, is_train):
         """``forward`` while ``mx.profiler`` records: the same calls, each one timed."""
-        xp, clock = self._xp, prof.clock
+        clock = prof.clock
         record = prof.operator_recorder(self._ctx)
         start = clock()
         for step in self._plan.steps:
             t0 = clock()
-            step.op.forward(xp, step.ins, step.outs, step.aux, is_train)
+            step.op.forward(step.xp, step.ins, step.outs, step.aux, is_train)
             record(step.op.name, step.node.name, t0)
             if self._monitor is not None:
                 self._monitor_step(step)
@@ -214,7 +239,7 @@ class Executor:
     def _backward_profiled(self, prof, ready):
         """The operator loop of ``backward`` while ``mx.profiler`` records, each call timed
         as ``_backward_NAME`` (MXNet's name)."""
-        xp, clock, plan = self._xp, prof.clock, self._plan
+        clock, plan = prof.clock, self._plan
         record = prof.operator_recorder(self._ctx)
         # plan.backward holds the steps that have a backward, in reverse forward order
         steps = [s for s in reversed(plan.steps) if s.igrads is not None]
@@ -225,10 +250,10 @@ class Executor:
         if ready is not None:
             for i in self._ready_first:
                 ready(i)
-        for (bwd, ograds, ins, outs, igrads, aux, accum), step, done in zip(
+        for (bwd, sxp, ograds, ins, outs, igrads, aux, accum), step, done in zip(
                 plan.backward, steps, after):
             t0 = clock()
-            bwd(xp, ograds, ins, outs, igrads, aux)
+            bwd(sxp, ograds, ins, outs, igrads, aux)
             for target, temp in accum:
                 target += temp
             if step is None:
@@ -342,7 +367,7 @@ class Executor:
         aux = [share(n, a, s, 'auxiliary state') for n, a, s in
                zip(self._aux_names, self.aux_arrays, aux_shapes)]
         return Executor(self._symbol, self._ctx, args, grads, self._grad_req, aux,
-                        _reshaped_from=self)
+                        group2ctx=self._group2ctx, _reshaped_from=self)
 
     def get_optimized_symbol(self):
         """The graph this executor runs: the bound symbol after common expressions were
@@ -377,19 +402,28 @@ def bind_shapes_and_types(symbol, shapes, type_dict=None):
 
 
 def simple_bind(symbol, ctx, grad_req, type_dict, shared_arg_names, shared_exec, shared_buffer,
-                shapes, grad_arrays=None):
+                shapes, grad_arrays=None, group2ctx=None):
     """Allocate arrays for ``symbol`` from input ``shapes`` and bind (Symbol.simple_bind).
 
     ``grad_arrays`` ({name: NDArray}) gives the gradient memory of some arguments (the
     executor group's flat gradient buffers); the rest is allocated here or shared with
-    ``shared_exec``/``shared_buffer`` as in MXNet.
+    ``shared_exec``/``shared_buffer`` as in MXNet.  With ``group2ctx`` (model parallelism)
+    each variable's arrays live on the context of its ``ctx_group``.
     """
+    group2ctx = _group_map(group2ctx)
+    placed = variable_contexts(symbol, ctx, group2ctx)
+
+    def zeros(name, shape, dtype):
+        c = placed.get(name, ctx)
+        with c.device():
+            return _wrap(c.xp.zeros(shape, dtype=dtype), c)
     arg_names = symbol.list_arguments()
     aux_names = symbol.list_auxiliary_states()
     arg_shapes, arg_types, aux_shapes, aux_types = bind_shapes_and_types(symbol, shapes,
                                                                          type_dict)
     reqs = _grad_reqs(grad_req, arg_names)
     grad_arrays = grad_arrays or {}
+    sparse = sparse_grad_names(symbol.graph())
     shared = {}
     if shared_exec is not None:
         names = shared_arg_names if shared_arg_names is not None else arg_names
@@ -406,7 +440,7 @@ def simple_bind(symbol, ctx, grad_req, type_dict, shared_arg_names, shared_exec,
                     shared_buffer[n].shape == s:
                 a, g = shared_buffer[n], None
             else:
-                a, g = _wrap(xp.zeros(s, dtype=t), ctx), None
+                a, g = zeros(n, s, t), None
                 if shared_buffer is not None and n not in shared_buffer:
                     shared_buffer[n] = a
             if r != 'null' and n in grad_arrays:
@@ -414,8 +448,11 @@ def simple_bind(symbol, ctx, grad_req, type_dict, shared_arg_names, shared_exec,
                 if g.shape != s or g._data.dtype != t:
                     raise MXNetError('simple_bind: the gradient memory given for %r is %s %s, '
                                      'the argument is %s %s' % (n, g.shape, g._data.dtype, s, t))
+            elif r == 'write' and n in sparse and (g is None or g.shape != s):
+                from ..ndarray.sparse import zeros as sparse_zeros
+                g = sparse_zeros('row_sparse', s, ctx, t)     # as MXNet: row-sparse gradient
             elif r != 'null' and (g is None or g.shape != s):
-                g = _wrap(xp.zeros(s, dtype=t), ctx)
+                g = zeros(n, s, t)
             args.append(a)
             grads.append(g if r != 'null' else None)
         for n, s, t in zip(aux_names, aux_shapes, aux_types):
@@ -423,5 +460,23 @@ def simple_bind(symbol, ctx, grad_req, type_dict, shared_arg_names, shared_exec,
                     shared_exec.aux_dict[n].shape == s:
                 aux.append(shared_exec.aux_dict[n])
             else:
-                aux.append(_wrap(xp.zeros(s, dtype=t), ctx))
-    return Executor(symbol, ctx, args, grads, reqs, aux)
+                aux.append(zeros(n, s, t))
+    return Executor(symbol, ctx, args, grads, reqs, aux, group2ctx=group2ctx)
+
+
+def _group_map(group2ctx):
+    """``{group: Context}`` from MXNet's ``group2ctx`` (a Context or a one-element list per
+    group); None or empty: no model parallelism."""
+    if not group2ctx:
+        return None
+    out = {}
+    for group, ctx in group2ctx.items():
+        if isinstance(ctx, (list, tuple)):
+            if len(ctx) != 1:
+                raise MXNetError('group2ctx[%r] must be one context for one executor, got %s'
+                                 % (group, list(ctx)))
+            ctx = ctx[0]
+        if not isinstance(ctx, Context):
+            raise MXNetError('group2ctx[%r] must be a Context, got %r' % (group, ctx))
+        out[group] = ctx
+    return out

@@ -12,7 +12,7 @@ from ..base import MXNetError
 from ..context import cpu
 from ..ndarray.ndarray import NDArray, _to_module, _wrap
 from .executor import bind_shapes_and_types, simple_bind
-from .plan import backward_order
+from .plan import backward_order, sparse_grad_names
 
 __all__ = ['ExecutorGroup', 'DataParallelExecutorGroup', 'GradientBuffers', 'split_batch']
 
@@ -54,6 +54,29 @@ class GradientBuffers:
     def like(self, ctx):
         """The same layout on another device."""
         return GradientBuffers(ctx, self.names, self.shapes, self.dtypes)
+
+
+def _group2ctxs_per_device(group2ctxs, n):
+    """One ``{group: Context}`` (or None) per device from MXNet's ``group2ctxs``: a list of
+    dicts (one per device), or one dict whose values are a context or a list of one context
+    (for every device) or of one context per device."""
+    if not group2ctxs:
+        return [None] * n
+    if isinstance(group2ctxs, (list, tuple)):
+        if len(group2ctxs) != n:
+            raise MXNetError('group2ctxs has %d entries for %d contexts' % (len(group2ctxs), n))
+        return [dict(g) if g else None for g in group2ctxs]
+    out = [{} for _ in range(n)]
+    for group, ctxs in group2ctxs.items():
+        ctxs = list(ctxs) if isinstance(ctxs, (list, tuple)) else [ctxs]
+        if len(ctxs) == 1:
+            ctxs = ctxs * n
+        if len(ctxs) != n:
+            raise MXNetError('group2ctxs[%r] has %d contexts for %d devices (give one, or one '
+                             'per device)' % (group, len(ctxs), n))
+        for i, c in enumerate(ctxs):
+            out[i][group] = c
+    return out
 
 
 def split_batch(batch_size, work_load_list):
@@ -103,7 +126,11 @@ class ExecutorGroup:
         self.arg_names = symbol.list_arguments()
         self.aux_names = symbol.list_auxiliary_states()
         self.output_names = symbol.list_outputs()
+        # each output's batch axis, from its node's __layout__ (MXNet's output_layouts)
+        self.output_axes = [batch_axis(symbol[i].attr('__layout__'))
+                            for i in range(len(self.output_names))]
         self._grad_req_spec = grad_req
+        self.group2ctxs = _group2ctxs_per_device(group2ctxs, len(self.contexts))
         self.execs = []
         self.grad_buffers = []
         self.bind_exec(data_shapes, label_shapes, shared_group)
@@ -164,7 +191,8 @@ class ExecutorGroup:
                 grads = self._grad_views[i] if self._grad_views else None
                 exe = simple_bind(self.symbol, ctx, req, types,
                                   self.param_names if shared is not None else None, shared,
-                                  None, shapes, grad_arrays=grads)
+                                  None, shapes, grad_arrays=grads,
+                                  group2ctx=self.group2ctxs[i])
             self.execs.append(exe)
         self.param_arrays = [[e.arg_dict[n] for e in self.execs] for n in self.param_names]
         self.grad_arrays = [[e.grad_dict[n] for e in self.execs] for n in self.param_names] \
@@ -182,7 +210,13 @@ class ExecutorGroup:
         """Each device's parameter gradients, born in flat per-dtype buffers in backward
         order; a group bound with a ``shared_group`` (a BucketingModule's bucket) shares the
         shared group's buffers, so every bucket writes the same memory."""
-        names = [n for n in self.param_names if req.get(n, 'null') != 'null']
+        # row-sparse gradients (Embedding(sparse_grad=True)) live outside the flat buffers;
+        # the kvstore sums them by row (reduce_gradients)
+        sparse = sparse_grad_names(self.symbol.graph())
+        self.sparse_grad_names = [n for n in self.param_names
+                                  if req.get(n) == 'write' and n in sparse]
+        names = [n for n in self.param_names if req.get(n, 'null') != 'null' and
+                 n not in self.sparse_grad_names]
         if not names:
             self.grad_buffers, self._grad_views = [], []
             return
@@ -304,8 +338,9 @@ class ExecutorGroup:
                              % (len(arrays), kind, len(targets), ', '.join(names)))
         for per_device, src, name in zip(targets, arrays, names):
             data = src._data if isinstance(src, NDArray) else np.asarray(src)
+            axis = self._axes.get(name, 0)
             for sl, dst in per_device:
-                part = data[sl] if len(per_device) > 1 else data
+                part = data[(slice(None),) * axis + (sl,)] if len(per_device) > 1 else data
                 if part.shape != dst.shape:
                     bound = {d[0]: d[1] for d in map(_desc, list(self.data_shapes) +
                                                      list(self.label_shapes or []))}
@@ -332,19 +367,22 @@ class ExecutorGroup:
         for i, exe in enumerate(self.execs):
             grads = None
             if out_grads is not None:
-                grads = [_wrap(_to_module(g._data[self.slices[i]] if len(self.execs) > 1
-                                          else g._data, exe._ctx), exe._ctx)
-                         for g in out_grads]
+                grads = [_wrap(_to_module(g._data[(slice(None),) * axis + (self.slices[i],)]
+                                          if len(self.execs) > 1 else g._data, exe._ctx),
+                               exe._ctx)
+                         for g, axis in zip(out_grads, self.output_axes)]
             exe.backward(out_grads=grads)
 
     def get_outputs(self, merge_multi_context=True):
         outputs = [[e.outputs[i] for e in self.execs] for i in range(len(self.output_names))]
-        return _merge(outputs) if merge_multi_context else outputs
+        return _merge(outputs, self.output_axes) if merge_multi_context else outputs
 
     def get_input_grads(self, merge_multi_context=True):
         if not self.inputs_need_grad:
             raise MXNetError('bind with inputs_need_grad=True to get input gradients')
-        return _merge(self.input_grad_arrays) if merge_multi_context else self.input_grad_arrays
+        axes = [self._axes.get(n, 0) for n in self.data_names]
+        return _merge(self.input_grad_arrays, axes) if merge_multi_context \
+            else self.input_grad_arrays
 
     def get_states(self, merge_multi_context=True):
         states = [[e.arg_dict[n] for e in self.execs] for n in self.state_names]
@@ -367,7 +405,9 @@ class ExecutorGroup:
             elif len(self.execs) == 1:
                 labels_slice = labels
             else:
-                labels_slice = [_wrap(l._data[self.slices[i]], l.context) for l in labels]
+                labels_slice = [_wrap(l._data[(slice(None),) * self._axes.get(n, 0) +
+                                              (self.slices[i],)], l.context)
+                                for n, l in zip(self.label_names, labels)]
             label_dict = dict(zip(self.label_names, labels_slice))
             pred_dict = dict(zip(self.output_names, exe.outputs))
             eval_metric.update_dict(label_dict, pred_dict)
@@ -402,14 +442,15 @@ def _host(arr):
     return arr.asnumpy()
 
 
-def _merge(per_output):
-    """Join each output's per-device pieces along the batch axis (copies only when needed)."""
+def _merge(per_output, axes=None):
+    """Join each output's per-device pieces along its batch axis (copies only when needed)."""
     out = []
-    for pieces in per_output:
+    for k, pieces in enumerate(per_output):
         if len(pieces) == 1:
             out.append(pieces[0])
         else:
-            host = np.concatenate([p.asnumpy() for p in pieces], axis=0)
+            axis = axes[k] if axes is not None else 0
+            host = np.concatenate([p.asnumpy() for p in pieces], axis=axis)
             out.append(_wrap(host, cpu()))
     return out
 

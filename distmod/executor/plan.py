@@ -23,22 +23,26 @@ SHARE_MEMORY = os.environ.get('DISTMOD_SHARE_MEMORY', '1') != '0'
 
 
 class Step:
-    """One operator call: the op instance and the exact buffers it touches."""
+    """One operator call: the op instance, the context it runs on (its array module ``xp``)
+    and the exact buffers it touches."""
 
-    __slots__ = ('node', 'op', 'ins', 'outs', 'aux', 'igrads', 'ograds', 'accum')
+    __slots__ = ('node', 'op', 'ins', 'outs', 'aux', 'igrads', 'ograds', 'accum', 'ctx', 'xp')
 
-    def __init__(self, node, op, ins, outs, aux):
+    def __init__(self, node, op, ins, outs, aux, ctx=None):
         self.node, self.op, self.ins, self.outs, self.aux = node, op, ins, outs, aux
         self.igrads = self.ograds = None
         self.accum = ()      # (target, temp): target += temp after backward
+        self.ctx = ctx
+        self.xp = ctx.xp if ctx is not None else None
 
 
 class Plan:
     """What :func:`compile_plan` decided; the executor only loops over it.
 
     - ``steps``: every operator call in forward order; ``forward``: their
-      ``(forward, ins, outs, aux)``;
-    - ``backward``: ``(backward, ograds, ins, outs, igrads, aux, accum)`` per backward step;
+      ``(forward, xp, ins, outs, aux)``;
+    - ``backward``: ``(backward, xp, ograds, ins, outs, igrads, aux, accum)`` per backward
+      step;
     - ``outputs``: the raw arrays of the symbol's outputs;
     - ``head_grads``: ``(entry, buffer)`` for each output that needs a head gradient;
       ``head_resets``: ``(target, source)`` copied before backward starts;
@@ -52,7 +56,7 @@ class Plan:
 
     __slots__ = ('steps', 'forward', 'backward', 'outputs', 'head_keys', 'head_grads',
                  'head_resets', 'zero_args', 'ready_first', 'ready_after', 'bytes',
-                 'unshared_bytes', 'pool')
+                 'unshared_bytes', 'pool', 'entry_ctx')
 
 
 def _differentiable_inputs(step):
@@ -65,14 +69,18 @@ def _differentiable_inputs(step):
             if names[j] not in step.op.nondiff]
 
 
-def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays, shared=None):
+def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays, shared=None,
+                 where=None):
     """The :class:`Plan` for ``graph`` bound to these raw arrays on ``ctx``.
 
     ``arg_arrays``/``aux_arrays`` are raw arrays in ``graph.arguments``/``graph.auxiliary``
     order; ``grad_arrays`` a raw array or None per argument, ``grad_req`` its request.
-    ``shared``: the plan of an executor this one reshapes (its memory is taken again).
+    ``shared``: the plan of an executor this one reshapes (its memory is taken again);
+    ``where``: ``{id(node): context}`` when operators run on several contexts (model
+    parallelism; ``place_by_group`` makes it and puts copies where the graph crosses them).
     """
     xp = ctx.xp
+    where = where or {}
     given = {n.name: a.shape for n, a in zip(graph.arguments, arg_arrays)}
     given.update((n.name, a.shape) for n, a in zip(graph.auxiliary, aux_arrays))
     shapes = graph.infer_shapes(given)
@@ -96,8 +104,13 @@ def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays, shar
         val[(id(n), 0)] = a
         req[(id(n), 0)] = 'null'
     plan = Plan()
-    steps = [Step(node, node.make_op(), None, None, None)
+    steps = [Step(node, node.make_op(), None, None, None, where.get(id(node), ctx))
              for node in graph.nodes if node.op is not None]
+    # where each value lives: its producer's context (a variable's: where it is placed)
+    plan.entry_ctx = {(id(s.node), i): s.ctx for s in steps
+                      for i in range(s.node.num_outputs())}
+    plan.entry_ctx.update(((id(n), 0), where.get(id(n), ctx))
+                          for n in graph.arguments + graph.auxiliary)
     for step in steps:
         node = step.node
         for i in range(node.num_outputs()):
@@ -105,19 +118,18 @@ def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays, shar
             if s is None or 0 in s:
                 raise MXNetError("bind: cannot infer the shape of output %d of operator "
                                  "'%s' (%s)" % (i, node.name, node.op.name))
-    with ctx.device():
-        _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req,
-                          shared.pool.base_of if shared is not None else None)
-        for step in steps:
-            node = step.node
-            nargs = node.num_args()
-            ins = [val[(id(s), i)] for s, i in node.inputs]
-            step.ins, step.aux = ins[:nargs], ins[nargs:]
-            step.outs = [val[(id(node), i)] for i in range(node.num_outputs())]
-        plan.steps = steps
-        _plan_backward(plan, graph, xp, val, req, gbuf, grad_req)
+    _allocate_outputs(plan, graph, steps, ctx, shapes, types, val, req,
+                      shared.pool.base_of if shared is not None else None)
+    for step in steps:
+        node = step.node
+        nargs = node.num_args()
+        ins = [val[(id(s), i)] for s, i in node.inputs]
+        step.ins, step.aux = ins[:nargs], ins[nargs:]
+        step.outs = [val[(id(node), i)] for i in range(node.num_outputs())]
+    plan.steps = steps
+    _plan_backward(plan, graph, ctx, val, req, gbuf, grad_req)
     plan.outputs = [val[(id(n), i)] for n, i in graph.heads]
-    plan.forward = [(s.op.forward, s.ins, s.outs, s.aux) for s in steps]
+    plan.forward = [(s.op.forward, s.xp, s.ins, s.outs, s.aux) for s in steps]
     return plan
 
 
@@ -135,7 +147,7 @@ def _needs_gradient(steps, req, heads):
     return needs & reach
 
 
-def _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req, prefer=None):
+def _allocate_outputs(plan, graph, steps, ctx, shapes, types, val, req, prefer=None):
     """Give every operator output a buffer, reusing memory where the values are dead.
 
     A value must live until its last reader in forward, and, when a step whose backward
@@ -163,7 +175,7 @@ def _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req, prefer=No
         for src, i in step.node.inputs:
             last_read[(id(src), i)] = k
     produced = {(id(step.node), i) for step in steps for i in range(step.node.num_outputs())}
-    pool = plan.pool = _Pool(xp, prefer)
+    pool = plan.pool = _Pool(ctx, prefer)
     heads = {(id(n), i) for n, i in graph.heads}
     for k, step in enumerate(steps):
         node = step.node
@@ -188,7 +200,7 @@ def _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req, prefer=No
         for i in range(start, node.num_outputs()):
             key = (id(node), i)
             val[key] = pool.take(shapes[key], dtype_np(types.get(key) or 'float32'),
-                                 key=key)
+                                 key=key, ctx=step.ctx)
         # values read for the last time here (or never read) are dead unless kept
         dead = {(id(s), i) for s, i in node.inputs if last_read.get((id(s), i)) == k}
         dead.update((id(node), i) for i in range(node.num_outputs())
@@ -198,14 +210,18 @@ def _allocate_outputs(plan, graph, steps, xp, shapes, types, val, req, prefer=No
                 pool.give(val[key])
 
 
+def _device(ctx):
+    return (ctx.device_type, ctx.device_id)
+
+
 class _Pool:
     """Buffers handed out as views of 1-D bases; a base given back is taken again by a later
     request of its dtype that fits (the smallest such).  ``bytes``: all bases' size;
     ``requested``: what one buffer per request would take."""
 
-    def __init__(self, xp, prefer=None):
-        self.xp = xp
-        self.free = {}          # dtype -> [base], smallest first
+    def __init__(self, ctx, prefer=None):
+        self.ctx = ctx
+        self.free = {}          # (device, dtype) -> [base], smallest first
         self.base = {}          # id(view) -> (base, view)
         self.bytes = self.requested = 0
         # reshape: the old plan's bases, taken again for the same entries where they fit, so
@@ -214,14 +230,17 @@ class _Pool:
         self.base_of = {}       # entry -> base, for a later reshape
         self._busy = set()      # ids of the bases handed out now
         self._counted = {}      # id -> base: every base this plan uses (in ``bytes``)
+        self._device_of = dict(getattr(prefer, 'device_of', {}))
 
-    def take(self, shape, dtype, key=None):
+    def take(self, shape, dtype, key=None, ctx=None):
+        ctx = ctx if ctx is not None else self.ctx
         shape = tuple(shape)
         n = int(np.prod(shape, dtype=np.int64))
-        free = self.free.get(dtype, [])
+        free = self.free.setdefault((_device(ctx), dtype), [])
         base = self.prefer.get(key)
         if base is not None and (base.size < n or base.dtype != dtype or
-                                 id(base) in self._busy):
+                                 id(base) in self._busy or
+                                 self._device_of.get(id(base), _device(ctx)) != _device(ctx)):
             base = None
         if base is not None:
             for j, b in enumerate(free):
@@ -231,9 +250,11 @@ class _Pool:
         else:
             pick = next((j for j, b in enumerate(free) if b.size >= n), None)
             if pick is None:
-                base = self.xp.empty(max(n, 1), dtype=dtype)
+                with ctx.device():
+                    base = ctx.xp.empty(max(n, 1), dtype=dtype)
             else:
                 base = free.pop(pick)
+        self._device_of[id(base)] = _device(ctx)
         if id(base) not in self._counted:
             self._counted[id(base)] = base
             self.bytes += base.nbytes
@@ -255,15 +276,31 @@ class _Pool:
             return
         base, _ = self.base.pop(id(view))
         self._busy.discard(id(base))
-        free = self.free.setdefault(base.dtype, [])
+        free = self.free.setdefault((self._device_of[id(base)], base.dtype), [])
         free.append(base)
         free.sort(key=lambda b: b.size)
 
 
-def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
-    """Decide every gradient buffer and which backward steps run, once."""
+def _plan_backward(plan, graph, ctx, val, req, gbuf, grad_req):
+    """Decide every gradient buffer and which backward steps run, once.  A gradient lives
+    where its value does (the entry's context)."""
+    def where(key):
+        return plan.entry_ctx.get(key, ctx)
+
+    def like(key, fill):
+        c = where(key)
+        with c.device():
+            return getattr(c.xp, fill)(val[key])
     heads = [(id(n), i) for n, i in graph.heads]
     needs = _needs_gradient(plan.steps, req, heads)
+    for step in plan.steps:
+        # an operator MXNet registers no gradient for must not be on a gradient's path
+        if not getattr(step.op, 'differentiable', True) and \
+                any((id(step.node), i) in needs for i in range(len(step.outs))) and \
+                any(key in needs for _, key in _differentiable_inputs(step)):
+            raise MXNetError("bind: operator '%s' (%s) is not differentiable, but a gradient "
+                             "must flow through it; bind with grad_req='null' for its inputs "
+                             "or put BlockGrad after it" % (step.node.name, step.op.name))
     # Consumers of every entry, in backward order (reverse topological).
     consumers = {}
     for step in reversed(plan.steps):
@@ -279,10 +316,10 @@ def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
     grad_of = {}
     for key in heads:
         if key in needs and key not in grad_of:
-            hg = xp.ones_like(val[key])
+            hg = like(key, 'ones_like')
             plan.head_grads.append((key, hg))
             if key in consumers:
-                grad_of[key] = gbuf[key] if key in gbuf else xp.empty_like(hg)
+                grad_of[key] = gbuf[key] if key in gbuf else like(key, 'empty_like')
                 plan.head_resets.append((grad_of[key], hg))
             else:
                 grad_of[key] = hg
@@ -298,7 +335,7 @@ def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
             if key in gbuf:
                 grad_of[key] = gbuf[key]
             elif key not in consumers:
-                grad_of[key] = xp.zeros_like(val[key])
+                grad_of[key] = like(key, 'zeros_like')
     pooled = set()
     plan.head_keys = heads
     bwd = []
@@ -307,8 +344,8 @@ def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
         if not any((id(step.node), i) in needs for i in range(len(step.outs))):
             continue
         step.ograds = [grad_of.get((id(step.node), i)) for i in range(len(step.outs))]
-        step.ograds = [g if g is not None else xp.zeros_like(o)
-                       for g, o in zip(step.ograds, step.outs)]
+        step.ograds = [g if g is not None else like((id(step.node), i), 'zeros_like')
+                       for i, g in enumerate(step.ograds)]
         step.igrads = [None] * len(step.ins)
         accum, temps = [], []
         for j, (s, i) in enumerate(step.node.inputs[:len(step.ins)]):
@@ -317,14 +354,20 @@ def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
             if (step, j) not in users:
                 continue
             if key not in grad_of:      # first writer: an operator output's gradient
-                grad_of[key] = pool.take(val[key].shape, val[key].dtype, key=('grad',) + key)
+                grad_of[key] = pool.take(val[key].shape, val[key].dtype, key=('grad',) + key,
+                                         ctx=where(key))
                 pooled.add(key)
             target = grad_of[key]
             first = users[0] == (step, j)
             if first and key not in head_keys and req.get(key, 'write') != 'add':
                 step.igrads[j] = target
+            elif getattr(target, 'stype', None) == 'row_sparse':
+                temp = target.empty_like()      # row-sparse: summed by row, not pooled
+                step.igrads[j] = temp
+                accum.append((target, temp))
             else:
-                temp = pool.take(target.shape, target.dtype, key=('temp', id(step.node), j))
+                temp = pool.take(target.shape, target.dtype, key=('temp', id(step.node), j),
+                                 ctx=where(key))
                 temps.append(temp)
                 step.igrads[j] = temp
                 accum.append((target, temp))
@@ -343,7 +386,7 @@ def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
     plan.zero_args = [gbuf[(id(n), 0)] for n, r in zip(graph.arguments, grad_req)
                       if r == 'write' and (id(n), 0) not in consumers
                       and (id(n), 0) not in head_keys]
-    plan.backward = [(s.op.backward, s.ograds, s.ins, s.outs, s.igrads, s.aux, s.accum)
+    plan.backward = [(s.op.backward, s.xp, s.ograds, s.ins, s.outs, s.igrads, s.aux, s.accum)
                      for s in bwd]
     # Which argument gradients are final after each backward step (their last consumer
     # has run).
@@ -359,6 +402,25 @@ def _plan_backward(plan, graph, xp, val, req, gbuf, grad_req):
         plan.ready_after[k].append(pos[key])
     plan.ready_first = [i for i, (n, r) in enumerate(zip(graph.arguments, grad_req))
                         if r != 'null' and (id(n), 0) not in last]
+
+
+def sparse_grad_names(graph):
+    """The arguments of ``graph`` whose gradient can be row-sparse: every operator that
+    differentiates them lists their position in ``sparse_grad_inputs()`` (an Embedding with
+    ``sparse_grad=True``, a SparseEmbedding's weight).  MXNet gives these arguments
+    row-sparse gradients when they are written (``grad_req='write'``)."""
+    can, cannot = set(), set()
+    for node in graph.nodes:
+        if node.op is None:
+            continue
+        proto = node.proto()
+        names = proto.list_arguments()
+        sparse = getattr(proto, 'sparse_grad_inputs', None)
+        sparse = sparse() if sparse is not None else ()
+        for j, (src, _) in enumerate(node.inputs[:len(names)]):
+            if src.op is None and names[j] not in proto.nondiff:
+                (can if j in sparse else cannot).add(src.name)
+    return can - cannot
 
 
 def backward_order(graph, names):
@@ -434,3 +496,72 @@ def eliminate_common_expr(symbol):
     if not merged:
         return symbol
     return Symbol([(rep[id(n)], i) for n, i in graph.heads])
+
+
+def _same_device(a, b):
+    return _device(a) == _device(b)
+
+
+def place_by_group(symbol, ctx, group2ctx):
+    """Model parallelism: ``(symbol, {id(node): context})`` with every node placed on the
+    context its ``ctx_group`` attribute names in ``group2ctx`` (``ctx`` without one), and a
+    ``_CrossDeviceCopy`` wherever an operator reads a value made on another context.  An
+    operator's auxiliary states live on its own context.  Without ``group2ctx``:
+    ``(symbol, None)``."""
+    if not group2ctx:
+        return symbol, None
+    from ..ops import registry
+    from ..symbol.symbol import Node, Symbol
+    copy_op = registry.get('_CrossDeviceCopy')
+    graph = symbol.graph()
+
+    def group_ctx(node):
+        group = node.extra.get('__ctx_group__')
+        return group2ctx.get(group, ctx) if group is not None else ctx
+    where, rep, copies = {}, {}, {}
+    for node in graph.nodes:
+        if node.op is None:
+            where[id(node)] = group_ctx(node)
+            rep[id(node)] = node
+    for node in graph.nodes:
+        if node.op is None:
+            continue
+        here = group_ctx(node)
+        nargs = node.num_args()
+        inputs, changed = [], False
+        for j, (src, i) in enumerate(node.inputs):
+            src = rep[id(src)]
+            changed |= src is not node.inputs[j][0]
+            if j >= nargs:                      # auxiliary state: it lives with its operator
+                where[id(src)] = here
+            elif not _same_device(where[id(src)], here):
+                key = (id(src), i, _device(here))
+                cp = copies.get(key)
+                if cp is None:
+                    cp = Node(copy_op, '%s_to_%s%d' % (src.name, here.device_type,
+                                                        here.device_id),
+                              {}, {}, [(src, i)])
+                    where[id(cp)] = here
+                    copies[key] = cp
+                src, i, changed = cp, 0, True
+            inputs.append((src, i))
+        new = node
+        if changed:
+            new = Node(node.op, node.name, dict(node.attrs), dict(node.extra), inputs)
+            new._proto = node._proto
+        rep[id(node)] = new
+        where[id(new)] = here
+    heads = [(rep[id(n)], i) for n, i in graph.heads]
+    placed = Symbol(heads) if copies or any(rep[id(n)] is not n for n, _ in graph.heads) \
+        else symbol
+    return placed, where
+
+
+def variable_contexts(symbol, ctx, group2ctx):
+    """``{variable name: context}`` of ``place_by_group``: a variable's own ``ctx_group``,
+    an auxiliary state its operator's."""
+    if not group2ctx:
+        return {}
+    _, where = place_by_group(symbol, ctx, group2ctx)
+    graph = symbol.graph()
+    return {n.name: where.get(id(n), ctx) for n in graph.arguments + graph.auxiliary}

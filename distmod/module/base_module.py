@@ -349,9 +349,13 @@ class BaseModule:
             raise MXNetError('%s: call bind and init_params first' % what)
 
     def prepare(self, data_batch, sparse_row_id_fn=None):
-        """Prepare for a batch (row-sparse pulls in MXNet; nothing to do for dense arrays)."""
-        if sparse_row_id_fn is not None:
-            self.logger.warning('sparse_row_id_fn is ignored: distmod keeps parameters dense')
+        """Prepare for a batch: MXNet pulls the rows ``sparse_row_id_fn(batch)`` names of
+        row-sparse weights; here every replica keeps its weights whole, so the rows are only
+        checked (a module with an optimizer)."""
+        if sparse_row_id_fn is not None and self.optimizer_initialized:
+            group = getattr(self, '_exec_group', None)
+            if group is not None:
+                self._kv().prepare_rows(group, sparse_row_id_fn(data_batch))
 
     @property
     def symbol(self):

@@ -258,9 +258,13 @@ class BucketingModule(BaseModule):
         """Bind the batch's bucket ahead of time (the current bucket stays current)."""
         bucket_key = getattr(data_batch, 'bucket_key', None)
         if bucket_key is None:
+            if sparse_row_id_fn is not None and self._curr_module is not None:
+                self._curr_module.prepare(data_batch, sparse_row_id_fn)
             return
         original = self._curr_bucket_key
         self.switch_bucket(bucket_key, data_batch.provide_data, data_batch.provide_label)
+        if sparse_row_id_fn is not None:
+            self._curr_module.prepare(data_batch, sparse_row_id_fn)
         self.switch_bucket(original, None, None)
 
     def forward(self, data_batch, is_train=None):

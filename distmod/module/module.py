@@ -27,6 +27,19 @@ def _as_descs(shapes):
     return out
 
 
+_STYPE_FLAGS = {'1': 'row_sparse', '2': 'csr'}
+
+
+def _declared_stypes(symbol):
+    """``{variable name: 'row_sparse' | 'csr'}`` of the variables made with ``stype=``."""
+    out = {}
+    for name, attrs in symbol.attr_dict().items():
+        stype = _STYPE_FLAGS.get(attrs.get('__storage_type__'))
+        if stype is not None:
+            out[name] = stype
+    return out
+
+
 class Module(BaseModule):
     """MXNet's Module: bind a symbol, initialise parameters, train with ``fit``.
 
@@ -62,10 +75,7 @@ class Module(BaseModule):
         self._param_names = [n for n in symbol.list_arguments() if n not in inputs]
         self._aux_names = symbol.list_auxiliary_states()
         self._output_names = symbol.list_outputs()
-        if group2ctxs:
-            raise MXNetError('group2ctxs (model parallelism across ctx_group attributes) is not '
-                             'supported by distmod; use data parallelism (a list of contexts)')
-        self._group2ctxs = group2ctxs
+        self._group2ctxs = group2ctxs       # model parallelism by ctx_group, as in MXNet
         self._compression_params = compression_params
         self._arg_params = None
         self._aux_params = None
@@ -162,6 +172,12 @@ class Module(BaseModule):
             fill(name, arr, arg_params)
         for name, arr in sorted(self._aux_params.items()):
             fill(name, arr, aux_params)
+        # a parameter variable declared row_sparse/csr (stype=) is kept in that storage, as
+        # MXNet's arg_params are (initialised densely first: a sparse view is read-only)
+        for name, stype in _declared_stypes(self._symbol).items():
+            arr = self._arg_params.get(name)
+            if arr is not None and getattr(arr, 'stype', 'default') != stype:
+                self._arg_params[name] = arr.tostype(stype)
         self.params_initialized = True
         self._params_dirty = False
         group.set_params(self._arg_params, self._aux_params, allow_extra=allow_extra)
@@ -216,7 +232,7 @@ class Module(BaseModule):
                 self._symbol, self._context, self._work_load_list, data_shapes, label_shapes,
                 self._param_names, for_training, inputs_need_grad, shared_group,
                 fixed_param_names=self._fixed_param_names, grad_req=grad_req,
-                state_names=self._state_names)
+                state_names=self._state_names, group2ctxs=self._group2ctxs)
         except MXNetError as e:
             raise MXNetError('Module.bind with data %s and label %s: %s'
                              % ([(d.name, d.shape) for d in data_shapes],

@@ -10,6 +10,8 @@ globals().update(_op.generated_functions())
 from .ndarray import concat   # noqa: E402  (the direct version beats the generated one)
 from .random import (random_uniform, random_normal, random_uniform as uniform,   # noqa: E402
                      random_normal as normal)   # ctx-aware faces of the aliases; makes mx.nd.random
+from . import sparse                              # noqa: E402  (mx.nd.sparse, before the namespaces)
+from .sparse import cast_storage                  # noqa: E402  (returns the asked storage type)
 
 
 def _ufunc(fn_arr, fn_scalar_name=None):

@@ -33,6 +33,7 @@ class NDArray:
 
     __slots__ = ('_data', '_ctx', '__weakref__')
     __array_priority__ = 1000.0
+    _sparse = False         # RowSparseNDArray and CSRNDArray (ndarray/sparse.py) say True
 
     def __init__(self, data, ctx=None):
         ctx = ctx if ctx is not None else current_context()
@@ -105,6 +106,8 @@ class NDArray:
         if isinstance(other, NDArray):
             if other is self:
                 return other
+            if other._sparse:
+                return other._set_from(self)
             if other.shape != self.shape:
                 raise MXNetError('copyto: shape mismatch, source %s vs target %s'
                                  % (self.shape, other.shape))
@@ -128,9 +131,12 @@ class NDArray:
         return _wrap(self._data.astype(dt), self._ctx)
 
     def tostype(self, stype):
-        if stype != 'default':
-            raise MXNetError('distmod supports only dense (default) storage, not %r' % stype)
-        return self
+        """This array in storage type ``stype``: itself for 'default', a new
+        RowSparseNDArray or CSRNDArray for 'row_sparse' or 'csr'."""
+        if stype == 'default':
+            return self
+        from .sparse import cast_storage
+        return cast_storage(self, stype)
 
     def wait_to_read(self):
         """Arrays are computed eagerly; kept for scripts that call it."""
@@ -229,6 +235,8 @@ class NDArray:
         return _wrap(out.astype(dt, copy=False), self._ctx)
 
     def _inplace(self, other, fn):
+        if isinstance(other, NDArray) and other._sparse and other._inplace_into(self, fn):
+            return self
         fn(self._data, self._other(other), out=self._data, casting='unsafe')
         return self
 
@@ -325,6 +333,10 @@ def array(source_array, ctx=None, dtype=None):
     arrays included) unless ``dtype`` is given.
     """
     ctx = _ctx(ctx)
+    if isinstance(source_array, NDArray) and source_array._sparse or \
+            hasattr(source_array, 'tocsr'):            # a sparse array, or scipy's
+        from .sparse import array as sparse_array
+        return sparse_array(source_array, ctx=ctx, dtype=dtype)
     if isinstance(source_array, NDArray):
         src = source_array.asnumpy()
         dtype = dtype if dtype is not None else src.dtype
@@ -346,7 +358,11 @@ def _create(fn, shape, ctx, dtype, *args):
         return _wrap(fn(shape, *args, dtype=dtype_np(dtype)), ctx)
 
 
-def zeros(shape, ctx=None, dtype=None, **kwargs):
+def zeros(shape, ctx=None, dtype=None, stype=None, **kwargs):
+    """Zeros; ``stype`` 'row_sparse' or 'csr' gives an empty sparse array."""
+    if stype not in (None, 'default'):
+        from .sparse import zeros as sparse_zeros
+        return sparse_zeros(stype, shape, ctx, dtype)
     return _create(_ctx(ctx).xp.zeros, shape, ctx, dtype)
 
 
@@ -354,7 +370,10 @@ def ones(shape, ctx=None, dtype=None, **kwargs):
     return _create(_ctx(ctx).xp.ones, shape, ctx, dtype)
 
 
-def empty(shape, ctx=None, dtype=None):
+def empty(shape, ctx=None, dtype=None, stype=None):
+    if stype not in (None, 'default'):
+        from .sparse import empty as sparse_empty
+        return sparse_empty(stype, shape, ctx, dtype)
     return _create(_ctx(ctx).xp.empty, shape, ctx, dtype)
 
 

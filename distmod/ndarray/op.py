@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 
+from .. import profiler
 from ..base import MXNetError
 from ..context import Context, current_context
 from ..ops import all_names
@@ -15,10 +16,15 @@ def split_call(cls, args, kwargs, is_input):
     """Sort a generated function's arguments into (params, positional inputs, named inputs).
 
     Positional inputs come first; positional values that are not inputs fill the operator's
-    parameters in declaration order, as MXNet's generated signatures do.
+    parameters in declaration order, as MXNet's generated signatures do.  An ``open_params``
+    operator (Custom) declares neither its parameters nor its inputs: a keyword is an input
+    when its value is one, as in MXNet's generated functions.
     """
-    params = {k: v for k, v in kwargs.items() if k in cls.params}
-    named = {k: v for k, v in kwargs.items() if k not in cls.params}
+    if cls.open_params:
+        named = {k: v for k, v in kwargs.items() if is_input(v)}
+    else:
+        named = {k: v for k, v in kwargs.items() if k not in cls.params}
+    params = {k: v for k, v in kwargs.items() if k not in named}
     inputs, rest = [], []
     for a in args:
         (rest if rest or not is_input(a) else inputs).append(a)
@@ -70,6 +76,11 @@ def invoke(cls, args, kwargs):
         raise MXNetError('mx.nd.%s: missing input(s) %s' % (cls.name, missing))
     arrays = [a if isinstance(a, NDArray) else NDArray(np.asarray(a, dtype=np.float32))
               for a in arrays]
+    if any(a._sparse for a in arrays):
+        from .sparse import sparse_kernel
+        res = sparse_kernel(cls, params, arrays)
+        if res is not NotImplemented:           # else: computed on dense copies, as MXNet
+            return _deliver(res, out)           # falls back for storage it has no kernel for
     ctx = arrays[0].context if arrays else _ctx_param(params.get('ctx')) or current_context()
     xp = ctx.xp
     data = [_to_module(a._data, ctx) for a in arrays]
@@ -84,14 +95,19 @@ def invoke(cls, args, kwargs):
                          % (label, [d.shape for d in data]))
     with ctx.device():
         outs = [xp.empty(s, dtype=t or np.float32) for s, t in zip(oshapes, otypes)]
-        op.forward(xp, data[:nargs], outs, data[nargs:], False)
+        profiler.run_imperative(op, ctx, xp, data[:nargs], outs, data[nargs:])
     res = [_wrap(o, ctx) for o in outs]
-    if out is not None:
-        targets = out if isinstance(out, (list, tuple)) else [out]
-        for t, r in zip(targets, res):
-            r.copyto(t)
-        return out
-    return res[0] if len(res) == 1 else res
+    return _deliver(res[0] if len(res) == 1 else res, out)
+
+
+def _deliver(res, out):
+    """``res`` (an NDArray or a list), copied into ``out`` when given."""
+    if out is None:
+        return res
+    targets = out if isinstance(out, (list, tuple)) else [out]
+    for t, r in zip(targets, res if isinstance(res, (list, tuple)) else [res]):
+        r.copyto(t)
+    return out
 
 
 def _make(cls):

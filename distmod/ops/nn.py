@@ -34,6 +34,7 @@ class FullyConnected(Operator):
         return ['data', 'weight'] if self.no_bias else ['data', 'weight', 'bias']
 
     def _in_dim(self, dshape):
+        # a 1-D (batch,) input is (batch, 1) to a flattening layer, as in MXNet
         return prod(dshape[1:]) if self.flatten else dshape[-1]
 
     def infer_shape(self, in_shapes):
@@ -41,8 +42,8 @@ class FullyConnected(Operator):
         n = self.num_hidden
         if dshape is None:
             return in_shapes, [None], []
-        if len(dshape) < (2 if self.flatten else 1):
-            raise InferError('data must have at least 2 dimensions, got %s' % (dshape,))
+        if len(dshape) < 1:
+            raise InferError('data must have at least 1 dimension, got %s' % (dshape,))
         ins = [dshape, (n, self._in_dim(dshape))] + ([] if self.no_bias else [(n,)])
         out = (dshape[0], n) if self.flatten else tuple(dshape[:-1]) + (n,)
         return ins, [out], []
@@ -276,7 +277,11 @@ def _indices(rng, shape, high=5):
 
 @register
 class Embedding(Operator):
-    """Look up rows of ``weight`` (input_dim x output_dim) by the integer ids in ``data``."""
+    """Look up rows of ``weight`` (input_dim x output_dim) by the integer ids in ``data``.
+
+    With ``sparse_grad=True`` the weight's gradient is row-sparse (only the rows looked up),
+    as MXNet gives it; see :mod:`distmod.ops.sparse`.
+    """
     name = 'Embedding'
     params = {'input_dim': Param('int'), 'output_dim': Param('int'),
               'dtype': Param('dtype', 'float32'), 'sparse_grad': Param('bool', False)}
@@ -286,6 +291,11 @@ class Embedding(Operator):
     retain_outputs = ()
     samples = (Sample({'input_dim': 5, 'output_dim': 3, 'dtype': 'float64'}, {'data': (2, 3)},
                       values={'data': _indices}),)
+
+    def sparse_grad_inputs(self):
+        """Positions whose gradient this instance writes as row-sparse when handed a
+        row-sparse buffer: the weight's with ``sparse_grad``."""
+        return (1,) if self.sparse_grad else ()
 
     def infer_shape(self, in_shapes):
         s = in_shapes[0]
@@ -304,10 +314,10 @@ class Embedding(Operator):
                 out=outs[0].reshape(-1, self.output_dim))
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
-        if igrads[1] is None:
-            return
-        igrads[1].fill(0)
-        xp.add.at(igrads[1], self._ids(xp, ins[0]), ograds[0].reshape(-1, self.output_dim))
+        from .sparse import write_row_gradient      # the row arithmetic of sparse gradients
+        if igrads[1] is not None:
+            write_row_gradient(xp, igrads[1], self._ids(xp, ins[0]),
+                               ograds[0].reshape(-1, self.output_dim))
 
 
 class _SoftmaxBase(Operator):
