@@ -39,6 +39,7 @@ from . import operator
 from . import contrib
 from . import recordio
 from . import image
+from . import image as img
 from . import profiler
 from . import visualization
 from . import visualization as viz

@@ -1,5 +1,6 @@
 """``mx.io``: data iterators and the batches they yield (DataDesc, DataBatch, NDArrayIter,
-MNISTIter, CSVIter, ResizeIter, PrefetchingIter).
+MNISTIter, CSVIter, ResizeIter, PrefetchingIter, ImageRecordIter, ImageRecordUInt8Iter,
+LibSVMIter).
 
 Every iterator yields the batches MXNet 1.9.1's does, sample for sample: the same shapes,
 pads and batch counts at any data size (below one batch, exact multiples, one past), over
@@ -12,10 +13,14 @@ each, the remainder dropped, so every rank runs the same number of batches; unev
 (validation) keep every sample, the first ``n % num_parts`` parts one more.  Within its part
 an iterator batches as MXNet's does over those samples.  NDArrayIter and CSVIter also take
 ``num_parts``/``part_index`` when made (a distmod extension: even parts); MNISTIter's are
-MXNet's own.  ResizeIter and PrefetchingIter shard what they wrap.
+MXNet's own.  ResizeIter and PrefetchingIter shard what they wrap.  ImageRecordIter and
+LibSVMIter cut MXNet's own parts of their files (by bytes, or by count with an ``.idx``),
+made when asked by ``num_parts``/``part_index``, and by ``shard`` (``even``: every part
+shortened to the shortest).
 """
 import gzip
 import logging
+import os
 import struct
 import threading
 from collections import OrderedDict, namedtuple
@@ -28,7 +33,8 @@ from .ndarray.ndarray import NDArray, _wrap
 from . import random as _random
 
 __all__ = ['DataDesc', 'DataBatch', 'DataIter', 'NDArrayIter', 'MNISTIter', 'CSVIter',
-           'ResizeIter', 'PrefetchingIter', 'shard_range', 'read_idx']
+           'ResizeIter', 'PrefetchingIter', 'ImageRecordIter', 'ImageRecordUInt8Iter',
+           'ImageRecordInt8Iter', 'LibSVMIter', 'shard_range', 'read_idx']
 
 
 class DataDesc(namedtuple('DataDesc', ['name', 'shape'])):
@@ -510,8 +516,9 @@ class CSVIter(DataIter):
         self._current = None
         self._first = self._load()
         if self._first is None:
-            raise MXNetError('CSVIter: %s has no rows%s' % (
-                self.data_csv, ' in part %d of %d' % (self.part_index, self.num_parts)
+            raise MXNetError('%s: %s has no rows%s' % (
+                type(self).__name__, self.data_csv,
+                ' in part %d of %d' % (self.part_index, self.num_parts)
                 if self.num_parts > 1 else ''))
 
     def _advance(self):
@@ -533,10 +540,11 @@ class CSVIter(DataIter):
             return b - top           # positions top.. keep what they held
         if b - top > n:
             self._error = MXNetError(
-                'CSVIter: round_batch cannot fill a batch of %d: the %d rows of %s%s are too '
+                '%s: round_batch cannot fill a batch of %d: the %d rows of %s%s are too '
                 'few (number of input must be bigger than batch size); use a batch_size of at '
                 'most %d, or round_batch=False'
-                % (b, n, self.data_csv, ' (part %d of %d)' % (self.part_index, self.num_parts)
+                % (type(self).__name__, b, n, self.data_csv,
+                   ' (part %d of %d)' % (self.part_index, self.num_parts)
                    if self.num_parts > 1 else '', n))
             raise self._error
         self._slots[top:] = np.arange(b - top)      # borrowed from the start
@@ -828,3 +836,761 @@ class PrefetchingIter(DataIter):
 
     def getpad(self):
         return self.current_batch.pad
+
+
+# ---- RecordIO images -----------------------------------------------------------------------
+def mxnet_record_parts(offsets, total_bytes, num_parts, indexed):
+    """The records (positions in ``offsets``, the start of each record in file order) of
+    each of ``num_parts`` parts, as MXNet's ``num_parts``/``part_index`` cut a ``.rec`` file:
+    with an index (``indexed``), ``ceil(n / num_parts)`` records a part, the last part the
+    rest; without one, by bytes: part ``r`` holds the records that start in
+    ``[r * step, (r + 1) * step)``, ``step`` = ``ceil(total_bytes / num_parts)`` rounded up to
+    a multiple of 4 (dmlc-core's split)."""
+    n = len(offsets)
+    if num_parts < 1:
+        raise MXNetError('num_parts must be at least 1, got %d' % num_parts)
+    if indexed:
+        step = -(-n // num_parts)
+        return [np.arange(min(r * step, n), min((r + 1) * step, n)) for r in range(num_parts)]
+    step = -(-total_bytes // num_parts)
+    step = (step + 3) // 4 * 4
+    starts = np.asarray(offsets, dtype=np.int64)
+    return [np.nonzero((starts >= min(r * step, total_bytes)) &
+                       (starts < min((r + 1) * step, total_bytes)))[0]
+            for r in range(num_parts)]
+
+
+def _even_part(parts, part_index, what):
+    """Part ``part_index`` of ``parts`` cut to the length of the shortest, so that every part
+    yields as many batches (training ranks run in step)."""
+    size = min(len(p) for p in parts)
+    if size == 0:
+        raise MXNetError('%s: cannot split the data into %d parts: part %d would be empty'
+                         % (what, len(parts), int(np.argmin([len(p) for p in parts]))))
+    return parts[part_index][:size]
+
+
+def _read_record_at(fd, offset):
+    """The record that starts at ``offset`` of an open ``.rec`` file descriptor (pread: safe
+    from several threads at once)."""
+    from .recordio import MAGIC, _MAGIC_BYTES
+    parts = []
+    while True:
+        head = os.pread(fd, 8, offset)
+        if len(head) != 8:
+            raise MXNetError('Invalid RecordIO file: no record at byte %d' % offset)
+        magic, lrec = struct.unpack('<II', head)
+        if magic != MAGIC:
+            raise MXNetError('Invalid RecordIO file: no record starts at byte %d' % offset)
+        length = lrec & ((1 << 29) - 1)
+        parts.append(os.pread(fd, length, offset + 8))
+        offset += 8 + ((length + 3) & ~3)
+        if lrec >> 29 in (0, 3):
+            return _MAGIC_BYTES.join(parts)
+
+
+# MXNet's augmentations distmod does not do, with the values that leave them off
+_UNSUPPORTED_AUG = {'max_rotate_angle': 0, 'max_aspect_ratio': 0, 'min_aspect_ratio': None,
+                    'max_shear_ratio': 0, 'max_crop_size': -1, 'min_crop_size': -1,
+                    'max_random_scale': 1, 'min_random_scale': 1, 'max_random_area': 1,
+                    'min_random_area': 1, 'max_img_size': 1e10, 'min_img_size': 0,
+                    'random_resized_crop': False, 'brightness': 0, 'contrast': 0,
+                    'saturation': 0, 'pca_noise': 0, 'random_h': 0, 'random_s': 0,
+                    'random_l': 0, 'rotate': -1, 'rotate_list': None,
+                    'aug_seq': 'aug_default'}
+# MXNet's arguments that change nothing here
+_IGNORED = ('verbose', 'ctx', 'device_id', 'shuffle_chunk_size', 'shuffle_chunk_seed')
+
+
+class ImageRecordIter(DataIter):
+    """Batches of images from a RecordIO ``.rec`` file (MXNet's ``im2rec`` output), as
+    MXNet's ImageRecordIter: (batch, c, h, w) ``data_shape`` float32 (``dtype='uint8'``:
+    the raw pixels), RGB, and labels (batch,) or (batch, ``label_width``).
+
+    Each image is decoded (Pillow, ``pip install 'distmod[image]'``; grey when ``c`` is 1,
+    RGBA when 4), its shorter side resized to ``resize`` (OpenCV's ``inter_method``, 1:
+    bilinear), padded by ``pad`` pixels of ``fill_value``, cropped to (h, w) (central, or at
+    random with ``rand_crop``), mirrored (``mirror``, or at random with ``rand_mirror``), then
+    ``(pixel - mean) * scale / std`` per channel (``mean_r``/``g``/``b``/``a``, ``std_*``;
+    ``mean_img``: a mean image saved by ``mx.nd.save``, computed and saved there first when
+    the file is missing).  With ``c``/``h``/``w`` and the deterministic options, the batches
+    are MXNet's own, pixel for pixel (tests/fixtures/recordio/).  ``preprocess_threads``
+    threads decode; ``prefetch_buffer`` batches are prepared ahead.
+
+    Labels: the record's (``flag`` labels after its header, which must be ``label_width``),
+    or its one ``label``; ``path_imglist`` (``im2rec``'s ``.lst``) maps the records' ids to
+    labels instead.
+
+    The last batch (MXNet's ``round_batch``): filled from the start of the data, ``pad`` says
+    how many; the next epoch then starts after those (an epoch that would start at the end
+    is empty); a batch that one pass cannot fill is an error.  Without ``round_batch`` the
+    rows past the data hold what the previous batch had there (zeros where none did) and
+    ``pad`` says how many (MXNet 1.9.1 reports 0: a deliberate difference).
+
+    Parts: ``num_parts``/``part_index`` read the records MXNet's part reads: by bytes (each
+    part the records that start in its ``1/num_parts`` of the file), or by count
+    (``ceil(n / num_parts)``, the last part the rest) with ``path_imgidx``.
+    :meth:`shard` (``Module.fit``) cuts the same parts, ``even`` ones shortened to the
+    shortest, so that every rank runs as many batches.
+
+    ``shuffle`` reorders the records of the part at every epoch, from ``seed`` (distmod's
+    permutation, not MXNet's); ``rand_crop``/``rand_mirror`` draw from ``seed`` and
+    ``seed_aug`` (reproducible run to run, not MXNet's draws).  Not supported (an error when
+    set): rotation, shear, aspect, random scale and crop sizes, HSL jitter.
+    """
+
+    def __init__(self, path_imgrec, data_shape, batch_size, path_imgidx='', path_imglist='',
+                 label_width=1, shuffle=False, seed=0, resize=-1, rand_crop=False,
+                 rand_mirror=False, mirror=False, mean_r=0.0, mean_g=0.0, mean_b=0.0,
+                 mean_a=0.0, std_r=1.0, std_g=1.0, std_b=1.0, std_a=1.0, mean_img='',
+                 scale=1.0, max_random_contrast=0.0, max_random_illumination=0.0,
+                 inter_method=1, pad=0, fill_value=255, num_parts=1, part_index=0,
+                 preprocess_threads=4, prefetch_buffer=4, round_batch=True, dtype='float32',
+                 seed_aug=None, data_name='data', label_name='softmax_label', **kwargs):
+        super().__init__(batch_size)
+        bad = sorted(k for k, v in kwargs.items()
+                     if k in _UNSUPPORTED_AUG and v not in (_UNSUPPORTED_AUG[k], None))
+        unknown = sorted(k for k in kwargs if k not in _UNSUPPORTED_AUG and k not in _IGNORED)
+        if bad:
+            raise MXNetError('%s: %s not supported by distmod (only resize, pad, crop, mirror '
+                             'and normalisation)' % (type(self).__name__, ', '.join(bad)))
+        if unknown:
+            raise MXNetError('%s: unknown arguments %s' % (type(self).__name__,
+                                                             ', '.join(unknown)))
+        data_shape = tuple(int(d) for d in data_shape)
+        if len(data_shape) != 3 or data_shape[0] not in (1, 3, 4):
+            raise MXNetError('%s: data_shape must be (c, h, w) with c 1, 3 or 4, got %s'
+                             % (type(self).__name__, data_shape))
+        if dtype not in ('float32', 'uint8', 'int8'):
+            raise MXNetError("%s: dtype must be 'float32', 'uint8' or 'int8', got %r"
+                             % (type(self).__name__, dtype))
+        if resize not in (-1, None) and resize <= 0:
+            raise MXNetError('%s: resize must be positive (or -1: none), got %r'
+                             % (type(self).__name__, resize))
+        if inter_method not in (1, 2, 3, 4, 9, 10):
+            raise MXNetError('%s: invalid inter_method %r: valid values 1, 2, 3, 4, 9, 10'
+                             % (type(self).__name__, inter_method))
+        self.path_imgrec = path_imgrec
+        self.path_imgidx = path_imgidx
+        self.data_shape = data_shape
+        self.label_width = int(label_width)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.seed_aug = seed_aug
+        self.resize = -1 if resize in (-1, None) else int(resize)
+        self.rand_crop, self.rand_mirror, self.mirror = bool(rand_crop), bool(rand_mirror), \
+            bool(mirror)
+        self.inter_method = int(inter_method)
+        self.pad, self.fill_value = int(pad), int(fill_value)
+        self.round_batch = bool(round_batch)
+        self.dtype = np.dtype(dtype)
+        self.data_name, self.label_name = data_name, label_name
+        c = data_shape[0]
+        self._mean = np.array([mean_r, mean_g, mean_b, mean_a][:c] if c > 1 else [mean_r],
+                              np.float32)
+        self._std = np.array([std_r, std_g, std_b, std_a][:c] if c > 1 else [std_r],
+                             np.float32)
+        self._scale = np.float32(scale)
+        self._contrast, self._illumination = float(max_random_contrast), \
+            float(max_random_illumination)
+        self._label_map = self._read_imglist(path_imglist) if path_imglist else None
+        self._threads = max(1, int(preprocess_threads))
+        self._ahead = max(1, int(prefetch_buffer))
+        self._pool = None
+        self._fd = None
+
+        # where the records are: in file order, as MXNet reads them
+        try:
+            self._total_bytes = os.path.getsize(path_imgrec)
+        except OSError as e:
+            raise MXNetError('%s: cannot read %s: %s' % (type(self).__name__, path_imgrec, e)) \
+                from None
+        if path_imgidx:
+            offsets = []
+            with open(path_imgidx) as f:
+                for line in f:
+                    fields = line.split()
+                    if fields:
+                        offsets.append(int(fields[1]))
+            self._offsets = np.array(sorted(offsets), dtype=np.int64)
+        else:
+            from .recordio import scan_records
+            self._offsets = np.array([o for o, _ in scan_records(path_imgrec)], np.int64)
+        if len(self._offsets) == 0:
+            raise MXNetError('%s: %s holds no record' % (type(self).__name__, path_imgrec))
+        self.num_parts, self.part_index = 1, 0
+        self._mean_img = None
+        self._mean_img_file = mean_img
+        if num_parts > 1 or part_index != 0:
+            if not 0 <= part_index < num_parts:
+                raise MXNetError('%s: part_index %d is not in [0, num_parts=%d)'
+                                 % (type(self).__name__, part_index, num_parts))
+            parts = mxnet_record_parts(self._offsets, self._total_bytes, num_parts,
+                                       bool(path_imgidx))
+            self._use(parts[part_index], num_parts, part_index)
+        else:
+            self._use(np.arange(len(self._offsets)), 1, 0)
+
+    # ---- records and parts ---------------------------------------------------------------
+    @staticmethod
+    def _read_imglist(path):
+        labels = {}
+        with open(path) as f:
+            for line in f:
+                fields = line.strip().split('\t')
+                if len(fields) >= 3:
+                    labels[int(float(fields[0]))] = np.array(fields[1:-1], np.float32)
+        return labels
+
+    def _use(self, records, num_parts, part_index):
+        """Read only ``records`` (positions in the file's records) from now on."""
+        if len(records) == 0:
+            raise MXNetError('%s: part %d of %d of %s holds no record'
+                             % (type(self).__name__, part_index, num_parts, self.path_imgrec))
+        self._stop_ahead()
+        self._part = np.asarray(records, dtype=np.int64)
+        self.num_parts, self.part_index = num_parts, part_index
+        self._state = {'pos': 0, 'overflow': False, 'order': None, 'epochs': 0, 'batches': 0}
+        self._error = None
+        self._planned = []            # (state before, future or None at the epoch's end)
+        self._last = None
+        self._reorder(self._state)
+        if self._mean_img_file and self.dtype == np.float32 and self._mean_img is None:
+            self._mean_img = self._load_mean_img()
+        self._first = self._take()     # as MXNet's, the first batch is read when made
+
+    def shard(self, num_parts, part_index, even=True):
+        """Keep part ``part_index`` of ``num_parts``: the records MXNet's ``num_parts``/
+        ``part_index`` give that part (see the class), ``even`` parts (training) shortened
+        to the shortest part, so that every part runs as many batches; ``even=False`` keeps
+        them as they are (together they hold every record once).  The iterator starts over
+        as if made on those records (its first batch is read); ``shard(1, 0)`` is the
+        whole file again."""
+        if not 0 <= part_index < num_parts:
+            raise MXNetError('%s.shard: part_index %d is not in [0, num_parts=%d)'
+                             % (type(self).__name__, part_index, num_parts))
+        parts = mxnet_record_parts(self._offsets, self._total_bytes, num_parts,
+                                   bool(self.path_imgidx))
+        part = _even_part(parts, part_index, type(self).__name__ + '.shard') if even else \
+            parts[part_index]
+        self._use(part, num_parts, part_index)
+        return self
+
+    @property
+    def num_records(self):
+        """How many records this iterator reads in an epoch (its part)."""
+        return len(self._part)
+
+    def _reorder(self, state):
+        """The source starts over (MXNet's BeforeFirst): a new order with ``shuffle``."""
+        n = len(self._part)
+        if self.shuffle:
+            rng = np.random.default_rng([self.seed, 0x5eed, state['epochs']])
+            state['order'] = rng.permutation(n)
+        else:
+            state['order'] = np.arange(n)
+        state['epochs'] += 1
+        state['pos'] = 0
+
+    # ---- batches -------------------------------------------------------------------------
+    def _plan(self, state):
+        """The next batch's records (positions in the part) and pad, advancing ``state``;
+        None at the end of the epoch."""
+        if state['overflow']:
+            return None
+        n, b = len(self._part), self.batch_size
+        pos = state['pos']
+        top = min(b, n - pos)
+        if top <= 0:
+            return None
+        rows = list(state['order'][pos:pos + top])
+        state['pos'] = pos + top
+        if top == b:
+            return rows, 0
+        if not self.round_batch:
+            return rows, b - top
+        need = b - top
+        if need > n:
+            raise MXNetError(
+                '%s: round_batch cannot fill a batch of %d: the %d records of %s%s are too '
+                'few (number of input images must be bigger than the batch size); use a '
+                'batch_size of at most %d, or round_batch=False'
+                % (type(self).__name__, b, n, self.path_imgrec,
+                   ' (part %d of %d)' % (self.part_index, self.num_parts)
+                   if self.num_parts > 1 else '', n))
+        self._reorder(state)
+        rows += list(state['order'][:need])
+        state['pos'] = need
+        state['overflow'] = True
+        return rows, need
+
+    def _executor(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(self._threads,
+                                            thread_name_prefix='ImageRecordIter')
+            self._fd = os.open(self.path_imgrec, os.O_RDONLY)
+        return self._pool
+
+    def _fill_ahead(self):
+        """Plan and start up to ``prefetch_buffer`` batches ahead (not past the epoch's end
+        or an error, which waits there for the reader)."""
+        while len(self._planned) < self._ahead:
+            if self._planned and not isinstance(self._planned[-1][1], tuple):
+                return                  # the epoch's end (None) or an error is planned
+            before = dict(self._state)
+            try:
+                plan = self._plan(self._state)
+            except MXNetError as e:
+                self._planned.append((before, e))
+                return
+            if plan is None:
+                self._planned.append((before, None))
+                return
+            rows, pad = plan
+            batch_no = self._state['batches']
+            self._state['batches'] += 1
+            pool = self._executor()
+            jobs = [pool.submit(self._process, int(self._part[r]), (batch_no, i))
+                    for i, r in enumerate(rows)]
+            self._planned.append((before, (jobs, pad)))
+
+    def _stop_ahead(self):
+        """Drop the batches prepared ahead; the state goes back to the first of them."""
+        planned = getattr(self, '_planned', None)
+        if planned:
+            self._state = planned[0][0]
+            for _, work in planned:
+                if isinstance(work, tuple):
+                    for j in work[0]:
+                        j.cancel()
+            self._planned = []
+
+    def _take(self):
+        """The next batch (None at the end of the epoch)."""
+        if self._error is not None:
+            raise self._error
+        self._fill_ahead()
+        _, work = self._planned.pop(0)
+        if work is None:
+            return None
+        if isinstance(work, MXNetError):
+            self._planned = []
+            self._error = work          # as MXNet's: broken for good
+            raise work
+        jobs, pad = work
+        try:
+            images = [j.result() for j in jobs]
+        except MXNetError as e:
+            self._stop_ahead()
+            raise e from None
+        self._fill_ahead()              # the next batches decode while this one trains
+        b = self.batch_size
+        data = np.zeros((b,) + self.data_shape, self.dtype) if self._last is None else \
+            self._last[0].copy()
+        label = np.zeros((b, self.label_width), np.float32) if self._last is None else \
+            self._last[1].copy()
+        for i, (img, lab) in enumerate(images):
+            data[i] = img
+            label[i] = lab
+        self._last = (data, label)
+        out_label = label[:, 0] if self.label_width == 1 else label
+        return DataBatch(data=[_wrap(data.copy(), cpu())],
+                         label=[_wrap(out_label.copy(), cpu())], pad=pad, index=None,
+                         provide_data=self.provide_data, provide_label=self.provide_label)
+
+    # ---- one image -----------------------------------------------------------------------
+    def _rng(self, where):
+        seed = self.seed if self.seed_aug is None else int(self.seed_aug)
+        return np.random.default_rng([seed, 0xa06, where[0], where[1]])
+
+    def _process(self, record, where):
+        """(image (c, h, w) of ``dtype``, label (label_width,)) of record number ``record``."""
+        from . import image
+        from .recordio import unpack
+        offset = int(self._offsets[record])
+        raw = _read_record_at(self._fd, offset)
+        header, buf = unpack(raw)
+        c, h, w = self.data_shape
+        try:
+            img = image.decode(buf, {1: 0, 3: 1, 4: -1}[c])
+        except MXNetError as e:
+            raise MXNetError('%s: record %d (id %d, byte %d of %s): %s'
+                             % (type(self).__name__, record, header.id, offset,
+                                self.path_imgrec, e)) from None
+        if img.shape[2] != c:
+            raise MXNetError('%s: invalid image with index %d: expected %d channels, got %d'
+                             % (type(self).__name__, header.id, c, img.shape[2]))
+        label = self._label(header)
+        rng = self._rng(where) if (self.rand_crop or self.rand_mirror or self._contrast or
+                                   self._illumination or self.inter_method == 10) else None
+        rows, cols = img.shape[:2]
+        method = None
+        if self.resize > 0:
+            if rows > cols:
+                rows, cols = self.resize * rows // cols, self.resize
+            else:
+                rows, cols = self.resize, self.resize * cols // rows
+            method = self.inter_method
+            if method == 9:
+                old_rows, old_cols = img.shape[:2]
+                method = 2 if (cols > old_cols and rows > old_rows) else \
+                    3 if (cols < old_cols and rows < old_rows) else 1
+            elif method == 10:
+                method = int(rng.integers(0, 5))
+        rows, cols = rows + 2 * self.pad, cols + 2 * self.pad
+        if rows < h or cols < w:
+            raise MXNetError('%s: record %d (id %d): input image size %dx%d (h x w) smaller '
+                             'than input shape %dx%d' % (type(self).__name__, record,
+                                                         header.id, rows, cols, h, w))
+        if self.rand_crop:
+            y, x = int(rng.integers(0, rows - h + 1)), int(rng.integers(0, cols - w + 1))
+        else:
+            y, x = (rows - h) // 2, (cols - w) // 2
+        if self.pad > 0:
+            if method is not None:
+                img = image.resize_array(img, cols - 2 * self.pad, rows - 2 * self.pad, method)
+            p = self.pad
+            img = np.pad(img, ((p, p), (p, p), (0, 0)), constant_values=self.fill_value)
+            img = img[y:y + h, x:x + w]
+        elif method is not None:        # only the crop of the resized image is computed
+            img = image.resize_array(img, cols, rows, method, region=(y, x, h, w))
+        else:
+            img = img[y:y + h, x:x + w]
+        mirrored = self.mirror or (self.rand_mirror and bool(rng.integers(0, 2)))
+        out = self._normalize(img, rng)
+        if mirrored:
+            out = out[:, ::-1]
+        return np.ascontiguousarray(out.transpose(2, 0, 1)), label
+
+    def _normalize(self, img, rng):
+        """MXNet's per-pixel ``(p - mean) * (contrast * scale / std) + illumination * scale /
+        std`` in float32 (the raw pixels for uint8, ``p - round(mean)`` saturated for int8)."""
+        if self.dtype == np.uint8:
+            return img
+        if self.dtype == np.int8:
+            mean = np.round(self._mean_img.transpose(1, 2, 0)) if self._mean_img is not None \
+                else np.round(self._mean)
+            return np.clip(img.astype(np.int16) - mean.astype(np.int16), -128, 127) \
+                .astype(np.int8)
+        contrast, illumination = np.float32(1), np.float32(0)
+        if rng is not None and (self._contrast or self._illumination):
+            u1, u2 = rng.random(2)
+            contrast = np.float32(u1 * self._contrast * 2 - self._contrast + 1)
+            illumination = np.float32(u2 * self._illumination * 2 - self._illumination)
+        mult = (contrast * self._scale) / self._std
+        bias = (illumination * self._scale) / self._std
+        pixels = img.astype(np.float32)
+        mean = self._mean_img.transpose(1, 2, 0) if self._mean_img is not None else self._mean
+        out = (pixels - mean) * mult
+        if illumination:
+            out = out + bias
+        return out
+
+    def _label(self, header):
+        lw = self.label_width
+        if self._label_map is not None:
+            if header.id not in self._label_map:
+                raise MXNetError('%s: image id %d is not in the image list'
+                                 % (type(self).__name__, header.id))
+            lab = self._label_map[header.id]
+            if lab.size != lw:
+                raise MXNetError('%s: the image list gives image %d %d labels but '
+                                 'label_width is %d' % (type(self).__name__, header.id,
+                                                        lab.size, lw))
+            return lab
+        if header.flag > 0:
+            if header.flag != lw:
+                raise MXNetError('%s: rec file provide %d-dimensional label but label_width '
+                                 'is set to %d' % (type(self).__name__, header.flag, lw))
+            return np.asarray(header.label, np.float32)
+        if lw != 1:
+            raise MXNetError('%s: label_width must be 1 unless an imglist is provided or the '
+                             'rec file is packed with multi dimensional label'
+                             % type(self).__name__)
+        return np.array([header.label], np.float32)
+
+    def _load_mean_img(self):
+        from .ndarray.utils import save, load
+        path = self._mean_img_file
+        if os.path.exists(path):
+            got = load(path)
+            arrays = list(got.values()) if isinstance(got, dict) else got
+            if len(arrays) != 1:
+                raise MXNetError('%s: invalid mean image file %s' % (type(self).__name__, path))
+            mean = arrays[0].asnumpy().astype(np.float32)
+            if mean.shape != self.data_shape:
+                raise MXNetError('%s: the mean image of %s has shape %s, data_shape is %s'
+                                 % (type(self).__name__, path, mean.shape, self.data_shape))
+            return mean
+        logging.getLogger(__name__).info('%s: cannot find %s: computing the mean image',
+                                         type(self).__name__, path)
+        pool = self._executor()
+        total = np.zeros(self.data_shape, np.float64)
+        jobs = [pool.submit(self._process, int(r), (-1, i)) for i, r in enumerate(self._part)]
+        for j in jobs:
+            total += j.result()[0]
+        mean = (total / len(jobs)).astype(np.float32)
+        save(path, {'mean_img': _wrap(mean, cpu())})
+        return mean
+
+    # ---- the iterator --------------------------------------------------------------------
+    @property
+    def provide_data(self):
+        return [DataDesc(self.data_name, (self.batch_size,) + self.data_shape, self.dtype)]
+
+    @property
+    def provide_label(self):
+        shape = (self.batch_size,) if self.label_width == 1 else \
+            (self.batch_size, self.label_width)
+        return [DataDesc(self.label_name, shape, np.float32)]
+
+    def reset(self):
+        if self._error is not None:
+            raise self._error
+        self._first = None
+        self._stop_ahead()
+        if self.round_batch and self._state['overflow']:
+            self._state['overflow'] = False     # the borrowed records were this epoch's start
+        else:
+            self._reorder(self._state)
+
+    def iter_next(self):
+        if self._first is not None:
+            self._current, self._first = self._first, None
+        else:
+            self._current = self._take()
+        return self._current is not None
+
+    def next(self):
+        if self.iter_next():
+            return self._current
+        raise StopIteration
+
+    def getdata(self):
+        return self._current.data
+
+    def getlabel(self):
+        return self._current.label
+
+    def getpad(self):
+        return self._current.pad
+
+    def close(self):
+        """Stop the decoding threads (also done when the iterator is garbage collected)."""
+        self._stop_ahead()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class ImageRecordUInt8Iter(ImageRecordIter):
+    """:class:`ImageRecordIter` with ``dtype='uint8'``: the raw pixels (MXNet deprecates it
+    for ``ImageRecordIter(dtype='uint8')``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs['dtype'] = 'uint8'
+        super().__init__(*args, **kwargs)
+
+
+class ImageRecordInt8Iter(ImageRecordIter):
+    """:class:`ImageRecordIter` with ``dtype='int8'``: pixels less the rounded mean,
+    saturated to int8."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs['dtype'] = 'int8'
+        super().__init__(*args, **kwargs)
+
+
+# ---- LibSVM ----------------------------------------------------------------------------
+class CSRRows:
+    """Rows of a sparse matrix in CSR form (``indptr``, ``indices``, ``values``, ``width``)
+    that LibSVMIter batches from; ``rows[positions]`` gathers rows into a smaller CSRRows."""
+
+    def __init__(self, indptr, indices, values, width):
+        self.indptr = np.asarray(indptr, np.int64)
+        self.indices = np.asarray(indices, np.int64)
+        self.values = np.asarray(values, np.float32)
+        self.width = int(width)
+
+    @property
+    def shape(self):
+        return (len(self.indptr) - 1, self.width)
+
+    def __getitem__(self, rows):
+        rows = np.arange(self.shape[0])[rows] if isinstance(rows, slice) else \
+            np.asarray(rows, np.int64)
+        starts, stops = self.indptr[rows], self.indptr[rows + 1]
+        counts = stops - starts
+        take = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)]) \
+            if len(rows) else np.zeros(0, np.int64)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return CSRRows(indptr, self.indices[take.astype(np.int64)],
+                       self.values[take.astype(np.int64)], self.width)
+
+    def todense(self):
+        out = np.zeros(self.shape, np.float32)
+        row_of = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        out[row_of, self.indices] = self.values
+        return out
+
+
+def _libsvm_batch_array(rows):
+    """The CSRNDArray a LibSVMIter batch holds for ``rows`` (a CSRRows), as MXNet's."""
+    from .ndarray.sparse import csr_matrix
+    return csr_matrix((rows.values, rows.indices, rows.indptr), shape=rows.shape)
+
+
+class LibSVMIter(CSVIter):
+    """Batches from LibSVM text files, as MXNet's LibSVMIter: each line of ``data_libsvm`` is
+    ``label index:value index:value ...`` (indices 0-based, below ``data_shape[0]``); data
+    (batch, ``data_shape[0]``) and labels (batch,) from the first column, or (batch,
+    ``label_shape[0]``) rows of ``label_libsvm``, a file of the same form.
+
+    The data (and a ``label_libsvm``'s labels) are CSRNDArrays, as MXNet's (an executor reads
+    them densely).
+
+    The last batch is MXNet's ``round_batch``: filled from the first rows, ``pad`` says how
+    many, the next epoch starts after those; MXNet has only that (``round_batch=False`` is
+    refused, as there).  ``num_parts``/``part_index`` read MXNet's part of the file: cut by
+    bytes, each line in the part where it starts (dmlc-core's text split); :meth:`shard`
+    (``Module.fit``) cuts the same parts, ``even`` ones shortened to the shortest.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'data.t')
+        >>> with open(path, 'w') as f:
+        ...     _ = f.write('1 0:0.5 2:1.5\\n0 1:2\\n1 3:-1\\n')
+        >>> it = mx.io.LibSVMIter(data_libsvm=path, data_shape=(4,), batch_size=2)
+        >>> for b in it:
+        ...     print(b.data[0].asnumpy().tolist(), b.label[0].asnumpy().tolist(), b.pad)
+        [[0.5, 0.0, 1.5, 0.0], [0.0, 2.0, 0.0, 0.0]] [1.0, 0.0] 0
+        [[0.0, 0.0, 0.0, -1.0], [0.5, 0.0, 1.5, 0.0]] [1.0, 1.0] 1
+    """
+
+    def __init__(self, data_libsvm, data_shape, label_libsvm=None, label_shape=(1,),
+                 batch_size=1, round_batch=True, num_parts=1, part_index=0, data_name='data',
+                 label_name='softmax_label', **kwargs):
+        DataIter.__init__(self, batch_size)
+        if not round_batch:
+            raise MXNetError("LibSVMIter: round_batch=False is not supported (as in MXNet: "
+                             "the sparse batch loader has only round_batch)")
+        data_shape, label_shape = tuple(data_shape), tuple(label_shape)
+        if len(data_shape) != 1:
+            raise MXNetError('LibSVMIter: data_shape must have one dimension, got %s'
+                             % (data_shape,))
+        self.data_csv = data_libsvm          # the name CSVIter's messages give
+        self.data_libsvm, self.label_libsvm = data_libsvm, label_libsvm
+        data, labels, self._starts, self._size = self._parse(data_libsvm, data_shape[0],
+                                                             with_label=True)
+        if label_libsvm is not None:
+            label, _, self._label_starts, self._label_size = self._parse(
+                label_libsvm, int(np.prod(label_shape)), with_label=False)
+            if label.shape[0] != data.shape[0]:
+                raise MXNetError('%s has %d rows but %s has %d'
+                                 % (data_libsvm, data.shape[0], label_libsvm, label.shape[0]))
+        else:
+            label = labels
+        self._whole = (data, label)
+        self._label_sparse = label_libsvm is not None
+        self.round_batch = True
+        self.data_name, self.label_name = data_name, label_name
+        self.num_parts, self.part_index = 1, 0
+        self._data, self._label = data, label
+        if num_parts > 1 or part_index != 0:
+            if not 0 <= part_index < num_parts:
+                raise MXNetError('LibSVMIter: part_index %d is not in [0, num_parts=%d)'
+                                 % (part_index, num_parts))
+            self._take_part(self._parts(num_parts)[part_index], num_parts, part_index)
+        else:
+            self._start()
+
+    @staticmethod
+    def _parse(path, width, with_label):
+        """(CSRRows of the features, labels (n,) float32, byte offset of each line, file
+        size) of a LibSVM file."""
+        try:
+            with open(path, 'rb') as f:
+                raw = f.read()
+        except OSError as e:
+            raise MXNetError('cannot read LibSVM file %s: %s' % (path, e)) from None
+        indptr, indices, values, labels, starts = [0], [], [], [], []
+        pos = 0
+        for n, line in enumerate(raw.split(b'\n'), 1):
+            start, pos = pos, pos + len(line) + 1
+            tokens = line.split()
+            if not tokens:
+                continue
+            starts.append(start)
+            try:
+                labels.append(float(tokens[0].split(b':')[0]))
+                for tok in tokens[1:]:
+                    k, v = tok.split(b':')
+                    k = int(k)
+                    if not 0 <= k < width:
+                        raise MXNetError('%s line %d: feature index %d is not below %d '
+                                         '(data_shape)' % (path, n, k, width))
+                    indices.append(k)
+                    values.append(float(v))
+            except ValueError:
+                raise MXNetError('%s line %d: not LibSVM ("label index:value ..."): %r'
+                                 % (path, n, line[:80])) from None
+            indptr.append(len(indices))
+        return (CSRRows(indptr, indices, values, width), np.array(labels, np.float32),
+                np.array(starts, np.int64), len(raw))
+
+    def _parts(self, num_parts):
+        """MXNet's parts of the data file: the lines (by number) of each."""
+        step = -(-self._size // num_parts)
+        # dmlc-core's text split: a part starts after the first line break at or past its
+        # first byte, so a line belongs to the part its first byte minus one falls in
+        owner = np.where(self._starts == 0, 0, (self._starts - 1) // max(step, 1))
+        return [np.nonzero(owner == r)[0] for r in range(num_parts)]
+
+    def _take_part(self, rows, num_parts, part_index):
+        data, label = self._whole
+        self._data, self._label = data[rows], label[rows]
+        self.num_parts, self.part_index = num_parts, part_index
+        self._start()
+
+    def shard(self, num_parts, part_index, even=True):
+        """Keep part ``part_index`` of ``num_parts``: the lines MXNet's ``num_parts``/
+        ``part_index`` give that part, ``even`` parts (training) shortened to the shortest so
+        that every part runs as many batches; the iterator starts over (its first batch is
+        read); ``shard(1, 0)`` is the whole file again."""
+        if not 0 <= part_index < num_parts:
+            raise MXNetError('LibSVMIter.shard: part_index %d is not in [0, num_parts=%d)'
+                             % (part_index, num_parts))
+        parts = self._parts(num_parts)
+        rows = _even_part(parts, part_index, 'LibSVMIter.shard') if even else parts[part_index]
+        self._take_part(rows, num_parts, part_index)
+        return self
+
+    def _batch(self, pad):
+        data = _libsvm_batch_array(self._data[self._slots])
+        if self._label_sparse:
+            label = _libsvm_batch_array(self._label[self._slots])
+        else:
+            label = _wrap(self._label[self._slots], cpu())
+        return DataBatch(data=[data], label=[label], pad=pad, index=None)
+
+    @property
+    def provide_data(self):
+        return [DataDesc(self.data_name, (self.batch_size, self._data.width), np.float32)]
+
+    @property
+    def provide_label(self):
+        if self._label_sparse:
+            return [DataDesc(self.label_name, (self.batch_size, self._label.width),
+                             np.float32)]
+        return [DataDesc(self.label_name, (self.batch_size,), np.float32)]
