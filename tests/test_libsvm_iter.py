@@ -1,5 +1,5 @@
-"""mx.io.LibSVMIter yields what MXNet 1.9.1's does (as dense float32 for now, where MXNet
-gives CSRNDArrays): the values, labels, pads and epochs, MXNet's parts (num_parts/
+"""mx.io.LibSVMIter yields what MXNet 1.9.1's does (CSRNDArrays): the values, labels, pads
+and epochs, MXNet's parts (num_parts/
 part_index), and shard (Module.fit).  The expectations are MXNet's own, recorded over
 tests/fixtures/recordio/data.t and label.t by tests/fixtures/make_recordio_fixtures.py."""
 import doctest
@@ -55,7 +55,7 @@ def test_libsvm_iter_matches_mxnet(name):
         np.testing.assert_array_equal(data, ARRAYS['libsvm/%s/%s' % (name, key)])
 
 
-def test_batches_are_dense_float32_for_now():
+def test_batches_are_float32_of_the_data_shape():
     it = mx.io.LibSVMIter(data_libsvm=os.path.join(FIX, 'data.t'), data_shape=(7,),
                           batch_size=4)
     b = next(it)
@@ -104,3 +104,13 @@ def test_libsvm_docstring_example_runs():
     tests = finder.find(mx.io.LibSVMIter, 'LibSVMIter', globs={'mx': mx, 'np': np})
     assert tests and tests[0].examples
     assert runner.run(tests[0]).failed == 0
+
+
+def test_libsvm_batches_are_csr_as_mxnet_gives_them(tmp_path):
+    path = tmp_path / 'data.t'
+    path.write_text('1 0:0.5 2:1.5\n0 1:2\n1 3:-1\n0 0:1\n')
+    it = mx.io.LibSVMIter(data_libsvm=str(path), data_shape=(4,), batch_size=2)
+    batch = next(it)
+    assert batch.data[0].stype == 'csr'
+    np.testing.assert_array_equal(batch.data[0].asnumpy(),
+                                  [[0.5, 0, 1.5, 0], [0, 2, 0, 0]])

@@ -378,7 +378,7 @@ def test_uint8_iter_and_mean_image(tmp_path):
 
 def test_io_docstrings_name_pillow_extra():
     assert "distmod[image]" in mx.io.ImageRecordIter.__doc__
-    assert 'dense float32' in mx.io.LibSVMIter.__doc__
+    assert 'CSRNDArray' in mx.io.LibSVMIter.__doc__
 
 
 def test_recordio_docstring_examples_run():
