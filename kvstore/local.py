@@ -32,19 +32,34 @@ class LocalStore:
     def __init__(self, name='local'):
         self.type = name
         self._store = {}
+        self._key_type = None      # int or str, fixed by the first init
         self._updater = None
         self._compression = {'type': 'none'}
 
     # ---- the store ---------------------------------------------------------------------
+    def _keys(self, key, what):
+        """The keys of a call, all of the store's one key type (int or str; MXNet refuses a
+        store that mixes them, and so do we)."""
+        keys, single = as_key_list(key)
+        kinds = {str if isinstance(k, str) else int for k in keys}
+        if len(kinds) > 1 or (self._key_type is not None and kinds and
+                              kinds != {self._key_type}):
+            have = self._key_type.__name__ if self._key_type is not None else 'mixed'
+            raise KVStoreError('%s: mixed key types are not allowed: this store\'s keys are '
+                               '%s, got %r' % (what, have, key))
+        return keys, single
+
     def init(self, key, value):
         """Give each key its first value (the first device's, for a list)."""
-        keys, single = as_key_list(key)
+        keys, single = self._keys(key, 'init')
         vals = as_value_lists(keys, single, value, 'init')
         for k in keys:
             if k in self._store:
                 raise KVStoreError('init: key %r is already initialised' % (k,))
         if len(set(keys)) != len(keys):
             raise KVStoreError('init: duplicate keys in %r' % (keys,))
+        if keys and self._key_type is None:
+            self._key_type = str if isinstance(keys[0], str) else int
         for k, v in zip(keys, vals):
             self._store[k] = copy_value(v[0])
         try:
@@ -98,7 +113,7 @@ class LocalStore:
 
     def push(self, key, value, priority=0):
         """Sum ``value`` over devices (and ranks), then update or replace the stored value."""
-        keys, single = as_key_list(key)
+        keys, single = self._keys(key, 'push')
         vals = as_value_lists(keys, single, value, 'push')
         merged = [merge_local(v) for v in vals]
         for k, m in zip(keys, merged):
@@ -118,7 +133,7 @@ class LocalStore:
         row-sparse ``out`` is left as it is unless ``ignore_sparse`` is False."""
         if out is None:
             raise KVStoreError('pull: out is required')
-        keys, single = as_key_list(key)
+        keys, single = self._keys(key, 'pull')
         outs = as_value_lists(keys, single, out, 'pull')
         for k, per_dev in zip(keys, outs):
             stored = self._stored(k, 'pull')
@@ -142,7 +157,7 @@ class LocalStore:
         """
         if out is None or row_ids is None:
             raise KVStoreError('row_sparse_pull: out and row_ids are required')
-        keys, single = as_key_list(key)
+        keys, single = self._keys(key, 'row_sparse_pull')
         outs = as_value_lists(keys, single, out, 'row_sparse_pull')
         if single:
             ids = [list(row_ids) if isinstance(row_ids, (list, tuple)) else [row_ids]]

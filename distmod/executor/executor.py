@@ -203,7 +203,7 @@ class Executor:
             target[...] = hg
         ready = self._grad_ready
         prof = profiler.symbolic
-        if prof is not None:
+        if prof is not None or self._monitor is not None:
             self._backward_profiled(prof, ready)
             return
         if ready is None:
@@ -237,10 +237,13 @@ class Executor:
         prof.api('MXExecutorForward', start)
 
     def _backward_profiled(self, prof, ready):
-        """The operator loop of ``backward`` while ``mx.profiler`` records, each call timed
-        as ``_backward_NAME`` (MXNet's name)."""
-        clock, plan = prof.clock, self._plan
-        record = prof.operator_recorder(self._ctx)
+        """The operator loop of ``backward`` while ``mx.profiler`` records (each call timed
+        as ``_backward_NAME``, MXNet's name) or a monitor watches (each step's input
+        gradients reported as ``NODE_backward_output[i]``, MXNet's names)."""
+        import time
+        clock = prof.clock if prof is not None else time.perf_counter
+        plan = self._plan
+        record = prof.operator_recorder(self._ctx) if prof is not None else None
         # plan.backward holds the steps that have a backward, in reverse forward order
         steps = [s for s in reversed(plan.steps) if s.igrads is not None]
         if len(steps) != len(plan.backward):
@@ -256,13 +259,28 @@ class Executor:
             bwd(sxp, ograds, ins, outs, igrads, aux)
             for target, temp in accum:
                 target += temp
-            if step is None:
-                record('_backward', None, t0)
-            else:
-                record('_backward_' + step.op.name, step.node.name, t0)
+            if record is not None:
+                if step is None:
+                    record('_backward', None, t0)
+                else:
+                    record('_backward_' + step.op.name, step.node.name, t0)
+            if self._monitor is not None and step is not None:
+                self._monitor_backward(step)
             for i in done:
                 ready(i)
-        prof.api('MXExecutorBackwardEx', start)
+        if prof is not None:
+            prof.api('MXExecutorBackwardEx', start)
+
+    def _monitor_backward(self, step):
+        """Report a backward step's input gradients, named as MXNet names them (a gradient
+        nobody needs is reported as zeros, as MXNet computes it)."""
+        callback, _ = self._monitor
+        n = len(step.ins)
+        for j, (g, x) in enumerate(zip(step.igrads, step.ins)):
+            if g is None:
+                g = step.xp.zeros_like(x)
+            name = '%s_backward_output%s' % (step.node.name, j if n > 1 else '')
+            callback(name, _wrap(g, step.ctx or self._ctx))
 
     def set_grad_ready_callback(self, callback, index=None):
         """Call ``callback(k)`` during ``backward`` as soon as a gradient is final.
@@ -434,14 +452,17 @@ def simple_bind(symbol, ctx, grad_req, type_dict, shared_arg_names, shared_exec,
     args, grads, aux = [], [], []
     with ctx.device():
         for n, s, t, r in zip(arg_names, arg_shapes, arg_types, reqs):
+            # MXNet's rule: the shared_arg_names (parameters) come from shared_exec, every
+            # other argument through shared_buffer (added there when new)
+            buffered = shared_buffer is not None and \
+                (shared_arg_names is None or n not in shared_arg_names)
             if n in shared and shared[n][0].shape == s:
                 a, g = shared[n]
-            elif shared_buffer is not None and n in shared_buffer and \
-                    shared_buffer[n].shape == s:
+            elif buffered and n in shared_buffer and shared_buffer[n].shape == s:
                 a, g = shared_buffer[n], None
             else:
                 a, g = zeros(n, s, t), None
-                if shared_buffer is not None and n not in shared_buffer:
+                if buffered and n not in shared_buffer:
                     shared_buffer[n] = a
             if r != 'null' and n in grad_arrays:
                 g = grad_arrays[n]

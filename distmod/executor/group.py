@@ -131,6 +131,10 @@ class ExecutorGroup:
                             for i in range(len(self.output_names))]
         self._grad_req_spec = grad_req
         self.group2ctxs = _group2ctxs_per_device(group2ctxs, len(self.contexts))
+        # per device, the arrays of the inputs and other non-parameter arguments, shared with
+        # (and through) a shared group, as MXNet's executor group shares them
+        self.shared_data_arrays = shared_group.shared_data_arrays if shared_group is not None \
+            else [{} for _ in self.contexts]
         self.execs = []
         self.grad_buffers = []
         self.bind_exec(data_shapes, label_shapes, shared_group)
@@ -168,6 +172,7 @@ class ExecutorGroup:
         self.slices = split_batch(self.batch_size, self.workload)
         self._axes = axes
         req = self._grad_req(self.data_names)
+        self.grad_req = req
         types = {name: dtype for name, _, _, dtype in descs}
         old = self.execs
         self.execs = []
@@ -189,9 +194,8 @@ class ExecutorGroup:
             else:
                 shared = shared_group.execs[i] if shared_group is not None else None
                 grads = self._grad_views[i] if self._grad_views else None
-                exe = simple_bind(self.symbol, ctx, req, types,
-                                  self.param_names if shared is not None else None, shared,
-                                  None, shapes, grad_arrays=grads,
+                exe = simple_bind(self.symbol, ctx, req, types, self.param_names, shared,
+                                  self._shared_buffer(i), shapes, grad_arrays=grads,
                                   group2ctx=self.group2ctxs[i])
             self.execs.append(exe)
         self.param_arrays = [[e.arg_dict[n] for e in self.execs] for n in self.param_names]
@@ -205,6 +209,11 @@ class ExecutorGroup:
         self.input_grad_arrays = [[e.grad_dict[n] for e in self.execs] for n in self.data_names] \
             if self.inputs_need_grad else []
         self._install_grad_ready()
+
+    def _shared_buffer(self, i):
+        """Device ``i``'s dict of shared non-parameter arrays, keeping only what is not a
+        parameter (those are shared through the shared group's executor)."""
+        return self.shared_data_arrays[i]
 
     def _make_grad_buffers(self, req, types, shapes, shared_group):
         """Each device's parameter gradients, born in flat per-dtype buffers in backward
@@ -353,9 +362,10 @@ class ExecutorGroup:
         if is_train is None:
             is_train = self.for_training
         self._load(self.data_arrays, data_batch.data, self.data_names, 'data')
-        if data_batch.label and self.label_arrays:
+        batch_labels = getattr(data_batch, 'label', None)
+        if batch_labels and self.label_arrays:
             names = [n for n in self.label_names if n in self.arg_names]
-            labels = [l for n, l in zip(self.label_names, data_batch.label)
+            labels = [l for n, l in zip(self.label_names, batch_labels)
                       if n in self.arg_names]
             self._load(self.label_arrays, labels, names, 'label')
         for exe in self.execs:

@@ -316,6 +316,13 @@ class BaseModule:
         train_data.reset()
 
     # ---- parameters --------------------------------------------------------------------
+    def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,
+                   allow_extra=False):
+        """Give the parameters these values: ``init_params`` without an initializer."""
+        self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                         allow_missing=allow_missing, force_init=force_init,
+                         allow_extra=allow_extra)
+
     def save_params(self, fname):
         """Save parameters as ``arg:``/``aux:`` arrays (the format of a checkpoint); across
         ranks only rank 0 writes."""

@@ -65,7 +65,9 @@ class BucketingModule(BaseModule):
         self._arg_params = self._aux_params = None
 
     def _call_sym_gen(self, key):
-        out = self._sym_gen(key)
+        from ..name import NameManager
+        with NameManager():         # as MXNet: every bucket's automatic names count from 0
+            out = self._sym_gen(key)
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise MXNetError('sym_gen(%r) must return (symbol, data_names, label_names), got %r'
                              % (key, type(out).__name__))

@@ -90,6 +90,12 @@ class Module(BaseModule):
 
     # ---- properties --------------------------------------------------------------------
     @property
+    def _total_exec_bytes(self):
+        """The memory the executors' plans take (MXNet's ``_total_exec_bytes``)."""
+        group = self._exec_group
+        return sum(e._plan.bytes for e in group.execs) if group is not None else 0
+
+    @property
     def data_names(self):
         return self._data_names
 
@@ -214,6 +220,7 @@ class Module(BaseModule):
             return
         self.for_training = for_training
         self.inputs_need_grad = inputs_need_grad
+        self._grad_req = grad_req
         data_shapes = _as_descs(data_shapes)
         label_shapes = _as_descs(label_shapes)
         check_names_match(self, self._data_names, data_shapes, 'data')
@@ -373,7 +380,7 @@ class Module(BaseModule):
                 provide = getattr(data_batch, 'provide_label', None)
                 if provide:
                     label_shapes = _as_descs(provide)
-                elif data_batch.label:
+                elif getattr(data_batch, 'label', None):
                     label_shapes = _as_descs([(d.name, tuple(l.shape)) for d, l in
                                               zip(self._label_shapes, data_batch.label)])
             self.reshape(data_shapes, label_shapes)

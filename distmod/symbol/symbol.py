@@ -716,7 +716,8 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
         raise TypeError('Expect a string for variable `name`')
     extra = _hidden_as_dunder(_attribute.current().get(attr))
     if shape is not None:
-        extra['__shape__'] = str(tuple(shape))
+        extra['__shape__'] = str(tuple(shape) if isinstance(shape, (tuple, list)) else
+                                 (int(shape),))
     if lr_mult is not None:
         extra['__lr_mult__'] = str(lr_mult)
     if wd_mult is not None:

@@ -224,5 +224,7 @@ def test_shapes_that_do_not_fit_the_symbol_are_named():
     mod = mx.mod.Module(net, label_names=['sm_label'])
     with pytest.raises(mx.MXNetError, match=r"Module.bind with data \[\('data', \(5, 10\)\)\].*'rs'"):
         mod.bind(data_shapes=[('data', (5, 10))], label_shapes=[('sm_label', (5,))])
-    with pytest.raises(mx.MXNetError, match='group2ctxs'):
-        mx.mod.Module(net, group2ctxs={'dev1': [mx.cpu(1)]})
+    with pytest.raises(mx.MXNetError, match=r"group2ctxs\['dev1'\] has 2 contexts for 1"):
+        mx.mod.Module(net, label_names=['sm_label'],
+                      group2ctxs={'dev1': [mx.cpu(1), mx.cpu(2)]}).bind(
+            data_shapes=[('data', (5, 12))], label_shapes=[('sm_label', (5,))])
