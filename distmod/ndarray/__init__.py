@@ -68,22 +68,11 @@ del _name
 
 
 def _operator_namespaces():
-    """``mx.nd.contrib``, ``mx.nd.linalg``, ``mx.nd._internal``...: modules of the operators
-    MXNet files under those names (``_contrib_Foo`` is ``contrib.Foo``)."""
+    """``mx.nd.contrib``, ``mx.nd.linalg``, ``mx.nd._internal``...: modules of the operators MXNet
+    files under those names (``_contrib_Foo`` is ``contrib.Foo``)."""
     import sys
-    import types
     from ..ops import registry
-    functions = _op.generated_functions()
-    for ns, names in registry.namespaces().items():
-        full = '%s.%s' % (__name__, ns)
-        module = sys.modules.get(full) or globals().get(ns)
-        if not isinstance(module, types.ModuleType):
-            module = types.ModuleType(full, 'mx.nd.%s: MXNet\'s %s operators.' % (ns, ns))
-            sys.modules[full] = module
-            globals()[ns] = module
-        for public, op_name in names.items():
-            if not hasattr(module, public):
-                setattr(module, public, functions[op_name])
+    registry.install_namespaces(sys.modules[__name__], _op.generated_functions(), 'mx.nd')
 
 
 _operator_namespaces()

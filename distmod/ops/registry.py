@@ -412,6 +412,25 @@ NAMESPACE_PREFIXES = (('contrib', '_contrib_'), ('linalg', '_linalg_'), ('sparse
                       ('image', '_image_'))
 
 
+def install_namespaces(package, functions, label):
+    """Make ``package``'s (``mx.sym`` or ``mx.nd``) operator namespace modules: each of
+    :func:`namespaces` becomes the module ``package.NAME`` (an existing one, e.g. a real
+    ``sparse`` module, gets the operators added) holding ``functions[operator name]`` under
+    its public name."""
+    import sys
+    import types
+    for ns, names in namespaces().items():
+        full = '%s.%s' % (package.__name__, ns)
+        module = sys.modules.get(full) or getattr(package, ns, None)
+        if not isinstance(module, types.ModuleType):
+            module = types.ModuleType(full, '%s.%s: MXNet\'s %s operators.' % (label, ns, ns))
+            sys.modules[full] = module
+            setattr(package, ns, module)
+        for public, op_name in names.items():
+            if not hasattr(module, public):
+                setattr(module, public, functions[op_name])
+
+
 def namespaces():
     """``{namespace: {public name: operator name}}`` for MXNet's operator namespaces."""
     out = {ns: {} for ns, _ in NAMESPACE_PREFIXES}

@@ -78,22 +78,11 @@ def eye(N, M=0, k=0, dtype=None, **kwargs):
 
 
 def _operator_namespaces():
-    """``mx.sym.contrib``, ``mx.sym.linalg``, ``mx.sym._internal``...: modules of the
-    operators MXNet files under those names (``_contrib_Foo`` is ``contrib.Foo``)."""
+    """``mx.sym.contrib``, ``mx.sym.linalg``, ``mx.sym._internal``...: modules of the operators MXNet
+    files under those names (``_contrib_Foo`` is ``contrib.Foo``)."""
     import sys
-    import types
     from ..ops import registry
-    functions = _symbol.generated_functions()
-    for ns, names in registry.namespaces().items():
-        full = '%s.%s' % (__name__, ns)
-        module = sys.modules.get(full) or globals().get(ns)
-        if not isinstance(module, types.ModuleType):
-            module = types.ModuleType(full, 'mx.sym.%s: MXNet\'s %s operators.' % (ns, ns))
-            sys.modules[full] = module
-            globals()[ns] = module
-        for public, op_name in names.items():
-            if not hasattr(module, public):
-                setattr(module, public, functions[op_name])
+    registry.install_namespaces(sys.modules[__name__], _symbol.generated_functions(), 'mx.sym')
 
 
 _operator_namespaces()
