@@ -3,6 +3,11 @@ __version__ = '0.1.0'
 
 from . import base
 from .base import MXNetError
+from . import _blas
+try:            # NumPy's BLAS threads as MXNet sizes its pool (never an import error)
+    _blas.apply_default()
+except Exception:   # noqa: BLE001
+    pass
 from . import context
 from .context import Context, cpu, gpu, cpu_pinned, current_context, num_gpus
 from . import random

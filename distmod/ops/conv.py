@@ -330,6 +330,13 @@ class Convolution(_ConvBase):
         Sample({'kernel': (3, 3), 'num_filter': 2, 'stride': (2, 2)}, {'data': (1, 1, 20, 20)}),
         Sample({'kernel': (3,), 'num_filter': 2, 'num_group': 2, 'pad': (1,)},
                {'data': (2, 2, 17)}),
+        # stride 1 (the data gradient as a convolution): dilated with groups, 3-D channel-last,
+        # and a padding wider than the kernel's reach (the col2im path)
+        Sample({'kernel': (3, 2), 'num_filter': 4, 'num_group': 2, 'pad': (2, 1),
+                'dilate': (2, 1)}, {'data': (2, 4, 5, 4)}),
+        Sample({'kernel': (2, 3, 2), 'num_filter': 3, 'pad': (1, 1, 0), 'layout': 'NDHWC'},
+               {'data': (2, 3, 4, 3, 2)}),
+        Sample({'kernel': (1, 2), 'num_filter': 2, 'pad': (1, 1)}, {'data': (2, 3, 3, 3)}),
     )
 
     def infer_shape(self, in_shapes):
@@ -397,12 +404,60 @@ class Convolution(_ConvBase):
             else:
                 col = low.im2col(xp, s, low.big_in(xp, s, x, 'xpad'), 'col')
             _weight_grad(xp, s, low, g2, col, igrads[1], self.channel_last)
-        if igrads[0] is not None:
-            w2 = _w2(xp, s, w, self.channel_last, 'w2')
-            dcol = s.get(xp, 'dcol', (low.cb * low.ksize, low.m), x.dtype)
-            low.column_gemm(xp, w2, g2, dcol)
-            buf = low.col2im(xp, s, dcol, 'dxpad')
-            igrads[0].transpose(low.perm)[...] = buf[low.interior]
+        if igrads[0] is None:
+            return
+        n, c, big = self._split(x.shape)
+        low_t = self._data_grad_lowering(n, c, low.cs, big, low.small)
+        if low_t is not None:
+            # stride 1: the data gradient is itself a convolution (below), so one im2col
+            # copy and a GEMM of the forward's size replace the column-gradient GEMM and the
+            # col2im scatter-add over a buffer kernel-size times the data's
+            key = 'col' if low_t.cols == low.cols else 'col_t'
+            col_t = low_t.im2col(xp, s, low_t.big_in(xp, s, g, 'gpad'), key)
+            if key == 'col':
+                self._col_of = None          # the forward's columns are gone
+            res = s.get(xp, 'res_t', (low_t.cs, low_t.m), x.dtype)
+            low_t.forward_gemm(xp, self._flipped_w2(xp, s, w), col_t, res)
+            view = low_t.small_out(igrads[0])
+            view[...] = res.reshape(view.shape)
+            return
+        w2 = _w2(xp, s, w, self.channel_last, 'w2')
+        dcol = s.get(xp, 'dcol', (low.cb * low.ksize, low.m), x.dtype)
+        low.column_gemm(xp, w2, g2, dcol)
+        buf = low.col2im(xp, s, dcol, 'dxpad')
+        igrads[0].transpose(low.perm)[...] = buf[low.interior]
+
+    def _data_grad_lowering(self, n, c, f, big, small):
+        """With stride 1 and ``pad <= dilate * (kernel - 1)``, the data gradient is the output
+        gradient padded by ``dilate * (kernel - 1) - pad``, convolved (same dilation, stride 1)
+        with the kernel flipped and its filters and channels swapped (``_flipped_w2``): the
+        lowering of that convolution, from the output's space (``small``) to the data's
+        (``big``); None otherwise."""
+        spans = [d * (k - 1) for d, k in zip(self.dilate_, self.kernel)]
+        if any(st != 1 for st in self.stride_) or any(p > sp for p, sp in
+                                                        zip(self.pad_, spans)):
+            return None
+        key = (n, c, f, tuple(big), tuple(small))
+        if getattr(self, '_low_t_key', None) != key:
+            self._low_t = _Lowering(n, f, c, small, big, self.kernel, (1,) * self.nd,
+                                    self.dilate_, tuple(sp - p for sp, p in
+                                                        zip(spans, self.pad_)),
+                                    self.num_group, self.channel_last)
+            self._low_t_key = key
+        return self._low_t
+
+    def _flipped_w2(self, xp, scratch, w):
+        """The weight (F, C/g, *kernel) as the (C, F/g * K) matrix of the data gradient's
+        convolution: ``[i*C/g + c, f*K + o] = w[i*F/g + f, c, K-1-o]`` for group ``i``."""
+        if self.channel_last:
+            w = xp.moveaxis(w, -1, 1)
+        f, cg = w.shape[0], w.shape[1]
+        g = self.num_group
+        flipped = w[(slice(None), slice(None)) + (slice(None, None, -1),) * self.nd]
+        blocks = flipped.reshape((g, f // g, cg) + tuple(self.kernel))
+        buf = scratch.get(xp, 'w_t', (g, cg, f // g) + tuple(self.kernel), w.dtype)
+        buf[...] = blocks.transpose((0, 2, 1) + tuple(range(3, 3 + self.nd)))
+        return buf.reshape(g * cg, -1)
 
 
 @register
