@@ -1,7 +1,9 @@
 """``mx.metric``: evaluation metrics with MXNet's names, aliases and numbers.
 
 Each metric keeps a local sum and count (reset by ``reset_local``, e.g. by Speedometer) and a
-global one (reset by ``reset``).  ``_state()``/``_set_state()`` expose the global sums as
+global one (reset by ``reset``); as in MXNet, a metric made without ``has_global_stats=True``
+(every built-in passes it; a user's subclass usually does not) reports its local sums from
+``get_global`` too.  ``_state()``/``_set_state()`` expose the global sums as
 numbers so that data-parallel ranks can add them up before ``get``.
 """
 import math
@@ -130,6 +132,10 @@ class EvalMetric:
         return self.name, self.sum_metric / self.num_inst
 
     def get_global(self):
+        # As MXNet: a metric made without has_global_stats (a user's subclass whose update
+        # adds to sum_metric/num_inst only) reports its local sums.
+        if not self._has_global_stats:
+            return self.get()
         if self.global_num_inst == 0:
             return self.name, float('nan')
         return self.name, self.global_sum_metric / self.global_num_inst
@@ -141,6 +147,8 @@ class EvalMetric:
         return list(zip(name, value))
 
     def get_global_name_value(self):
+        if not self._has_global_stats:
+            return self.get_name_value()
         name, value = self.get_global()
         if not isinstance(name, list):
             name, value = [name], [value]
@@ -159,7 +167,8 @@ class CompositeEvalMetric(EvalMetric):
 
     def __init__(self, metrics=None, name='composite', output_names=None, label_names=None):
         self.metrics = [create(m) for m in (metrics or [])]
-        super().__init__(name, output_names=output_names, label_names=label_names)
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
 
     def add(self, metric):
         self.metrics.append(create(metric))
@@ -216,7 +225,8 @@ class Accuracy(EvalMetric):
     """Fraction of predictions whose arg-max (along ``axis``) equals the label."""
 
     def __init__(self, axis=1, name='accuracy', output_names=None, label_names=None):
-        super().__init__(name, axis=axis, output_names=output_names, label_names=label_names)
+        super().__init__(name, axis=axis, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
         self.axis = axis
 
     def update(self, labels, preds):
@@ -237,7 +247,8 @@ class TopKAccuracy(EvalMetric):
     """Fraction of labels among the ``top_k`` highest predictions."""
 
     def __init__(self, top_k=1, name='top_k_accuracy', output_names=None, label_names=None):
-        super().__init__(name, top_k=top_k, output_names=output_names, label_names=label_names)
+        super().__init__(name, top_k=top_k, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
         self.top_k = top_k
         if top_k <= 1:
             raise MXNetError('Please use Accuracy if top_k is no more than 1')
@@ -263,7 +274,8 @@ class _BinaryCounts(EvalMetric):
         if average not in ('macro', 'micro'):
             raise MXNetError("average must be 'macro' or 'micro', got %r" % average)
         self.average = average
-        super().__init__(name, output_names=output_names, label_names=label_names)
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
 
     def reset(self):
         super().reset()
@@ -350,7 +362,7 @@ class Perplexity(EvalMetric):
     def __init__(self, ignore_label, axis=-1, name='perplexity', output_names=None,
                  label_names=None):
         super().__init__(name, ignore_label=ignore_label, output_names=output_names,
-                         label_names=label_names)
+                         label_names=label_names, has_global_stats=True)
         self.ignore_label = ignore_label
         self.axis = axis
 
@@ -388,7 +400,8 @@ class PearsonCorrelation(EvalMetric):
 
     def __init__(self, name='pearsonr', output_names=None, label_names=None, average='macro'):
         self.average = average
-        super().__init__(name, output_names=output_names, label_names=label_names)
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
 
     def reset(self):
         super().reset()
@@ -451,7 +464,8 @@ class MAE(_Regression):
     """Mean absolute error (averaged per batch, as MXNet)."""
 
     def __init__(self, name='mae', output_names=None, label_names=None):
-        super().__init__(name, output_names=output_names, label_names=label_names)
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
 
     @staticmethod
     def value(label, pred):
@@ -463,7 +477,8 @@ class MSE(_Regression):
     """Mean squared error (averaged per batch, as MXNet)."""
 
     def __init__(self, name='mse', output_names=None, label_names=None):
-        super().__init__(name, output_names=output_names, label_names=label_names)
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
 
     @staticmethod
     def value(label, pred):
@@ -475,7 +490,8 @@ class RMSE(_Regression):
     """Root mean squared error (per batch, then averaged, as MXNet)."""
 
     def __init__(self, name='rmse', output_names=None, label_names=None):
-        super().__init__(name, output_names=output_names, label_names=label_names)
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
 
     @staticmethod
     def value(label, pred):
@@ -487,7 +503,8 @@ class CrossEntropy(EvalMetric):
     """Mean of -log(probability of the true class)."""
 
     def __init__(self, eps=1e-12, name='cross-entropy', output_names=None, label_names=None):
-        super().__init__(name, eps=eps, output_names=output_names, label_names=label_names)
+        super().__init__(name, eps=eps, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
         self.eps = eps
 
     def update(self, labels, preds):
@@ -515,7 +532,8 @@ class Loss(EvalMetric):
     """Mean of the outputs themselves (for MakeLoss heads); labels are ignored."""
 
     def __init__(self, name='loss', output_names=None, label_names=None):
-        super().__init__(name, output_names=output_names, label_names=label_names)
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=True)
 
     def update(self, _, preds):
         if isinstance(preds, (NDArray, numpy.ndarray)):
@@ -535,7 +553,7 @@ class CustomMetric(EvalMetric):
             if name.find('<') != -1:
                 name = 'custom(%s)' % name
         super().__init__(name, feval=feval, allow_extra_outputs=allow_extra_outputs,
-                         output_names=output_names, label_names=label_names)
+                         output_names=output_names, label_names=label_names, has_global_stats=True)
         self._feval = feval
         self._allow_extra_outputs = allow_extra_outputs
 
