@@ -6,6 +6,7 @@ Usage::
                    [-H host[:slots],...] [--hostfile FILE]
                    [--launcher auto|local|mpi|slurm] [--rsh-agent CMD]
                    [--network-interface IFACE_OR_CIDR] [-x NAME[=VALUE]]...
+                   [--max-restarts N] [--checkpoint PREFIX] [--stop-timeout S]
                    [--tag-output] [--verbose] [--dry-run] COMMAND [ARGS...]
 
 How many ranks: ``-n N`` (``-np N``, mpirun's spelling), or torchrun's ``--nproc-per-node N``
@@ -52,6 +53,27 @@ Output streams line by line; a line still without its newline (a progress bar re
 ``\\r``) is passed on after a fraction of a second by the wrapper and the launcher, but Open
 MPI 5's own forwarding holds it until its newline comes (``mpiexec --output :raw`` would not).
 
+The launcher owns its job (see ``launch.job``): if ``distmod-launch`` dies, even by
+SIGKILL, mpiexec or srun, its daemons and every rank with what it started end within a few
+seconds, on every host (a parent-death signal for mpiexec, a TCP lifeline every rank's
+wrapper holds, the wrappers watching their MPI daemon, and the ``DISTMOD_JOB_ID`` marker in
+every process's environment for a last sweep).  SIGINT, SIGTERM or SIGHUP stop the job:
+the signal goes on to mpiexec/srun (SIGINT from a terminal reaches them already), and what
+is left after ``--stop-timeout`` seconds (default 10; at once on a second signal) is
+killed; the exit code is then 128 + the signal's number, whatever the ranks returned.
+
+``--max-restarts N`` runs a failed job (a non-zero exit code, a rank killed) again, up to N
+times, saying so in one line each time::
+
+    distmod-launch: the job failed (rank 1 on HOST killed by SIGKILL); restart 1 of 2 from checkpoint ckpt/mlp-0003 (newest complete)
+
+and gives up with the last run's exit code.  With ``--checkpoint PREFIX`` every run (the
+first too) resumes from the newest complete ``PREFIX-NNNN.params``: every rank finds
+DISTMOD_RESUME_PREFIX and DISTMOD_RESUME_EPOCH (and DISTMOD_RESUME_STATES) in its
+environment (see ``launch.resume`` for the rule and the contract); the script only saves
+with ``mx.callback.do_checkpoint(PREFIX)``.  Nothing passed depends on the rank, so a job
+run again with another ``-n`` resumes the same way.  A stopped job is not restarted.
+
 Environment: ``OMP_NUM_THREADS`` is set to max(1, cores // ranks per host) unless given in the
 environment or with ``-x``; as root under Open MPI the OMPI_ALLOW_RUN_AS_ROOT variables are
 set; ``-x NAME[=VALUE]`` exports a variable to every rank (Open MPI ``-x NAME``, MPICH
@@ -65,16 +87,23 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 
+from launch import job
+from launch.resume import RESUME_VARIABLES, newest_complete_checkpoint, resume_environment
+
 __all__ = ['parse_args', 'parse_hosts', 'parse_hostfile', 'resolve_hosts', 'find_mpiexec',
            'detect_mpi_flavour', 'choose_launcher', 'python_has_mpi4py', 'rank_layout',
-           'requested_ranks', 'build_command', 'format_command', 'main', 'LaunchError']
+           'requested_ranks', 'build_command', 'format_command', 'describe_failure', 'main', 'LaunchError']
 
 FLAVOURS = ('openmpi', 'openmpi4', 'mpich', 'slurm', 'local')
 PYTHON = re.compile(r'^python[0-9.]*$')
+STOP_SIGNALS = ('SIGINT', 'SIGTERM', 'SIGHUP')
+#: What the launcher sets for every rank of a job (besides the MPI launcher's own names).
+JOB_VARIABLES = (job.JOB_ID, job.RESTART, 'DISTMOD_MAX_RESTARTS', job.LIFELINE) + RESUME_VARIABLES
 
 
 class LaunchError(Exception):
@@ -94,6 +123,8 @@ examples:
     distmod-launch --nnodes 2 --nproc-per-node 4 python train.py
   GPUs, one rank per GPU (each rank trains on mx.gpu(int(os.environ['LOCAL_RANK']))):
     distmod-launch --nproc-per-node 4 python examples/mnist_mlp.py --gpu
+  restart a failed job up to 3 times, each run resuming from the newest complete checkpoint:
+    distmod-launch -n 4 --max-restarts 3 --checkpoint ckpt/mlp python train.py
   see the command without running it:
     distmod-launch --dry-run -n 2 python train.py
 
@@ -106,10 +137,25 @@ environment set for every rank:
   OMPI_ALLOW_RUN_AS_ROOT, OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
                       1, when run as root under Open MPI
   NAME                every -x NAME[=VALUE]
+  DISTMOD_JOB_ID      this job's id: one per distmod-launch, the same on every restart; every
+                      process of the job carries it, which is how leftovers are found and ended
+  DISTMOD_RESTART     0 on the first run, K on the K-th restart (DISTMOD_MAX_RESTARTS: N)
+  DISTMOD_RESUME_PREFIX, DISTMOD_RESUME_EPOCH
+                      with --checkpoint PREFIX, when a complete checkpoint exists: PREFIX, and
+                      the epoch N of the newest PREFIX-NNNN.params (complete: not empty and,
+                      where the prefix has PREFIX-NNNN.json manifests, with its manifest):
+                      mx.model.load_checkpoint(PREFIX, N), fit(begin_epoch=N); unset otherwise
+  DISTMOD_RESUME_STATES
+                      PREFIX-NNNN.states of that epoch, when the file exists
+  DISTMOD_LIFELINE    ADDRESS:PORT,... where each rank's wrapper reaches the launcher
 environment read:
   SLURM_JOB_ID        set: a Slurm job, so srun starts the ranks (--launcher overrides)
   PATH                where mpiexec (after the one next to this Python) and srun are found
   OMP_NUM_THREADS     kept as it is when set
+
+exit status: the first failing rank's exit code (128+N: killed by signal N), 0 when every
+rank succeeded; 128+N when SIGINT, SIGTERM or SIGHUP (N) stopped the job; 2 for a launch
+that cannot be built.  If distmod-launch itself dies, the whole job ends with it.
 
 More than one rank needs an MPI launcher: pip install 'distmod[mpi]' (mpi4py and Open MPI),
 or your cluster's MPI or Slurm.
@@ -144,6 +190,13 @@ def parse_args(argv=None):
                    help="pin MPI's TCP traffic to this interface (MPICH: an interface name)")
     p.add_argument('-x', dest='exports', action='append', default=[], metavar='NAME[=VALUE]',
                    help='export an environment variable to every rank (repeatable)')
+    p.add_argument('--max-restarts', type=int, default=0, metavar='N',
+                   help='run a job that failed again, up to N times (default 0)')
+    p.add_argument('--checkpoint', metavar='PREFIX',
+                   help='resume every run from the newest complete PREFIX-NNNN.params (the prefix the '
+                        'script gives mx.callback.do_checkpoint); see DISTMOD_RESUME_* below')
+    p.add_argument('--stop-timeout', type=float, default=10.0, metavar='S',
+                   help='after SIGINT/SIGTERM/SIGHUP, kill what is left of the job after S seconds (default 10)')
     p.add_argument('--tag-output', action='store_true',
                    help='begin every line of output with "[R] ", R the rank that printed it')
     p.add_argument('--verbose', action='store_true',
@@ -158,6 +211,10 @@ def parse_args(argv=None):
     for name in ('n', 'nproc_per_node', 'nnodes'):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error('%s must be at least 1' % getattr(args, name + '_option'))
+    if args.max_restarts < 0:
+        p.error('--max-restarts must be 0 or more')
+    if args.stop_timeout < 0:
+        p.error('--stop-timeout must be 0 or more')
     return args
 
 
@@ -321,7 +378,7 @@ def _describe_per_node(args, nhosts):
     return ' '.join(parts)
 
 
-def build_command(args, env, mpi_flavour, program=None, cores=None, is_root=None):
+def build_command(args, env, mpi_flavour, program=None, cores=None, is_root=None, job_env=None):
     """Build the launch: return ``(argv, env)`` for ``subprocess``; pure, no I/O.
 
     ``args`` is a namespace like ``parse_args`` returns, with ``hosts`` already a list of
@@ -329,7 +386,11 @@ def build_command(args, env, mpi_flavour, program=None, cores=None, is_root=None
     ``mpi_flavour`` is one of 'openmpi' (5+, PRRTE), 'openmpi4', 'mpich', 'slurm', 'local'.
     ``program`` is the mpiexec/srun path (default the bare name), ``cores`` the cores per
     host (default ``os.cpu_count()``), ``is_root`` whether we run as root (default euid 0).
-    The returned env is a new dict: ``env`` plus what the launch adds.
+    ``job_env`` (a dict, or None to leave them alone) are the launcher's own variables for
+    every rank (``JOB_VARIABLES``: DISTMOD_JOB_ID, DISTMOD_RESTART, DISTMOD_RESUME_*, ...):
+    set and exported; those of ``JOB_VARIABLES`` it lacks are removed.
+    The returned env is a new dict: ``env`` plus what the launch adds.  The one local process
+    runs inside ``python -m launch.rank --direct`` too, which ends it with the launcher.
     """
     if mpi_flavour not in FLAVOURS:
         raise LaunchError('unknown MPI flavour %r (one of %s)' % (mpi_flavour, ', '.join(FLAVOURS)))
@@ -339,6 +400,10 @@ def build_command(args, env, mpi_flavour, program=None, cores=None, is_root=None
     user_set_omp = 'OMP_NUM_THREADS' in env or any(
         x.partition('=')[0] == 'OMP_NUM_THREADS' for x in args.exports)
     exports = _exports(args.exports, env)
+    if job_env is not None:
+        for name in JOB_VARIABLES:
+            env.pop(name, None)
+        env.update(job_env)
     n, hosts = rank_layout(args, _merge_hosts(getattr(args, 'hosts', None) or []), mpi_flavour == 'slurm')
     command = list(args.command)
 
@@ -348,7 +413,8 @@ def build_command(args, env, mpi_flavour, program=None, cores=None, is_root=None
         if not user_set_omp:
             env['OMP_NUM_THREADS'] = str(max(1, cores))
         env.update(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', LOCAL_WORLD_SIZE='1')
-        return command, env
+        tag = ['--tag-output'] if getattr(args, 'tag_output', False) else []
+        return [sys.executable, '-m', 'launch.rank', '--direct'] + tag + ['--'] + command, env
 
     nnodes = getattr(args, 'nnodes', None)
     if mpi_flavour != 'slurm' and nnodes not in (None, 1) and not hosts:
@@ -370,6 +436,9 @@ def build_command(args, env, mpi_flavour, program=None, cores=None, is_root=None
     where = _python_program_index(command) if getattr(args, 'mpi4py_run', False) else None
     if where is not None:       # a failing rank calls MPI_Abort instead of hanging in MPI_Finalize
         command[where:where] = ['-m', 'mpi4py']
+    for name in sorted(job_env or ()):
+        if name not in exports:
+            exports.append(name)
     wrapper_options = [option for option, wanted in (('--tag-output', getattr(args, 'tag_output', False)),
                                                      ('--verbose', getattr(args, 'verbose', False))) if wanted]
     wrapped = [sys.executable, '-m', 'launch.rank'] + wrapper_options + ['--'] + command
@@ -546,46 +615,194 @@ def format_command(argv, env, base_env):
     return ' '.join(added + [shlex.quote(a) for a in argv])
 
 
-def _run(argv, env, watch_ranks, tag_output=False, verbose=False, ranks=None):
-    """Run the launch, forwarding signals; return the first failing rank's exit code.
-
-    Without ``watch_ranks`` (one process, run directly) the command runs in the foreground,
-    its lines tagged ``[0] `` with ``tag_output``.  With it, mpiexec's or srun's stderr goes
-    through ``launch.output.JobStderr`` (see there), which turns the wrappers'
-    ``rank R on HOST exited with code C`` lines into the summary; the first gives the code.
-    """
-    from launch.output import JobStderr, pump
-    from launch.rank import in_terminal_foreground, run_child
-    if not watch_ranks:
-        return run_child(argv, env, tag=b'[0] ' if tag_output else None)[0]
+def _say(text):
+    """One line of the launcher's own on stderr (safe inside a signal handler)."""
+    from launch.output import write_all
     try:
-        proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE)
-    except OSError as e:
-        raise LaunchError('cannot start %s: %s' % (argv[0], e))
-    job_stderr = JobStderr(sys.stderr.fileno(), ranks=ranks, verbose=verbose, tagged=tag_output)
-    reader = threading.Thread(target=pump, args=(os.dup(proc.stderr.fileno()), job_stderr), daemon=True)
-    proc.stderr.close()
-    reader.start()
-    foreground = in_terminal_foreground()
+        write_all(2, ('distmod-launch: %s\n' % text).encode('utf-8', 'replace'))
+    except OSError:
+        pass
 
-    def forward(signum, frame):
-        if signum == signal.SIGINT and foreground:
-            return          # Ctrl-C reached mpiexec/srun through the terminal already
+
+def describe_failure(failure, code):
+    """``rank 1 on HOST killed by SIGKILL`` for a ``(rank, host, code, error)`` failure line
+    (``exit code C`` when no rank said why)."""
+    if failure is None:
+        return 'exit code %d' % code
+    rank, host, code = failure[:3]
+    if code > 128:
+        try:
+            return 'rank %s on %s killed by %s' % (rank, host, signal.Signals(code - 128).name)
+        except ValueError:
+            pass
+    return 'rank %s on %s exited with code %d' % (rank, host, code)
+
+
+def _resuming(args, checkpoint):
+    if checkpoint is not None:
+        return 'from checkpoint %s (newest complete)' % checkpoint.name
+    if args.checkpoint:
+        return 'from the beginning (no complete checkpoint %s-NNNN.params yet)' % args.checkpoint
+    return 'from the beginning'
+
+
+class _Supervisor:
+    """Runs a job, restarts included, and owns it: the signal handlers, the parent-death
+    signal of each run's mpiexec/srun/wrapper, the lifeline, the ``DISTMOD_JOB_ID`` sweeps."""
+
+    def __init__(self, args, flavour, program, ranks):
+        self.args, self.flavour, self.program, self.ranks = args, flavour, program, ranks
+        self.job_id = job.new_job_id()
+        self.stop_signal = None
+        self.proc = None
+        self.job_stderr = None
+        self._lock = threading.RLock()      # RLock: the signal handlers run on the main thread
+        self._timer = None
+        self._killed = False
+        from launch.rank import in_terminal_foreground     # not at import: python -m launch.rank
+        self._stop_begun = False
+        self._foreground = in_terminal_foreground()
+        self.lifeline = job.Lifeline(self.job_id, args.network_interface) if flavour != 'local' else None
+
+    def job_env(self, restart, checkpoint):
+        env = {job.JOB_ID: self.job_id, job.RESTART: str(restart),
+               'DISTMOD_MAX_RESTARTS': str(self.args.max_restarts)}
+        if self.lifeline is not None:
+            env.update(self.lifeline.environment())
+        env.update(resume_environment(checkpoint))
+        return env
+
+    def run(self, checkpoint):
+        previous = {}
+        for name in STOP_SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                previous[signum] = signal.signal(signum, self._on_signal)
+        try:
+            return self._run(checkpoint)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if self._timer is not None:
+                self._timer.cancel()
+            if self.lifeline is not None:
+                self.lifeline.close()
+
+    def _run(self, checkpoint):
+        args, restart = self.args, 0
+        if checkpoint is not None:
+            _say('resuming from checkpoint %s (newest complete)' % checkpoint.name)
+        while True:
+            cmd, env = build_command(args, os.environ, self.flavour, program=self.program,
+                                     job_env=self.job_env(restart, checkpoint))
+            code, failure = self._attempt(cmd, env, restart)
+            if self.stop_signal is not None:
+                return 128 + self.stop_signal
+            if code == 0:
+                return 0
+            what = describe_failure(failure, code)
+            if restart >= args.max_restarts:
+                if args.max_restarts:
+                    _say('the job failed (%s); no restarts left (--max-restarts %d): giving up with exit code %d'
+                         % (what, args.max_restarts, code))
+                return code
+            restart += 1
+            checkpoint = newest_complete_checkpoint(args.checkpoint) if args.checkpoint else None
+            _say('the job failed (%s); restart %d of %d %s' % (what, restart, args.max_restarts,
+                                                              _resuming(args, checkpoint)))
+
+    def _attempt(self, cmd, env, restart):
+        """Run once; ``(exit code, the first failing rank's (rank, host, code, error) or None)``."""
+        from launch.output import JobStderr, pump
+        if self.stop_signal is not None:
+            return 128 + self.stop_signal, None
+        watch_ranks = self.flavour != 'local'
+        try:
+            proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE if watch_ranks else None,
+                                    preexec_fn=job.parent_death_signal(signal.SIGTERM))
+        except OSError as e:
+            raise LaunchError('cannot start %s: %s' % (cmd[0], e))
+        reader = job_stderr = None
+        if watch_ranks:
+            job_stderr = JobStderr(sys.stderr.fileno(), ranks=self.ranks, verbose=self.args.verbose,
+                                   tagged=self.args.tag_output)
+            reader = threading.Thread(target=pump, args=(os.dup(proc.stderr.fileno()), job_stderr), daemon=True)
+            proc.stderr.close()
+            reader.start()
+        with self._lock:
+            self.proc, self.job_stderr = proc, job_stderr
+            pending = self.stop_signal
+        if pending is not None:         # it came while the run was starting
+            if job_stderr is not None:
+                job_stderr.stopped = True
+            self._begin_stop(pending)
+        returncode = proc.wait()
+        with self._lock:
+            self.proc = None
+        if reader is not None:
+            reader.join(timeout=5)
+        # The run is over: what is left of it ends now, on every host (the lifeline's kill) and here.
+        if self.lifeline is not None:
+            self.lifeline.cut(next_restart=restart + 1)
+        job.end_job_processes(self.job_id, restart, kill_now=self._killed)
+        code = 128 - returncode if returncode < 0 else returncode
+        if job_stderr is not None and job_stderr.failures:
+            failure = job_stderr.failures[0]
+            return failure[2], failure
+        if code != 0 and not watch_ranks:
+            return code, ('0', socket.gethostname(), code, None)
+        return code, None
+
+    def _forward(self, signum):
+        proc = self.proc
+        if proc is None or (signum == signal.SIGINT and self._foreground):
+            return          # Ctrl-C reached mpiexec/srun (or the one process) through the terminal already
         try:
             proc.send_signal(signum)
         except OSError:
             pass
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
-    try:
-        returncode = proc.wait()
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-    reader.join(timeout=5)
-    if job_stderr.failures:
-        return job_stderr.failures[0][2]
-    return 128 - returncode if returncode < 0 else returncode
+    def _on_signal(self, signum, frame):
+        name = signal.Signals(signum).name
+        with self._lock:
+            first = self.stop_signal is None
+            if first:
+                self.stop_signal = signum
+                if self.job_stderr is not None:
+                    self.job_stderr.stopped = True
+        if not first:
+            threading.Thread(target=self._kill, args=('%s again' % name,), daemon=True).start()
+        elif self.proc is not None:
+            self._begin_stop(signum)
+
+    def _begin_stop(self, signum):
+        """Pass the stop on to the run, and kill what is left of it after --stop-timeout."""
+        with self._lock:
+            if self._stop_begun:
+                return
+            self._stop_begun = True
+        name, timeout = signal.Signals(signum).name, self.args.stop_timeout
+        _say('%s: stopping the job (what is left of it is killed in %g s)' % (name, timeout))
+        self._forward(signum)
+        self._timer = threading.Timer(timeout, self._kill,
+                                      args=('the job did not end within %g s of %s' % (timeout, name),))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _kill(self, why):
+        with self._lock:
+            proc = self.proc
+            if proc is None or self._killed:
+                return
+            self._killed = True
+        _say('%s: killing it' % why)
+        if self.lifeline is not None:
+            self.lifeline.cut()
+        try:
+            proc.kill()
+        except OSError:
+            pass
+        job.end_job_processes(self.job_id, kill_now=True)
 
 
 def main(argv=None):
@@ -595,7 +812,9 @@ def main(argv=None):
         resolve_hosts(args)
         flavour, program = choose_launcher(args)
         args.mpi4py_run = flavour != 'local' and python_has_mpi4py(args.command)
-        cmd, env = build_command(args, os.environ, flavour, program=program)
+        checkpoint = newest_complete_checkpoint(args.checkpoint) if args.checkpoint else None
+        cmd, env = build_command(args, os.environ, flavour, program=program,
+                                 job_env=resume_environment(checkpoint))
     except LaunchError as e:
         print('distmod-launch: error: %s' % e, file=sys.stderr)
         return 2
@@ -603,8 +822,8 @@ def main(argv=None):
         print(format_command(cmd, env, os.environ))
         return 0
     try:
-        return _run(cmd, env, watch_ranks=flavour != 'local', tag_output=args.tag_output,
-                    verbose=args.verbose, ranks=rank_layout(args, _merge_hosts(args.hosts), flavour == 'slurm')[0])
+        ranks = rank_layout(args, _merge_hosts(args.hosts), flavour == 'slurm')[0]
+        return _Supervisor(args, flavour, program, ranks).run(checkpoint)
     except LaunchError as e:
         print('distmod-launch: error: %s' % e, file=sys.stderr)
         return 2

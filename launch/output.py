@@ -268,6 +268,8 @@ class JobStderr:
     ranks' failure lines came.  ``ranks`` (None: unknown) bounds how many copies of one
     traceback count as "every rank raising the same error"; ``tagged`` says lines begin with
     a ``[R] `` tag (and keeps every rank's traceback).  ``out_fd`` is where it all goes.
+    Set ``stopped`` when the launcher stops the job (a signal): the held boxes, which then
+    only say that the ranks were told to end, are not shown at the end.
     """
 
     #: Copies of one traceback further apart than this are not the ranks failing together.
@@ -275,6 +277,7 @@ class JobStderr:
 
     def __init__(self, out_fd, ranks=None, verbose=False, tagged=False, clock=time.monotonic):
         self.failures = []
+        self.stopped = False
         self._fd = out_fd
         self._ranks = ranks
         self._verbose = verbose
@@ -298,7 +301,7 @@ class JobStderr:
     def close(self):
         """End of the stream: show the held boxes if no rank's failure line explained the end."""
         self._grouper.close()
-        if not self.failures:
+        if not self.failures and not self.stopped:
             for box in self._boxes_held:
                 self._write(box)
         self._boxes_held = []

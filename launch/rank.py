@@ -1,4 +1,4 @@
-"""Per-rank wrapper: ``python -m launch.rank [--tag-output] [--verbose] -- COMMAND [ARGS...]``.
+"""Per-rank wrapper: ``python -m launch.rank [--tag-output] [--verbose] [--direct] -- COMMAND [ARGS...]``.
 
 ``distmod-launch`` starts every rank through this wrapper.  It runs COMMAND as a child
 process with the same environment (so MPI/PMIx variables reach it and ``MPI_Init`` works as
@@ -27,6 +27,21 @@ to stderr, ERROR being the last line of the child's last traceback; ``distmod-la
 it to report the first failing rank.  A child that printed a traceback and exited with an
 ordinary code (< 128) counts as failing on its own even when a stop signal came meanwhile:
 a rank that calls MPI_Abort is told to stop by mpiexec while it is exiting.
+
+Under ``distmod-launch`` (``DISTMOD_JOB_ID`` set) a thread watches for the job's end (see
+``launch.job``): the launcher's lifeline (``DISTMOD_LIFELINE``) closing, or a ``kill`` on
+it, and this process being reparented (its MPI daemon, or for ``--direct`` the launcher,
+is gone).  Then the command gets SIGTERM (with its process group when the wrapper leads
+one, as under Open MPI), SIGKILL after ``launch.job.LIFELINE_GRACE_S`` (at once on a
+``kill``), and so does every process on this host that still carries this attempt's
+``DISTMOD_JOB_ID`` and ``DISTMOD_RESTART`` (the wrapper's ancestors aside); no failure line
+is printed for it.  When the command ends on its own, what it left behind (the processes
+carrying ``DISTMOD_WRAPPER``, this wrapper's pid, which the command's environment gets) is
+ended; a guard process forked at the start does the same once the wrapper is gone, even if
+the wrapper was SIGKILLed.
+
+``--direct`` is how ``distmod-launch`` runs one process without MPI: the command's output
+is left alone (not relayed, no failure line; ``--tag-output`` still tags it ``[0] ``).
 """
 import os
 import signal
@@ -35,11 +50,14 @@ import subprocess
 import sys
 import threading
 
+from launch import job
 from launch.output import LineGrouper, error_of_traceback, pump, trim_runner_frames, write_all
 
-__all__ = ['rank_from_env', 'rank_environment', 'run_child', 'failed_on_its_own', 'in_terminal_foreground', 'main']
+__all__ = ['rank_from_env', 'rank_environment', 'run_child', 'failed_on_its_own', 'in_terminal_foreground',
+           'JobWatch', 'main']
 
-RANK_VARIABLES = ('OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PMI_RANK', 'SLURM_PROCID')
+#: Last, torchrun's RANK: what distmod-launch sets for the one process it runs directly.
+RANK_VARIABLES = ('OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PMI_RANK', 'SLURM_PROCID', 'RANK')
 FORWARDED_SIGNALS = ('SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2')
 #: Where each launcher says where a rank stands: (rank, local rank, world size, local world
 #: size), each a variable name, a tuple of names to try in order, or None.  First found wins;
@@ -179,7 +197,125 @@ class _Relay:
         write_all(self._fd, b''.join(parts))
 
 
-def run_child(argv, env=None, tag=None, relay_stderr=False, trim_tracebacks=False):
+class JobWatch:
+    """Ends the command when its job ends around it (see the module docstring).
+
+    Make it early in the wrapper's life, before any thread (it notes the parent's pid and
+    forks the rank's guard, see ``launch.job.start_guard``), give the command
+    :meth:`child_environment`, :meth:`start` it with the child and call :meth:`finish` once
+    the child is reaped; ``triggered`` then says why it stopped the command, if it did.
+    """
+
+    POLL_S = 0.25
+    #: What a command that ended on its own left behind (its rank's processes only) gets.
+    LEFTOVER_GRACE_S = 1.0
+
+    def __init__(self, env, grace=job.LIFELINE_GRACE_S, verbose=False, guard=True):
+        self.job_id = env.get(job.JOB_ID)
+        self.restart = env.get(job.RESTART, '0')
+        self.lifeline = env.get(job.LIFELINE)
+        self.grace = grace
+        self.verbose = verbose
+        self.triggered = None
+        self._parent = os.getppid()
+        self._exited = threading.Event()
+        self._thread = None
+        self._child = None
+        self._sock = None
+        self._lead_group = os.getpgrp() == os.getpid()
+        self._guard = job.start_guard(self.job_id, self.restart, str(os.getpid())) if guard else None
+
+    @classmethod
+    def from_environment(cls, env, **kw):
+        """A watch for a rank of a distmod-launch job, or None outside one."""
+        return cls(env, **kw) if env.get(job.JOB_ID) else None
+
+    def child_environment(self):
+        """What the command's environment gets: the marker of this rank's processes."""
+        return {job.WRAPPER: str(os.getpid())}
+
+    def start(self, child):
+        self._child = child
+        self._thread = threading.Thread(target=self._watch, name='distmod-job-watch', daemon=True)
+        self._thread.start()
+
+    def finish(self):
+        """The child is reaped: stop watching, and end what is left: everything of this attempt
+        on this host when the launcher or the daemon is gone (the child may have ended of the
+        SIGTERM that came with that before the watch saw it), else what this rank left."""
+        self._exited.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.grace + 5)
+            if self._thread.is_alive():     # still trying to reach the launcher: leave it be
+                return
+        if not self.triggered:
+            gone = self._gone(0)
+            if gone is not None:
+                self.triggered, kill_now = gone
+                job.end_job_processes(self.job_id, self.restart, grace=self.grace, kill_now=kill_now,
+                                      exclude=job.ancestors())
+        if self._sock is not None:
+            self._sock.close()
+        if not self.triggered:
+            job.end_job_processes(self.job_id, self.restart, str(os.getpid()), grace=self.LEFTOVER_GRACE_S)
+
+    def _gone(self, timeout):
+        """``(why, kill now)`` once the job is over around this rank (None while it is not),
+        waiting up to ``timeout`` seconds for it."""
+        if self._sock is not None:
+            broken = job.lifeline_broken(self._sock, timeout)
+            if broken is not None:
+                self._sock.close()
+                self._sock = None
+                return ('the launcher is gone', False) if broken == 'gone' else ('the launcher ends the job', True)
+        elif timeout:
+            self._exited.wait(timeout)
+        if os.getppid() != self._parent:
+            return 'its parent (pid %d) is gone' % self._parent, False
+        return None
+
+    def _watch(self):
+        if self.lifeline:
+            sock = job.connect_lifeline(self.lifeline, self.job_id, self.restart)
+            if sock == 'kill':
+                return self._stop('the launcher ended this attempt', kill_now=True)
+            if sock is None and self.verbose:
+                self._say('cannot reach the launcher at %s; watching the MPI daemon only' % self.lifeline)
+            self._sock = sock
+        while not self._exited.is_set():
+            gone = self._gone(self.POLL_S)
+            if gone is not None:
+                return self._stop(*gone)
+
+    def _say(self, text):
+        try:
+            write_all(2, ('distmod-launch: rank %s on %s: %s\n' % (rank_from_env(), socket.gethostname(), text))
+                      .encode('utf-8', 'replace'))
+        except OSError:
+            pass
+
+    def _signal_command(self, signum):
+        pids = [] if self._exited.is_set() else [self._child.pid]
+        if self._lead_group:            # the command's process group is ours (Open MPI makes one per rank)
+            pids += [pid for pid in job.group_processes(os.getpgrp()) if pid not in pids]
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+            except OSError:
+                pass
+
+    def _stop(self, why, kill_now):
+        self.triggered = why
+        if self.verbose:
+            self._say('%s: %s the command' % (why, 'killing' if kill_now else 'stopping'))
+        if not kill_now:
+            self._signal_command(signal.SIGTERM)
+            self._exited.wait(self.grace)
+        self._signal_command(signal.SIGKILL)
+        job.end_job_processes(self.job_id, self.restart, kill_now=True, exclude=job.ancestors())
+
+
+def run_child(argv, env=None, tag=None, relay_stderr=False, trim_tracebacks=False, watch=None):
     """Run ``argv`` as a child, forwarding signals; return ``(code, received_signal, error)``.
 
     ``code`` is the child's exit code, or 128+N when it died of signal N (127 when the
@@ -187,7 +323,8 @@ def run_child(argv, env=None, tag=None, relay_stderr=False, trim_tracebacks=Fals
     first signal this process was sent while the child ran (None if none).  With
     ``relay_stderr`` (or a ``tag``, bytes put before every line of stdout and stderr) the
     child's output passes through ``launch.output``'s line handling, and ``error`` is the last
-    line of the last traceback it printed on stderr (else None).
+    line of the last traceback it printed on stderr (else None).  ``watch``, a
+    :class:`JobWatch`, ends the child when its job ends (``received`` is then SIGTERM).
     """
     relays, child_ends, parent_ends = [], {}, []
     if relay_stderr or tag:
@@ -198,6 +335,8 @@ def run_child(argv, env=None, tag=None, relay_stderr=False, trim_tracebacks=Fals
             child_ends[name] = write_end
             parent_ends.append(read_end)
             relays.append(_Relay(fd, prefix=tag or b'', trim_tracebacks=trim_tracebacks))
+    if watch is not None:
+        env = dict(os.environ if env is None else env, **watch.child_environment())
     try:
         try:
             child = subprocess.Popen(argv, env=env, **child_ends,
@@ -215,6 +354,8 @@ def run_child(argv, env=None, tag=None, relay_stderr=False, trim_tracebacks=Fals
             os.close(fd)
         print('distmod-launch: permission denied: %s' % argv[0], file=sys.stderr)
         return 126, None, None
+    if watch is not None:
+        watch.start(child)
     readers = [threading.Thread(target=pump, args=(fd, relay.grouper), daemon=True)
                for fd, relay in zip(parent_ends, relays)]
     for reader in readers:
@@ -248,6 +389,10 @@ def run_child(argv, env=None, tag=None, relay_stderr=False, trim_tracebacks=Fals
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if watch is not None:
+        watch.finish()
+        if watch.triggered and not received:
+            received.append(signal.SIGTERM)
     for reader in readers:      # a grandchild may hold the stream open: do not wait for it long
         reader.join(timeout=2)
     code = 128 - returncode if returncode < 0 else returncode
@@ -275,23 +420,25 @@ def failed_on_its_own(code, received, error):
 
 
 def main(argv=None):
-    """Entry point of ``python -m launch.rank [--tag-output] [--verbose] -- COMMAND [ARGS...]``."""
+    """Entry point of ``python -m launch.rank [--tag-output] [--verbose] [--direct] -- COMMAND [ARGS...]``."""
+    env = dict(os.environ)
     argv = list(sys.argv[1:] if argv is None else argv)
-    tag_output = verbose = False
-    while argv and argv[0] in ('--tag-output', '--verbose'):
-        tag_output = tag_output or argv[0] == '--tag-output'
-        verbose = verbose or argv[0] == '--verbose'
-        argv.pop(0)
+    options = set()
+    while argv and argv[0] in ('--tag-output', '--verbose', '--direct'):
+        options.add(argv.pop(0))
     if argv and argv[0] == '--':
         argv = argv[1:]
     if not argv:
-        print('usage: python -m launch.rank [--tag-output] [--verbose] -- COMMAND [ARGS...]', file=sys.stderr)
+        print('usage: python -m launch.rank [--tag-output] [--verbose] [--direct] -- COMMAND [ARGS...]',
+              file=sys.stderr)
         return 2
-    env = dict(os.environ)
+    verbose, direct = '--verbose' in options, '--direct' in options
+    watch = JobWatch.from_environment(env, verbose=verbose)
     env.update(rank_environment(env))
-    tag = ('[%s] ' % rank_from_env()).encode() if tag_output else None
-    code, received, error = run_child(argv, env, tag=tag, relay_stderr=True, trim_tracebacks=not verbose)
-    if failed_on_its_own(code, received, error):
+    tag = ('[%s] ' % rank_from_env()).encode() if '--tag-output' in options else None
+    code, received, error = run_child(argv, env, tag=tag, relay_stderr=not direct, trim_tracebacks=not verbose,
+                                      watch=watch)
+    if not direct and failed_on_its_own(code, received, error):
         print('distmod-launch: rank %s on %s %s%s' % (rank_from_env(), socket.gethostname(), _describe(code),
                                                       ': %s' % error if error else ''),
               file=sys.stderr, flush=True)

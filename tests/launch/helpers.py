@@ -44,3 +44,42 @@ def openmpi_missing_reason():
     except LaunchError as e:
         return str(e)
     return None if flavour == 'openmpi' else 'mpiexec is %s, these runs expect Open MPI 5' % flavour
+
+
+MARK = 'DISTMOD_TEST_MARK'
+
+
+def marked_processes(mark):
+    """``{pid: (argv, environment)}`` of the live processes whose environment carries
+    ``DISTMOD_TEST_MARK=mark`` (a test gives it to the launcher; everything it starts inherits
+    it), read from /proc."""
+    want = ('%s=%s' % (MARK, mark)).encode()
+    found = {}
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/environ' % name, 'rb') as f:
+                items = f.read().split(b'\0')
+            if want not in items:
+                continue
+            with open('/proc/%s/stat' % name, 'rb') as f:
+                if f.read().rpartition(b')')[2].split()[0] in (b'Z', b'X'):
+                    continue
+            with open('/proc/%s/cmdline' % name, 'rb') as f:
+                argv = [a.decode('utf-8', 'replace') for a in f.read().split(b'\0') if a]
+        except (OSError, IndexError):
+            continue
+        env = dict(item.decode('utf-8', 'replace').partition('=')[::2] for item in items if b'=' in item)
+        found[int(name)] = (argv, env)
+    return found
+
+
+def kill_marked(mark):
+    """SIGKILL whatever still carries ``mark`` (a failed test's leftovers)."""
+    import signal
+    for pid in marked_processes(mark):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass

@@ -221,9 +221,11 @@ def test_slurm_takes_torchrun_spellings_as_nodes_and_tasks_per_node():
     assert '--ntasks-per-node=2' in argv and not any(a.startswith(('--ntasks=', '--nodes=')) for a in argv)
 
 
-def test_local_runs_the_command_itself():
+def test_local_runs_the_command_itself_inside_the_direct_wrapper():
     argv, env = build(['-n', '1', 'prog', 'x'], 'local', cores=4)
-    assert argv == ['prog', 'x'] and env['OMP_NUM_THREADS'] == '4'
+    assert argv == [PY, '-m', 'launch.rank', '--direct', '--', 'prog', 'x'] and env['OMP_NUM_THREADS'] == '4'
+    argv, _ = build(['--tag-output', 'prog'], 'local')
+    assert argv == [PY, '-m', 'launch.rank', '--direct', '--tag-output', '--', 'prog']
     with pytest.raises(LaunchError):
         build(['-n', '2', 'prog'], 'local')
 
