@@ -12,8 +12,12 @@ measured in the same run.
    2-core machine is noisy).
 4. peer: the same job in PyTorch DistributedDataParallel (gloo, CPU; bench_ddp_torch.py),
    where torch can be installed.
+5. compression: the 4M-parameter reduction through the gradient buckets with MXNet's 2bit
+   and 1bit compression (encode, one Allgather of packed codes per bucket, decode in rank
+   order) against the exact reduction, and the bytes each rank puts on the wire.
 
-Run: ``python bench/bench_dist.py`` (uses the mpiexec next to the running Python).
+Run: ``python bench/bench_dist.py`` (uses the mpiexec next to the running Python);
+``python bench/bench_dist.py compression [N]`` runs only item 5, on N ranks (default 2).
 """
 import json
 import os
@@ -83,6 +87,33 @@ def worker_allreduce():
         print(json.dumps(res))
 
 
+def worker_compression():
+    from mpi4py import MPI
+    from kvstore import BucketAllreduce
+    from kvstore.compression import GradientCompression
+    comm = MPI.COMM_WORLD
+    sizes = [int(np.prod(s)) for s in BIG[::-1]]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    members = [(0, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+    rng = np.random.RandomState(comm.rank)
+    reducers = {}
+    for kind, codec in (('none', None), ('2bit', GradientCompression('2bit', 0.5)),
+                        ('1bit', GradientCompression('1bit', 0.0))):
+        grads = (rng.randn(sum(sizes)) * 0.5).astype(np.float32)
+        reducers[kind] = BucketAllreduce(comm, [grads], members, compression=codec)
+    times = _time([reducers[k].run for k in ('none', '2bit', '1bit')], 5)
+    n = comm.size
+    res = {'ranks': n, 'params': int(sum(sizes)), 'buckets': len(reducers['none'].buckets)}
+    for kind, t in zip(('none', '2bit', '1bit'), times):
+        payload = reducers[kind].payload_bytes
+        # what each rank sends through a ring: allreduce 2(N-1)/N of the values,
+        # allgather (N-1) times its codes
+        sent = payload * 2.0 * (n - 1) / n if kind == 'none' else payload * (n - 1)
+        res[kind] = {'us': t * 1e6, 'payload_bytes': payload, 'ring_sent_bytes': sent}
+    if comm.rank == 0:
+        print(json.dumps(res))
+
+
 def worker_fit():
     import logging
     import distmod as mx
@@ -120,10 +151,26 @@ def _mpirun(n, args):
     exe = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
     env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1',
                PYTHONPATH=ROOT, OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
-    out = subprocess.run([exe, '-n', str(n), '--oversubscribe', '--bind-to', 'core',
+    bind = 'core' if n <= (os.cpu_count() or 1) else 'none'
+    out = subprocess.run([exe, '-n', str(n), '--oversubscribe', '--bind-to', bind,
                           sys.executable, os.path.abspath(__file__)] + args, env=env,
                          check=True, capture_output=True, text=True, timeout=900).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def compression_line(n=2):
+    res = _mpirun(n, ['--worker', 'compression'])
+    dense = res['none']
+    print('compression %dM params, %d ranks, %d buckets: exact %.1f ms (%d bytes per rank)'
+          % (res['params'] // 1000000, res['ranks'], res['buckets'], dense['us'] / 1e3,
+             dense['payload_bytes']))
+    for kind in ('2bit', '1bit'):
+        r = res[kind]
+        print('  %s: %.1f ms (%.2fx the exact time); %d bytes of codes per rank (%.1fx less); '
+              'sent per rank through a ring %d vs %d bytes (%.1fx less)'
+              % (kind, r['us'] / 1e3, r['us'] / dense['us'], r['payload_bytes'],
+                 dense['payload_bytes'] / r['payload_bytes'], r['ring_sent_bytes'],
+                 dense['ring_sent_bytes'], dense['ring_sent_bytes'] / r['ring_sent_bytes']))
 
 
 def main():
@@ -160,10 +207,14 @@ def main():
               % (p['1'], p['2'], p['scaling'], two['sps'] / p['2']))
     else:
         print('peer PyTorch DDP: skipped (%s)' % peer.get('skipped'))
+    compression_line()
 
 
 if __name__ == '__main__':
     if len(sys.argv) > 2 and sys.argv[1] == '--worker':
-        {'allreduce': worker_allreduce, 'fit': worker_fit}[sys.argv[2]]()
+        {'allreduce': worker_allreduce, 'fit': worker_fit,
+         'compression': worker_compression}[sys.argv[2]]()
+    elif len(sys.argv) > 1 and sys.argv[1] == 'compression':
+        compression_line(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
     else:
         main()

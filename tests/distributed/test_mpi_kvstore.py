@@ -127,9 +127,11 @@ def test_optimizer_states_saved_by_rank0_load_everywhere(tmp_path_factory):
     assert all(e == everyone[0] for e in everyone)
 
 
-def test_gradient_compression_says_what_is_supported():
+def test_gradient_compression_settings_are_checked_on_every_rank():
     import distmod as mx
     kv = mx.kv.create('dist_sync')
     kv.set_gradient_compression({'type': 'none'})
-    with pytest.raises(mx.MXNetError, match="'2bit' is not supported.*supported: 'none'"):
-        kv.set_gradient_compression({'type': '2bit', 'threshold': 0.5})
+    with pytest.raises(mx.MXNetError, match="unknown type '4bit'"):
+        kv.set_gradient_compression({'type': '4bit'})
+    kv.set_gradient_compression({'type': '2bit', 'threshold': 0.5})
+    assert kv.compression_params == {'type': '2bit', 'threshold': 0.5}

@@ -62,17 +62,19 @@ def test_optimizer_on_the_store_and_its_states_round_trip(tmp_path):
     np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-6)   # momentum carried over
 
 
-def test_gradient_compression_is_refused_clearly_from_module_too():
+def test_gradient_compression_settings_are_checked_and_module_applies_them():
     kv = mx.kv.create('local')
     kv.set_gradient_compression({'type': 'none'})
     with pytest.raises(mx.MXNetError, match="unknown argument"):
         kv.set_gradient_compression({'type': '2bit', 'thresh': 0.5})
+    with pytest.raises(mx.MXNetError, match="not supported for this type of kvstore"):
+        kv.set_gradient_compression({'type': '2bit', 'threshold': 0.5})
     data = mx.sym.Variable('data')
     net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=2), name='softmax')
     mod = mx.mod.Module(net, compression_params={'type': '2bit', 'threshold': 0.5})
     it = mx.io.NDArrayIter(np.random.rand(10, 3), np.zeros(10), batch_size=5)
-    with pytest.raises(mx.MXNetError, match="'2bit' is not supported by distmod"):
-        mod.fit(it, num_epoch=1, kvstore='dist_sync')
+    mod.fit(it, num_epoch=1, kvstore='dist_sync')
+    assert mod._kvstore.compression_params == {'type': '2bit', 'threshold': 0.5}
 
 
 def test_dist_sync_in_one_process_trains_like_local():

@@ -1,0 +1,321 @@
+"""Gradient compression: MXNet's ``2bit`` and ``1bit`` quantisation with error feedback.
+
+Each sender keeps a *residual* per gradient, the part of its past gradients not sent yet.
+For every element, with ``r = residual + gradient`` (MXNet's rules):
+
+- ``2bit``, threshold ``t > 0`` (default 0.5): send ``+t`` where ``r >= t``, ``-t`` where
+  ``r <= -t``, else 0.
+- ``1bit``, threshold ``t`` (default 0.5; zero or negative allowed): send ``+1`` where
+  ``r > t``, else ``-1``.  The values sent are always +-1, whatever the threshold.
+
+The residual keeps what was not sent: ``residual = r - sent``, so over the steps the sum of
+what was sent follows the sum of the gradients.  MXNet 1.9.1 has ``2bit`` only; ``1bit``
+follows MXNet 2's rules (its PR #17952).
+
+The codes travel packed, little-endian: ``2bit`` puts 16 elements in one 32-bit word (element
+``i`` in bits ``2(i % 16)`` and ``2(i % 16) + 1`` of word ``i // 16``: ``01`` is ``+t``,
+``10`` is ``-t``, ``00`` is 0), ``1bit`` 32 (bit ``i % 32`` of word ``i // 32``: 1 is +1, 0
+is -1).  Every receiver decodes every sender's codes and adds them up in sender order, so
+every receiver holds the same sums, bit for bit.
+
+>>> import numpy as np
+>>> gc = GradientCompression('2bit', threshold=0.5)
+>>> residual = np.zeros(4, np.float32)
+>>> codes = gc.encode(np.array([0.75, 0.25, -1.0, 0.5], np.float32), residual)
+>>> codes.nbytes                       # one 32-bit word holds 16 elements
+4
+>>> gc.decode(codes, np.empty(4, np.float32))
+array([ 0.5,  0. , -0.5,  0.5], dtype=float32)
+>>> residual                           # what was not sent waits for the next step
+array([ 0.25,  0.25, -0.5 ,  0.  ], dtype=float32)
+
+Only floating-point dense values are compressed; integer and row-sparse values are reduced
+exactly.  The arrays handled here are NumPy arrays; callers stage CuPy buffers through host
+memory.
+"""
+import numpy as np
+
+from ._common import KVStoreError
+
+__all__ = ['GradientCompression', 'parse_params', 'compressible', 'Workspace',
+           'allgather_sum', 'merge_devices', 'TYPES']
+
+#: MXNet's compression types (``'none'`` turns compression off).
+TYPES = ('none', '2bit', '1bit')
+
+#: MXNet's default threshold.
+DEFAULT_THRESHOLD = 0.5
+
+
+def compressible(a):
+    """True for a value the compression applies to: a dense floating-point array."""
+    return getattr(a, 'stype', None) != 'row_sparse' and np.dtype(a.dtype).kind == 'f'
+
+
+def parse_params(compression_params):
+    """MXNet's ``compression_params`` checked: a :class:`GradientCompression`, or None for
+    ``{'type': 'none'}``.  Raises :class:`KVStoreError` on a bad setting.
+
+    >>> parse_params({'type': '2bit'}).params
+    {'type': '2bit', 'threshold': 0.5}
+    >>> parse_params({'type': 'none'}) is None
+    True
+    """
+    if compression_params is None:
+        compression_params = {}
+    if not isinstance(compression_params, dict):
+        raise KVStoreError('set_gradient_compression: compression_params must be a dict such '
+                           "as {'type': '2bit', 'threshold': 0.5}, got %r"
+                           % (compression_params,))
+    params = dict(compression_params)
+    kind = params.pop('type', None)
+    if kind is None:
+        raise KVStoreError("set_gradient_compression: compression_params needs a 'type' "
+                           "('none', '2bit' or '1bit' in MXNet)")
+    unknown = set(params) - {'threshold'}
+    if unknown:
+        raise KVStoreError('set_gradient_compression: unknown argument(s) %s; MXNet takes '
+                           "'type' and 'threshold'" % sorted(unknown))
+    if kind not in TYPES:
+        raise KVStoreError("set_gradient_compression: unknown type %r; MXNet's types are "
+                           "'none', '2bit', '1bit'" % (kind,))
+    if kind == 'none':
+        return None
+    threshold = params.get('threshold', DEFAULT_THRESHOLD)
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise KVStoreError('set_gradient_compression: threshold must be a number, got %r'
+                           % (threshold,)) from None
+    return GradientCompression(kind, threshold)
+
+
+class Workspace:
+    """Scratch arrays reused from call to call (one per thread that compresses)."""
+
+    def __init__(self):
+        self._bufs = {}
+
+    def get(self, name, n, dtype):
+        """A 1-D array of ``n`` elements of ``dtype`` (contents undefined)."""
+        dtype = np.dtype(dtype)
+        buf = self._bufs.get((name, dtype))
+        if buf is None or buf.size < n:
+            buf = np.empty(max(int(n), 1), dtype=dtype)
+            self._bufs[(name, dtype)] = buf
+        return buf[:n]
+
+
+_SPREAD = None
+
+
+def _spread():
+    """uint16 with bit ``j`` of the byte index moved to bit ``2j`` (packs 2-bit codes)."""
+    global _SPREAD
+    if _SPREAD is None:
+        b = np.arange(256, dtype=np.uint16)
+        out = np.zeros(256, dtype=np.uint16)
+        for j in range(8):
+            out |= ((b >> j) & 1) << (2 * j)
+        _SPREAD = out
+    return _SPREAD
+
+
+class GradientCompression:
+    """One compression setting (``'2bit'`` or ``'1bit'`` and its threshold): encodes values
+    with a residual into packed codes and decodes them.
+
+    ``encode`` and ``decode`` work on 1-D NumPy arrays; a :class:`Workspace` may be passed to
+    reuse scratch memory.
+    """
+
+    def __init__(self, kind='2bit', threshold=DEFAULT_THRESHOLD):
+        if kind not in ('2bit', '1bit'):
+            raise KVStoreError("gradient compression: type must be '2bit' or '1bit', got %r"
+                               % (kind,))
+        threshold = float(threshold)
+        if kind == '2bit' and not threshold > 0:
+            raise KVStoreError('set_gradient_compression: threshold must be greater than 0 '
+                               'for 2bit compression, got %r' % (threshold,))
+        self.kind = kind
+        self.threshold = threshold
+        self.bits = 2 if kind == '2bit' else 1
+        #: elements per byte and per 32-bit word of codes
+        self.per_byte = 8 // self.bits
+        self.per_word = 32 // self.bits
+        self._tables = {}
+
+    @property
+    def params(self):
+        """MXNet's ``compression_params`` of this setting."""
+        return {'type': self.kind, 'threshold': self.threshold}
+
+    def __repr__(self):
+        return 'GradientCompression(%r, threshold=%r)' % (self.kind, self.threshold)
+
+    def code_bytes(self, n):
+        """Bytes of the codes of ``n`` elements (whole 32-bit words)."""
+        return 4 * (-(-int(n) // self.per_word))
+
+    def sent_values(self, dtype):
+        """The values a code can stand for, in ``dtype``: ``(+t, -t)`` or ``(+1, -1)``."""
+        dt = np.dtype(dtype)
+        if self.kind == '2bit':
+            t = dt.type(self.threshold)
+            return t, -t
+        return dt.type(1), dt.type(-1)
+
+    def _table(self, dtype):
+        """``table[byte]``: the ``per_byte`` values that byte of codes decodes to."""
+        dt = np.dtype(dtype)
+        tab = self._tables.get(dt)
+        if tab is None:
+            up, down = self.sent_values(dt)
+            b = np.arange(256)[:, None]
+            if self.kind == '2bit':
+                code = (b >> (2 * np.arange(4))) & 3
+                tab = np.where(code == 1, up, np.where(code == 2, down, dt.type(0)))
+            else:
+                tab = np.where((b >> np.arange(8)) & 1, up, down)
+            tab = np.ascontiguousarray(tab, dtype=dt)
+            self._tables[dt] = tab
+        return tab
+
+    def encode(self, values, residual, out=None, work=None):
+        """Add ``values`` to ``residual``, quantise, and leave in ``residual`` what was not
+        sent.  Returns the packed codes (``code_bytes(n)`` uint8, into ``out`` if given).
+
+        ``values`` and ``residual``: 1-D NumPy arrays of one floating dtype and size;
+        ``values`` is only read.
+        """
+        work = work if work is not None else Workspace()
+        n = residual.size
+        if values.size != n or values.dtype != residual.dtype:
+            raise KVStoreError('gradient compression: %d values of %s for a residual of %d '
+                               '%s' % (values.size, values.dtype, n, residual.dtype))
+        nbytes = self.code_bytes(n)
+        if out is None:
+            out = np.empty(nbytes, dtype=np.uint8)
+        np.add(residual, values, out=residual)
+        up = work.get('up', n, np.bool_)
+        if self.kind == '2bit':
+            t = residual.dtype.type(self.threshold)
+            down = work.get('down', n, np.bool_)
+            np.greater_equal(residual, t, out=up)
+            np.less_equal(residual, -t, out=down)
+            # 8 elements' "up" bits spread to the even bits of 16, "down" bits to the odd
+            spread = _spread()
+            half = nbytes // 2                       # uint16 codes, 8 elements each
+            ups = np.packbits(up, bitorder='little')
+            downs = np.packbits(down, bitorder='little')
+            codes = out.view(np.uint16)
+            codes[ups.size:] = 0
+            np.take(spread, ups, out=codes[:ups.size], mode='clip')
+            tmp = work.get('spread', half, np.uint16)[:downs.size]
+            np.take(spread, downs, out=tmp, mode='clip')
+            np.left_shift(tmp, 1, out=tmp)
+            np.bitwise_or(codes[:ups.size], tmp, out=codes[:ups.size])
+        else:
+            np.greater(residual, residual.dtype.type(self.threshold), out=up)
+            packed = np.packbits(up, bitorder='little')
+            out[:packed.size] = packed
+            out[packed.size:] = 0
+        sent = self.decode(out, work.get('sent', n, residual.dtype), work=work)
+        np.subtract(residual, sent, out=residual)
+        return out
+
+    def decode(self, codes, out, add=False, work=None):
+        """Write (``add=True``: add) the values ``codes`` stand for into ``out`` (1-D, of the
+        values' floating dtype and size).  Returns ``out``."""
+        n, k = out.size, self.per_byte
+        if codes.size < -(-n // k):
+            raise KVStoreError('gradient compression: %d bytes of codes for %d values'
+                               % (codes.size, n))
+        tab = self._table(out.dtype)
+        full = n // k
+        if add:
+            work = work if work is not None else Workspace()
+            tmp = work.get('decoded', full * k, out.dtype)
+            np.take(tab, codes[:full], axis=0, out=tmp.reshape(full, k), mode='clip')
+            np.add(out[:full * k], tmp, out=out[:full * k])
+        else:
+            np.take(tab, codes[:full], axis=0, out=out[:full * k].reshape(full, k),
+                    mode='clip')
+        rest = n - full * k
+        if rest:
+            tail = tab[int(codes[full])][:rest]
+            if add:
+                out[full * k:] += tail
+            else:
+                out[full * k:] = tail
+        return out
+
+    def compress(self, values, residual, out=None, work=None):
+        """What receivers get from one sender: ``decode(encode(values, residual))`` (into
+        ``out``, a new array if None)."""
+        codes = self.encode(values, residual, work=work)
+        if out is None:
+            out = np.empty(residual.size, dtype=residual.dtype)
+        return self.decode(codes, out, work=work)
+
+
+def allgather_sum(codec, arrays, residuals, comm=None, work=None):
+    """Replace each of ``arrays`` by the sum over the ranks of ``comm`` of their compressed
+    values.
+
+    Each rank encodes its ``arrays`` (1-D, floating, contiguous NumPy) with its own
+    ``residuals`` (updated in place) into one buffer of codes; one ``Allgather`` brings every
+    rank's codes; every rank then decodes them and adds them up in rank order, so every rank
+    ends with the same sums, bit for bit.  ``comm`` None: one rank.  Returns the bytes of
+    codes this rank sent.
+    """
+    work = work if work is not None else Workspace()
+    sizes = [codec.code_bytes(a.size) for a in arrays]
+    total = sum(sizes)
+    send = work.get('send', total, np.uint8)
+    off = 0
+    for a, r, s in zip(arrays, residuals, sizes):
+        codec.encode(a, r, out=send[off:off + s], work=work)
+        off += s
+    size = 1 if comm is None else comm.Get_size()
+    if size == 1:
+        recv = send.reshape(1, total)
+    else:
+        recv = work.get('recv', size * total, np.uint8).reshape(size, total)
+        comm.Allgather(send, recv)
+    off = 0
+    for a, s in zip(arrays, sizes):
+        for rank in range(size):
+            codec.decode(recv[rank, off:off + s], a, add=rank > 0, work=work)
+        off += s
+    return total
+
+
+def merge_devices(codec, values, residuals, work=None):
+    """The sum of one key's per-device ``values``, each device's value compressed with its
+    own residual (``residuals[i]`` for device ``i``, made on first use) and the decoded
+    values added in device order (MXNet's ``device`` store with compression).
+
+    Returns a new host array shaped like ``values[0]``.  CuPy values are staged through
+    host memory; the residuals live there.
+    """
+    work = work if work is not None else Workspace()
+    first = values[0]
+    shape, dtype = tuple(first.shape), np.dtype(first.dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    while len(residuals) < len(values):
+        residuals.append(None)
+    out = np.empty(n, dtype=dtype)
+    for i, v in enumerate(values):
+        host = v if isinstance(v, np.ndarray) else v.get()
+        host = np.ascontiguousarray(host, dtype=dtype).reshape(-1)
+        if host.size != n:
+            raise KVStoreError('push: values of shapes %s and %s for one key'
+                               % (shape, tuple(v.shape)))
+        res = residuals[i]
+        if res is None or res.size != n or res.dtype != dtype:
+            res = residuals[i] = np.zeros(n, dtype=dtype)
+        codes = codec.encode(host, res, out=work.get('codes', codec.code_bytes(n), np.uint8),
+                             work=work)
+        codec.decode(codes, out, add=i > 0, work=work)
+    return out.reshape(shape)
