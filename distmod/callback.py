@@ -21,11 +21,17 @@ def module_checkpoint(mod, prefix, period=1, save_optimizer_states=False):
     def _callback(iter_no, sym=None, arg=None, aux=None):
         if (iter_no + 1) % period == 0:
             mod.save_checkpoint(prefix, iter_no + 1, save_optimizer_states)
+    _callback._checkpoint_prefix = prefix
     return _callback
 
 
 def do_checkpoint(prefix, period=1):
     """Epoch-end callback: ``prefix-symbol.json`` and ``prefix-%04d.params`` every ``period``.
+
+    Inside ``fit`` the checkpoint is complete: the optimizer's states ``prefix-%04d.states``
+    and the manifest ``prefix-%04d.json`` (with what an exact resume needs) come with it, so
+    that ``Module.load(prefix, n, load_optimizer_states=True)`` and a restart by
+    ``distmod-launch --max-restarts`` continue the run exactly.
 
     Example::
 
@@ -36,6 +42,7 @@ def do_checkpoint(prefix, period=1):
     def _callback(iter_no, sym, arg, aux):
         if (iter_no + 1) % period == 0:
             _model.save_checkpoint(prefix, iter_no + 1, sym, arg, aux)
+    _callback._checkpoint_prefix = prefix       # what a restarted job resumes from
     return _callback
 
 

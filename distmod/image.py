@@ -1039,6 +1039,7 @@ class ImageIter(io.DataIter):
         self.cur = 0
         self._allow_read = True
         self.num_image = len(self.seq) if self.seq is not None else None
+        self._seq_base = list(self.seq) if self.seq is not None else None
         self._cache = None          # roll_over: (data, label, filled rows)
         self.reset()
 
@@ -1053,6 +1054,7 @@ class ImageIter(io.DataIter):
         n = len(self._whole_seq)
         part = (io.shard_range if even else io.uneven_range)(n, num_parts, part_index)
         self.seq = self._whole_seq[part]
+        self._seq_base = list(self.seq)
         self.num_image = len(self.seq)
         self.num_parts, self.part_index = num_parts, part_index
         self.hard_reset()
@@ -1063,8 +1065,7 @@ class ImageIter(io.DataIter):
     def reset(self):
         """Start the next epoch (reshuffling with ``shuffle``); with 'roll_over' the carried
         samples stay for the first batch."""
-        if self.seq is not None and self.shuffle:
-            random.shuffle(self.seq)
+        self._reshuffle()
         if self.last_batch_handle != 'roll_over' or self._cache is None:
             if self.imgrec is not None:
                 self.imgrec.reset()
@@ -1073,13 +1074,20 @@ class ImageIter(io.DataIter):
 
     def hard_reset(self):
         """Start over, forgetting samples carried by 'roll_over'."""
-        if self.seq is not None and self.shuffle:
-            random.shuffle(self.seq)
+        self._reshuffle()
         if self.imgrec is not None:
             self.imgrec.reset()
         self.cur = 0
         self._allow_read = True
         self._cache = None
+
+    def _reshuffle(self):
+        # a fresh order of the part's own (not a shuffle of the last epoch's): an epoch's
+        # order depends only on Python's random stream, which a checkpoint carries
+        if self.seq is not None and self.shuffle:
+            order = list(self._seq_base)
+            random.shuffle(order)
+            self.seq = order
 
     def _read_record(self, idx):
         if self._by_offset:

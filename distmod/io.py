@@ -22,7 +22,9 @@ import gzip
 import logging
 import os
 import struct
+import sys
 import threading
+import time
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -125,6 +127,16 @@ class DataIter:
 
     def getpad(self):
         return 0
+
+    def _resume_state(self):
+        """JSON data that, with the random streams (``mx.random.get_streams``), makes the
+        next ``reset`` start the epoch an uninterrupted run would: ``fit`` keeps it in the
+        checkpoint.  None (the default) where the streams are enough: the shuffling
+        iterators draw each epoch's order afresh from them."""
+        return None
+
+    def _set_resume_state(self, state):
+        """Take back what :meth:`_resume_state` gave (before the ``reset``)."""
 
 
 def shard_range(n, num_parts, part_index):
@@ -281,7 +293,9 @@ class NDArrayIter(DataIter):
         return [DataDesc(k, (self.batch_size,) + v.shape[1:], v.dtype) for k, v in self.label]
 
     def _shuffle(self):
-        _random.generator().shuffle(self.idx)
+        # a fresh permutation (not a shuffle of the last epoch's order): an epoch's order then
+        # depends only on the random stream, which a checkpoint carries (exact resume)
+        self.idx = _random.generator().permutation(self.num_data)
 
     def hard_reset(self):
         """Back to the start, forgetting any rolled-over samples."""
@@ -426,8 +440,12 @@ class MNISTIter(NDArrayIter):
                                 ' (part %d of %d)' % (part_index, num_parts)
                                 if num_parts > 1 else ''))
         if not silent:
-            logging.info('MNISTIter: load %d images, shuffle=%d, shape=%s',
-                         self.num_data, int(shuffle), (batch_size,) + images.shape[1:])
+            # MXNet's C++ iterator writes this line to stderr itself: going through
+            # logging.info would configure the root logger before the script's own
+            # logging.basicConfig(level=...), which then does nothing (no fit logs)
+            sys.stderr.write('[%s] MNISTIter: load %d images, shuffle=%d, shape=%s\n' % (
+                time.strftime('%H:%M:%S'), self.num_data, int(shuffle),
+                (batch_size,) + images.shape[1:]))
 
     def _check_part(self, part, num_parts, part_index, what):
         size = part.stop - part.start
@@ -574,6 +592,17 @@ class CSVIter(DataIter):
         return [DataDesc(self.label_name, (self.batch_size,) + self._label.shape[1:],
                          self._label.dtype)]
 
+    def _resume_state(self):
+        # each epoch's order is drawn from (seed, epoch number): the number is the state
+        state = self._planned[0][0] if self._planned else self._state
+        return {'epochs': int(state['epochs'])}
+
+    def _set_resume_state(self, state):
+        self._stop_ahead()
+        self._first = None
+        self._state['epochs'] = int(state['epochs'])
+        self._state['overflow'] = False
+
     def reset(self):
         if self._error is not None:
             raise self._error
@@ -651,6 +680,14 @@ class ResizeIter(DataIter):
         self.cur = 0
         if self.reset_internal:
             self.data_iter.reset()
+
+    def _resume_state(self):
+        return self.data_iter._resume_state() if hasattr(self.data_iter, '_resume_state') \
+            else None
+
+    def _set_resume_state(self, state):
+        if hasattr(self.data_iter, '_set_resume_state'):
+            self.data_iter._set_resume_state(state)
 
     def iter_next(self):
         if self.cur == self.size:

@@ -24,8 +24,21 @@ rows asked for:
 >>> out.indices.asnumpy().tolist()
 [1, 3]
 
-Gradient compression is not provided: ``set_gradient_compression`` accepts MXNet's arguments
-and refuses the lossy types with a clear message.
+Gradient compression (``set_gradient_compression``, or ``Module(compression_params=...)``)
+is MXNet's: ``2bit`` sends ``+t``, ``-t`` or 0 per element, ``1bit`` +1 or -1, each sender
+keeping what it did not send as a residual for the next step.  A ``device`` store compresses
+between devices, a ``dist_*`` store between ranks, where every rank decodes every rank's
+packed codes in rank order, so replicas stay bit-identical:
+
+>>> kv = mx.kv.create('device')
+>>> kv.set_gradient_compression({'type': '2bit', 'threshold': 0.5})
+>>> kv.init('w', mx.nd.zeros(3))
+>>> kv.push('w', [mx.nd.array([0.75, 0.25, -0.5]), mx.nd.array([0.25, 0.25, 0.0])])
+>>> out = mx.nd.zeros(3); kv.pull('w', out=out); out.asnumpy()
+array([ 0.5,  0. , -0.5], dtype=float32)
+>>> kv.push('w', [mx.nd.array([0.0, 0.25, 0.0]), mx.nd.array([0.25, 0.0, 0.0])])
+>>> kv.pull('w', out=out); out.asnumpy()        # the residuals reach the threshold
+array([0.5, 0.5, 0. ], dtype=float32)
 """
 import functools
 import weakref
@@ -96,7 +109,8 @@ class KVStore:
     def __init__(self, store):
         self._store = store
         self._updater = None
-        self._reducers = {}                    # id(gradient layout) -> (layout, reducer)
+        # id(gradient layout) -> (layout, reducer, residuals of the device merge)
+        self._reducers = {}
         self._attached = weakref.WeakSet()     # groups whose gradients feed a reducer
 
     @property
@@ -199,8 +213,21 @@ class KVStore:
 
     @_translated
     def set_gradient_compression(self, compression_params):
-        """MXNet's arguments (``{'type': '2bit', 'threshold': 0.5}``); only 'none' runs."""
+        """Compress gradients from now on: MXNet's ``{'type': '2bit', 'threshold': 0.5}``
+        (``+t``/``-t``/0 per element), ``{'type': '1bit', 'threshold': 0.0}`` (+1/-1), or
+        ``{'type': 'none'}``.
+
+        Each sender keeps a residual (what it has not sent yet).  ``device`` stores compress
+        between devices, ``dist_sync``/``dist_device_sync`` between ranks (each rank's sum
+        over its devices; every rank decodes every rank's codes in rank order, so the
+        replicas stay bit-identical); ``local`` stores refuse it, as MXNet's do.
+        """
         self._store.set_gradient_compression(compression_params)
+
+    @property
+    def compression_params(self):
+        """The compression in force, as MXNet's ``compression_params``."""
+        return self._store.compression
 
     @_translated
     def barrier(self):
@@ -256,17 +283,20 @@ class KVStore:
             if reducer is not None:
                 reducer[1].close()
             red = self._store.gradient_buckets(layout.flats, layout.members)
-            reducer = (layout, red)
+            reducer = (layout, red, {})
             self._reducers[id(layout)] = reducer
         red = reducer[1]
         if len(group.execs) == 1 and getattr(red, '_thread', None) is not None:
             group.set_grad_ready_callback(red.ready)
         self._attached.add(group)
 
-    def _reducer_of(self, group):
+    def _entry_of(self, group):
         if group not in self._attached:
             self.attach(group)
-        entry = self._reducers.get(id(group.grad_buffers[0])) if group.grad_buffers else None
+        return self._reducers.get(id(group.grad_buffers[0])) if group.grad_buffers else None
+
+    def _reducer_of(self, group):
+        entry = self._entry_of(group)
         return entry[1] if entry is not None else None
 
     def backward_starts(self, group):
@@ -278,11 +308,15 @@ class KVStore:
 
     @_translated
     def reduce_gradients(self, group):
-        """Sum ``group``'s gradients over its devices into device 0's, then over ranks."""
+        """Sum ``group``'s gradients over its devices into device 0's, then over ranks
+        (compressed where the store compresses: between devices for ``device``, between
+        ranks for ``dist_*``)."""
         if not group.for_training:
             return
         buffers = group.grad_buffers
-        if len(buffers) > 1:
+        if buffers and self._store.compresses_devices:
+            self._merge_devices_compressed(group)
+        elif len(buffers) > 1:
             for other in buffers[1:]:
                 for total, part in zip(buffers[0].flats, other.flats):
                     total += part if other.ctx == buffers[0].ctx else \
@@ -299,6 +333,22 @@ class KVStore:
         sparse = getattr(group, 'sparse_grad_names', None)
         if sparse:
             self._reduce_row_sparse(group, sparse)
+
+    def _merge_devices_compressed(self, group):
+        """MXNet's ``device`` store with compression: each device's gradients quantised with
+        that device's residuals, the decoded values summed in device order into device 0's
+        (one device too)."""
+        buffers = group.grad_buffers
+        residuals = self._entry_of(group)[2]
+        for f, total in enumerate(buffers[0].flats):
+            self._store.merge_devices([b.flats[f] for b in buffers],
+                                      residuals.setdefault(f, []), out=total)
+        layout = buffers[0].views
+        for name, grads in zip(group.param_names, group.grad_arrays):
+            if grads[0] is not None and grads[0] is not layout.get(name) and \
+                    not grads[0]._sparse:       # a gradient outside the layout
+                self._store.merge_devices([g._data for g in grads],
+                                          residuals.setdefault(name, []), out=grads[0]._data)
 
     def _reduce_row_sparse(self, group, names):
         """Sum the row-sparse gradients ``names`` over devices into device 0's, then over
@@ -350,9 +400,27 @@ class KVStore:
         """True when ``flag`` is true on every rank ("does every rank still have a batch")."""
         return self._store.all_true(flag)
 
-    def global_name_value(self, metric, batches=None):
+    def gather_text(self, text, what='gathering text'):
+        """Every rank's ``text`` (a str), in rank order."""
+        return self._store.gather_text(text, what)
+
+    def set_location(self, **where):
+        """Tell the watchdog where the training loop is (``epoch=``, ``batch=``,
+        ``phase=``; None removes): its errors name it."""
+        self._store.set_location(**where)
+
+    def first_step_done(self):
+        """The first step is over: the steady deadline (``DISTMOD_TIMEOUT``) applies."""
+        self._store.first_step_done()
+
+    def busy(self, what):
+        """A context for work of this rank the others wait for (rank 0's checkpoint)."""
+        return self._store.busy(what)
+
+    def global_name_value(self, metric, batches=None, keep=False):
         """``metric.get_global_name_value()`` over the samples of every rank; with
-        ``batches`` (this rank's batch count) also their total: ``(name_value, total)``."""
+        ``batches`` (this rank's batch count) also their total: ``(name_value, total)``.
+        ``keep``: leave the sums over ranks in ``metric`` (else its own are put back)."""
         if self.num_workers == 1:
             res = metric.get_global_name_value()
             return res if batches is None else (res, batches)
@@ -366,13 +434,14 @@ class KVStore:
         try:
             res = metric.get_global_name_value()
         finally:
-            metric._set_state(state)
+            if not keep:
+                metric._set_state(state)
         return res if batches is None else (res, int(round(total[-1])))
 
     def close(self):
         """Stop the store's communication threads."""
-        for _, red in self._reducers.values():
-            red.close()
+        for entry in self._reducers.values():
+            entry[1].close()
         self._reducers.clear()
 
 

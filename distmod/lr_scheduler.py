@@ -55,6 +55,22 @@ class LRScheduler:
                                    % (warmup_mode,))
         self.warmup_mode = warmup_mode
 
+    def _checkpoint_state(self):
+        """The scheduler's state as JSON data (its numbers, strings and lists of numbers:
+        the current rate, the step counters); a checkpoint keeps it for an exact resume."""
+        plain = (bool, int, float, str, type(None))
+        return {k: (list(v) if isinstance(v, (list, tuple)) else v)
+                for k, v in vars(self).items()
+                if isinstance(v, plain) or (isinstance(v, (list, tuple)) and
+                                            all(isinstance(x, plain) for x in v))}
+
+    def _restore_checkpoint_state(self, state):
+        """Take back what :meth:`_checkpoint_state` gave."""
+        for k, v in state.items():
+            if k in vars(self):
+                setattr(self, k, type(getattr(self, k))(v) if isinstance(getattr(self, k), tuple)
+                        else v)
+
     def get_warmup_lr(self, num_update):
         """The rate at update ``num_update`` (< ``warmup_steps``) of the warmup."""
         if num_update >= self.warmup_steps:

@@ -1240,6 +1240,7 @@ class Updater:
                 'index_update_count': [[_encode(k, arrays), v]
                                        for k, v in opt._index_update_count.items()],
                 'dump_optimizer': bool(dump_optimizer),
+                'param_names': list(param_names) if param_names is not None else None,
                 'states': [[_encode(k, arrays), _encode(v, arrays)]
                            for k, v in self.states.items()]}
         if dump_optimizer:
@@ -1263,7 +1264,8 @@ class Updater:
             return names[key]
         return rename
 
-    def set_states(self, states, source=None, param_names=None):
+    def set_states(self, states, source=None, param_names=None, param_shapes=None,
+                   param_dtypes=None):
         """Restore states from ``get_states`` (either format) or from MXNet's own ``.states``.
 
         The format is told from the bytes: ``PK`` is distmod's archive, ``0x80`` a pickle as
@@ -1282,21 +1284,33 @@ class Updater:
         distmod's format restores the per-index update counts too (MXNet restores only the
         states, so Adam's bias correction restarts after a resume; here it continues).  An
         MXNet file without the optimizer leaves the counts as they are, as MXNet does.
+
+        With ``param_shapes`` (the parameters' shapes, in ``param_names``' order; a Module
+        passes both) the states are checked against the model before anything changes: the
+        optimizer that wrote them, the parameter names (distmod's files record them), and each
+        state's structure and shapes against what this optimizer makes for that parameter.
+        The error names the file and the first key that differs.
         """
         from .mxnet_states import where
         if not isinstance(states, (bytes, bytearray, memoryview)):
             raise OptimizerError('set_states expects the bytes from Updater.get_states, not %s'
                                  % type(states).__name__)
         data = bytes(states)
+        model = None if param_shapes is None else \
+            (list(param_names), list(param_shapes),
+             list(param_dtypes) if param_dtypes is not None else [np.float32] * len(param_shapes))
         if data[:2] == b'PK':
-            return self._set_distmod_states(data, where(source))
+            return self._set_distmod_states(data, where(source), model)
         if data[:1] in _PICKLE_PREFIXES:
-            return self._set_mxnet_states(data, source, param_names)
+            return self._set_mxnet_states(data, source, param_names, model)
         raise OptimizerError('%s: not distmod optimizer states nor MXNet\'s pickle (%s)'
                              % (where(source), 'empty' if not data else
                                 'it starts with %r' % data[:8]))
 
-    def _set_distmod_states(self, states, where):
+    def _check_model(self, states, model, saved_names):
+        _check_model_states(self, states, model, saved_names)
+
+    def _set_distmod_states(self, states, where, model=None):
         try:
             with np.load(io.BytesIO(states), allow_pickle=False) as archive:
                 arrays = {k: archive[k] for k in archive.files}
@@ -1316,6 +1330,15 @@ class Updater:
             for index, tree in meta['states']:
                 new_states[_hashable(_decode(index, arrays, cpu()))] = \
                     _decode(tree, arrays, cpu())
+            if model is not None:
+                saved = meta.get('optimizer')
+                mine = type(self.optimizer).__name__.lower()
+                if saved != mine and not meta.get('dump_optimizer'):
+                    raise OptimizerError(
+                        'holds the states of optimizer %r, but this module trains with %r: '
+                        'load states saved by the same optimizer (or create the module with '
+                        'optimizer=%r)' % (saved, mine, saved))
+                self._check_model(new_states, model, meta.get('param_names'))
             if meta.get('dump_optimizer'):
                 self.optimizer = _restore_optimizer(self.optimizer, meta['optimizer_meta'],
                                                     arrays)
@@ -1335,13 +1358,18 @@ class Updater:
         self.states = new_states
         self.states_synced = dict.fromkeys(self.states, False)
 
-    def _set_mxnet_states(self, data, source, param_names):
+    def _set_mxnet_states(self, data, source, param_names, model=None):
         from . import mxnet_states
         got = mxnet_states.loads(data, source)
         states, key_map = got.states, None
         if param_names is not None and states:
             key_map = mxnet_states.position_map(states, param_names, source)
             states = mxnet_states.remap(states, key_map)
+        if model is not None and got.optimizer is None:
+            try:
+                self._check_model(states, model, None)
+            except OptimizerError as e:
+                raise OptimizerError('%s: %s' % (mxnet_states.where(source), e)) from None
         if got.optimizer is not None:
             meta, arrays = _meta_from_mxnet(got.optimizer, key_map, param_names,
                                             mxnet_states.where(source))
@@ -1349,6 +1377,61 @@ class Updater:
             self.aggregate_updates = self.optimizer.aggregate_num > 0
         self.states = states
         self.states_synced = dict.fromkeys(self.states, False)
+
+
+def _describe_tree(tree):
+    """A state's structure in words: 'an array (16, 10)', 'a pair of ...', 'None'."""
+    if tree is None:
+        return 'nothing'
+    if isinstance(tree, (tuple, list)):
+        return '(%s)' % ', '.join(_describe_tree(t) for t in tree)
+    shape = getattr(tree, 'shape', None)
+    if shape is not None:
+        return 'an array of shape %s' % (tuple(shape),)
+    return 'a %s' % type(tree).__name__
+
+
+def _same_structure(got, want):
+    if want is None or got is None:
+        return want is None and got is None
+    if isinstance(want, (tuple, list)):
+        return isinstance(got, (tuple, list)) and len(got) == len(want) and \
+            all(_same_structure(g, w) for g, w in zip(got, want))
+    wshape = getattr(want, 'shape', None)
+    if wshape is not None:
+        return getattr(got, 'shape', None) is not None and tuple(got.shape) == tuple(wshape)
+    return getattr(got, 'shape', None) is None
+
+
+def _check_model_states(updater, states, model, saved_names):
+    """Raise (naming the first key that differs) unless ``states`` fit the model
+    ``(param_names, param_shapes)`` and the updater's optimizer."""
+    names, shapes, dtypes = model
+    if saved_names is not None:
+        for i, (a, b) in enumerate(zip(saved_names, names)):
+            if a != b:
+                raise OptimizerError(
+                    'parameter %d is %r in the states but %r in this module: the states are '
+                    "from another model (or its parameters' order differs)" % (i, a, b))
+        if len(saved_names) != len(names):
+            raise OptimizerError('the states are for %d parameters, this module has %d: they '
+                                 'are from another model' % (len(saved_names), len(names)))
+    opt = updater.optimizer
+    for key in sorted(states, key=lambda k: (not isinstance(k, int), str(k))):
+        if not isinstance(key, int):
+            continue          # kept as stored (names of an MXNet file with no position map)
+        if not 0 <= key < len(names):
+            raise OptimizerError('key %d: the module has only %d parameters: the states are '
+                                 'from another model' % (key, len(names)))
+        weight = _wrap(np.zeros(shapes[key], dtype=dtypes[key]), cpu())
+        want = opt.create_state_multi_precision(key, weight)
+        got = states[key]
+        if not _same_structure(got, want):
+            raise OptimizerError(
+                'key %d (%r, shape %s): the state is %s, but %s keeps %s for it: the states '
+                'are from another model or another optimizer'
+                % (key, names[key], tuple(shapes[key]), _describe_tree(got),
+                   type(opt).__name__, _describe_tree(want)))
 
 
 def _meta_from_mxnet(desc, key_map, param_names, where):
@@ -1427,14 +1510,15 @@ def save_states_file(fname, updater, fmt=None, dump_optimizer=False, keys='index
     atomic_write(fname, data)
 
 
-def load_states_file(fname, updater, param_names=None):
+def load_states_file(fname, updater, param_names=None, param_shapes=None, param_dtypes=None):
     """Read ``fname`` (distmod's format or MXNet's ``.states`` pickle, told apart by their
     first bytes) into ``updater``; errors name the file.  See :meth:`Updater.set_states`."""
     import os
     fname = os.fspath(fname)
     with open(fname, 'rb') as f:
         data = f.read()
-    updater.set_states(data, source=fname, param_names=param_names)
+    updater.set_states(data, source=fname, param_names=param_names, param_shapes=param_shapes,
+                       param_dtypes=param_dtypes)
 
 
 def _full_rows(weight):

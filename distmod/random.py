@@ -2,7 +2,7 @@
 import numpy as np
 
 __all__ = ['seed', 'generator', 'uniform', 'normal', 'randn', 'randint', 'shuffle',
-           'multinomial']
+           'multinomial', 'get_streams', 'set_streams']
 
 _state = {'seed': None, 'np': np.random.default_rng(), 'gpu': {}}
 
@@ -28,6 +28,34 @@ def generator(xp=np):
         gen = xp.random.default_rng(s if s is None else s + dev)
         _state['gpu'][dev] = gen
     return gen
+
+
+def get_streams():
+    """Every random stream a training process draws from, as JSON data: distmod's generator
+    (Dropout, initializers, the iterators' shuffles), NumPy's global one and Python's
+    ``random``.  ``set_streams`` puts them back: a checkpoint carries them so that resuming
+    continues the very same draws."""
+    import random as _pyrandom
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = _pyrandom.getstate()
+    return {'distmod': _state['np'].bit_generator.state,
+            'seed': _state['seed'],
+            'numpy': [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+            'python': [version, list(internal), gauss_next]}
+
+
+def set_streams(streams):
+    """Restore what :func:`get_streams` returned (e.g. from a checkpoint's manifest)."""
+    import random as _pyrandom
+    state = streams['distmod']
+    gen = np.random.Generator(getattr(np.random, state['bit_generator'])())
+    gen.bit_generator.state = state
+    _state['np'] = gen
+    _state['seed'] = streams.get('seed')
+    name, keys, pos, has_gauss, cached = streams['numpy']
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss_next = streams['python']
+    _pyrandom.setstate((version, tuple(internal), gauss_next))
 
 
 # ``mx.random.uniform`` and friends are MXNet's NDArray samplers (``mx.nd.random``).

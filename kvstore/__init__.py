@@ -10,12 +10,13 @@ It moves raw NumPy/CuPy buffers and never imports distmod (see DESIGN.md); ``dis
 >>> out = np.empty(3, np.float32); kv.pull('w', out); out
 array([2., 2., 2.], dtype=float32)
 """
-from ._common import KVStoreError, atomic_write, signature
+from ._common import KVStoreError, atomic_write, remove_stale_temps, signature
 from .buckets import DEFAULT_BUCKET_BYTES, OVERLAP, LocalBuckets
+from .compression import GradientCompression
 from .local import LocalStore
 
 __all__ = ['create', 'KVStoreError', 'LocalStore', 'DistSyncStore', 'BucketAllreduce',
-           'FusedAllreduce', 'LocalBuckets', 'SUPPORTED', 'atomic_write', 'signature',
+           'FusedAllreduce', 'LocalBuckets', 'GradientCompression', 'SUPPORTED', 'atomic_write', 'remove_stale_temps', 'signature',
            'DEFAULT_BUCKET_BYTES', 'OVERLAP']
 
 #: The store names ``create`` knows.  MXNet's one-process variants (where reductions and

@@ -10,13 +10,15 @@ it holds; every other row is zero.  The store reads such values and writes its r
 their ``indices``/``values`` attributes; the ones it makes itself are :class:`RowSparse`.
 """
 import os
+import socket
 import tempfile
 
 import numpy as np
 
 __all__ = ['KVStoreError', 'as_key_list', 'as_value_lists', 'array_module', 'merge_local',
            'copy_into', 'signature', 'atomic_write', 'RowSparse', 'is_row_sparse', 'sum_rows',
-           'copy_value', 'gather_rows', 'to_module', 'to_dense', 'from_dense', 'in_order']
+           'copy_value', 'gather_rows', 'to_module', 'to_dense', 'from_dense', 'in_order',
+           'remove_stale_temps']
 
 
 class KVStoreError(RuntimeError):
@@ -251,15 +253,57 @@ def _umask():
     return mask
 
 
+def _temp_prefix(fname):
+    """Hidden temporary names of ``fname``'s writes: ``.NAME.HOST.PID.XXXX.tmp`` in its
+    folder, so a later save or load can tell its own crashed writes from live ones."""
+    return '.%s.%s.' % (os.path.basename(fname), socket.gethostname())
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(fname):
+    """Remove the temporary files that crashed writes of ``fname`` left (from this host, by a
+    process that is gone); returns their names."""
+    fname = os.fspath(fname)
+    folder = os.path.dirname(os.path.abspath(fname))
+    prefix = _temp_prefix(fname)
+    removed = []
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith('.tmp')):
+            continue
+        pid = entry[len(prefix):].split('.', 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, entry))
+                removed.append(entry)
+            except OSError:
+                pass
+    return removed
+
+
 def atomic_write(fname, payload):
     """Write ``payload`` (bytes) to ``fname`` through a temporary file, fsync and rename.
 
-    A crash or error leaves either the old file or the new one, never a half-written file.
+    A crash or error leaves either the old file or the new one, never a half-written file;
+    the temporary files of earlier writes that crashed are removed first.
     """
     fname = os.fspath(fname)
     folder = os.path.dirname(os.path.abspath(fname))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(fname) + '.', suffix='.tmp',
-                               dir=folder)
+    remove_stale_temps(fname)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(fname) + '%d.' % os.getpid(),
+                               suffix='.tmp', dir=folder)
     try:
         os.fchmod(fd, 0o666 & ~_umask())      # mkstemp makes 0600; users expect umask's mode
         with os.fdopen(fd, 'wb') as f:

@@ -12,6 +12,14 @@ ready in (MPI matches collectives by order).
 :class:`FusedAllreduce` does the same for arrays that live elsewhere (``kvstore.push``): it
 packs them into its own flats and back.
 
+With a gradient compression setting (:mod:`kvstore.compression`, MXNet's ``2bit``/``1bit``)
+a bucket of floating-point gradients is not summed by ``Allreduce``: each rank encodes its
+slice with its own residual (kept by the reducer, one per gradient element), one
+``Allgather`` per bucket brings every rank's packed codes, and every rank decodes them and
+adds them up in rank order into the slice, so the sums are the same on every rank, bit for
+bit.  Buckets, their order, the communication thread and the overlap with backward are the
+same as without; without a setting nothing of this runs.
+
 The knobs: ``DISTMOD_BUCKET_BYTES`` (default 4 MiB) and ``DISTMOD_OVERLAP`` (``0``: reduce
 every bucket in ``wait``, after backward).
 """
@@ -22,6 +30,7 @@ import threading
 import numpy as np
 
 from ._common import KVStoreError, array_module
+from .compression import Workspace, allgather_sum
 
 __all__ = ['BucketAllreduce', 'FusedAllreduce', 'LocalBuckets', 'DEFAULT_BUCKET_BYTES',
            'OVERLAP']
@@ -42,8 +51,19 @@ def _mpi():
     return MPI
 
 
+class _NoGuard:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_GUARD = _NoGuard()
+
+
 class _Bucket:
-    __slots__ = ('flat', 'start', 'stop', 'members', 'host', 'left', 'buf')
+    __slots__ = ('flat', 'start', 'stop', 'members', 'host', 'left', 'buf', 'residual')
 
     def __init__(self, flat, start, member):
         self.flat, self.start, self.stop = flat, start, start
@@ -51,6 +71,7 @@ class _Bucket:
         self.host = None
         self.left = 0
         self.buf = None             # flats[flat][start:stop], made once
+        self.residual = None        # compression's residual of the slice (host memory)
 
 
 class _CommThread:
@@ -120,14 +141,24 @@ class BucketAllreduce:
     everything at once, one call per flat.  CuPy slices are staged through host buffers.
     ``overlap=False`` (or an MPI without ``MPI_THREAD_MULTIPLE``) reduces everything in
     ``wait``; so is the last bucket, complete only when backward is over.
+
+    ``compression`` (a :class:`kvstore.compression.GradientCompression`, or None for exact
+    sums; see :meth:`set_compression`) compresses the buckets of floating-point flats.
+    ``comm`` None is the one-rank case (no MPI needed): sums are the local values, compressed
+    when a compression is set.
     """
 
-    def __init__(self, comm, flats, members, bucket_bytes=None, overlap=True):
+    def __init__(self, comm, flats, members, bucket_bytes=None, overlap=True,
+                 compression=None):
         self.comm = comm
         self.flats = list(flats)
         self.members = [(int(f), int(a), int(b)) for f, a, b in members]
-        MPI = _mpi()
-        self._op, self._in_place = MPI.SUM, MPI.IN_PLACE
+        if comm is not None:
+            MPI = _mpi()
+            self._op, self._in_place = MPI.SUM, MPI.IN_PLACE
+        self.compression = None
+        self._residuals = None
+        self._work = Workspace()
         limit = DEFAULT_BUCKET_BYTES if bucket_bytes is None else int(bucket_bytes)
         self.buckets = []
         self._bucket_of = [None] * len(self.members)
@@ -163,8 +194,47 @@ class BucketAllreduce:
         self._spans = [self.flats[f][lo:hi] for f, (lo, hi) in sorted(spans.items())]
         self._staged = [b for b in self.buckets if b.host is not None]
         self._next = 0       # the next bucket to hand to the thread
+        # the watchdog (kvstore.watchdog) and this reducer's channel, set by the store: each
+        # reduction starts with a non-blocking gate (where a late rank is waited for without
+        # spinning), then MPI's blocking allreduces, each under its deadline
+        self.guard = None
+        self._gated = False
         self._thread = _CommThread(self._reduce) \
-            if overlap and len(self.buckets) > 1 and _thread_multiple() else None
+            if overlap and comm is not None and len(self.buckets) > 1 and \
+            _thread_multiple() else None
+        if compression is not None:
+            self.set_compression(compression)
+
+    def set_compression(self, compression):
+        """Compress floating-point buckets from the next reduction on (None: exact sums).
+
+        Residuals start at zero.  A reduction in flight is finished first, so every rank
+        must call this at the same point (the store's ``set_gradient_compression`` does).
+        """
+        if self.pending:
+            self.wait()
+        self.compression = compression
+        self._residuals = None
+        for b in self.buckets:
+            b.residual = None
+        if compression is None:
+            return
+        self._residuals = {}
+        for b in self.buckets:
+            dt = np.dtype(self.flats[b.flat].dtype)
+            if dt.kind != 'f':
+                continue                 # integer gradients are summed exactly
+            if b.flat not in self._residuals:
+                self._residuals[b.flat] = np.zeros(self.flats[b.flat].size, dtype=dt)
+            b.residual = self._residuals[b.flat][b.start:b.stop]
+
+    @property
+    def payload_bytes(self):
+        """Bytes this rank puts on the wire per reduction: its packed codes for compressed
+        buckets, the values of the others."""
+        gc = self.compression
+        return sum(gc.code_bytes(b.buf.size) if b.residual is not None else b.buf.nbytes
+                   for b in self.buckets)
 
     @property
     def pending(self):
@@ -193,16 +263,45 @@ class BucketAllreduce:
     def _stage_all_out(self):
         """Hook: ``_stage_out`` of every NumPy bucket, after them."""
 
+    def _gate(self):
+        if self.guard is not None and not self._gated:
+            dog, channel = self.guard
+            dog.gate(self.comm, channel, 'the gradient reduction (every rank at the same step)')
+            self._gated = True
+
+    def _blocking(self, what):
+        return _NO_GUARD if self.guard is None else self.guard[0].blocking(self.guard[1], what)
+
     def _reduce(self, b):
         self._stage_in(b)
         buf = b.buf
-        if b.host is not None:
+        if self.comm is not None:
+            self._gate()
+        if b.residual is not None:
+            with self._blocking('the compressed gradient allgather'):
+                self._reduce_compressed(b)
+        elif self.comm is None:
+            pass                         # one rank: the local values are the sums
+        elif b.host is not None:
             buf.get(out=b.host)
-            self.comm.Allreduce(self._in_place, b.host, self._op)
+            with self._blocking('the gradient allreduce'):
+                self.comm.Allreduce(self._in_place, b.host, self._op)
             buf.set(b.host)
         else:
-            self.comm.Allreduce(self._in_place, buf, self._op)
+            with self._blocking('the gradient allreduce'):
+                self.comm.Allreduce(self._in_place, buf, self._op)
         self._stage_out(b)
+
+    def _reduce_compressed(self, b):
+        """Encode with this rank's residual, allgather the codes, decode and add them up in
+        rank order (one collective for the bucket)."""
+        host = b.buf
+        if b.host is not None:
+            host = b.host
+            b.buf.get(out=host)
+        allgather_sum(self.compression, [host], [b.residual], self.comm, self._work)
+        if b.host is not None:
+            b.buf.set(host)
 
     def wait(self):
         """Finish every bucket (the thread's first, then the rest here, in bucket order)."""
@@ -214,21 +313,25 @@ class BucketAllreduce:
         for b in buckets:
             b.left = len(b.members)
         self._next = 0
+        self._gated = False
 
     def run(self):
         """Reduce everything now, without overlap: one allreduce per NumPy flat (fewer,
         larger calls are faster when nothing is left to overlap).  Every rank must use
         ``run`` for the same step (the kvstore's push does); within backward use
         ``ready``/``wait``."""
-        if self.pending:
-            self.wait()                  # something was handed out already: bucket by bucket
+        if self.pending or self.compression is not None or self.comm is None:
+            self.wait()                  # bucket by bucket, in order
             return
         self._stage_all_in()
+        self._gate()
         for span in self._spans:
-            self.comm.Allreduce(self._in_place, span, self._op)
+            with self._blocking('the allreduce of kvstore push'):
+                self.comm.Allreduce(self._in_place, span, self._op)
         self._stage_all_out()
         for b in self._staged:
             self._reduce(b)
+        self._gated = False
 
     def close(self):
         """Stop the communication thread (``wait`` and ``run`` still work without it)."""

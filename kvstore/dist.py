@@ -6,9 +6,16 @@ every rank, so nobody hangs), then broadcasts rank 0's values.  ``push`` sums ov
 devices, then over ranks with fused allreduces (:class:`FusedAllreduce`), then every rank
 applies the same update to the same numbers, so replicas stay bit-identical.
 
+With ``set_gradient_compression`` (MXNet's ``2bit``/``1bit``) each rank quantises its sum over
+devices with its own residual per key (gradient buckets: per element of the bucket), the
+ranks allgather the packed codes (one collective per bucket, or per push), and every rank
+decodes every rank's codes and adds them up in rank order: the same sums on every rank, bit
+for bit, so replicas still stay identical (:mod:`kvstore.compression`).
+
 An uncaught exception on a rank of a multi-rank job prints that rank's traceback and aborts
 the whole MPI job (``MPI_Abort``), so the other ranks never wait forever in a collective.
 """
+import pickle
 import sys
 import traceback
 
@@ -18,18 +25,20 @@ from ._common import (KVStoreError, array_module, signature, is_row_sparse, sum_
                       to_module)
 from .buckets import BucketAllreduce, FusedAllreduce, DEFAULT_BUCKET_BYTES, OVERLAP, _mpi
 from .local import LocalStore
+from . import watchdog as _watchdog
 
 __all__ = ['DistSyncStore', 'BucketAllreduce', 'FusedAllreduce', 'agree',
            'DEFAULT_BUCKET_BYTES']
 
 
-def agree(comm, sig, what):
+def agree(comm, sig, what, gather=None):
     """Check that every rank passed the same ``sig`` (a list of (key, shape, dtype)).
 
     On a mismatch every rank raises the same :class:`KVStoreError`, naming the first key that
-    differs and which ranks have which version.
+    differs and which ranks have which version.  ``gather`` (a store's ``gather_objects``)
+    does the allgather under the watchdog.
     """
-    everyone = comm.allgather(sig)
+    everyone = gather(sig, what) if gather is not None else comm.allgather(sig)
     if all(s == everyone[0] for s in everyone[1:]):
         return
     by_key = []
@@ -60,6 +69,7 @@ def agree(comm, sig, what):
 
 
 _HOOKED = []
+_STORES = []        # one entry per distributed store made (they are made in the same order)
 
 
 def install_abort_hook(comm):
@@ -100,6 +110,16 @@ class DistSyncStore(LocalStore):
         self.rank = self.comm.Get_rank()
         self.num_workers = self.comm.Get_size()
         self.bucket_bytes = DEFAULT_BUCKET_BYTES if bucket_bytes is None else int(bucket_bytes)
+        # every collective is waited for under the watchdog's deadline, on a channel of its
+        # communicator (kvstore.watchdog); made with the first store, after every rank is here
+        fresh = not _watchdog._DOG
+        self._dog = _watchdog.get(self.comm, MPI) if self.num_workers > 1 else None
+        _STORES.append(None)
+        self._channel = 'kvstore %d' % len(_STORES)
+        self._grad_channel = 'gradients %d' % len(_STORES)
+        if self._dog is not None and not fresh:
+            _watchdog.rendezvous(self.comm, MPI, self._dog.timeout(), 'making kvstore %s #%d'
+                                 % (name, len(_STORES)))
         # gradients travel on their own communicator, so that a reduction still running on the
         # communication thread can never be matched with another collective of the caller's
         self.grad_comm = self.comm.Dup()
@@ -108,16 +128,57 @@ class DistSyncStore(LocalStore):
         self._flag = np.zeros(1, dtype=np.int32)
         install_abort_hook(self.comm)
 
+    # ---- waiting under the watchdog ----------------------------------------------------
+    def _wait(self, req, what):
+        """Wait for non-blocking collective ``req`` on the store's communicator."""
+        if self._dog is None:
+            req.Wait()
+        else:
+            self._dog.wait(req, self._channel, what)
+
+    def gather_objects(self, obj, what='gather'):
+        """Every rank's ``obj`` (plain data), in rank order: two non-blocking allgathers
+        (sizes, then bytes) waited for under the deadline.  Between our own ranks only."""
+        MPI = self._MPI
+        data = np.frombuffer(pickle.dumps(obj, protocol=4), dtype=np.uint8)
+        sizes = np.empty(self.num_workers, dtype=np.int64)
+        self._wait(self.comm.Iallgather(np.array([data.size], dtype=np.int64), sizes), what)
+        out = np.empty(int(sizes.sum()), dtype=np.uint8)
+        self._wait(self.comm.Iallgatherv(data, [out, sizes.tolist()]), what)
+        del MPI
+        ends = np.cumsum(sizes)
+        return [pickle.loads(out[e - n:e].tobytes()) for n, e in zip(sizes.tolist(), ends)]
+
+    def set_location(self, **where):
+        """Tell the watchdog where the caller is (``epoch=``, ``batch=``, ``phase=``)."""
+        if self._dog is not None:
+            self._dog.where(**where)
+
+    def first_step_done(self):
+        """From now on the steady deadline applies (``DISTMOD_TIMEOUT``)."""
+        if self._dog is not None:
+            self._dog.first_step_done()
+
+    def busy(self, what):
+        """A context: this rank does ``what``, which the others wait for (see the watchdog)."""
+        return self._dog.busy(what) if self._dog is not None else _watchdog._Idle()
+
+    def _grad_guard(self, what):
+        if self._dog is None:
+            return super()._grad_guard(what)
+        self._dog.gate(self.grad_comm, self._grad_channel, what)
+        return self._dog.blocking(self._grad_channel, what)
+
     # ---- the collectives of a training step --------------------------------------------
     def barrier(self):
         """Wait until every rank has reached this call."""
-        self.comm.Barrier()
+        self._wait(self.comm.Ibarrier(), 'kvstore barrier')
 
     def agree(self, keys, arrays, what):
         """Raise the same KVStoreError on every rank unless all ranks pass the same keys,
         shapes and dtypes (one allgather)."""
         agree(self.comm, signature(keys, [a.shape for a in arrays], [a.dtype for a in arrays]),
-              what)
+              what, gather=self.gather_objects)
 
     def sync(self, keys, arrays, what='sync'):
         if len(keys) != len(arrays):
@@ -133,26 +194,30 @@ class DistSyncStore(LocalStore):
                 self._broadcast_rows(a, root)
             elif array_module(a) is np:
                 if a.flags.c_contiguous:
-                    self.comm.Bcast(a, root=root)
+                    self._wait(self.comm.Ibcast(a, root=root), 'broadcasting rank 0\'s values')
                 else:       # MPI needs contiguous memory: go through a copy and back
                     tmp = np.ascontiguousarray(a)
-                    self.comm.Bcast(tmp, root=root)
+                    self._wait(self.comm.Ibcast(tmp, root=root),
+                               'broadcasting rank 0\'s values')
                     a[...] = tmp
             else:
                 host = a.get()
-                self.comm.Bcast(host, root=root)
+                self._wait(self.comm.Ibcast(host, root=root), 'broadcasting rank 0\'s values')
                 a.set(host)
 
     def _broadcast_rows(self, a, root):
         xp = array_module(a.values)
-        n = self.comm.bcast(int(a.indices.shape[0]), root=root)
+        what = 'broadcasting rank 0\'s rows'
+        count = np.array([int(a.indices.shape[0])], dtype=np.int64)
+        self._wait(self.comm.Ibcast(count, root=root), what)
+        n = int(count[0])
         idx = np.ascontiguousarray(to_module(np, a.indices), dtype=np.int64)
         vals = np.ascontiguousarray(to_module(np, a.values))
         if self.rank != root:
             idx = np.empty(n, dtype=np.int64)
             vals = np.empty((n,) + tuple(a.shape[1:]), dtype=a.values.dtype)
-        self.comm.Bcast(idx, root=root)
-        self.comm.Bcast(vals.reshape(-1).view(np.uint8), root=root)
+        self._wait(self.comm.Ibcast(idx, root=root), what)
+        self._wait(self.comm.Ibcast(vals.reshape(-1).view(np.uint8), root=root), what)
         a.indices, a.values = to_module(xp, idx, a.values), to_module(xp, vals, a.values)
 
     def reduce_row_sparse(self, values):
@@ -168,7 +233,8 @@ class DistSyncStore(LocalStore):
         comm, size = self.comm, self.num_workers
         mine = np.array([int(v.indices.shape[0]) for v in values], dtype=np.int64)
         counts = np.empty((size, len(values)), dtype=np.int64)
-        comm.Allgather(mine, counts)
+        what = 'the row-sparse gradient allgather'
+        self._wait(comm.Iallgather(mine, counts), what)
         for j, v in enumerate(values):
             xp = array_module(v.values)
             n = counts[:, j]
@@ -177,16 +243,23 @@ class DistSyncStore(LocalStore):
             vals = np.ascontiguousarray(to_module(np, v.values))
             all_idx = np.empty(int(n.sum()), dtype=np.int64)
             all_vals = np.empty((int(n.sum()),) + tuple(v.shape[1:]), dtype=v.values.dtype)
-            comm.Allgatherv(idx, [all_idx, n.tolist()])
-            comm.Allgatherv(vals.reshape(-1).view(np.uint8),
-                            [all_vals.reshape(-1).view(np.uint8), (n * row).tolist()])
+            self._wait(comm.Iallgatherv(idx, [all_idx, n.tolist()]), what)
+            self._wait(comm.Iallgatherv(vals.reshape(-1).view(np.uint8),
+                                        [all_vals.reshape(-1).view(np.uint8),
+                                         (n * row).tolist()]), what)
             rows, sums = sum_rows(np, all_idx, all_vals)
             v.indices, v.values = to_module(xp, rows, v.values), to_module(xp, sums, v.values)
 
     def gradient_buckets(self, flats, members, overlap=None):
-        """A :class:`BucketAllreduce` over ``flats`` on the gradient communicator."""
-        return BucketAllreduce(self.grad_comm, flats, members, bucket_bytes=self.bucket_bytes,
-                               overlap=OVERLAP if overlap is None else overlap)
+        """A :class:`BucketAllreduce` over ``flats`` on the gradient communicator (compressed
+        while a compression is set: ``set_gradient_compression``)."""
+        red = BucketAllreduce(self.grad_comm, flats, members, bucket_bytes=self.bucket_bytes,
+                              overlap=OVERLAP if overlap is None else overlap,
+                              compression=self._codec)
+        if self._dog is not None:
+            red.guard = (self._dog, self._grad_channel)
+        self._bucket_reducers.add(red)
+        return red
 
     def average_arrays(self, arrays):
         """Replace each array by its mean over ranks, in place."""
@@ -195,7 +268,8 @@ class DistSyncStore(LocalStore):
             host = a if isinstance(a, np.ndarray) else a.get()
             if not host.flags.c_contiguous:
                 host = np.ascontiguousarray(host)
-            self.comm.Allreduce(MPI.IN_PLACE, host, op=MPI.SUM)
+            self._wait(self.comm.Iallreduce(MPI.IN_PLACE, host, op=MPI.SUM),
+                       'averaging the auxiliary states')
             host /= self.num_workers
             if host is not a:
                 a[...] = host if isinstance(a, np.ndarray) else array_module(a).asarray(host)
@@ -204,14 +278,20 @@ class DistSyncStore(LocalStore):
         """True on every rank when ``flag`` is true on every rank (one tiny allreduce)."""
         MPI = self._MPI
         self._flag[0] = 1 if flag else 0
-        self.comm.Allreduce(MPI.IN_PLACE, self._flag, op=MPI.MIN)
+        self._wait(self.comm.Iallreduce(MPI.IN_PLACE, self._flag, op=MPI.MIN),
+                   'the check that every rank has a batch')
         return bool(self._flag[0])
 
     def sum_floats(self, values):
         """``values`` (a sequence of numbers) summed over ranks, as float64."""
         total = np.array(values, dtype=np.float64)
-        self.comm.Allreduce(self._MPI.IN_PLACE, total, op=self._MPI.SUM)
+        self._wait(self.comm.Iallreduce(self._MPI.IN_PLACE, total, op=self._MPI.SUM),
+                   'summing the metrics')
         return total
+
+    def gather_text(self, text, what='gathering text'):
+        """Every rank's ``text`` (a str), in rank order (one allgather)."""
+        return [str(t) for t in self.gather_objects(str(text), what)]
 
     # ---- push ---------------------------------------------------------------------------
     def _after_init(self, keys):
@@ -219,7 +299,14 @@ class DistSyncStore(LocalStore):
         self.sync(keys, stored, 'kvstore init')
 
     def _reduce(self, keys, arrays):
-        if self.num_workers == 1:
+        if self._codec is not None:
+            # compressed: dense floating-point values travel as codes (every rank checks
+            # first, once per list of keys, that the others push the same keys and shapes)
+            if tuple(keys) not in self._agreed:
+                self.agree(keys, arrays, 'kvstore push')
+                self._agreed.add(tuple(keys))
+            keys, arrays = self._reduce_compressed(keys, arrays, self.grad_comm)
+        if self.num_workers == 1 or not keys:
             return
         sparse = [a for a in arrays if is_row_sparse(a)]
         if sparse:
@@ -230,7 +317,8 @@ class DistSyncStore(LocalStore):
                 agree(self.comm, signature(['%s (%s)' % (k, 'row_sparse' if s else 'dense')
                                             for k, s in zip(keys, stypes)],
                                            [a.shape for a in arrays],
-                                           [a.dtype for a in arrays]), 'kvstore push')
+                                           [a.dtype for a in arrays]), 'kvstore push',
+                      gather=self.gather_objects)
                 self._agreed.add((tuple(keys), stypes))
             dense = [(k, a) for k, a in zip(keys, arrays) if not is_row_sparse(a)]
             if dense:
@@ -252,6 +340,8 @@ class DistSyncStore(LocalStore):
                 self._agreed.add(tuple(keys))
             red = FusedAllreduce(self.grad_comm, arrays, bucket_bytes=self.bucket_bytes,
                                  overlap=False)
+            if self._dog is not None:
+                red.guard = (self._dog, self._grad_channel)
             if len(self._reducers) > 64:
                 self._reducers.clear()
             self._reducers[tag] = red

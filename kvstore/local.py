@@ -9,15 +9,24 @@ Values may be row-sparse (see :mod:`kvstore._common`), as in MXNet: pushed row-s
 sum to the union of their rows; without an updater the sum replaces the stored value, storage
 type included; ``pull`` into a row-sparse ``out`` is skipped unless ``ignore_sparse=False``;
 ``row_sparse_pull`` copies out only the rows asked for.
+
+Gradient compression (``set_gradient_compression``, MXNet's ``2bit``/``1bit``; see
+:mod:`kvstore.compression`) applies where MXNet applies it: a ``device`` store compresses
+between devices (each device's value quantised with its own residual, the decoded values
+summed in device order; one device too), a ``dist_*`` store between ranks (the sum over this
+process's devices quantised with one residual per key; in one process, one rank of one).
+``local`` stores refuse it, as MXNet's do.  Initial values are never compressed.
 """
 import os
+import weakref
 
 import numpy as np
 
+from . import compression as _gc
 from ._common import (KVStoreError, atomic_write, as_key_list, as_value_lists, copy_into,
                       merge_local, copy_value, is_row_sparse, array_module, gather_rows,
                       in_order, to_module)
-from .buckets import DEFAULT_BUCKET_BYTES, LocalBuckets
+from .buckets import DEFAULT_BUCKET_BYTES, BucketAllreduce, LocalBuckets
 
 __all__ = ['LocalStore']
 
@@ -35,6 +44,11 @@ class LocalStore:
         self._key_type = None      # int or str, fixed by the first init
         self._updater = None
         self._compression = {'type': 'none'}
+        self._codec = None             # the GradientCompression in force, or None
+        self._residuals = {}           # key -> residual of its pushes (between ranks)
+        self._device_residuals = {}    # key -> one residual per device (between devices)
+        self._work = _gc.Workspace()
+        self._bucket_reducers = weakref.WeakSet()    # follow set_gradient_compression
 
     # ---- the store ---------------------------------------------------------------------
     def _keys(self, key, what):
@@ -86,8 +100,40 @@ class LocalStore:
 
     def gradient_buckets(self, flats, members, overlap=None):
         """The reducer of gradients laid out in ``flats`` (``members[i] = (flat, start,
-        stop)``, in the order backward finishes them): ``ready(i)``, ``wait()``, ``run()``."""
-        return LocalBuckets(flats, members)
+        stop)``, in the order backward finishes them): ``ready(i)``, ``wait()``, ``run()``.
+
+        A ``dist_*`` store in one process gets a one-rank :class:`BucketAllreduce`, which
+        compresses when told to (``set_gradient_compression``); the others have nothing to
+        sum."""
+        if not self.type.startswith('dist'):
+            return LocalBuckets(flats, members)
+        red = BucketAllreduce(None, flats, members, bucket_bytes=self.bucket_bytes,
+                              overlap=False, compression=self._codec)
+        self._bucket_reducers.add(red)
+        return red
+
+    @property
+    def compresses_devices(self):
+        """True when values are compressed between devices (a ``device`` store with a
+        compression setting): :meth:`merge_devices` quantises each device's value."""
+        return self._codec is not None and not self.type.startswith('dist')
+
+    def merge_devices(self, values, residuals=None, out=None):
+        """The sum of one value's per-device arrays (into ``out``, else a new array).
+
+        Exact, unless :attr:`compresses_devices`: then each device's floating-point value is
+        quantised with its own residual (``residuals``: the caller's list, one per device,
+        filled on first use) and the decoded values are added in device order, as MXNet's
+        ``device`` store does.
+        """
+        if not self.compresses_devices or not all(_gc.compressible(v) for v in values):
+            return merge_local(values, out)
+        summed = _gc.merge_devices(self._codec, values, [] if residuals is None else residuals,
+                                   self._work)
+        if out is None:
+            return to_module(array_module(values[0]), summed, values[0])
+        copy_into(out, summed)
+        return out
 
     def reduce_row_sparse(self, values):
         """Replace each row-sparse value by its sum over ranks, in place: every rank's rows
@@ -108,6 +154,25 @@ class LocalStore:
         """``values`` summed over ranks, as float64."""
         return np.array(values, dtype=np.float64)
 
+    def gather_text(self, text, what='gathering text'):
+        """Every rank's ``text`` (a str), in rank order."""
+        return [str(text)]
+
+    def gather_objects(self, obj, what='gather'):
+        """Every rank's ``obj`` (plain data), in rank order."""
+        return [obj]
+
+    # ---- what the watchdog of a distributed store is told (nothing to do here) ---------
+    def set_location(self, **where):
+        """Where the training loop is (``epoch=``, ``batch=``, ``phase=``), for errors."""
+
+    def first_step_done(self):
+        """The first training step is over: the steady deadline applies from now on."""
+
+    def busy(self, what):
+        """A context: this rank does ``what``, which the other ranks wait for."""
+        return _NoGuard()
+
     def _after_init(self, keys):
         """Hook for the distributed store (agree on keys, broadcast rank 0's values)."""
 
@@ -115,7 +180,14 @@ class LocalStore:
         """Sum ``value`` over devices (and ranks), then update or replace the stored value."""
         keys, single = self._keys(key, 'push')
         vals = as_value_lists(keys, single, value, 'push')
-        merged = [merge_local(v) for v in vals]
+        if self.compresses_devices:
+            merged = []
+            for k, v in zip(keys, vals):
+                for d in v:
+                    self._check(k, d, 'push')
+                merged.append(self.merge_devices(v, self._device_residuals.setdefault(k, [])))
+        else:
+            merged = [merge_local(v) for v in vals]
         for k, m in zip(keys, merged):
             self._check(k, m, 'push')
         self._reduce(keys, merged)
@@ -213,7 +285,49 @@ class LocalStore:
         """Wait for every rank (nothing to wait for in one process)."""
 
     def _reduce(self, keys, arrays):
-        """Sum across ranks in place (one rank: nothing to do)."""
+        """Sum across ranks in place (one rank: nothing to do, unless a ``dist_*`` store
+        compresses: then the sum is this rank's compressed value)."""
+        if self._rank_codec() is not None:
+            self._reduce_compressed(keys, arrays, None)
+
+    def _rank_codec(self):
+        """The compression between ranks (``dist_*`` stores), or None."""
+        return self._codec if self.type.startswith('dist') else None
+
+    def _grad_guard(self, what):
+        """A context around a blocking collective on the gradient communicator (the
+        distributed store's watchdog; nothing in one process)."""
+        return _NoGuard()
+
+    def _reduce_compressed(self, keys, arrays, comm):
+        """Sum the dense floating-point ``arrays`` over the ranks of ``comm`` (None: one
+        rank) through their compressed codes, each key with its own residual; returns the
+        other ``(keys, arrays)``, to be reduced exactly."""
+        picked, rest_keys, rest = [], [], []
+        for k, a in zip(keys, arrays):
+            if _gc.compressible(a):
+                picked.append((k, a))
+            else:
+                rest_keys.append(k)
+                rest.append(a)
+        if picked:
+            flats, residuals, copies = [], [], []
+            for k, a in picked:
+                in_place = isinstance(a, np.ndarray) and a.flags.c_contiguous
+                host = a if in_place else np.ascontiguousarray(to_module(np, a))
+                flat = host.reshape(-1)
+                res = self._residuals.get(k)
+                if res is None or res.size != flat.size or res.dtype != flat.dtype:
+                    res = self._residuals[k] = np.zeros(flat.size, dtype=flat.dtype)
+                flats.append(flat)
+                residuals.append(res)
+                if not in_place:
+                    copies.append((a, host))
+            with self._grad_guard('the compressed allgather of kvstore push'):
+                _gc.allgather_sum(self._codec, flats, residuals, comm, self._work)
+            for a, host in copies:               # CuPy (or strided) values: back in place
+                copy_into(a, host)
+        return rest_keys, rest
 
     def _stored(self, k, what):
         try:
@@ -266,29 +380,38 @@ class LocalStore:
         return self._updater
 
     # ---- compression -------------------------------------------------------------------
+    @property
+    def compression(self):
+        """The compression setting in force, as MXNet's ``compression_params``."""
+        return dict(self._compression)
+
     def set_gradient_compression(self, compression_params):
-        """Accept MXNet's arguments; only ``{'type': 'none'}`` is carried out.
+        """Compress gradients from the next push (or reduction) on: MXNet's
+        ``{'type': '2bit', 'threshold': 0.5}``, ``{'type': '1bit', 'threshold': t}``, or
+        ``{'type': 'none'}`` (exact sums again).
 
-        distmod reduces gradients exactly (so replicas stay bit-identical and match a
-        single-process run); MXNet's lossy ``'2bit'`` and ``'1bit'`` are refused with a clear
-        error rather than silently ignored.
+        ``device`` stores compress between devices, ``dist_*`` stores between ranks (see the
+        module docstring and :mod:`kvstore.compression`); ``local`` stores refuse, as MXNet's
+        do.  Residuals start at zero; a new setting drops the old residuals.  Every rank must
+        make the same call at the same point.
         """
-        params = dict(compression_params or {})
-        kind = params.pop('type', None)
-        if kind is None:
-            raise KVStoreError("set_gradient_compression: compression_params needs a 'type' "
-                               "('none', '2bit' or '1bit' in MXNet)")
-        unknown = set(params) - {'threshold'}
-        if unknown:
-            raise KVStoreError('set_gradient_compression: unknown argument(s) %s; MXNet takes '
-                               "'type' and 'threshold'" % sorted(unknown))
-        if kind not in ('none', '2bit', '1bit'):
-            raise KVStoreError("set_gradient_compression: unknown type %r; MXNet's types are "
-                               "'none', '2bit', '1bit'" % (kind,))
-        if kind != 'none':
+        codec = _gc.parse_params(compression_params)
+        if codec is not None and 'device' not in self.type and 'dist' not in self.type:
             raise KVStoreError(
-                "set_gradient_compression: type %r is not supported by distmod, which reduces "
-                "gradients exactly (fused MPI allreduce) so that replicas stay bit-identical; "
-                "supported: 'none'" % (kind,))
-        self._compression = {'type': kind}
+                'set_gradient_compression: gradient compression is not supported for this '
+                "type of kvstore (%r); MXNet compresses in 'device' stores (between devices) "
+                "and 'dist_*' stores (between ranks)" % (self.type,))
+        self._codec = codec
+        self._compression = codec.params if codec is not None else {'type': 'none'}
+        self._residuals.clear()
+        self._device_residuals.clear()
+        for red in list(self._bucket_reducers):
+            red.set_compression(self._rank_codec())
 
+
+class _NoGuard:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -19,7 +19,7 @@ def test_round_trip(tmp_path):
     arg = {'fc_weight': mx.nd.array(np.arange(12).reshape(3, 4)), 'fc_bias': mx.nd.ones((3,))}
     aux = {'bn_moving_mean': mx.nd.zeros((2,))}
     mx.model.save_checkpoint(prefix, 7, _net(), arg, aux)
-    assert sorted(os.listdir(tmp_path)) == ['net-0007.params', 'net-symbol.json']
+    assert sorted(os.listdir(tmp_path)) == ['net-0007.json', 'net-0007.params', 'net-symbol.json']
     sym, arg2, aux2 = mx.model.load_checkpoint(prefix, 7)
     assert sym.tojson() == _net().tojson()
     assert sorted(arg2) == ['fc_bias', 'fc_weight'] and list(aux2) == ['bn_moving_mean']

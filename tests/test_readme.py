@@ -16,7 +16,8 @@ def test_quick_start_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, 'README quick start', 'exec'), {})
     assert capsys.readouterr().out.strip().endswith('(1000, 10)')
-    assert sorted(os.listdir(tmp_path)) == ['mlp-0002.params', 'mlp-symbol.json']
+    assert sorted(os.listdir(tmp_path)) == ['mlp-0002.json', 'mlp-0002.params',
+                                        'mlp-symbol.json']
 
 
 def test_ci_runs_the_readme_test_command():

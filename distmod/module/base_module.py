@@ -1,8 +1,10 @@
 """BaseModule: the training and inference loops every module shares (fit, score, predict)."""
 import logging
+import os
 import time
 import numpy as np
 
+from .. import model as _model
 from ..base import MXNetError
 from ..context import cpu
 from ..ndarray.ndarray import NDArray, _wrap
@@ -116,14 +118,12 @@ class BaseModule:
                 for cb in _as_list(batch_end_callback):
                     cb(params)
             actual = nbatch + 1
-        if score_end_callback:
-            params = BatchEndParam(epoch=epoch, nbatch=actual, eval_metric=eval_metric,
-                                   locals=locals())
-            for cb in _as_list(score_end_callback):
-                cb(params)
         if _across_ranks:       # inside fit: an empty evaluation is an error, never a NaN
+            # every rank scored its part: the metric holds the sums over ranks from here on,
+            # so score_end_callback sees the whole evaluation data on every rank, as the one
+            # process that scores it whole would
             kv = self._kv()
-            res, batches = kv.global_name_value(eval_metric, batches=actual)
+            res, batches = kv.global_name_value(eval_metric, batches=actual, keep=True)
             if batches == 0:
                 raise MXNetError(
                     'fit: the evaluation data (%s) yielded no batch%s: give more validation '
@@ -131,6 +131,13 @@ class BaseModule:
                         type(eval_data).__name__,
                         ' on any rank (it is empty after sharding over %d ranks)'
                         % kv.num_workers if kv.num_workers > 1 else ''))
+            actual = batches
+        if score_end_callback:
+            params = BatchEndParam(epoch=epoch, nbatch=actual, eval_metric=eval_metric,
+                                   locals=locals())
+            for cb in _as_list(score_end_callback):
+                cb(params)
+        if _across_ranks:
             return res
         if actual == 0:
             self.logger.warning('score: the evaluation data (%s) yielded no batch; the metric '
@@ -194,8 +201,15 @@ class BaseModule:
         """Train: bind, initialise, then per epoch run every batch through forward, backward
         and update, log ``Epoch[n] Train-<metric>``, time cost and validation, as MXNet."""
         from .. import metric as _metric
+        from . import resume as _resume
         if num_epoch is None:
             raise MXNetError('fit: please specify num_epoch')
+        target = _resume.auto_resume_target(epoch_end_callback, begin_epoch)
+        if target is not None:       # restarted by distmod-launch: continue from there
+            from ..model import load_params
+            arg_params, aux_params = load_params(*target)
+            force_init, begin_epoch = True, target[1]
+            self._resume_from = target + (True,)
         unfed = self._graph_label_names() if not train_data.provide_label else []
         if unfed:
             raise MXNetError(
@@ -231,11 +245,14 @@ class BaseModule:
                       batch_end_callback=batch_end_callback,
                       eval_end_callback=eval_end_callback,
                       eval_batch_end_callback=eval_batch_end_callback,
-                      sparse_row_id_fn=sparse_row_id_fn, kv=kv, info=info)
+                      sparse_row_id_fn=sparse_row_id_fn, kv=kv, info=info, stepped=False)
+        self._resume_run(run, begin_epoch)
+        kv.set_location(phase='fit')    # the watchdog's errors say where
         try:
             for epoch in range(begin_epoch, num_epoch):
                 self._fit_epoch(epoch, run)
         finally:
+            kv.set_location(phase=None, epoch=None, batch=None)
             for it in sharded:          # the iterators the user gave are whole again
                 it.shard(1, 0)
 
@@ -265,10 +282,14 @@ class BaseModule:
         done = False
         while not done:
             batch = next_batch
+            kv.set_location(epoch=epoch, batch=nbatch)
             if run.monitor is not None:
                 run.monitor.tic()
             self.forward_backward(batch)
             self.update()
+            if not run.stepped:     # binding and the first step are done: the steady deadline
+                run.stepped = True
+                kv.first_step_done()
             if isinstance(batch, list):
                 self.update_metric(run.eval_metric, [b.label for b in batch], pre_sliced=True)
             else:
@@ -303,17 +324,65 @@ class BaseModule:
         self._average_aux_over_ranks()
         arg_params, aux_params = self.get_params()
         self.set_params(arg_params, aux_params)
-        if run.epoch_end_callback is not None:
-            for cb in _as_list(run.epoch_end_callback):
-                cb(epoch, self.symbol, arg_params, aux_params)
+        # what a checkpoint saved by these callbacks needs for an exact resume (do_checkpoint
+        # gets the optimizer's states and the random streams through FIT_CONTEXT); gathered
+        # on every rank, every epoch, whatever the callbacks (they may differ by rank)
+        from . import resume as _resume
+        kv.set_location(batch=None)
+        _model.FIT_CONTEXT.update(epoch=epoch + 1, states=self._checkpoint_states,
+                                  resume=_resume.record(self, run, epoch + 1), busy=kv.busy)
+        try:
+            if run.epoch_end_callback is not None:
+                for cb in _as_list(run.epoch_end_callback):
+                    cb(epoch, self.symbol, arg_params, aux_params)
+        finally:
+            _model.FIT_CONTEXT.clear()
         if run.eval_data:
+            kv.set_location(phase='fit (validation)')
             res = self.score(run.eval_data, run.validation_metric,
                              score_end_callback=run.eval_end_callback,
                              batch_end_callback=run.eval_batch_end_callback, epoch=epoch,
                              _across_ranks=True)
             for name, value in res:
                 info('Epoch[%d] Validation-%s=%f', epoch, name, value)
+            kv.set_location(phase='fit')
         train_data.reset()
+
+    # ---- exact resume ------------------------------------------------------------------
+    _resume_from = None          # (prefix, epoch, load the optimizer's states too)
+
+    def _checkpoint_states(self):
+        """The optimizer's states as bytes for a checkpoint; None where there are none."""
+        return None
+
+    def _load_checkpoint_states(self, fname):
+        """Load a checkpoint's optimizer states file (once the optimizer is made)."""
+        raise MXNetError('%s cannot resume optimizer states (from %s)'
+                         % (type(self).__name__, fname))
+
+    def _resume_run(self, run, begin_epoch):
+        """Before the first epoch: when this module came from epoch ``begin_epoch``'s
+        checkpoint (``Module.load``, or a restart by distmod-launch), take its optimizer
+        states (for a restart) and its resume record (see :mod:`distmod.module.resume`)."""
+        if self._resume_from is None:
+            return
+        prefix, epoch, with_states = self._resume_from
+        self._resume_from = None
+        if epoch != begin_epoch:
+            return
+        from . import resume as _resume
+        source = '%s-%04d' % (prefix, epoch)
+        manifest = _model.verify_checkpoint(prefix, epoch)
+        if with_states:
+            fname = _model.states_file(prefix, epoch)
+            if manifest is not None and os.path.basename(fname) in manifest.get('files', {}):
+                self._load_checkpoint_states(fname)
+            else:
+                run.info('Resuming from %s without optimizer states (the checkpoint has none)',
+                         source)
+        run.info('Resuming from checkpoint %s: epoch %d onwards', source, epoch)
+        if manifest is not None and manifest.get('resume'):
+            _resume.apply(self, run, manifest['resume'], source)
 
     # ---- parameters --------------------------------------------------------------------
     def set_params(self, arg_params, aux_params, allow_missing=False, force_init=True,

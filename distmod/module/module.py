@@ -1,5 +1,6 @@
 """Module: a symbol bound on one or more devices, with parameters and an optimizer."""
 import logging
+import os
 
 from ..base import MXNetError
 from ..context import Context, cpu
@@ -338,7 +339,10 @@ class Module(BaseModule):
             kvstore = _kv.create(kvstore)
         if not isinstance(kvstore, _kv.KVStore):
             raise MXNetError('kvstore must be a name or a KVStore, got %r' % (kvstore,))
-        if self._compression_params and kvstore.type.startswith('dist'):
+        if self._compression_params and (kvstore.type.startswith('dist') or
+                                         len(self._context) > 1):
+            # as MXNet: a dist store compresses between ranks, 'device' between devices,
+            # 'local' with several devices refuses
             kvstore.set_gradient_compression(self._compression_params)
         return kvstore
 
@@ -453,16 +457,20 @@ class Module(BaseModule):
         Each file is written atomically; across ranks only rank 0 writes (the replicas are
         identical), every rank may call it.
         """
+        arg_params, aux_params = self.get_params()
+        states = False
+        if save_optimizer_states:
+            self._need('optimizer_initialized', 'save_checkpoint(save_optimizer_states=True)')
+            from ..optimizer import _states_format
+            states = self._updater.get_states(False, fmt=_states_format(states_format),
+                                              param_names=self._exec_group.param_names)
         if not self._kv().is_root:
             return
-        self._symbol.save('%s-symbol.json' % prefix, remove_amp_cast=remove_amp_cast)
-        name = '%s-%04d.params' % (prefix, epoch)
-        self.save_params(name)
-        self.logger.info('Saved checkpoint to "%s"', name)
+        # one unit: states, manifest, then the params file as the commit point
+        _model.save_checkpoint(prefix, epoch, self._symbol, arg_params, aux_params,
+                               remove_amp_cast=remove_amp_cast, states=states)
         if save_optimizer_states:
-            state_name = '%s-%04d.states' % (prefix, epoch)
-            self.save_optimizer_states(state_name, fmt=states_format)
-            self.logger.info('Saved optimizer state to "%s"', state_name)
+            self.logger.info('Saved optimizer state to "%s"', _model.states_file(prefix, epoch))
 
     @staticmethod
     def load(prefix, epoch, load_optimizer_states=False, **kwargs):
@@ -473,8 +481,19 @@ class Module(BaseModule):
         mod._aux_params = auxs
         mod.params_initialized = True
         if load_optimizer_states:
-            mod._preload_opt_states = '%s-%04d.states' % (prefix, epoch)
+            fname = _model.states_file(prefix, epoch)
+            _model.verify_checkpoint(prefix, epoch, which={os.path.basename(fname)})
+            mod._preload_opt_states = fname
+        mod._resume_from = (prefix, epoch, False)     # fit(begin_epoch=epoch) resumes exactly
         return mod
+
+    def _checkpoint_states(self):
+        if not self.optimizer_initialized:
+            return None
+        return self._updater.get_states(False, param_names=self._exec_group.param_names)
+
+    def _load_checkpoint_states(self, fname):
+        self.load_optimizer_states(fname)
 
     def save_optimizer_states(self, fname, fmt=None, keys='index'):
         """Save the updater's states: distmod's safe format, or MXNet 1.9's pickle with
@@ -492,4 +511,8 @@ class Module(BaseModule):
         position, name, or position*num_device+device)."""
         self._need('optimizer_initialized', 'load_optimizer_states')
         from ..optimizer import load_states_file
-        load_states_file(fname, self._updater, param_names=self._exec_group.param_names)
+        group = self._exec_group
+        weights = [group.param_arrays[i][0] for i in range(len(group.param_names))]
+        load_states_file(fname, self._updater, param_names=group.param_names,
+                         param_shapes=[w.shape for w in weights],
+                         param_dtypes=[w.dtype for w in weights])

@@ -153,6 +153,7 @@ class BucketSentenceIter(DataIter):
             self.idx.extend([(i, j) for j in range(0, len(buck) - self.batch_size + 1,
                                                    self.batch_size)])
         self.curr_idx = 0
+        self._base = (list(self.idx), [d.copy() for d in self.data])
         self.reset()
 
     def shard(self, num_parts, part_index, even=True):
@@ -160,18 +161,20 @@ class BucketSentenceIter(DataIter):
         each rank of a data-parallel job).  ``even``: each part gets ``n // num_parts`` of a
         bucket's ``n`` sentences, so every part yields the same number of batches; otherwise
         each bucket's batches are dealt out in turn, so the parts together yield exactly the
-        batches of the whole data (some parts may get none).  Parts are cut from the whole data: ``shard(1, 0)`` restores
-        it."""
+        batches of the whole data (some parts may get none).  Parts are cut from the whole
+        data: ``shard(1, 0)`` restores it."""
         self._select(num_parts, part_index, even)
         return self
 
     def reset(self):
         self.curr_idx = 0
+        # fresh permutations of the part's own order (not of the last epoch's): an epoch's
+        # batches depend only on the random stream, which a checkpoint carries (exact resume)
         gen = _random.generator()
-        order = gen.permutation(len(self.idx))
-        self.idx = [self.idx[k] for k in order]
-        for buck in self.data:
-            gen.shuffle(buck)
+        base_idx, base_data = self._base
+        order = gen.permutation(len(base_idx))
+        self.idx = [base_idx[k] for k in order]
+        self.data = [buck[gen.permutation(len(buck))] for buck in base_data]
         self.nddata = []
         self.ndlabel = []
         for buck in self.data:

@@ -117,13 +117,25 @@ def test_local_kvstore_on_n_ranks_warns_once_on_rank0_and_only_rank0_writes(
     warned = [r.getMessage() for r in caplog.records if 'trains its own model' in
               r.getMessage()]
     saved = [r.getMessage() for r in caplog.records if 'Saved checkpoint' in r.getMessage()]
-    if comm.rank == 0:
-        assert len(warned) == 1, warned
-        assert "kvstore='dist_sync'" in warned[0] and '%d ranks' % comm.size in warned[0]
-        assert len(writes) == 2 * (2 * 2 + 2) and len(saved) == 2 * 3, (writes, saved)
-    else:
-        assert warned == [] and writes == [] and saved == []
+    def check():
+        if comm.rank == 0:
+            assert len(warned) == 1, warned
+            assert "kvstore='dist_sync'" in warned[0] and '%d ranks' % comm.size in warned[0]
+            # per epoch checkpoint: symbol, optimizer states, manifest, params; per save:
+            # symbol, manifest, params; per fit: 2 epochs and one save
+            assert len(writes) == 2 * (2 * 4 + 3) and len(saved) == 2 * 3, (writes, saved)
+        else:
+            assert warned == [] and writes == [] and saved == []
+    try:            # every rank reaches the collective below, whatever this rank finds
+        check()
+        error = None
+    except AssertionError as e:
+        error = 'rank %d: %s' % (comm.rank, e)
+    errors = [e for e in comm.allgather(error) if e]
+    assert not errors, errors
     comm.Barrier()
-    assert sorted(os.listdir(folder)) == ['mlp-0001.params', 'mlp-0002.params',
+    assert sorted(os.listdir(folder)) == ['mlp-0001.json', 'mlp-0001.params', 'mlp-0001.states',
+                                          'mlp-0002.json', 'mlp-0002.params', 'mlp-0002.states',
+                                          'mlp-m-0002.json',
                                           'mlp-m-0002.params', 'mlp-m-symbol.json',
                                           'mlp-symbol.json']

@@ -92,8 +92,8 @@ TRAIN = textwrap.dedent("""
     net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=2, name='fc2'),
                                name='softmax')
     mod = mx.mod.Module(net)
-    mod.fit(mx.io.NDArrayIter(x, y, batch_size=20, shuffle=True), num_epoch=15, kvstore=kv,
-            optimizer='sgd', optimizer_params={'learning_rate': 0.5, 'momentum': 0.9})
+    mod.fit(mx.io.NDArrayIter(x, y, batch_size=20, shuffle=True), num_epoch=25, kvstore=kv,
+            optimizer='sgd', optimizer_params={'learning_rate': 0.2, 'momentum': 0.9})
     arg, _ = mod.get_params()
     digest = hashlib.sha256(b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg)))
     acc = mod.score(mx.io.NDArrayIter(x, y, batch_size=20), 'acc')[0][1]

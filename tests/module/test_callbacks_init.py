@@ -54,8 +54,9 @@ def test_module_checkpoint_every_period(tmp_path):
     mod.fit(it, num_epoch=4, eval_metric='mse',
             epoch_end_callback=mx.callback.module_checkpoint(mod, prefix, period=2,
                                                              save_optimizer_states=True))
-    assert sorted(os.listdir(tmp_path)) == ['m-0002.params', 'm-0002.states', 'm-0004.params',
-                                            'm-0004.states', 'm-symbol.json']
+    assert sorted(os.listdir(tmp_path)) == ['m-0002.json', 'm-0002.params', 'm-0002.states',
+                                            'm-0004.json', 'm-0004.params', 'm-0004.states',
+                                            'm-symbol.json']
 
 
 def test_more_initializers():

@@ -70,8 +70,8 @@ def test_checkpoint_round_trip_and_resume(tmp_path):
     mod, val = trained(num_epoch=2)
     prefix = str(tmp_path / 'mlp')
     mod.save_checkpoint(prefix, 2, save_optimizer_states=True)
-    assert sorted(os.listdir(tmp_path)) == ['mlp-0002.params', 'mlp-0002.states',
-                                            'mlp-symbol.json']
+    assert sorted(os.listdir(tmp_path)) == ['mlp-0002.json', 'mlp-0002.params',
+                                            'mlp-0002.states', 'mlp-symbol.json']
     loaded = mx.mod.Module.load(prefix, 2, load_optimizer_states=True)
     loaded.bind(data_shapes=val.provide_data, label_shapes=val.provide_label)
     np.testing.assert_allclose(loaded.predict(val).asnumpy(), mod.predict(val).asnumpy(),
@@ -92,7 +92,10 @@ def test_do_checkpoint_callback(tmp_path):
     mod = mx.mod.Module(mlp())
     prefix = str(tmp_path / 'cb')
     mod.fit(train, num_epoch=2, epoch_end_callback=mx.callback.do_checkpoint(prefix))
-    assert sorted(os.listdir(tmp_path)) == ['cb-0001.params', 'cb-0002.params', 'cb-symbol.json']
+    # inside fit the checkpoint is whole: the optimizer's states and the manifest come too
+    assert sorted(os.listdir(tmp_path)) == ['cb-0001.json', 'cb-0001.params', 'cb-0001.states',
+                                          'cb-0002.json', 'cb-0002.params', 'cb-0002.states',
+                                          'cb-symbol.json']
 
 
 def test_two_devices_match_one():
