@@ -16,7 +16,8 @@ from .compression import GradientCompression
 from .local import LocalStore
 
 __all__ = ['create', 'KVStoreError', 'LocalStore', 'DistSyncStore', 'BucketAllreduce',
-           'FusedAllreduce', 'LocalBuckets', 'GradientCompression', 'SUPPORTED', 'atomic_write', 'remove_stale_temps', 'signature',
+           'FusedAllreduce', 'LocalBuckets', 'GradientCompression', 'SUPPORTED', 'atomic_write',
+           'remove_stale_temps', 'signature', 'gather_world_text',
            'DEFAULT_BUCKET_BYTES', 'OVERLAP']
 
 #: The store names ``create`` knows.  MXNet's one-process variants (where reductions and
@@ -50,6 +51,20 @@ def create(name='local', comm=None, bucket_bytes=None):
         hint = ' (asynchronous and parameter-server modes are not provided: use dist_sync)'
     raise KVStoreError('unknown kvstore type %r%s; supported: %s'
                        % (name, hint, ', '.join(SUPPORTED)))
+
+
+def gather_world_text(text, what='gathering text'):
+    """Every rank's ``text`` over the whole MPI job (``COMM_WORLD``), in rank order, under
+    the watchdog's deadline; None where there is no MPI job (no launcher, or no mpi4py).
+    Usable before any store is made (the agreement before training)."""
+    if not _launched_by_mpi():
+        return None
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return None
+    from .dist import gather_world_text as gather
+    return gather(text, what)
 
 
 def _launched_by_mpi():

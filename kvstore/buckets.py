@@ -44,7 +44,8 @@ OVERLAP = os.environ.get('DISTMOD_OVERLAP', '1') != '0'
 
 def _mpi():
     try:
-        from mpi4py import MPI
+        from .watchdog import import_mpi
+        MPI = import_mpi()          # MPI_Init, under the first deadline
     except ImportError as err:      # pragma: no cover - depends on the install
         raise KVStoreError('the distributed kvstore needs mpi4py: pip install "distmod[mpi]" '
                            '(%s)' % err) from None

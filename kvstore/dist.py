@@ -94,6 +94,23 @@ def install_abort_hook(comm):
     _HOOKED.append(hook)
 
 
+def gather_world_text(text, what):
+    """Every rank's ``text`` over ``COMM_WORLD`` (see ``kvstore.gather_world_text``): two
+    non-blocking allgathers (sizes, then bytes) waited for under the watchdog."""
+    MPI = _mpi()
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() == 1:
+        return [str(text)]
+    dog = _watchdog.get(comm, MPI)
+    data = np.frombuffer(str(text).encode('utf-8'), dtype=np.uint8)
+    sizes = np.empty(comm.Get_size(), dtype=np.int64)
+    dog.wait(comm.Iallgather(np.array([data.size], dtype=np.int64), sizes), 'world', what)
+    out = np.empty(max(1, int(sizes.sum())), dtype=np.uint8)
+    dog.wait(comm.Iallgatherv(data, [out, sizes.tolist()]), 'world', what)
+    ends = np.cumsum(sizes)
+    return [out[e - n:e].tobytes().decode('utf-8') for n, e in zip(sizes.tolist(), ends)]
+
+
 class DistSyncStore(LocalStore):
     """Synchronous data-parallel store over MPI (``dist_sync``, ``dist_device_sync``).
 

@@ -32,11 +32,13 @@ done (``first_step_done``); the messages name those.
 import atexit
 import json
 import os
+import select
+import signal
 import sys
 import threading
 import time
 
-__all__ = ['Watchdog', 'get', 'deadlines', 'JobFailure']
+__all__ = ['Watchdog', 'get', 'deadlines', 'JobFailure', 'import_mpi']
 
 _TAG_QUERY, _TAG_ANSWER, _TAG_LEFT, _TAG_HELLO, _TAG_GO = 7101, 7102, 7103, 7104, 7105
 _SPIN_TESTS = 50               # tests before the first sleep: a punctual collective never sleeps
@@ -279,7 +281,7 @@ class Watchdog:
             return
         self.failed = True
         waited_s = time.monotonic() - call.since
-        msg = ('distmod: rank %d of %d ends the job: %s%s (collective #%d on %s)%s: %s\n'
+        msg = ('distmod: rank %d of %d ends the job: %s%s%s (collective #%d on %s)%s: %s\n'
                % (self.rank, self.size, 'waited %.1f s in ' % waited_s if waited else 'in ',
                   call.what, ', ' + _describe(call.where) if call.where else '', call.seq,
                   call.channel, '' if not waited else ', deadline %.0f s'
@@ -344,8 +346,9 @@ class Watchdog:
         """At exit: tell the other ranks how far this one got (see the module)."""
         if self._closing or self.failed:
             return
-        inside = self.location.get('phase')
-        how = 'it exited inside %s' % inside if inside else 'its script ended'
+        inside, left = self.location.get('phase'), self.location.get('left')
+        how = 'it left %s by %s' % (inside, left) if inside and left else \
+            'it exited inside %s' % inside if inside else 'its script ended'
         bye = json.dumps({'seq': dict(self.seq), 'where': dict(self.location), 'how': how})
         reqs = [self._send(bye, r, _TAG_LEFT) for r in range(self.size) if r != self.rank]
         end = time.monotonic() + 1.0
@@ -432,6 +435,74 @@ def _abort(comm, msg):
         sys.stdout.flush()
     finally:
         comm.Abort(1)
+
+
+def import_mpi():
+    """mpi4py's ``MPI``, initialised under the first deadline.
+
+    ``MPI_Init`` (at mpi4py's import) waits for every rank of the job to reach it, in C,
+    where no thread of this process can watch it.  So a sentinel process, forked before the
+    import (no MPI state exists yet), waits ``DISTMOD_FIRST_TIMEOUT`` seconds for the import
+    to end; past that it prints one line naming this rank and what it waited for, and ends
+    this process (SIGTERM, SIGKILL 2 s later): the MPI launcher then ends the whole job.
+    """
+    mod = sys.modules.get('mpi4py.MPI')
+    if mod is not None:
+        return mod
+    first, _ = deadlines()
+    if not _launched_world() or not hasattr(os, 'fork'):
+        from mpi4py import MPI
+        return MPI
+    rank = _env_rank()
+    parent = os.getpid()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                    # the sentinel: os calls only, then _exit
+        code = 0
+        try:
+            os.close(w)
+            ready, _, _ = select.select([r], [], [], first)
+            if not ready:
+                os.write(2, ('distmod: rank %s ends the job: MPI_Init waited %.0f s for the '
+                             'other ranks (DISTMOD_FIRST_TIMEOUT): some rank never reached its '
+                             'first distributed kvstore (a rank that never reaches fit, or is '
+                             'stuck before it)\n' % (rank, first)).encode())
+                os.kill(parent, signal.SIGTERM)
+                end = time.monotonic() + 2.0
+                while time.monotonic() < end:
+                    time.sleep(0.05)
+                    try:
+                        os.kill(parent, 0)
+                    except OSError:
+                        break
+                else:
+                    os.kill(parent, signal.SIGKILL)
+        except BaseException:        # noqa: BLE001  nothing may escape a forked child
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(r)
+    try:
+        from mpi4py import MPI
+    finally:
+        os.close(w)                 # the sentinel sees end of file and exits
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    return MPI
+
+
+def _launched_world():
+    return any(v in os.environ for v in ('OMPI_COMM_WORLD_SIZE', 'PMI_SIZE', 'PMIX_RANK',
+                                         'MPI_LOCALNRANKS'))
+
+
+def _env_rank():
+    for name in ('OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PMI_RANK', 'SLURM_PROCID'):
+        if os.environ.get(name, '').strip():
+            return os.environ[name]
+    return '?'
 
 
 _DOG = []

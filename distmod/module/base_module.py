@@ -199,8 +199,12 @@ class BaseModule:
             begin_epoch=0, num_epoch=None, validation_metric=None, monitor=None,
             sparse_row_id_fn=None):
         """Train: bind, initialise, then per epoch run every batch through forward, backward
-        and update, log ``Epoch[n] Train-<metric>``, time cost and validation, as MXNet."""
-        from .. import metric as _metric
+        and update, log ``Epoch[n] Train-<metric>``, time cost and validation, as MXNet.
+
+        On several ranks the ranks first agree, in one collective, on everything that must
+        match (network, optimizer and its parameters, batch size, epochs, kvstore type,
+        ``eval_data`` given, version: ``distmod.module.agreement``); any difference is one
+        error on every rank, naming each field and each rank's value."""
         from . import resume as _resume
         if num_epoch is None:
             raise MXNetError('fit: please specify num_epoch')
@@ -210,6 +214,22 @@ class BaseModule:
             arg_params, aux_params = load_params(*target)
             force_init, begin_epoch = True, target[1]
             self._resume_from = target + (True,)
+        # one collective: every rank runs the same configuration (see agreement.py)
+        from . import agreement
+        agreement.check_fit(self, train_data, eval_data, kvstore, optimizer, optimizer_params,
+                            begin_epoch, num_epoch)
+        with agreement.inside_fit():
+            self._fit(train_data, eval_data, eval_metric, epoch_end_callback,
+                      batch_end_callback, kvstore, optimizer, optimizer_params,
+                      eval_end_callback, eval_batch_end_callback, initializer, arg_params,
+                      aux_params, allow_missing, force_rebind, force_init, begin_epoch,
+                      num_epoch, validation_metric, monitor, sparse_row_id_fn)
+
+    def _fit(self, train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
+             kvstore, optimizer, optimizer_params, eval_end_callback, eval_batch_end_callback,
+             initializer, arg_params, aux_params, allow_missing, force_rebind, force_init,
+             begin_epoch, num_epoch, validation_metric, monitor, sparse_row_id_fn):
+        from .. import metric as _metric
         unfed = self._graph_label_names() if not train_data.provide_label else []
         if unfed:
             raise MXNetError(
@@ -247,12 +267,16 @@ class BaseModule:
                       eval_batch_end_callback=eval_batch_end_callback,
                       sparse_row_id_fn=sparse_row_id_fn, kv=kv, info=info, stepped=False)
         self._resume_run(run, begin_epoch)
-        kv.set_location(phase='fit')    # the watchdog's errors say where
+        kv.set_location(phase='fit', left=None)    # the watchdog's errors say where
         try:
             for epoch in range(begin_epoch, num_epoch):
                 self._fit_epoch(epoch, run)
-        finally:
+        except BaseException as e:      # sys.exit too: the other ranks are told how it left
+            kv.set_location(left=type(e).__name__)
+            raise
+        else:
             kv.set_location(phase=None, epoch=None, batch=None)
+        finally:
             for it in sharded:          # the iterators the user gave are whole again
                 it.shard(1, 0)
 

@@ -312,6 +312,8 @@ class Module(BaseModule):
                     optimizer.rescale_grad, rescale_grad)
             if not optimizer.idx2name:
                 optimizer.idx2name = idx2name.copy()
+        from . import agreement     # used alone: the ranks agree on the optimizer first
+        agreement.check_optimizer(self, self._kvstore, optimizer)
         self._optimizer = optimizer
         self._updater = opt.get_updater(optimizer)
         self._kvstore._updater = self._updater

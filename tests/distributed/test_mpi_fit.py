@@ -195,9 +195,20 @@ def test_ranks_with_different_models_get_a_clear_error_not_a_hang():
     net = mx.sym.SoftmaxOutput(net, name='softmax')
     x, y = _data(n=40)
     mod = mx.mod.Module(net)
-    with pytest.raises(mx.MXNetError, match=r"ranks disagree on key 'arg:fc1_weight' \(rank 0: "
-                                            r"shape \(4, 12\) float32; rank 1: shape \(5, 12\)"):
+    # the agreement before training: the networks' digests, then where they differ
+    with pytest.raises(mx.MXNetError, match=r"symbol: rank 0 sha256:\w+; rank 1 sha256:\w+ "
+                                            r"\(first difference at operator 0: rank 0: "
+                                            r"FullyConnected 'fc1' num_hidden=4; rank 1: "
+                                            r"FullyConnected 'fc1' num_hidden=5"):
         mod.fit(mx.io.NDArrayIter(x, y, batch_size=10), num_epoch=1, kvstore='dist_sync')
+    # without fit, the store's own check names the parameter and its shapes
+    mod.bind(mx.io.NDArrayIter(x, y, batch_size=10).provide_data,
+             mx.io.NDArrayIter(x, y, batch_size=10).provide_label)
+    mod.init_params()
+    kv = mx.kv.create('dist_sync')
+    with pytest.raises(mx.MXNetError, match=r"ranks disagree on key 'fc1_weight' \(rank 0: "
+                                            r"shape \(4, 12\) float32; rank 1: shape \(5, 12\)"):
+        kv.init('fc1_weight', mod.get_params()[0]['fc1_weight'])
 
 
 def test_batchnorm_moving_stats_are_averaged_over_ranks_at_epoch_end():
