@@ -6,7 +6,8 @@ Usage::
                    [-H host[:slots],...] [--hostfile FILE]
                    [--launcher auto|local|mpi|slurm] [--rsh-agent CMD]
                    [--network-interface IFACE_OR_CIDR] [-x NAME[=VALUE]]...
-                   [--max-restarts N] [--checkpoint PREFIX] [--stop-timeout S]
+                   [--max-restarts N] [--checkpoint PREFIX] [--timeout S]
+                   [--first-timeout S] [--stop-timeout S]
                    [--tag-output] [--verbose] [--dry-run] COMMAND [ARGS...]
 
 How many ranks: ``-n N`` (``-np N``, mpirun's spelling), or torchrun's ``--nproc-per-node N``
@@ -148,6 +149,9 @@ environment set for every rank:
   DISTMOD_RESUME_STATES
                       PREFIX-NNNN.states of that epoch, when the file exists
   DISTMOD_LIFELINE    ADDRESS:PORT,... where each rank's wrapper reaches the launcher
+  DISTMOD_TIMEOUT, DISTMOD_FIRST_TIMEOUT
+                      with --timeout S / --first-timeout S: the watchdog's deadlines (a
+                      collective that waits longer for some rank ends the job, naming it)
 environment read:
   SLURM_JOB_ID        set: a Slurm job, so srun starts the ranks (--launcher overrides)
   PATH                where mpiexec (after the one next to this Python) and srun are found
@@ -195,6 +199,13 @@ def parse_args(argv=None):
     p.add_argument('--checkpoint', metavar='PREFIX',
                    help='resume every run from the newest complete PREFIX-NNNN.params (the prefix the '
                         'script gives mx.callback.do_checkpoint); see DISTMOD_RESUME_* below')
+    p.add_argument('--timeout', type=float, default=None, metavar='S',
+                   help="the watchdog's deadline: a collective that waits S seconds for a rank "
+                        'ends the job naming it (sets DISTMOD_TIMEOUT; default 60, 300 before the '
+                        'first step)')
+    p.add_argument('--first-timeout', type=float, default=None, metavar='S',
+                   help='the deadline before the first training step (start-up, binding); sets '
+                        'DISTMOD_FIRST_TIMEOUT (default 300, or --timeout when only that is given)')
     p.add_argument('--stop-timeout', type=float, default=10.0, metavar='S',
                    help='after SIGINT/SIGTERM/SIGHUP, kill what is left of the job after S seconds (default 10)')
     p.add_argument('--tag-output', action='store_true',
@@ -215,6 +226,9 @@ def parse_args(argv=None):
         p.error('--max-restarts must be 0 or more')
     if args.stop_timeout < 0:
         p.error('--stop-timeout must be 0 or more')
+    for name in ('timeout', 'first_timeout'):
+        if getattr(args, name) is not None and not getattr(args, name) > 0:
+            p.error('--%s must be a positive number of seconds' % name.replace('_', '-'))
     return args
 
 
@@ -376,6 +390,16 @@ def _describe_per_node(args, nhosts):
     elif nhosts and parts:
         parts.append('on %d host%s' % (nhosts, '' if nhosts == 1 else 's'))
     return ' '.join(parts)
+
+
+def timeout_environment(args):
+    """The watchdog's deadlines for every rank, from ``--timeout``/``--first-timeout``."""
+    env = {}
+    if getattr(args, 'timeout', None) is not None:
+        env['DISTMOD_TIMEOUT'] = '%g' % args.timeout
+    if getattr(args, 'first_timeout', None) is not None:
+        env['DISTMOD_FIRST_TIMEOUT'] = '%g' % args.first_timeout
+    return env
 
 
 def build_command(args, env, mpi_flavour, program=None, cores=None, is_root=None, job_env=None):
@@ -670,6 +694,7 @@ class _Supervisor:
         if self.lifeline is not None:
             env.update(self.lifeline.environment())
         env.update(resume_environment(checkpoint))
+        env.update(timeout_environment(self.args))
         return env
 
     def run(self, checkpoint):
@@ -814,7 +839,8 @@ def main(argv=None):
         args.mpi4py_run = flavour != 'local' and python_has_mpi4py(args.command)
         checkpoint = newest_complete_checkpoint(args.checkpoint) if args.checkpoint else None
         cmd, env = build_command(args, os.environ, flavour, program=program,
-                                 job_env=resume_environment(checkpoint))
+                                 job_env=dict(resume_environment(checkpoint),
+                                              **timeout_environment(args)))
     except LaunchError as e:
         print('distmod-launch: error: %s' % e, file=sys.stderr)
         return 2

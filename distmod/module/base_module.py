@@ -197,14 +197,18 @@ class BaseModule:
             eval_batch_end_callback=None, initializer=DEFAULT_INIT, arg_params=None,
             aux_params=None, allow_missing=False, force_rebind=False, force_init=False,
             begin_epoch=0, num_epoch=None, validation_metric=None, monitor=None,
-            sparse_row_id_fn=None):
+            sparse_row_id_fn=None, check_numerics=None):
         """Train: bind, initialise, then per epoch run every batch through forward, backward
         and update, log ``Epoch[n] Train-<metric>``, time cost and validation, as MXNet.
 
         On several ranks the ranks first agree, in one collective, on everything that must
         match (network, optimizer and its parameters, batch size, epochs, kvstore type,
         ``eval_data`` given, version: ``distmod.module.agreement``); any difference is one
-        error on every rank, naming each field and each rank's value."""
+        error on every rank, naming each field and each rank's value.
+
+        ``check_numerics=True`` (or ``DISTMOD_CHECK_NUMERICS=1``; a distmod addition) stops
+        at the first non-finite loss, gradient or parameter, naming it with the operator
+        or parameter, epoch and batch (``distmod.module.numerics``)."""
         from . import resume as _resume
         if num_epoch is None:
             raise MXNetError('fit: please specify num_epoch')
@@ -223,13 +227,16 @@ class BaseModule:
                       batch_end_callback, kvstore, optimizer, optimizer_params,
                       eval_end_callback, eval_batch_end_callback, initializer, arg_params,
                       aux_params, allow_missing, force_rebind, force_init, begin_epoch,
-                      num_epoch, validation_metric, monitor, sparse_row_id_fn)
+                      num_epoch, validation_metric, monitor, sparse_row_id_fn,
+                      check_numerics)
 
     def _fit(self, train_data, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
              kvstore, optimizer, optimizer_params, eval_end_callback, eval_batch_end_callback,
              initializer, arg_params, aux_params, allow_missing, force_rebind, force_init,
-             begin_epoch, num_epoch, validation_metric, monitor, sparse_row_id_fn):
+             begin_epoch, num_epoch, validation_metric, monitor, sparse_row_id_fn,
+             check_numerics):
         from .. import metric as _metric
+        from . import numerics as _numerics
         unfed = self._graph_label_names() if not train_data.provide_label else []
         if unfed:
             raise MXNetError(
@@ -265,7 +272,8 @@ class BaseModule:
                       batch_end_callback=batch_end_callback,
                       eval_end_callback=eval_end_callback,
                       eval_batch_end_callback=eval_batch_end_callback,
-                      sparse_row_id_fn=sparse_row_id_fn, kv=kv, info=info, stepped=False)
+                      sparse_row_id_fn=sparse_row_id_fn, kv=kv, info=info, stepped=False,
+                      numerics=_numerics.guard_for(self, check_numerics))
         self._resume_run(run, begin_epoch)
         kv.set_location(phase='fit', left=None)    # the watchdog's errors say where
         try:
@@ -310,7 +318,11 @@ class BaseModule:
             if run.monitor is not None:
                 run.monitor.tic()
             self.forward_backward(batch)
+            if run.numerics is not None:    # DISTMOD_CHECK_NUMERICS: first non-finite value
+                run.numerics.after_backward(epoch, nbatch)
             self.update()
+            if run.numerics is not None:
+                run.numerics.after_update(epoch, nbatch)
             if not run.stepped:     # binding and the first step are done: the steady deadline
                 run.stepped = True
                 kv.first_step_done()

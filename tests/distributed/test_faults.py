@@ -2,7 +2,8 @@
 ends within its deadline, the error names that rank and where the others waited, and no
 process of the job is left.
 
-Each case runs a small ``Module.fit`` on N ranks with ``DISTMOD_TIMEOUT=3`` and one rank
+Each case runs a small ``Module.fit`` on N ranks with ``distmod-launch --timeout 3`` (the
+watchdog's ``DISTMOD_TIMEOUT``) and one rank
 failing its way (the faults the issue lists): it sleeps inside the loop (``hang``), stops
 itself with SIGSTOP (``stop``), calls ``sys.exit(0)`` from a batch callback (``exit0``),
 leaves ``fit`` by an exception its script catches and then ends normally
@@ -83,11 +84,11 @@ def _run(tmp_path, fault, n, bad):
     script = tmp_path / 'fault.py'
     script.write_text(SCRIPT)
     mark = uuid.uuid4().hex
-    env = launcher_env(FAULT=fault, FAULT_RANK=str(bad), DISTMOD_TIMEOUT=str(TIMEOUT),
-                       **{MARK: mark})
+    env = launcher_env(FAULT=fault, FAULT_RANK=str(bad), **{MARK: mark})
     t0 = time.monotonic()
     try:
-        proc = subprocess.run(launcher_command() + ['-n', str(n), PY, str(script)],
+        proc = subprocess.run(launcher_command() + ['-n', str(n), '--timeout', str(TIMEOUT),
+                                                    PY, str(script)],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               env=env, cwd=str(tmp_path), timeout=120)
     except subprocess.TimeoutExpired as e:

@@ -277,6 +277,17 @@ def test_dry_run_prints_quoted_command_with_env(capsys, monkeypatch):
     assert all(v in out.split() for v in ('RANK=0', 'LOCAL_RANK=0', 'WORLD_SIZE=1', 'LOCAL_WORLD_SIZE=1'))
 
 
+def test_timeout_options_set_the_watchdogs_deadlines_for_every_rank(capsys, monkeypatch):
+    for name in ('DISTMOD_TIMEOUT', 'DISTMOD_FIRST_TIMEOUT'):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(['--dry-run', '-n', '1', '--timeout', '20', '--first-timeout', '90',
+                     'echo']) == 0
+    words = capsys.readouterr().out.split()
+    assert 'DISTMOD_TIMEOUT=20' in words and 'DISTMOD_FIRST_TIMEOUT=90' in words
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--timeout', '0', 'echo'])
+
+
 @pytest.mark.parametrize('env, expected', [
     ({'OMPI_COMM_WORLD_RANK': '3', 'OMPI_COMM_WORLD_LOCAL_RANK': '1', 'OMPI_COMM_WORLD_SIZE': '4',
       'OMPI_COMM_WORLD_LOCAL_SIZE': '2', 'PMIX_RANK': '3'}, ('3', '1', '4', '2')),
