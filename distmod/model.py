@@ -110,6 +110,9 @@ def _write_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_
                 'resume': resume}
     atomic_write(manifest_file(prefix, epoch), json.dumps(manifest, indent=1).encode('utf-8'))
     atomic_write(name, params)            # the commit point
+    # what saves killed part-way left under this prefix (any epoch, any file): gone now
+    from kvstore import remove_stale_temps
+    remove_stale_temps(prefix + '-', family=True)
     logging.info('Saved checkpoint to "%s"', name)
 
 

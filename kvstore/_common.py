@@ -269,21 +269,33 @@ def _pid_alive(pid):
     return True
 
 
-def remove_stale_temps(fname):
+def remove_stale_temps(fname, family=False):
     """Remove the temporary files that crashed writes of ``fname`` left (from this host, by a
-    process that is gone); returns their names."""
+    process that is gone); returns their names.  ``family=True``: those of every file whose
+    name starts with ``fname``'s (a checkpoint prefix: ``PREFIX-*``), whatever was being
+    written when the crash came."""
     fname = os.fspath(fname)
     folder = os.path.dirname(os.path.abspath(fname))
     prefix = _temp_prefix(fname)
+    host = '.%s.' % socket.gethostname()
     removed = []
     try:
         entries = os.listdir(folder)
     except OSError:
         return removed
     for entry in entries:
-        if not (entry.startswith(prefix) and entry.endswith('.tmp')):
+        if not entry.endswith('.tmp'):
             continue
-        pid = entry[len(prefix):].split('.', 1)[0]
+        if family:
+            start = '.' + os.path.basename(fname)
+            at = entry.rfind(host)
+            if not entry.startswith(start) or at < len(start):
+                continue
+            pid = entry[at + len(host):].split('.', 1)[0]
+        elif entry.startswith(prefix):
+            pid = entry[len(prefix):].split('.', 1)[0]
+        else:
+            continue
         if pid.isdigit() and not _pid_alive(int(pid)):
             try:
                 os.unlink(os.path.join(folder, entry))
