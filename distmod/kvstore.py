@@ -486,12 +486,13 @@ def _rebuild(state, it):
 
 
 @_translated
-
 def gather_world_text(text, what='gathering text'):
     """Every rank's ``text`` over the whole launched job, before any store exists (the
     agreement before training), under the watchdog; None outside an MPI job."""
     return _store.gather_world_text(text, what)
 
+
+@_translated
 def create(name='local'):
     """Create a store: ``'local'``, ``'device'``, ``'dist_sync'``, ``'dist_device_sync'``."""
     if isinstance(name, KVStore):
