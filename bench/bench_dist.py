@@ -16,8 +16,14 @@ measured in the same run.
    and 1bit compression (encode, one Allgather of packed codes per bucket, decode in rank
    order) against the exact reduction, and the bytes each rank puts on the wire.
 
+6. watchdog: the 2-rank MLP fit (item 3) with the watchdog (every collective waited for
+   under its deadline, the gradient reduction behind a non-blocking gate) against the same
+   run with ``DISTMOD_WATCHDOG=0`` (MPI's blocking calls, no deadlines), alternated, best of
+   each; overhead = 1 - sps(on) / sps(off) (goal: under 2%).
+
 Run: ``python bench/bench_dist.py`` (uses the mpiexec next to the running Python);
-``python bench/bench_dist.py compression [N]`` runs only item 5, on N ranks (default 2).
+``python bench/bench_dist.py compression [N]`` runs only item 5, on N ranks (default 2);
+``python bench/bench_dist.py watchdog`` only item 6.
 """
 import json
 import os
@@ -147,10 +153,11 @@ def worker_fit():
         print(json.dumps({'ranks': n, 'sps': best}))
 
 
-def _mpirun(n, args):
+def _mpirun(n, args, **extra):
     exe = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
     env = dict(os.environ, OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1',
                PYTHONPATH=ROOT, OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1')
+    env.update(extra)
     bind = 'core' if n <= (os.cpu_count() or 1) else 'none'
     out = subprocess.run([exe, '-n', str(n), '--oversubscribe', '--bind-to', bind,
                           sys.executable, os.path.abspath(__file__)] + args, env=env,
@@ -171,6 +178,17 @@ def compression_line(n=2):
               % (kind, r['us'] / 1e3, r['us'] / dense['us'], r['payload_bytes'],
                  dense['payload_bytes'] / r['payload_bytes'], r['ring_sent_bytes'],
                  dense['ring_sent_bytes'], dense['ring_sent_bytes'] / r['ring_sent_bytes']))
+
+
+def watchdog_line(rounds=3):
+    on, off = {'sps': 0}, {'sps': 0}
+    for _ in range(rounds):              # alternate, keep the best of each
+        off = max(off, _mpirun(2, ['--worker', 'fit'], DISTMOD_WATCHDOG='0'),
+                  key=lambda r: r['sps'])
+        on = max(on, _mpirun(2, ['--worker', 'fit']), key=lambda r: r['sps'])
+    print('watchdog: fit MLP on 2 ranks %.0f samples/s with it, %.0f without '
+          '(DISTMOD_WATCHDOG=0): overhead %.1f%% (goal < 2%%)'
+          % (on['sps'], off['sps'], 100 * (1 - on['sps'] / off['sps'])))
 
 
 def main():
@@ -208,12 +226,15 @@ def main():
     else:
         print('peer PyTorch DDP: skipped (%s)' % peer.get('skipped'))
     compression_line()
+    watchdog_line()
 
 
 if __name__ == '__main__':
     if len(sys.argv) > 2 and sys.argv[1] == '--worker':
         {'allreduce': worker_allreduce, 'fit': worker_fit,
          'compression': worker_compression}[sys.argv[2]]()
+    elif len(sys.argv) > 1 and sys.argv[1] == 'watchdog':
+        watchdog_line()
     elif len(sys.argv) > 1 and sys.argv[1] == 'compression':
         compression_line(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
     else:

@@ -102,11 +102,17 @@ def gather_world_text(text, what):
     if comm.Get_size() == 1:
         return [str(text)]
     dog = _watchdog.get(comm, MPI)
+
+    def wait(req):
+        if dog is None:
+            req.Wait()
+        else:
+            dog.wait(req, 'world', what)
     data = np.frombuffer(str(text).encode('utf-8'), dtype=np.uint8)
     sizes = np.empty(comm.Get_size(), dtype=np.int64)
-    dog.wait(comm.Iallgather(np.array([data.size], dtype=np.int64), sizes), 'world', what)
+    wait(comm.Iallgather(np.array([data.size], dtype=np.int64), sizes))
     out = np.empty(max(1, int(sizes.sum())), dtype=np.uint8)
-    dog.wait(comm.Iallgatherv(data, [out, sizes.tolist()]), 'world', what)
+    wait(comm.Iallgatherv(data, [out, sizes.tolist()]))
     ends = np.cumsum(sizes)
     return [out[e - n:e].tobytes().decode('utf-8') for n, e in zip(sizes.tolist(), ends)]
 
@@ -131,6 +137,7 @@ class DistSyncStore(LocalStore):
         # communicator (kvstore.watchdog); made with the first store, after every rank is here
         fresh = not _watchdog._DOG
         self._dog = _watchdog.get(self.comm, MPI) if self.num_workers > 1 else None
+        fresh = fresh or self._dog is None
         _STORES.append(None)
         self._channel = 'kvstore %d' % len(_STORES)
         self._grad_channel = 'gradients %d' % len(_STORES)

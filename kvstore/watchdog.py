@@ -38,10 +38,10 @@ import sys
 import threading
 import time
 
-__all__ = ['Watchdog', 'get', 'deadlines', 'JobFailure', 'import_mpi']
+__all__ = ['Watchdog', 'get', 'enabled', 'deadlines', 'JobFailure', 'import_mpi']
 
 _TAG_QUERY, _TAG_ANSWER, _TAG_LEFT, _TAG_HELLO, _TAG_GO = 7101, 7102, 7103, 7104, 7105
-_SPIN_TESTS = 50               # tests before the first sleep: a punctual collective never sleeps
+_SPIN_S = 0.002                # how long a wait tests before it sleeps (s)
 _MAX_SLEEP = 0.002             # the back-off's longest sleep (s)
 _ANSWER_GRACE = 2.0            # how long a rank whose deadline passed waits for the answers
 
@@ -163,19 +163,43 @@ class Watchdog:
     def wait(self, req, channel, what):
         """Wait for non-blocking request ``req`` (one collective on ``channel``) within the
         deadline, without spinning; ``what`` names it in errors."""
+        if req.Test():                  # the usual case: every rank was already there
+            self._count(channel, what)
+            return
         call = self._start(channel, what, False)
         try:
-            tests, pause = 0, 1e-5
+            # spin (testing) for up to _SPIN_S: a rank a step's jitter late costs no sleep's
+            # overshoot; then sleep, backing off to _MAX_SLEEP, so a long wait costs no CPU
+            spin_end = time.perf_counter() + _SPIN_S
+            tests, pause = 0, 5e-5
             while not req.Test():
                 tests += 1
-                if tests <= _SPIN_TESTS:
+                if tests & 15 == 0:
+                    if self.left:
+                        self._check_left(call)
+                    if time.perf_counter() < spin_end:
+                        continue
+                    self._check(call)
+                if time.perf_counter() < spin_end:
                     continue
                 time.sleep(pause)
                 pause = min(pause * 2, _MAX_SLEEP)
-                if tests & 15 == 0:
-                    self._check(call)
         finally:
             self._end(call)
+
+    def _count(self, channel, what):
+        """A collective on ``channel`` that ended at once (its sequence number still counts;
+        the other ranks' goodbyes are checked as for any other)."""
+        with self._lock:
+            seq = self.seq[channel] = self.seq.get(channel, 0) + 1
+            self.last = (what, dict(self.location), time.monotonic())
+        if self.left:
+            for r, bye in list(self.left.items()):
+                if bye['seq'].get(channel, 0) < seq:
+                    call = _Call(channel, seq, 'a collective', dict(self.location), False, 0)
+                    self._fail(call, 'rank %d left the job (%s) before this collective; it '
+                                     'got as far as %s' % (r, bye['how'], _describe_where(bye)),
+                               waited=False)
 
     def waitall(self, reqs, channel, what):
         """:meth:`wait` for several requests that together make one collective."""
@@ -508,8 +532,18 @@ def _env_rank():
 _DOG = []
 
 
+def enabled(env=None):
+    """False when ``DISTMOD_WATCHDOG=0``: collectives then wait without deadlines (MPI's
+    own blocking calls), for measuring the watchdog's cost; never for a real job."""
+    env = os.environ if env is None else env
+    return env.get('DISTMOD_WATCHDOG', '1').strip() not in ('0', 'false', 'no', 'off')
+
+
 def get(comm=None, MPI=None):
-    """This process's watchdog (made on the first call, with ``comm``; collective then)."""
+    """This process's watchdog (made on the first call, with ``comm``; collective then), or
+    None where ``DISTMOD_WATCHDOG=0`` turns it off."""
+    if not enabled():
+        return None
     if not _DOG:
         if comm is None:
             return None
