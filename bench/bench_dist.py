@@ -180,12 +180,39 @@ def compression_line(n=2):
                  dense['ring_sent_bytes'], dense['ring_sent_bytes'] / r['ring_sent_bytes']))
 
 
-def watchdog_line(rounds=3):
-    on, off = {'sps': 0}, {'sps': 0}
-    for _ in range(rounds):              # alternate, keep the best of each
-        off = max(off, _mpirun(2, ['--worker', 'fit'], DISTMOD_WATCHDOG='0'),
-                  key=lambda r: r['sps'])
-        on = max(on, _mpirun(2, ['--worker', 'fit']), key=lambda r: r['sps'])
+def worker_collective():
+    """Microseconds per ``all_true`` (the per-batch "every rank has a batch" collective) and
+    per gradient reduction of the seed MLP through the buckets, best of 7 rounds."""
+    import distmod as mx
+    from kvstore.buckets import BucketAllreduce
+    kv = mx.kv.create('dist_sync')
+    store = kv._store
+    sizes = [int(np.prod(s)) for s in MLP]
+    total = np.zeros(sum(sizes), np.float32)
+    ends = np.cumsum(sizes)
+    red = store.gradient_buckets([total], [(0, int(e - n), int(e)) for n, e in
+                                           zip(sizes, ends)][::-1], overlap=False)
+    del BucketAllreduce
+    flag, grads = _time([lambda: store.all_true(True),
+                         lambda: red.wait()], reps=500)
+    if kv.rank == 0:
+        print(json.dumps({'all_true_us': flag * 1e6, 'grad_us': grads * 1e6}))
+
+
+def watchdog_line(rounds=4):
+    best = {'1': {'sps': 0}, '0': {'sps': 0}}
+    for i in range(rounds):              # alternate (which goes first too), best of each
+        for flag in ('1', '0') if i % 2 else ('0', '1'):
+            best[flag] = max(best[flag], _mpirun(2, ['--worker', 'fit'],
+                                                 DISTMOD_WATCHDOG=flag),
+                             key=lambda r: r['sps'])
+    on, off = best['1'], best['0']
+    micro = {flag: _mpirun(2, ['--worker', 'collective'], DISTMOD_WATCHDOG=flag)
+             for flag in ('1', '0')}
+    print('watchdog: per collective, with it / without: "every rank has a batch" %.1f / %.1f '
+          'us, the MLP\'s gradient reduction %.1f / %.1f us'
+          % (micro['1']['all_true_us'], micro['0']['all_true_us'], micro['1']['grad_us'],
+             micro['0']['grad_us']))
     print('watchdog: fit MLP on 2 ranks %.0f samples/s with it, %.0f without '
           '(DISTMOD_WATCHDOG=0): overhead %.1f%% (goal < 2%%)'
           % (on['sps'], off['sps'], 100 * (1 - on['sps'] / off['sps'])))
@@ -231,7 +258,7 @@ def main():
 
 if __name__ == '__main__':
     if len(sys.argv) > 2 and sys.argv[1] == '--worker':
-        {'allreduce': worker_allreduce, 'fit': worker_fit,
+        {'allreduce': worker_allreduce, 'fit': worker_fit, 'collective': worker_collective,
          'compression': worker_compression}[sys.argv[2]]()
     elif len(sys.argv) > 1 and sys.argv[1] == 'watchdog':
         watchdog_line()

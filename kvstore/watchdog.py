@@ -43,6 +43,7 @@ __all__ = ['Watchdog', 'get', 'enabled', 'deadlines', 'JobFailure', 'import_mpi'
 _TAG_QUERY, _TAG_ANSWER, _TAG_LEFT, _TAG_HELLO, _TAG_GO = 7101, 7102, 7103, 7104, 7105
 _SPIN_S = 0.002                # how long a wait tests before it sleeps (s)
 _MAX_SLEEP = 0.002             # the back-off's longest sleep (s)
+_SERVE_S = 0.25               # how often the watchdog thread looks for queries and deadlines
 _ANSWER_GRACE = 2.0            # how long a rank whose deadline passed waits for the answers
 
 
@@ -203,10 +204,7 @@ class Watchdog:
 
     def waitall(self, reqs, channel, what):
         """:meth:`wait` for several requests that together make one collective."""
-        class _All:
-            def Test(self_inner):
-                return self.MPI.Request.Testall(reqs)
-        self.wait(_All(), channel, what)
+        self.wait(_All(self.MPI, reqs), channel, what)
 
     def gate(self, comm, channel, what):
         """Every rank reaches ``what`` before the blocking calls that follow (a non-blocking
@@ -216,15 +214,7 @@ class Watchdog:
     def blocking(self, channel, what):
         """A context around one blocking collective on ``channel``: the watchdog's thread
         watches its deadline."""
-        dog = self
-
-        class _Blocking:
-            def __enter__(self):
-                self.call = dog._start(channel, what, True)
-
-            def __exit__(self, *exc):
-                dog._end(self.call)
-        return _Blocking()
+        return _Blocking(self, channel, what)
 
     # ---- deadlines ---------------------------------------------------------------------
     def _check_left(self, call):
@@ -364,7 +354,7 @@ class Watchdog:
                 if self._closing:
                     return
                 raise
-            time.sleep(0.05)
+            time.sleep(_SERVE_S)
 
     def leave(self):
         """At exit: tell the other ranks how far this one got (see the module)."""
@@ -380,6 +370,31 @@ class Watchdog:
             time.sleep(0.005)
         self._closing = True
         self._thread.join(timeout=1.0)
+
+
+class _Blocking:
+    """The context :meth:`Watchdog.blocking` gives (made per call: no class per call)."""
+    __slots__ = ('dog', 'channel', 'what', 'call')
+
+    def __init__(self, dog, channel, what):
+        self.dog, self.channel, self.what = dog, channel, what
+
+    def __enter__(self):
+        self.call = self.dog._start(self.channel, self.what, True)
+
+    def __exit__(self, *exc):
+        self.dog._end(self.call)
+
+
+class _All:
+    """Several requests tested as one."""
+    __slots__ = ('MPI', 'reqs')
+
+    def __init__(self, MPI, reqs):
+        self.MPI, self.reqs = MPI, reqs
+
+    def Test(self):
+        return self.MPI.Request.Testall(self.reqs)
 
 
 class _Idle:

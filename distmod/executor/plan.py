@@ -106,6 +106,9 @@ def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays, shar
     plan = Plan()
     steps = [Step(node, node.make_op(), None, None, None, where.get(id(node), ctx))
              for node in graph.nodes if node.op is not None]
+    for s in steps:                  # operators that name their node in messages
+        if hasattr(type(s.op), 'node_name'):
+            s.op.node_name = s.node.name
     # where each value lives: its producer's context (a variable's: where it is placed)
     plan.entry_ctx = {(id(s.node), i): s.ctx for s in steps
                       for i in range(s.node.num_outputs())}

@@ -6,6 +6,8 @@ A loss layer's forward gives the prediction; its backward gives the gradient of 
 stands for and ignores the head gradient (MXNet's convention), so ``Executor.backward()`` needs
 no ``out_grads``.  Each defines ``loss()`` for the gradient check.
 """
+import warnings
+
 import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
@@ -15,6 +17,28 @@ from .nn import softmax_into, softmax_grad
 
 def _labels(high):
     return lambda rng, shape: rng.integers(0, high, shape)
+
+
+#: A class label outside ``[0, num_classes)`` reaching SoftmaxOutput's backward.  MXNet 1.9.1
+#: says nothing and counts it as no class at all (mshadow's ``SoftmaxGrad``: no ``-1``
+#: anywhere, the gradient is the softmax itself); distmod counts it as the nearest class
+#: (clipped).  Either way the gradient is silently wrong, so by default SoftmaxOutput warns,
+#: once per operator.  While ``STRICT_LABELS`` is true it records the first such label in
+#: ``BAD_LABEL`` instead, and fit's numerics guard (``check_numerics=True``), which makes it
+#: true while it trains, raises after that batch's backward, naming epoch and batch.
+STRICT_LABELS = False
+BAD_LABEL = None          # {'op', 'value', 'index', 'count', 'total', 'classes', 'taken_as'}
+_WARNED_LABELS = set()    # the operators that have warned (a name, or the type's)
+
+
+def label_range_message(record, node_name=None):
+    """The one line that describes a recorded out-of-range label (``BAD_LABEL``)."""
+    op = record['op']
+    name = node_name or getattr(op, 'node_name', None)
+    return ('%s%s: label %s at index %s is outside [0, %d), num_classes being the data\'s '
+            'size on the class axis (%d of %d labels out of range)' % (
+                op.name, " '%s'" % name if name else '', '%g' % record['value'],
+                record['index'], record['classes'], record['count'], record['total']))
 
 
 @register
@@ -43,6 +67,7 @@ class SoftmaxOutput(Operator):
     nondiff = ('label',)
     retain_inputs = (1,)           # the gradient is the output (softmax) less the label's
     retain_outputs = (0,)
+    node_name = None               # the graph node's name where the executor sets it (messages)
     samples = (Sample({}, {'data': (4, 3)}, values={'label': _labels(3)}),
                Sample({'normalization': 'batch', 'grad_scale': 2.0}, {'data': (4, 3)},
                       values={'label': _labels(3)}),
@@ -95,8 +120,9 @@ class SoftmaxOutput(Operator):
         else:
             softmax_into(xp, self._as3d(x), 1, self._as3d(outs[0]))
 
-    def _target(self, xp, label, data_shape, out3):
-        """(class ids or 3-D probabilities, mask of counted positions or None)."""
+    def _target(self, xp, label, data_shape, out3, check=False):
+        """(class ids or 3-D probabilities, mask of counted positions or None); with
+        ``check``, labels outside the classes are reported first (see ``STRICT_LABELS``)."""
         rows, classes, positions = out3.shape
         if label.shape == data_shape:
             return self._as3d(label), None
@@ -106,8 +132,42 @@ class SoftmaxOutput(Operator):
         if self.use_ignore:
             mask = lab != self.ignore_label
             ids = xp.where(mask, ids, 0)
+        # one reduction, one scalar to the host: read as unsigned, a negative id is huge
+        # (on a GPU that is a sync per step: there only under fit's numerics guard)
+        if check and (STRICT_LABELS or xp is np) and \
+                int(ids.view(np.uint64).max()) >= classes:
+            self._bad_labels(xp, ids, label, rows, classes)
         ids = xp.clip(ids, 0, classes - 1)
         return ids, mask
+
+    def _bad_labels(self, xp, ids, label, rows, classes):
+        """Warn once per operator, or record for fit's numerics guard (``STRICT_LABELS``)."""
+        global BAD_LABEL
+        bad = (ids < 0) | (ids >= classes)
+        first = int(xp.argmax(bad.reshape(-1).view(np.uint8)))
+        row = first // ids.shape[1]
+        # back to an index of the label as given: its flat order is (row, position) except
+        # by default, where only each row's first label counts
+        flat = row * (label.size // rows) if not (self.multi_output or self.preserve_shape) \
+            else first
+        index = tuple(int(i) for i in np.unravel_index(flat, label.shape))
+        record = {'op': self, 'value': float(label.reshape(-1)[flat]), 'index': index,
+                  'count': int(bad.sum()), 'total': int(ids.size), 'classes': classes,
+                  'taken_as': min(max(int(ids.reshape(-1)[first]), 0), classes - 1)}
+        if STRICT_LABELS:
+            if BAD_LABEL is None:
+                BAD_LABEL = record
+            return
+        key = self.node_name or self.name
+        if key in _WARNED_LABELS:
+            return
+        _WARNED_LABELS.add(key)
+        warnings.warn('%s; it counts as class %s (MXNet 1.9.1 counts it as no class), so '
+                      'the gradient is wrong: check the labels (use_ignore=True with '
+                      'ignore_label for padding). fit(check_numerics=True) makes this an '
+                      'error; warned once per operator.'
+                      % (label_range_message(record), record['taken_as']),
+                      RuntimeWarning, stacklevel=2)
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         if igrads[0] is None:
@@ -116,7 +176,7 @@ class SoftmaxOutput(Operator):
         out3 = self._as3d(outs[0])
         g3 = self._as3d(igrads[0])
         rows, classes, positions = out3.shape
-        target, mask = self._target(xp, label, x.shape, out3)
+        target, mask = self._target(xp, label, x.shape, out3, check=True)
         if target.ndim == 3:           # probability labels
             xp.subtract(out3, target, out=g3)
         else:
