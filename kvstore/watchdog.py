@@ -426,45 +426,45 @@ def _describe_where(bye):
 
 def rendezvous(comm, MPI, timeout, what):
     """Every rank of ``comm`` reaches ``what`` within ``timeout`` seconds, else the job ends
-    naming the ranks that did not (rank 0 counts them in; the others wait for its word).
-    Point-to-point messages only, waited for without spinning: it guards the blocking
-    collectives that make communicators."""
+    naming the ranks that did not.  A non-blocking barrier waited for without spinning (it
+    guards the blocking collectives that make communicators); only past the deadline do the
+    ranks that arrived tell rank 0 so, point to point, for the error to name the others."""
     rank, size = comm.Get_rank(), comm.Get_size()
     if size == 1:
         return
-    t0 = time.monotonic()
-    end = t0 + timeout
-    if rank == 0:
-        reqs = {r: comm.irecv(source=r, tag=_TAG_HELLO) for r in range(1, size)}
-        here = set()
-        pause = 1e-4
-        while len(here) < size - 1 and time.monotonic() < end:
-            for r, req in reqs.items():
-                if r not in here and req.Test():
-                    here.add(r)
-            time.sleep(pause)
-            pause = min(2 * pause, _MAX_SLEEP * 5)
-        missing = sorted(set(reqs) - here)
-        if missing:
-            _abort(comm, 'distmod: rank 0 of %d ends the job: rank%s %s did not reach %s '
-                         'within %.0f s (DISTMOD_FIRST_TIMEOUT/DISTMOD_TIMEOUT): %s\n'
-                   % (size, 's' if len(missing) > 1 else '', ', '.join(map(str, missing)), what,
-                      timeout, 'a rank that never reaches fit, or is stuck before it'))
-        go = [comm.isend(True, dest=r, tag=_TAG_GO) for r in range(1, size)]
-        MPI.Request.Waitall(go)
-        return
-    hello = comm.isend(True, dest=0, tag=_TAG_HELLO)
-    word = comm.irecv(source=0, tag=_TAG_GO)
+    end = time.monotonic() + timeout
+    req = comm.Ibarrier()
     pause = 1e-4
-    # rank 0 decides; past the deadline (and a grace for its own message) it did not
-    while not word.Test():
-        if time.monotonic() > end + 2 * _ANSWER_GRACE:
-            _abort(comm, 'distmod: rank %d of %d ends the job: rank 0 did not confirm within '
-                         '%.0f s that every rank reached %s (rank 0, or the rank it waits for, '
-                         'never got there)\n' % (rank, size, timeout, what))
+    while not req.Test():
+        if time.monotonic() > end:
+            _missed(comm, rank, size, timeout, what)
         time.sleep(pause)
         pause = min(2 * pause, _MAX_SLEEP * 5)
-    hello.Wait()
+
+
+def _missed(comm, rank, size, timeout, what):
+    """The rendezvous's deadline passed: rank 0 names the ranks that did not say they are
+    here within the grace; every rank ends the job."""
+    import numpy as np
+    if rank != 0:
+        comm.Isend(np.ones(1, dtype=np.int32), dest=0, tag=_TAG_HELLO)
+        time.sleep(2 * _ANSWER_GRACE)        # rank 0 speaks first, naming the missing
+        _abort(comm, 'distmod: rank %d of %d ends the job: not every rank reached %s within '
+                     '%.0f s (DISTMOD_FIRST_TIMEOUT/DISTMOD_TIMEOUT)\n'
+               % (rank, size, what, timeout))
+    flags = np.zeros(size, dtype=np.int32)
+    reqs = {r: comm.Irecv(flags[r:r + 1], source=r, tag=_TAG_HELLO) for r in range(1, size)}
+    here = set()
+    grace = time.monotonic() + _ANSWER_GRACE
+    while len(here) < size - 1 and time.monotonic() < grace:
+        here.update(r for r, q in reqs.items() if r not in here and q.Test())
+        time.sleep(0.01)
+    missing = sorted(set(reqs) - here)
+    _abort(comm, 'distmod: rank 0 of %d ends the job: rank%s %s did not reach %s within %.0f s '
+                 '(DISTMOD_FIRST_TIMEOUT/DISTMOD_TIMEOUT): %s\n'
+           % (size, 's' if len(missing) != 1 else '', ', '.join(map(str, missing)) or '(none '
+              'named: they arrived too late to say so)', what, timeout,
+              'a rank that never reaches fit, or is stuck before it'))
 
 
 def _abort(comm, msg):

@@ -9,7 +9,8 @@ itself with SIGSTOP (``stop``), calls ``sys.exit(0)`` from a batch callback (``e
 leaves ``fit`` by an exception its script catches and then ends normally
 (``early_return``), trains fewer epochs (``num_epoch``: the agreement before training
 names it on every rank), never reaches ``fit`` at all
-(``never_fit``, caught in ``MPI_Init``), or raises (``raise``, the launcher's own report).
+(``never_fit``, caught in ``MPI_Init``), starts MPI but never makes its store
+(``never_store``), or raises (``raise``, the launcher's own report).
 """
 import subprocess
 import textwrap
@@ -32,6 +33,9 @@ SCRIPT = textwrap.dedent('''
     rank = int(os.environ['OMPI_COMM_WORLD_RANK'])
     bad = rank == int(os.environ['FAULT_RANK'])
     if fault == 'never_fit' and bad:
+        time.sleep(600)
+    if fault == 'never_store' and bad:
+        from mpi4py import MPI          # in MPI, but never at the first store
         time.sleep(600)
     import distmod as mx
     rng = np.random.RandomState(0)
@@ -76,6 +80,7 @@ EXPECT = {
     'early_return': ['rank {r} left the job (it left fit by Leave)'],
     'num_epoch': ['disagree before training', 'num_epoch: rank 0 3; rank 1 2'],
     'never_fit': ['MPI_Init waited 3 s for the other ranks'],
+    'never_store': ['rank {r} did not reach making the first distributed kvstore within 3 s'],
     'raise': ['rank {r} on ', 'ValueError: bad batch on purpose'],
 }
 
