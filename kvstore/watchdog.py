@@ -14,6 +14,9 @@ How it works, per process (one :class:`Watchdog`, made with the first distribute
 * The deadline is ``DISTMOD_TIMEOUT`` seconds (default 60) once the first training step is
   done, ``DISTMOD_FIRST_TIMEOUT`` (default 300, or ``DISTMOD_TIMEOUT`` when only that is set)
   before, which covers binding and the first step's set-up.
+* A wait of ``_PROBE_S`` (15 s) asks the other ranks' watchdog threads whether they are
+  there at all: a rank that cannot answer (stopped, dead, stuck in native code holding the
+  interpreter) ends the job then, within about 17 s, whatever the deadline.
 * When a deadline passes, the waiting rank asks every other rank's watchdog thread, on a
   communicator of its own, where it is.  A rank that is busy with work every rank expects
   (rank 0 writing a checkpoint: :meth:`Watchdog.busy`) extends the wait; otherwise the rank
@@ -45,6 +48,7 @@ _SPIN_S = 0.002                # how long a wait tests before it sleeps (s)
 _MAX_SLEEP = 0.002             # the back-off's longest sleep (s)
 _SERVE_S = 0.25               # how often the watchdog thread looks for queries and deadlines
 _ANSWER_GRACE = 2.0            # how long a rank whose deadline passed waits for the answers
+_PROBE_S = 15.0                # a wait this long asks the others: a silent rank fails it now
 
 
 class JobFailure(RuntimeError):
@@ -80,12 +84,13 @@ def _ago(t):
 
 class _Call:
     """A collective in progress on this rank."""
-    __slots__ = ('channel', 'seq', 'what', 'since', 'where', 'blocking', 'deadline')
+    __slots__ = ('channel', 'seq', 'what', 'since', 'where', 'blocking', 'deadline', 'probe')
 
     def __init__(self, channel, seq, what, where, blocking, deadline):
         self.channel, self.seq, self.what = channel, seq, what
         self.since = time.monotonic()
         self.where, self.blocking, self.deadline = where, blocking, deadline
+        self.probe = self.since + _PROBE_S
 
 
 class Watchdog:
@@ -229,7 +234,16 @@ class Watchdog:
         thread, or the watchdog's for blocking calls, calls this)."""
         if self.left:
             self._check_left(call)
-        if time.monotonic() < call.deadline:
+        now = time.monotonic()
+        if now < call.deadline:
+            if now >= call.probe:
+                # long enough to ask: a rank that cannot answer at all (stopped, dead, stuck
+                # outside Python) ends the job now, not at the deadline
+                call.probe = now + _PROBE_S
+                answers = self._ask()
+                if any(a is None for a in answers.values()):
+                    self._fail(call, '; '.join(self._words(call, answers)[0]) +
+                               ' (asked after %.0f s of waiting)' % (now - call.since))
             return
         missing = self._diagnose(call)
         if missing is None:          # the late ranks are at expected work: wait longer
@@ -240,6 +254,13 @@ class Watchdog:
     def _diagnose(self, call):
         """Ask the other ranks where they are; None when those not here yet are busy with
         expected work, else the words naming the ranks that did not arrive."""
+        parts, expected = self._words(call, self._ask())
+        if expected:
+            return None
+        return '; '.join(parts) if parts else 'no rank answered'
+
+    def _ask(self):
+        """``{rank: its status, or None when it did not answer within the grace}``."""
         in_server = threading.current_thread() is self._thread
         with self._query_lock:
             answers = {}
@@ -255,6 +276,11 @@ class Watchdog:
                     else:
                         self._handle(src, tag, data)
                 time.sleep(0.01)
+        return {r: answers.get(r) for r in range(self.size) if r != self.rank}
+
+    def _words(self, call, answers):
+        """``(parts, expected)``: words for each rank not in ``call``, and whether all of
+        those are at expected work (busy)."""
         parts, expected = [], True
         for r in range(self.size):
             if r == self.rank:
@@ -286,9 +312,7 @@ class Watchdog:
             else:
                 parts.append('rank %d has made no collective yet (%s)'
                              % (r, _describe(a['where']) or 'it has not reached fit'))
-        if expected:
-            return None
-        return '; '.join(parts) if parts else 'no rank answered'
+        return parts, expected
 
     def _fail(self, call, why, waited=True):
         if self.failed:
