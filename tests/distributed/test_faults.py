@@ -154,3 +154,24 @@ def test_a_slow_first_step_within_the_first_deadline_is_not_a_failure(tmp_path):
                           timeout=120, cwd=str(tmp_path))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert proc.stdout.count('done') == 2
+
+
+def test_a_stopped_rank_ends_the_job_in_under_30_s_with_the_default_deadline(tmp_path):
+    """No --timeout: the steady deadline is 60 s, but a rank that cannot even answer the
+    watchdog's question (asked after 15 s of waiting) ends the job then."""
+    script = tmp_path / 'fault.py'
+    script.write_text(SCRIPT)
+    mark = uuid.uuid4().hex
+    env = launcher_env(FAULT='stop', FAULT_RANK='1', **{MARK: mark})
+    env.pop('DISTMOD_TIMEOUT', None)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(launcher_command() + ['-n', '2', PY, str(script)],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              env=env, cwd=str(tmp_path), timeout=120)
+    finally:
+        kill_marked(mark)
+    took = time.monotonic() - t0
+    assert proc.returncode != 0
+    assert took < 30, took
+    assert 'rank 1 did not answer (stopped' in proc.stderr and 'deadline 60 s' in proc.stderr
