@@ -97,6 +97,14 @@ class _Quiet:
 def _write_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_cast, states,
                       resume):
     from .serialization import atomic_write, dumps_arrays
+    name = params_file(prefix, epoch)
+    # an epoch saved again (a run started afresh under the same prefix): its commit point
+    # goes first, so that a crash while the new files are written leaves the epoch absent,
+    # never the old params with new states
+    try:
+        os.unlink(name)
+    except FileNotFoundError:
+        pass
     if symbol is not None:
         symbol.save(symbol_file(prefix), remove_amp_cast=remove_amp_cast)
     files = {}
@@ -104,7 +112,6 @@ def _write_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_
         atomic_write(states_file(prefix, epoch), states)
         files[os.path.basename(states_file(prefix, epoch))] = _describe(states)
     params = dumps_arrays(_params_dict(arg_params, aux_params))
-    name = params_file(prefix, epoch)
     files[os.path.basename(name)] = _describe(params)
     manifest = {'format': MANIFEST_FORMAT, 'version': 1, 'epoch': int(epoch), 'files': files,
                 'resume': resume}

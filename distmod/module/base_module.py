@@ -1,4 +1,5 @@
 """BaseModule: the training and inference loops every module shares (fit, score, predict)."""
+import contextlib
 import logging
 import os
 import time
@@ -277,7 +278,7 @@ class BaseModule:
         self._resume_run(run, begin_epoch)
         kv.set_location(phase='fit', left=None)    # the watchdog's errors say where
         try:
-            with run.numerics if run.numerics is not None else _NO_GUARD:
+            with run.numerics if run.numerics is not None else contextlib.nullcontext():
                 for epoch in range(begin_epoch, num_epoch):
                     self._fit_epoch(epoch, run)
         except BaseException as e:      # sys.exit too: the other ranks are told how it left
@@ -491,18 +492,6 @@ def _warn_if_ranks_train_alone(logger, kvstore, kv):
         'the data and nothing is averaged. Pass kvstore=\'dist_sync\' to fit to train one '
         'model together (only rank 0 logs and writes checkpoints either way)',
         WORLD['num_workers'], name)
-
-
-class _NoGuard:
-    """The context of a fit without a numerics guard."""
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_NO_GUARD = _NoGuard()
 
 
 class _FitRun:

@@ -10,7 +10,7 @@ leaves ``fit`` by an exception its script catches and then ends normally
 (``early_return``), trains fewer epochs (``num_epoch``: the agreement before training
 names it on every rank), never reaches ``fit`` at all
 (``never_fit``, caught in ``MPI_Init``), starts MPI but never makes its store
-(``never_store``), or raises (``raise``, the launcher's own report).
+(``never_store``), raises (``raise``) or is killed (``kill``: the launcher's own report).
 """
 import subprocess
 import textwrap
@@ -61,6 +61,8 @@ SCRIPT = textwrap.dedent('''
             raise Leave()
         elif fault == 'raise':
             raise ValueError('bad batch on purpose')
+        elif fault == 'kill':
+            os.kill(os.getpid(), signal.SIGKILL)
 
     mod = mx.mod.Module(net)
     try:
@@ -78,10 +80,11 @@ EXPECT = {
     'stop': ['ends the job: waited', 'rank {r} did not answer (stopped, dead'],
     'exit0': ['rank {r} left the job (it left fit by SystemExit)', 'fit epoch 1 batch 2'],
     'early_return': ['rank {r} left the job (it left fit by Leave)'],
-    'num_epoch': ['disagree before training', 'num_epoch: rank 0 3; rank 1 2'],
+    'num_epoch': ['disagree before training', 'num_epoch: {others} 3; rank {r} 2'],
     'never_fit': ['MPI_Init waited 3 s for the other ranks'],
     'never_store': ['rank {r} did not reach making the first distributed kvstore within 3 s'],
     'raise': ['rank {r} on ', 'ValueError: bad batch on purpose'],
+    'kill': ['rank {r} on ', 'killed by signal SIGKILL'],
 }
 
 
@@ -111,8 +114,7 @@ def _run(tmp_path, fault, n, bad):
     return proc, took
 
 
-CASES = [(f, 2, 1) for f in EXPECT] + [('hang', 3, 2), ('stop', 3, 1), ('exit0', 3, 2),
-                                        ('never_fit', 3, 0)]
+CASES = [(f, 2, 1) for f in EXPECT] + [(f, 3, 0 if f == 'never_fit' else 2) for f in EXPECT]
 
 
 @pytest.mark.parametrize('fault,n,bad', CASES, ids=['%s-%d' % (c[0], c[1]) for c in CASES])
@@ -122,9 +124,11 @@ def test_a_failing_rank_ends_the_job_naming_it(tmp_path, fault, n, bad):
     assert proc.returncode != 0, out[-3000:]
     # the deadline, the answers' grace (2 s), SIGKILL grace and start-up: well under 30 s
     assert took < 30, (took, out[-3000:])
+    rest = [r for r in range(n) if r != bad]
+    others = ('rank %s' if len(rest) == 1 else 'ranks %s') % ', '.join(map(str, rest))
     for words in EXPECT[fault]:
-        assert words.format(r=bad) in out, (words, out[-3000:])
-    if fault not in ('raise', 'num_epoch'):       # those two raise on their own
+        assert words.format(r=bad, others=others) in out, (words, out[-3000:])
+    if fault not in ('raise', 'num_epoch', 'kill'):     # the launcher's own report
         first = [line for line in out.splitlines() if line.startswith('distmod: rank ')]
         assert first, out[-3000:]
     # every rank that was not the failing one did not go on to end normally

@@ -7,7 +7,8 @@
   one line, that the data is sharded afresh;
 * a process killed (SIGKILL) at many moments while it saves a checkpoint of tens of MB: the
   newest complete checkpoint always loads with its optimizer states, and once the next save
-  is over no temporary file is left.
+  is over no temporary file is left.  Each run numbers its epochs from 1 again, so it also
+  saves over the epochs of the run before (whose commit point must go first).
 """
 import glob
 import hashlib
