@@ -409,16 +409,19 @@ class MNISTIter(NDArrayIter):
                  batch_size=128, shuffle=False, flat=False, seed=0, silent=False,
                  num_parts=1, part_index=0, data_name='data', label_name='softmax_label',
                  input_shape=None, **kwargs):
-        images = read_idx(image, 2051).astype(np.float32) * (1.0 / 256)
-        labels = read_idx(label, 2049).astype(np.float32)
-        if images.shape[0] != labels.shape[0]:
+        raw = read_idx(image, 2051)
+        labels = read_idx(label, 2049)
+        if raw.shape[0] != labels.shape[0]:
             raise MXNetError('%s has %d images but %s has %d labels'
-                             % (image, images.shape[0], label, labels.shape[0]))
+                             % (image, raw.shape[0], label, labels.shape[0]))
+        if shuffle:                 # on the bytes: a quarter of the memory traffic
+            order = np.random.default_rng(seed).permutation(raw.shape[0])
+            raw, labels = raw[order], labels[order]
+        # one pass from bytes to float32 pixels / 256 (a power of two: exact either way)
+        images = np.multiply(raw, np.float32(1.0 / 256), dtype=np.float32)
+        labels = labels.astype(np.float32)
         images = images.reshape(images.shape[0], -1) if flat else \
             images.reshape(images.shape[0], 1, images.shape[1], images.shape[2])
-        if shuffle:
-            order = np.random.default_rng(seed).permutation(images.shape[0])
-            images, labels = images[order], labels[order]
         super().__init__(images, labels, batch_size=batch_size, shuffle=False,
                          last_batch_handle='discard', data_name=data_name,
                          label_name=label_name)

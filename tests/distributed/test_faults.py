@@ -83,7 +83,7 @@ EXPECT = {
     'num_epoch': ['disagree before training', 'num_epoch: {others} 3; rank {r} 2'],
     'never_fit': ['MPI_Init waited 3 s for the other ranks'],
     'never_store': ['rank {r} did not reach making the first distributed kvstore within 3 s'],
-    'raise': ['rank {r} on ', 'ValueError: bad batch on purpose'],
+    'raise': ['rank {r} ', 'ValueError: bad batch on purpose'],
     'kill': ['rank {r} on ', 'killed by signal SIGKILL'],
 }
 
