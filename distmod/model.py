@@ -138,6 +138,13 @@ def save_params(fname, arg_params, aux_params):
     ``.params`` layout), atomically."""
     save_dict = {'arg:%s' % k: v.as_in_context(_cpu()) for k, v in arg_params.items()}
     save_dict.update({'aux:%s' % k: v.as_in_context(_cpu()) for k, v in aux_params.items()})
+    # a checkpoint's params file written on its own no longer matches that epoch's manifest
+    m = re.match(r'(.*)-(\d{4,})\.params$', os.fspath(fname))
+    if m is not None:
+        try:
+            os.unlink(manifest_file(m.group(1), int(m.group(2))))
+        except FileNotFoundError:
+            pass
     nd.save(fname, save_dict)
 
 

@@ -348,9 +348,11 @@ class BucketingModule(BaseModule):
         for key, module in self._buckets.items():
             module.symbol.save('%s-%s-symbol.json' % (prefix, key),
                                remove_amp_cast=remove_amp_cast)
-        self.save_params('%s-%04d.params' % (prefix, epoch))
         nd.save('%s.buckets' % prefix, [nd.array(keys, dtype='int32')])
-        self.logger.info('Saved checkpoint to "%s-%04d.params"', prefix, epoch)
+        # the params as a checkpoint unit (manifest, params last), as Module's
+        from .. import model as _model
+        arg_params, aux_params = self.get_params()
+        _model.save_checkpoint(prefix, epoch, None, arg_params, aux_params)
 
     @staticmethod
     def load(prefix, epoch, sym_gen=None, default_bucket_key=None, **kwargs):

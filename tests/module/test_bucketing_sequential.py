@@ -96,7 +96,7 @@ def test_bucketing_checkpoint_files_are_mxnets_and_load_into_a_plain_module(tmp_
     mod.fit(it, num_epoch=2)
     prefix = str(tmp_path / 'bk')
     mod.save_checkpoint(prefix, 2)
-    assert sorted(os.listdir(tmp_path)) == ['bk-0002.params', 'bk-10-symbol.json',
+    assert sorted(os.listdir(tmp_path)) == ['bk-0002.json', 'bk-0002.params', 'bk-10-symbol.json',
                                             'bk-5-symbol.json', 'bk.buckets']
     keys = mx.nd.load(prefix + '.buckets')[0]
     assert keys.dtype == np.int32 and sorted(keys.asnumpy().tolist()) == [5, 10]

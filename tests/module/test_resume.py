@@ -152,3 +152,21 @@ def test_matching_states_load(adam_states):
         mod, _ = _bound('adam')
         mod.load_optimizer_states(adam_states[fmt])
         assert sorted(mod._updater.states) == [0, 1, 2, 3]
+
+
+def test_params_written_over_a_checkpoint_by_other_paths_do_not_meet_a_stale_manifest(tmp_path):
+    """MXNet's own tests save one prefix from different models in turn: a params file
+    written without its manifest (save_params, a BucketingModule's checkpoint) must load."""
+    prefix = str(tmp_path / 'test')
+    first = mx.mod.Module(net(hidden=4))
+    first.bind([('data', (20, 10))], [('softmax_label', (20,))])
+    first.init_params()
+    first.save_checkpoint(prefix, 0)
+    assert _model.read_manifest(prefix, 0) is not None
+    second = mx.mod.Module(net(hidden=9))
+    second.bind([('data', (20, 10))], [('softmax_label', (20,))])
+    second.init_params()
+    second.save_params(prefix + '-0000.params')
+    assert _model.read_manifest(prefix, 0) is None
+    arg, _ = _model.load_params(prefix, 0)
+    assert arg['fc1_weight'].shape == (9, 10)
