@@ -10,7 +10,7 @@ It moves raw NumPy/CuPy buffers and never imports distmod (see DESIGN.md); ``dis
 >>> out = np.empty(3, np.float32); kv.pull('w', out); out
 array([2., 2., 2.], dtype=float32)
 """
-from ._common import KVStoreError, atomic_write, remove_stale_temps, signature
+from ._common import KVStoreError, atomic_write, launched_by_mpi, remove_stale_temps, signature
 from .buckets import DEFAULT_BUCKET_BYTES, OVERLAP, LocalBuckets
 from .compression import GradientCompression
 from .local import LocalStore
@@ -39,7 +39,7 @@ def create(name='local', comm=None, bucket_bytes=None):
         try:
             import mpi4py  # noqa: F401
         except ImportError:
-            if comm is None and not _launched_by_mpi():
+            if comm is None and not launched_by_mpi():
                 # one process without MPI: the same store as one rank of one
                 return LocalStore(name)
             raise KVStoreError('kvstore %r needs mpi4py under an MPI launcher: pip install '
@@ -57,7 +57,7 @@ def gather_world_text(text, what='gathering text'):
     """Every rank's ``text`` over the whole MPI job (``COMM_WORLD``), in rank order, under
     the watchdog's deadline; None where there is no MPI job (no launcher, or no mpi4py).
     Usable before any store is made (the agreement before training)."""
-    if not _launched_by_mpi():
+    if not launched_by_mpi():
         return None
     try:
         import mpi4py  # noqa: F401
@@ -65,12 +65,6 @@ def gather_world_text(text, what='gathering text'):
         return None
     from .dist import gather_world_text as gather
     return gather(text, what)
-
-
-def _launched_by_mpi():
-    import os
-    return any(v in os.environ for v in ('OMPI_COMM_WORLD_SIZE', 'PMI_SIZE', 'PMIX_RANK',
-                                         'MPI_LOCALNRANKS'))
 
 
 def __getattr__(name):

@@ -40,6 +40,12 @@ class RowSparse:
         return self.values.dtype
 
 
+def launched_by_mpi():
+    """True when an MPI launcher started this process (its variables are set)."""
+    return any(v in os.environ for v in ('OMPI_COMM_WORLD_SIZE', 'PMI_SIZE', 'PMIX_RANK',
+                                         'MPI_LOCALNRANKS'))
+
+
 def is_row_sparse(v):
     """True for a row-sparse value (rather than a raw array)."""
     return getattr(v, 'stype', None) == 'row_sparse'

@@ -41,6 +41,8 @@ import sys
 import threading
 import time
 
+from ._common import launched_by_mpi
+
 __all__ = ['Watchdog', 'get', 'enabled', 'deadlines', 'JobFailure', 'import_mpi']
 
 _TAG_QUERY, _TAG_ANSWER, _TAG_LEFT, _TAG_HELLO, _TAG_GO = 7101, 7102, 7103, 7104, 7105
@@ -200,12 +202,7 @@ class Watchdog:
             seq = self.seq[channel] = self.seq.get(channel, 0) + 1
             self.last = (what, dict(self.location), time.monotonic())
         if self.left:
-            for r, bye in list(self.left.items()):
-                if bye['seq'].get(channel, 0) < seq:
-                    call = _Call(channel, seq, 'a collective', dict(self.location), False, 0)
-                    self._fail(call, 'rank %d left the job (%s) before this collective; it '
-                                     'got as far as %s' % (r, bye['how'], _describe_where(bye)),
-                               waited=False)
+            self._check_left(_Call(channel, seq, what, dict(self.location), False, 0))
 
     def waitall(self, reqs, channel, what):
         """:meth:`wait` for several requests that together make one collective."""
@@ -513,7 +510,7 @@ def import_mpi():
     if mod is not None:
         return mod
     first, _ = deadlines()
-    if not _launched_world() or not hasattr(os, 'fork'):
+    if not launched_by_mpi() or not hasattr(os, 'fork'):
         from mpi4py import MPI
         return MPI
     rank = _env_rank()
@@ -554,11 +551,6 @@ def import_mpi():
         except ChildProcessError:
             pass
     return MPI
-
-
-def _launched_world():
-    return any(v in os.environ for v in ('OMPI_COMM_WORLD_SIZE', 'PMI_SIZE', 'PMIX_RANK',
-                                         'MPI_LOCALNRANKS'))
 
 
 def _env_rank():
