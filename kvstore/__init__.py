@@ -10,14 +10,16 @@ It moves raw NumPy/CuPy buffers and never imports distmod (see DESIGN.md); ``dis
 >>> out = np.empty(3, np.float32); kv.pull('w', out); out
 array([2., 2., 2.], dtype=float32)
 """
-from ._common import KVStoreError, atomic_write, launched_by_mpi, remove_stale_temps, signature
+from ._common import (KVStoreError, atomic_write, is_row_sparse, launched_by_mpi,
+                      remove_stale_temps, signature, sum_rows)
 from .buckets import DEFAULT_BUCKET_BYTES, OVERLAP, LocalBuckets
 from .compression import GradientCompression
 from .local import LocalStore
 
 __all__ = ['create', 'KVStoreError', 'LocalStore', 'DistSyncStore', 'BucketAllreduce',
            'FusedAllreduce', 'LocalBuckets', 'GradientCompression', 'SUPPORTED', 'atomic_write',
-           'remove_stale_temps', 'signature', 'gather_world_text',
+           'remove_stale_temps', 'signature', 'gather_world_text', 'sum_rows',
+           'is_row_sparse',
            'DEFAULT_BUCKET_BYTES', 'OVERLAP']
 
 #: The store names ``create`` knows.  MXNet's one-process variants (where reductions and

@@ -14,42 +14,15 @@ Handed a plain array (the gradient check does), it writes the dense gradient as 
 """
 import numpy as np
 
+# one row arithmetic for gradients and for the store that sums them across ranks (the same
+# fixed order, so the sums are bit-identical wherever they are made): the kvstore package's
+from kvstore import is_row_sparse, sum_rows
+
 from .registry import Operator, Param, Sample, register
 from .reduce import Reduce
 
 __all__ = ['sum_rows', 'is_row_sparse', 'write_row_gradient', 'SparseEmbedding', 'SquareSum',
            'CastStorage', 'SparseRetain']
-
-
-def is_row_sparse(buf):
-    """True for a row-sparse gradient buffer (rather than a dense array)."""
-    return getattr(buf, 'stype', None) == 'row_sparse'
-
-
-def sum_rows(xp, indices, values):
-    """``(rows, sums)``: the distinct ``indices`` in increasing order and, for each, the sum of
-    the ``values`` rows that carry it (``values[i]`` belongs to row ``indices[i]``).
-
-    The sums run in a fixed order (stably sorted by row), so equal inputs give bit-identical
-    outputs, on every rank.  Both are new arrays (never views of the inputs).
-    """
-    indices = indices.astype(np.int64, copy=False).reshape(-1)
-    n = indices.shape[0]
-    if n <= 1 or bool((indices[1:] > indices[:-1]).all()):
-        return indices.copy(), values.copy()
-    order = xp.argsort(indices, kind='stable') if xp is np else xp.argsort(indices)
-    rows = indices[order]
-    first = xp.empty(n, dtype=bool)
-    first[0] = True
-    xp.not_equal(rows[1:], rows[:-1], out=first[1:])
-    starts = xp.flatnonzero(first)
-    vals = values[order]
-    if xp is np:
-        sums = np.add.reduceat(vals, starts, axis=0)
-    else:
-        sums = xp.zeros((starts.shape[0],) + tuple(values.shape[1:]), dtype=values.dtype)
-        xp.add.at(sums, xp.cumsum(first) - 1, vals)
-    return rows[starts], sums
 
 
 def write_row_gradient(xp, grad, ids, rows):
