@@ -1,19 +1,25 @@
-"""NumPy's BLAS thread pool, sized at import as MXNet sizes its OpenMP pool.
+"""NumPy's BLAS thread pool, sized at import to this process's share of the physical cores.
 
-MXNet 1.x on x86 runs its operators on half the processors unless ``OMP_NUM_THREADS`` (or
-``MXNET_OMP_MAX_THREADS``) says otherwise; OpenBLAS, NumPy's BLAS, takes every processor.
-On a machine whose processors are shared (two vCPUs with other work on them) OpenBLAS's
-spinning threads then slow a convolution net several times over, where MXNet is unaffected.
-So, unless the environment names a thread count (``MXNET_OMP_MAX_THREADS``, then
-``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, which OpenBLAS reads
-itself), ``import distmod`` gives NumPy's OpenBLAS MXNet's default: the processors this
-process may run on, halved on x86.  ``distmod-launch`` sets ``OMP_NUM_THREADS`` per rank.
+OpenBLAS, NumPy's BLAS, starts one thread per logical processor.  Hyperthreads do not speed a
+GEMM (MXNet halves its OpenMP pool on x86 for that reason), and ranks that share a host and
+each take every processor oversubscribe it: OpenBLAS's waiting threads spin, so two ranks of
+two threads on two cores run several times slower than two ranks of one thread.  So, unless
+the environment names a thread count (``MXNET_OMP_MAX_THREADS``, then ``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, which OpenBLAS reads itself), ``import
+distmod`` sizes NumPy's OpenBLAS pool to the physical cores this process may run on (one per
+core of its affinity set, from ``/sys``'s topology), divided by the ranks an MPI launcher
+started on this host (``OMPI_COMM_WORLD_LOCAL_SIZE``, ``MPI_LOCALNRANKS``,
+``SLURM_NTASKS_PER_NODE``...).  ``distmod-launch`` sets ``OMP_NUM_THREADS`` per rank itself.
 Only OpenBLAS is sized (NumPy's wheels bundle it); any other BLAS is left as it is.
+
+``gemm`` calls that OpenBLAS's CBLAS ``?gemm`` directly on raw pointers, which NumPy's
+``matmul`` cannot: ``C = alpha * op(A) @ op(B) + beta * C`` accumulating in place, on
+sub-matrices given by a start and a leading dimension.  The stride-1 convolution uses it to
+run one GEMM per kernel offset over shifted views of one padded buffer (``ops/conv.py``).
 """
 import ctypes
 import glob
 import os
-import platform
 
 _SETTERS = ('scipy_openblas_set_num_threads64_', 'scipy_openblas_set_num_threads',
             'openblas_set_num_threads64_', 'openblas_set_num_threads')
@@ -22,21 +28,51 @@ _GETTERS = ('scipy_openblas_get_num_threads64_', 'scipy_openblas_get_num_threads
 _USER_VARS = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS')
 
 
-def default_threads(environ=None):
-    """MXNet's thread count for this process, or None where the environment leaves it to the
-    BLAS (``OMP_NUM_THREADS`` and the BLAS's own variables are the user's choice)."""
+_LOCAL_SIZE_VARS = ('OMPI_COMM_WORLD_LOCAL_SIZE', 'MPI_LOCALNRANKS', 'PMI_LOCAL_SIZE',
+                    'LOCAL_WORLD_SIZE', 'SLURM_NTASKS_PER_NODE')
+
+
+def physical_cores(cpus=None, sysfs='/sys/devices/system/cpu'):
+    """The physical cores among logical processors ``cpus`` (default: this process's affinity
+    set): distinct (package, core) pairs of their topology; their count where it is unknown."""
+    if cpus is None:
+        try:
+            cpus = sorted(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cpus = list(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in cpus:
+        try:
+            with open('%s/cpu%d/topology/core_id' % (sysfs, cpu)) as f:
+                core = f.read().strip()
+            with open('%s/cpu%d/topology/physical_package_id' % (sysfs, cpu)) as f:
+                package = f.read().strip()
+        except OSError:
+            return max(1, len(cpus))
+        cores.add((package, core))
+    return max(1, len(cores))
+
+
+def local_ranks(environ=None):
+    """How many ranks an MPI launcher (or Slurm) started on this host; 1 outside one."""
+    env = os.environ if environ is None else environ
+    for name in _LOCAL_SIZE_VARS:
+        value = env.get(name, '').strip().split('(')[0]
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 1
+
+
+def default_threads(environ=None, cores=None):
+    """This process's thread count, or None where the environment leaves it to the BLAS
+    (``OMP_NUM_THREADS`` and the BLAS's own variables are the user's choice)."""
     env = os.environ if environ is None else environ
     if env.get('MXNET_OMP_MAX_THREADS', '').strip():
         return max(1, int(env['MXNET_OMP_MAX_THREADS']))
     if any(env.get(name, '').strip() for name in _USER_VARS):
         return None
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    if platform.machine().lower() in ('x86_64', 'amd64', 'i386', 'i686', 'x86'):
-        n >>= 1                        # as MXNet's engine: hyperthreads do not help
-    return max(1, n)
+    cores = physical_cores() if cores is None else cores
+    return max(1, cores // local_ranks(env))
 
 
 def _openblas_libraries():
@@ -73,6 +109,44 @@ def _call(names, *args, result=True):
     return False, None
 
 
+_GEMM_NAMES = {'float32': (('scipy_cblas_sgemm64_', 64), ('cblas_sgemm64_', 64),
+                           ('scipy_cblas_sgemm', 32), ('cblas_sgemm', 32)),
+               'float64': (('scipy_cblas_dgemm64_', 64), ('cblas_dgemm64_', 64),
+                           ('scipy_cblas_dgemm', 32), ('cblas_dgemm', 32))}
+_gemms = {}
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+
+
+def _find_gemm(dtype):
+    for path in _openblas_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name, bits in _GEMM_NAMES[dtype]:
+            fn = getattr(lib, name, None)
+            if fn is None:
+                continue
+            i = ctypes.c_int64 if bits == 64 else ctypes.c_int
+            f = ctypes.c_float if dtype == 'float32' else ctypes.c_double
+            p = ctypes.c_void_p
+            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i, i, i, f, p, i, p, i,
+                           f, p, i]
+            fn.restype = None
+            return fn
+    return None
+
+
+def gemm_for(dtype):
+    """The row-major CBLAS gemm of NumPy's OpenBLAS for ``dtype`` (float32 or float64), as
+    ``fn(101, transa, transb, m, n, k, alpha, a_ptr, lda, b_ptr, ldb, beta, c_ptr, ldc)``
+    (``TRANS``/``NO_TRANS``), or None when there is none (another BLAS, another dtype)."""
+    key = str(dtype)
+    if key not in _gemms:
+        _gemms[key] = _find_gemm(key) if key in _GEMM_NAMES else None
+    return _gemms[key]
+
+
 def blas_threads():
     """NumPy's OpenBLAS thread count, or None when no OpenBLAS is found."""
     return _call(_GETTERS)[1]
@@ -84,7 +158,7 @@ def set_blas_threads(n):
 
 
 def apply_default():
-    """At import: MXNet's default thread count where the environment names none."""
+    """At import: this process's share of the cores, where the environment names no count."""
     n = default_threads()
     if n is not None:
         set_blas_threads(n)

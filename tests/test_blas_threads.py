@@ -1,8 +1,8 @@
-"""``import distmod`` sizes NumPy's OpenBLAS pool as MXNet sizes its OpenMP pool: half the
-processors on x86 unless the environment names a count (MXNET_OMP_MAX_THREADS, then
-OMP_NUM_THREADS / OPENBLAS_NUM_THREADS / MKL_NUM_THREADS, which are left to the BLAS).  With
-OpenBLAS's default (every processor) a convolution net on two shared vCPUs ran 3-4 times
-slower than MXNet, which uses one thread there."""
+"""``import distmod`` sizes NumPy's OpenBLAS pool to this process's share of the physical cores
+(its affinity set's cores, divided by the ranks a launcher started on this host) unless the
+environment names a count (MXNET_OMP_MAX_THREADS, then OMP_NUM_THREADS / OPENBLAS_NUM_THREADS /
+MKL_NUM_THREADS, which are left to the BLAS).  OpenBLAS's own default, a thread per logical
+processor in every rank, oversubscribes a host shared by ranks several times over."""
 import os
 import subprocess
 import sys
@@ -11,7 +11,9 @@ import pytest
 
 from distmod import _blas
 
-VARS = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'MXNET_OMP_MAX_THREADS')
+VARS = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'MXNET_OMP_MAX_THREADS',
+        'OMPI_COMM_WORLD_LOCAL_SIZE', 'MPI_LOCALNRANKS', 'PMI_LOCAL_SIZE', 'LOCAL_WORLD_SIZE',
+        'SLURM_NTASKS_PER_NODE')
 
 
 def _threads_after_import(**env):
@@ -23,20 +25,41 @@ def _threads_after_import(**env):
     return None if out == 'None' else int(out)
 
 
-def test_default_threads_follow_mxnet():
-    env = {}
-    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    x86 = _blas.platform.machine().lower() in ('x86_64', 'amd64', 'i386', 'i686', 'x86')
-    assert _blas.default_threads(env) == max(1, ncpu // 2 if x86 else ncpu)
+def test_default_threads_are_this_processs_share_of_the_physical_cores():
+    assert _blas.default_threads({}, cores=8) == 8
+    assert _blas.default_threads({'OMPI_COMM_WORLD_LOCAL_SIZE': '2'}, cores=8) == 4
+    assert _blas.default_threads({'MPI_LOCALNRANKS': '3'}, cores=8) == 2
+    assert _blas.default_threads({'SLURM_NTASKS_PER_NODE': '4(x2)'}, cores=8) == 2
+    assert _blas.default_threads({'OMPI_COMM_WORLD_LOCAL_SIZE': '16'}, cores=8) == 1
+    assert _blas.default_threads({}) == _blas.physical_cores()
     assert _blas.default_threads({'OMP_NUM_THREADS': '3'}) is None
     assert _blas.default_threads({'OPENBLAS_NUM_THREADS': '3'}) is None
     assert _blas.default_threads({'MXNET_OMP_MAX_THREADS': '5', 'OMP_NUM_THREADS': '3'}) == 5
+
+
+def _fake_topology(root, pairs):
+    for cpu, (package, core) in enumerate(pairs):
+        top = root / ('cpu%d' % cpu) / 'topology'
+        top.mkdir(parents=True)
+        (top / 'core_id').write_text('%d\n' % core)
+        (top / 'physical_package_id').write_text('%d\n' % package)
+
+
+def test_physical_cores_count_hyperthread_siblings_once(tmp_path):
+    # two packages of two cores with two hyperthreads each: 8 processors, 4 cores
+    _fake_topology(tmp_path, [(p, c) for p in (0, 1) for c in (0, 1)] * 2)
+    assert _blas.physical_cores(range(8), sysfs=str(tmp_path)) == 4
+    assert _blas.physical_cores([0, 4], sysfs=str(tmp_path)) == 1     # siblings of one core
+    assert _blas.physical_cores([0, 1], sysfs=str(tmp_path)) == 2
+    # no topology (a container hiding /sys): every processor counts
+    assert _blas.physical_cores(range(3), sysfs=str(tmp_path / 'missing')) == 3
 
 
 def test_import_sizes_the_openblas_pool_unless_the_environment_does():
     if _blas.blas_threads() is None:
         pytest.skip('NumPy is not linked with OpenBLAS here')
     assert _threads_after_import() == _blas.default_threads({})
+    assert _threads_after_import(OMPI_COMM_WORLD_LOCAL_SIZE='64') == 1
     assert _threads_after_import(MXNET_OMP_MAX_THREADS='1') == 1
     # OpenBLAS reads OMP_NUM_THREADS itself (capped at the processors): left as it set it
     assert _threads_after_import(OMP_NUM_THREADS='1') == 1

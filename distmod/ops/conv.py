@@ -20,6 +20,7 @@ import itertools
 
 import numpy as np
 
+from .. import _blas
 from ..base import MXNetError
 from .registry import Operator, Param, Sample, InferError, register
 from ._util import prod
@@ -30,6 +31,9 @@ _CONV_LAYOUTS = {None, 'NCW', 'NCHW', 'NCDHW', 'NHWC', 'NDHWC'}
 _POOL_LAYOUTS = {None, 'NCW', 'NCHW', 'NCDHW', 'NWC', 'NHWC', 'NDHWC'}
 _CUDNN_TUNE = {None, 'fastest', 'limited_workspace', 'off'}
 _BATCH_LAST_BELOW = 16     # last output dimension under which the batch goes innermost
+_SHIFT_CHUNK = 32768       # grid positions per shifted GEMM: a chunk's rows stay in cache
+_SHIFT_MIN_CHANNELS = 4    # input channels per group below which im2col's one GEMM is faster
+_SHIFT_MAX_WASTE = 1.6     # padded grid / output positions above which im2col is faster
 
 
 def _as_strided(xp, a, shape, strides):
@@ -191,6 +195,121 @@ class _Lowering:
         return dcol
 
 
+class _Shifted:
+    """A stride-1 convolution as one GEMM per kernel offset, with no im2col copy.
+
+    The input is copied once, padded, into a ``(C, N * prod(padded) + reach)`` buffer, and the
+    output is computed at every position ``q`` of that padded grid: kernel offset ``k`` reads
+    input ``q + off[k]``, so for each offset the input matrix is the same buffer shifted by a
+    constant, a sub-matrix BLAS takes as it is (a start and a leading dimension), and the
+    offsets' GEMMs accumulate (``beta=1``) into one output grid.  Grid positions outside the
+    output are computed and dropped, ``prod(padded) / prod(out)`` times the useful work, which
+    ``Convolution._shifted`` bounds.  The data gradient is the same GEMMs transposed over the
+    output gradient placed in a zeroed grid; the weight gradient one GEMM per offset over the
+    whole grid.  NumPy with OpenBLAS (``_blas.gemm_for``) only: ``matmul`` cannot accumulate
+    into its output or take a shifted view of a flat buffer as a matrix.
+    """
+
+    def __init__(self, n, c, f, big, small, kernel, dilate, pad, group, channel_last, dtype):
+        nd = len(kernel)
+        self.n, self.c, self.f, self.group = n, c, f, group
+        self.cg, self.fg = c // group, f // group
+        self.ksize = prod(kernel)
+        self.channel_last = channel_last
+        self.padded = tuple(b + 2 * p for b, p in zip(big, pad))
+        steps = [prod(self.padded[i + 1:]) for i in range(nd)]
+        self.offs = [sum(o * d * st for o, d, st in zip(off, dilate, steps))
+                     for off in itertools.product(*[range(k) for k in kernel])]
+        self.reach = self.offs[-1]
+        self.grid = n * prod(self.padded)
+        self.gshape = (n,) + self.padded
+        c_ax, s_ax = ((nd + 1, tuple(range(1, nd + 1))) if channel_last
+                      else (1, tuple(range(2, nd + 2))))
+        self.perm = (c_ax, 0) + s_ax
+        self.interior = (slice(None), slice(None)) + tuple(slice(p, p + b)
+                                                          for p, b in zip(pad, big))
+        self.valid = (slice(None), slice(None)) + tuple(slice(0, m) for m in small)
+        self.gemm = _blas.gemm_for(dtype)
+        self.item = np.dtype(dtype).itemsize
+        self.chunks = [(s0, min(_SHIFT_CHUNK, self.grid - s0))
+                       for s0 in range(0, self.grid, _SHIFT_CHUNK)]
+
+    def x_in(self, xp, scratch, x):
+        """x (data layout) into the zero-padded input grid (C, grid + reach)."""
+        buf = scratch.get(xp, 'sx', (self.c, self.grid + self.reach), x.dtype, fill=0)
+        buf[:, :self.grid].reshape((self.c,) + self.gshape)[self.interior] = x.transpose(
+            self.perm)
+        return buf
+
+    def g_in(self, xp, scratch, g):
+        """The output gradient into a zeroed grid (F, reach + grid) at the output positions."""
+        buf = scratch.get(xp, 'sg', (self.f, self.reach + self.grid), g.dtype, fill=0)
+        buf[:, self.reach:].reshape((self.f,) + self.gshape)[self.valid] = g.transpose(
+            self.perm)
+        return buf
+
+    def weights(self, xp, scratch, w):
+        """The weight as (K, F, C/g): one contiguous (F, C/g) matrix per kernel offset."""
+        wk = scratch.get(xp, 'swk', (self.ksize, self.f, self.cg), w.dtype)
+        if self.channel_last:
+            wk[...] = w.reshape(self.f, self.ksize, self.cg).transpose(1, 0, 2)
+        else:
+            wk[...] = w.reshape(self.f, self.cg, self.ksize).transpose(2, 0, 1)
+        return wk
+
+    def forward(self, xp, scratch, xbuf, wk, y, bias):
+        """y = conv(x): the offsets' GEMMs into the output grid, then its output positions."""
+        ybuf = scratch.get(xp, 'sy', (self.f, self.grid), y.dtype)
+        gemm, it, nt = self.gemm, self.item, _blas.NO_TRANS
+        cg, fg, ldx, grid = self.cg, self.fg, xbuf.shape[1], self.grid
+        xa, wa, ya = xbuf.ctypes.data, wk.ctypes.data, ybuf.ctypes.data
+        for s0, ln in self.chunks:
+            for gi in range(self.group):
+                for k, off in enumerate(self.offs):
+                    gemm(_blas.ROW_MAJOR, nt, nt, fg, ln, cg, 1.0,
+                         wa + (k * self.f + gi * fg) * cg * it, cg,
+                         xa + (gi * cg * ldx + off + s0) * it, ldx, 1.0 if k else 0.0,
+                         ya + (gi * fg * grid + s0) * it, grid)
+        res = ybuf.reshape((self.f,) + self.gshape)[self.valid]
+        view = y.transpose(self.perm)
+        if bias is None:
+            view[...] = res
+        else:
+            xp.add(res, bias.reshape((-1,) + (1,) * (view.ndim - 1)), out=view)
+
+    def weight_grad(self, xp, scratch, gbuf, xbuf, dw):
+        """dw[:, :, k] = g (F, grid) @ x shifted by off[k] (C, grid).T, group by group."""
+        dwk = scratch.get(xp, 'sdw', (self.ksize, self.f, self.cg), dw.dtype)
+        gemm, it = self.gemm, self.item
+        cg, fg, ldx, ldg = self.cg, self.fg, xbuf.shape[1], gbuf.shape[1]
+        xa, ga, da = xbuf.ctypes.data, gbuf.ctypes.data, dwk.ctypes.data
+        for gi in range(self.group):
+            for k, off in enumerate(self.offs):
+                gemm(_blas.ROW_MAJOR, _blas.NO_TRANS, _blas.TRANS, fg, cg, self.grid, 1.0,
+                     ga + (gi * fg * ldg + self.reach) * it, ldg,
+                     xa + (gi * cg * ldx + off) * it, ldx, 0.0,
+                     da + (k * self.f + gi * fg) * cg * it, cg)
+        if self.channel_last:
+            dw.reshape(self.f, self.ksize, self.cg)[...] = dwk.transpose(1, 0, 2)
+        else:
+            dw.reshape(self.f, self.cg, self.ksize)[...] = dwk.transpose(1, 2, 0)
+
+    def data_grad(self, xp, scratch, gbuf, wk, dx):
+        """dx grid (C, grid) = sum over offsets of w[:, :, k].T @ g shifted back by off[k]."""
+        dbuf = scratch.get(xp, 'sdx', (self.c, self.grid), dx.dtype)
+        gemm, it = self.gemm, self.item
+        cg, fg, ldg, grid = self.cg, self.fg, gbuf.shape[1], self.grid
+        ga, wa, da = gbuf.ctypes.data, wk.ctypes.data, dbuf.ctypes.data
+        for s0, ln in self.chunks:
+            for gi in range(self.group):
+                for k, off in enumerate(self.offs):
+                    gemm(_blas.ROW_MAJOR, _blas.TRANS, _blas.NO_TRANS, cg, ln, fg, 1.0,
+                         wa + (k * self.f + gi * fg) * cg * it, cg,
+                         ga + (gi * fg * ldg + self.reach - off + s0) * it, ldg,
+                         1.0 if k else 0.0, da + (gi * cg * grid + s0) * it, grid)
+        dx.transpose(self.perm)[...] = dbuf.reshape((self.c,) + self.gshape)[self.interior]
+
+
 def _w2(xp, scratch, w, channel_last, key):
     """The weight as a (rows, C/g * K) matrix in channel-first kernel order."""
     if not channel_last:
@@ -337,6 +456,11 @@ class Convolution(_ConvBase):
         Sample({'kernel': (2, 3, 2), 'num_filter': 3, 'pad': (1, 1, 0), 'layout': 'NDHWC'},
                {'data': (2, 3, 4, 3, 2)}),
         Sample({'kernel': (1, 2), 'num_filter': 2, 'pad': (1, 1)}, {'data': (2, 3, 3, 3)}),
+        # enough channels and output for the shifted GEMMs (no im2col): 2-D with a bias, and
+        # 1-D dilated with groups
+        Sample({'kernel': (3, 3), 'num_filter': 3, 'pad': (1, 1)}, {'data': (1, 4, 10, 10)}),
+        Sample({'kernel': (3,), 'num_filter': 4, 'num_group': 2, 'pad': (2,), 'dilate': (2,),
+                'no_bias': True}, {'data': (2, 8, 12)}),
     )
 
     def infer_shape(self, in_shapes):
@@ -375,8 +499,35 @@ class Convolution(_ConvBase):
         _, f, small = self._split(y.shape)
         return self._lowering(n, c, f, spatial, small, self.pad_)
 
+    def _shifted(self, xp, x, y):
+        """The ``_Shifted`` engine for this call, or None where im2col is the better one: not
+        NumPy with OpenBLAS, a stride, few channels per group, or a padded grid much larger
+        than the output (a big kernel over small data)."""
+        if (xp is not np or any(st != 1 for st in self.stride_)
+                or _blas.gemm_for(x.dtype) is None):
+            return None
+        n, c, big = self._split(x.shape)
+        _, f, small = self._split(y.shape)
+        padded = [b + 2 * p for b, p in zip(big, self.pad_)]
+        if (c // self.num_group < _SHIFT_MIN_CHANNELS
+                or prod(padded) > _SHIFT_MAX_WASTE * prod(small)):
+            return None
+        key = (n, c, f, tuple(big), tuple(small), x.dtype)
+        if getattr(self, '_shift_key', None) != key:
+            self._shift = _Shifted(n, c, f, big, small, self.kernel, self.dilate_, self.pad_,
+                                   self.num_group, self.channel_last, x.dtype)
+            self._shift_key = key
+        return self._shift
+
     def forward(self, xp, ins, outs, aux, is_train):
         x, w, y = ins[0], ins[1], outs[0]
+        sh = self._shifted(xp, x, y)
+        if sh is not None:
+            s = self._scratch
+            sh.forward(xp, s, sh.x_in(xp, s, x), sh.weights(xp, s, w), y,
+                       None if self.no_bias else ins[2])
+            self._col_of = x if is_train else None     # backward reuses the input grid
+            return
         low = self._geometry(x, y)
         col = low.im2col(xp, self._scratch, low.big_in(xp, self._scratch, x, 'xpad'), 'col')
         # backward reuses these columns when it is handed the same input array
@@ -393,8 +544,22 @@ class Convolution(_ConvBase):
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         x, w, g = ins[0], ins[1], ograds[0]
-        low = self._geometry(x, g)
+        sh = self._shifted(xp, x, g)
         s = self._scratch
+        if sh is not None:
+            if len(igrads) > 2 and igrads[2] is not None:
+                _sum_channels(xp, g, self.nd, self.channel_last, igrads[2])
+            if igrads[0] is None and igrads[1] is None:
+                return
+            gbuf = sh.g_in(xp, s, g)
+            if igrads[1] is not None:
+                xbuf = (s.get(xp, 'sx', (sh.c, sh.grid + sh.reach), x.dtype)
+                        if getattr(self, '_col_of', None) is x else sh.x_in(xp, s, x))
+                sh.weight_grad(xp, s, gbuf, xbuf, igrads[1])
+            if igrads[0] is not None:
+                sh.data_grad(xp, s, gbuf, sh.weights(xp, s, w), igrads[0])
+            return
+        low = self._geometry(x, g)
         g2 = low.small_in(xp, s, g, 'g')
         if len(igrads) > 2 and igrads[2] is not None:
             xp.sum(g2, axis=1, out=igrads[2])
