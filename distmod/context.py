@@ -81,7 +81,7 @@ class Context:
         """A ``with`` scope that makes CuPy allocate on this GPU (a no-op on the CPU)."""
         if self.device_type == 'gpu':
             return self.xp.cuda.Device(self.device_id)
-        return _NullScope()
+        return _NULL_SCOPE
 
     def __hash__(self):
         return hash((self.device_type, self.device_id))
@@ -114,6 +114,9 @@ class _NullScope:
 
     def __exit__(self, *exc):
         return False
+
+
+_NULL_SCOPE = _NullScope()
 
 
 def cpu(device_id=0):

@@ -317,10 +317,11 @@ class KVStore:
         if buffers and self._store.compresses_devices:
             self._merge_devices_compressed(group)
         elif len(buffers) > 1:
-            for other in buffers[1:]:
-                for total, part in zip(buffers[0].flats, other.flats):
-                    total += part if other.ctx == buffers[0].ctx else \
-                        _wrap(part, other.ctx).as_in_context(buffers[0].ctx)._data
+            with buffers[0].ctx.device():       # the sums run on the first device
+                for other in buffers[1:]:
+                    for total, part in zip(buffers[0].flats, other.flats):
+                        total += part if other.ctx == buffers[0].ctx else \
+                            _wrap(part, other.ctx).as_in_context(buffers[0].ctx)._data
             layout = buffers[0].views
             for name, grads in zip(group.param_names, group.grad_arrays):
                 if grads[0] is not None and grads[0] is not layout.get(name) and \

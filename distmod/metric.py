@@ -75,6 +75,19 @@ def _np(x):
     return x.asnumpy() if isinstance(x, NDArray) else numpy.asarray(x)
 
 
+def _same_device(*arrays):
+    """The GPU context holding every one of ``arrays`` (dense NDArrays), else None: a metric
+    then computes there instead of reading the arrays back."""
+    ctx = None
+    for a in arrays:
+        if not isinstance(a, NDArray) or a._sparse or a.context.device_type != 'gpu':
+            return None
+        if ctx is not None and a.context != ctx:
+            return None
+        ctx = a.context
+    return ctx
+
+
 class EvalMetric:
     """Base class: ``update(labels, preds)`` then ``get()`` -> (name, value)."""
 
@@ -111,14 +124,55 @@ class EvalMetric:
         raise NotImplementedError('%s does not define update' % type(self).__name__)
 
     def reset(self):
+        self._pending = {}
         self.num_inst = 0
         self.sum_metric = 0.0
         self.global_num_inst = 0
         self.global_sum_metric = 0.0
 
     def reset_local(self):
+        self._flush()
         self.num_inst = 0
         self.sum_metric = 0.0
+
+    # Sums computed on a GPU stay there (one running 0-d array per device) until a sum is
+    # read, so that update() never waits for the device: a training step reads nothing back.
+    @property
+    def sum_metric(self):
+        if self.__dict__.get('_pending'):
+            self._flush()
+        return self._sum_metric
+
+    @sum_metric.setter
+    def sum_metric(self, value):
+        self._sum_metric = value
+
+    @property
+    def global_sum_metric(self):
+        if self.__dict__.get('_pending'):
+            self._flush()
+        return self._global_sum_metric
+
+    @global_sum_metric.setter
+    def global_sum_metric(self, value):
+        self._global_sum_metric = value
+
+    def _add_device(self, value, count, device):
+        """Add ``value``, a 0-d array on ``device`` (an NDArray's context), without reading
+        it back; ``count`` instances (a host number)."""
+        pending = self.__dict__.setdefault('_pending', {})
+        with device.device():
+            held = pending.get(device)
+            pending[device] = value if held is None else held + value
+        self.num_inst += count
+        self.global_num_inst += count
+
+    def _flush(self):
+        pending, self._pending = self.__dict__.get('_pending') or {}, {}
+        for value in pending.values():
+            v = float(value)                    # the one read back per device
+            self._sum_metric += v
+            self._global_sum_metric += v
 
     def _add(self, value, count):
         self.sum_metric += value
@@ -232,6 +286,16 @@ class Accuracy(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
+            device = _same_device(label, pred)
+            if device is not None:              # counted where the arrays are
+                with device.device():
+                    p, lab = pred._data, label._data
+                    if p.shape != lab.shape:
+                        p = p.argmax(axis=self.axis)
+                    p, lab = p.astype('int64').ravel(), lab.astype('int64').ravel()
+                    check_label_shapes(lab, p, shape=True)
+                    self._add_device((p == lab).sum(), p.shape[0], device)
+                continue
             pred = _np(pred)
             label = _np(label)
             if pred.shape != label.shape:

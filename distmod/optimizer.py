@@ -1171,13 +1171,14 @@ class Updater:
                 idx = idx.decode('utf-8')
             if w._sparse:
                 w = _full_rows(w)
-            if idx not in states:
-                states[idx] = opt.create_state_multi_precision(idx, w)
-                self.states_synced[idx] = True
-            elif not self.states_synced[idx]:
-                states[idx] = self.sync_state_context(states[idx], w.context)
-                self.states_synced[idx] = True
-            opt.update_multi_precision(idx, w, g, states[idx])
+            with w.context.device():            # states and updates on the weight's device
+                if idx not in states:
+                    states[idx] = opt.create_state_multi_precision(idx, w)
+                    self.states_synced[idx] = True
+                elif not self.states_synced[idx]:
+                    states[idx] = self.sync_state_context(states[idx], w.context)
+                    self.states_synced[idx] = True
+                opt.update_multi_precision(idx, w, g, states[idx])
 
     def sync_state_context(self, state, context):
         """``state`` (an NDArray or nested tuples/lists of them) on ``context``."""

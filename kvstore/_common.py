@@ -132,10 +132,25 @@ def gather_rows(v, rows):
     return out
 
 
+_REGISTERED = {}
+
+
+def register_array_module(cls, module):
+    """Make arrays of type ``cls`` belong to ``module`` (None: forget ``cls``).  For array
+    libraries found neither by NumPy's nor CUDA's array interface: the device-semantics
+    check of the tests (tests/device_semantics/strictdev.py)."""
+    if module is None:
+        _REGISTERED.pop(cls, None)
+    else:
+        _REGISTERED[cls] = module
+
+
 def array_module(a):
     """numpy or cupy, whichever ``a`` belongs to."""
     if isinstance(a, np.ndarray):
         return np
+    if _REGISTERED and type(a) in _REGISTERED:
+        return _REGISTERED[type(a)]
     if hasattr(a, '__cuda_array_interface__'):
         import cupy
         return cupy

@@ -157,6 +157,10 @@ class Executor:
     # ---- run ---------------------------------------------------------------------------
     def forward(self, is_train=False, **kwargs):
         """Compute the outputs; keyword arguments are copied into ``arg_dict`` first."""
+        with self._ctx.device():            # CuPy computes on the current device
+            return self._forward(is_train, kwargs)
+
+    def _forward(self, is_train, kwargs):
         if kwargs:
             arg_dict = self.arg_dict
             for name, value in kwargs.items():
@@ -178,12 +182,17 @@ class Executor:
                 fwd(xp, ins, outs, aux, is_train)
         else:
             for step in self._plan.steps:
-                step.op.forward(step.xp, step.ins, step.outs, step.aux, is_train)
+                with (step.ctx or self._ctx).device():
+                    step.op.forward(step.xp, step.ins, step.outs, step.aux, is_train)
                 self._monitor_step(step)
         return self.outputs
 
     def backward(self, out_grads=None, is_train=True):
         """Propagate gradients into ``grad_arrays`` (``out_grads`` default to ones)."""
+        with self._ctx.device():
+            self._backward(out_grads)
+
+    def _backward(self, out_grads):
         xp = self._xp
         plan = self._plan
         if out_grads is not None:
@@ -230,7 +239,8 @@ class Executor:
         start = clock()
         for step in self._plan.steps:
             t0 = clock()
-            step.op.forward(step.xp, step.ins, step.outs, step.aux, is_train)
+            with (step.ctx or self._ctx).device():
+                step.op.forward(step.xp, step.ins, step.outs, step.aux, is_train)
             record(step.op.name, step.node.name, t0)
             if self._monitor is not None:
                 self._monitor_step(step)

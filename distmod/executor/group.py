@@ -356,7 +356,8 @@ class ExecutorGroup:
                     raise MXNetError('%s %r of the batch has shape %s but the module is bound '
                                      'for %s (does the batch\'s provide_%s match its arrays?)'
                                      % (kind, name, tuple(data.shape), bound.get(name), kind))
-                dst._data[...] = _to_module(part, dst.context)
+                with dst.context.device():
+                    dst._data[...] = _to_module(part, dst.context)
 
     def forward(self, data_batch, is_train=None):
         if is_train is None:
@@ -368,6 +369,7 @@ class ExecutorGroup:
             labels = [l for n, l in zip(self.label_names, batch_labels)
                       if n in self.arg_names]
             self._load(self.label_arrays, labels, names, 'label')
+            self._loaded_labels = (list(batch_labels), names)
         for exe in self.execs:
             exe.forward(is_train=is_train)
 
@@ -409,8 +411,17 @@ class ExecutorGroup:
                     exe.arg_dict[name][:] = value
 
     def update_metric(self, eval_metric, labels, pre_sliced=False):
+        # the labels forward loaded onto each GPU are used there: a metric then counts on
+        # the device and nothing is read back per batch
+        loaded, names = getattr(self, '_loaded_labels', (None, None))
+        on_device = (not pre_sliced and loaded is not None and len(loaded) == len(labels)
+                     and all(a is b for a, b in zip(loaded, labels))
+                     and list(names) == list(self.label_names)
+                     and all(c.device_type == 'gpu' for c in self.contexts))
         for i, exe in enumerate(self.execs):
-            if pre_sliced:
+            if on_device:
+                labels_slice = [exe.arg_dict[n] for n in self.label_names]
+            elif pre_sliced:
                 labels_slice = labels[i]
             elif len(self.execs) == 1:
                 labels_slice = labels

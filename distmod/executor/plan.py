@@ -132,8 +132,23 @@ def compile_plan(graph, ctx, arg_arrays, grad_arrays, grad_req, aux_arrays, shar
     plan.steps = steps
     _plan_backward(plan, graph, ctx, val, req, gbuf, grad_req)
     plan.outputs = [val[(id(n), i)] for n, i in graph.heads]
-    plan.forward = [(s.op.forward, s.xp, s.ins, s.outs, s.aux) for s in steps]
+    plan.forward = [(_scoped(s.op.forward, s, ctx), s.xp, s.ins, s.outs, s.aux)
+                    for s in steps]
     return plan
+
+
+def _scoped(fn, step, ctx):
+    """``fn`` run with ``step``'s GPU current where that is not the executor's own (model
+    parallelism): CuPy launches a kernel on the current device only.  The executor makes its
+    own device current around forward and backward."""
+    c = step.ctx
+    if c is None or c.device_type != 'gpu' or c == ctx:
+        return fn
+
+    def on_device(*args):
+        with c.device():
+            return fn(*args)
+    return on_device
 
 
 def _needs_gradient(steps, req, heads):
@@ -389,8 +404,8 @@ def _plan_backward(plan, graph, ctx, val, req, gbuf, grad_req):
     plan.zero_args = [gbuf[(id(n), 0)] for n, r in zip(graph.arguments, grad_req)
                       if r == 'write' and (id(n), 0) not in consumers
                       and (id(n), 0) not in head_keys]
-    plan.backward = [(s.op.backward, s.xp, s.ograds, s.ins, s.outs, s.igrads, s.aux, s.accum)
-                     for s in bwd]
+    plan.backward = [(_scoped(s.op.backward, s, ctx), s.xp, s.ograds, s.ins, s.outs, s.igrads,
+                      s.aux, s.accum) for s in bwd]
     # Which argument gradients are final after each backward step (their last consumer
     # has run).
     pos = {(id(n), 0): i for i, n in enumerate(graph.arguments)}

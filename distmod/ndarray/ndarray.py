@@ -20,6 +20,15 @@ def from_numpy_data(data, ctx=None):
     return _wrap(data, ctx if ctx is not None else current_context())
 
 
+def _on_device(method):
+    """Run ``method`` with the array's device current (CuPy computes on the current one)."""
+    def run(self, *args, **kwargs):
+        with self._ctx.device():
+            return method(self, *args, **kwargs)
+    run.__name__, run.__doc__ = method.__name__, method.__doc__
+    return run
+
+
 class NDArray:
     """An n-dimensional array on one device, with MXNet's methods and operators.
 
@@ -98,6 +107,7 @@ class NDArray:
         out = self.asnumpy()
         return out if dtype is None else out.astype(dtype)
 
+    @_on_device
     def copy(self):
         return _wrap(self._data.copy(), self._ctx)
 
@@ -111,7 +121,8 @@ class NDArray:
             if other.shape != self.shape:
                 raise MXNetError('copyto: shape mismatch, source %s vs target %s'
                                  % (self.shape, other.shape))
-            other._data[...] = _to_module(self._data, other._ctx)
+            with other._ctx.device():      # CuPy copies on the current device
+                other._data[...] = _to_module(self._data, other._ctx)
             return other
         if isinstance(other, Context):
             return _wrap(_to_module(self._data, other, copy=True), other)
@@ -124,6 +135,7 @@ class NDArray:
 
     as_in_ctx = as_in_context
 
+    @_on_device
     def astype(self, dtype, copy=True):
         dt = dtype_np(dtype)
         if not copy and dt == self._data.dtype:
@@ -157,6 +169,7 @@ class NDArray:
     def reshape_like(self, other):
         return _wrap(self._data.reshape(other.shape), self._ctx)
 
+    @_on_device
     def broadcast_to(self, shape):
         xp = self._ctx.xp
         return _wrap(xp.ascontiguousarray(xp.broadcast_to(self._data, tuple(shape))), self._ctx)
@@ -175,12 +188,14 @@ class NDArray:
             return tuple(self._key(k) for k in key)
         return key
 
+    @_on_device
     def __getitem__(self, key):
         out = self._data[self._key(key)]
         if not hasattr(out, 'shape') or out.shape == ():
             out = self._ctx.xp.asarray(out).reshape(1)
         return _wrap(out, self._ctx)
 
+    @_on_device
     def __setitem__(self, key, value):
         if isinstance(value, NDArray):
             value = _to_module(value._data, self._ctx)
@@ -225,6 +240,7 @@ class NDArray:
             return other
         return self._ctx.xp.asarray(other)
 
+    @_on_device
     def _binary(self, other, fn, reflect=False):
         o = self._other(other)
         a, b = (o, self._data) if reflect else (self._data, o)
@@ -234,6 +250,7 @@ class NDArray:
             dt = np.result_type(dt, other._data.dtype)
         return _wrap(out.astype(dt, copy=False), self._ctx)
 
+    @_on_device
     def _inplace(self, other, fn):
         if isinstance(other, NDArray) and other._sparse and other._inplace_into(self, fn):
             return self

@@ -1,0 +1,121 @@
+"""The GPU path's device semantics, checked on every CPU machine: ``strictdev`` (this folder)
+stands in for CuPy with its rules (no implicit conversion to NumPy, no mixing with host
+arrays, arrays used on their own device, every transfer counted), so ``mx.gpu(i)`` code that
+only works because NumPy is forgiving fails here.  This is a device-semantics check, not a
+GPU run: tests/gpu/ is that, on a machine with one."""
+import numpy as np
+import pytest
+
+import distmod as mx
+
+from . import strictdev
+
+
+@pytest.fixture
+def dev():
+    with strictdev.installed() as xp:
+        yield xp
+
+
+def test_the_backend_refuses_what_cupy_refuses(dev):
+    a = dev.ones((2, 3), dtype='float32')
+    with pytest.raises(TypeError, match='Implicit conversion'):
+        np.asarray(a)
+    with pytest.raises(TypeError, match='numpy.ndarray'):
+        dev.add(a, np.ones((2, 3), np.float32))
+    with pytest.raises(TypeError, match='numpy.ndarray'):
+        a + np.ones((2, 3), np.float32)
+    with dev.cuda.Device(1):
+        b = dev.zeros(3)
+    with pytest.raises(ValueError, match='array device = 1 while current = 0'):
+        b * 2
+    s = a.sum()
+    assert isinstance(s, dev.ndarray) and s.ndim == 0       # not a host scalar
+    strictdev.TRANSFERS.reset()
+    assert float(s) == 6.0 and a.get().shape == (2, 3)
+    assert strictdev.TRANSFERS.d2h == 2
+
+
+def test_ndarray_lives_on_its_gpu_and_copies_between_them(dev):
+    x = mx.nd.array(np.arange(6, dtype=np.float32).reshape(2, 3), ctx=mx.gpu(1))
+    assert isinstance(x._data, dev.ndarray) and x._data._dev == 1
+    y = x.copyto(mx.gpu(0))
+    assert y._data._dev == 0
+    z = mx.nd.zeros((2, 3), ctx=mx.gpu(1))
+    y.copyto(z)
+    strictdev.TRANSFERS.reset()
+    np.testing.assert_array_equal((z * 2 + 1).asnumpy(), np.arange(6).reshape(2, 3) * 2 + 1)
+    assert strictdev.TRANSFERS.d2h == 1
+    mx.nd.waitall()
+
+
+def _clusters(n=960, dim=20, seed=0):
+    rng = np.random.RandomState(seed)
+    centers = rng.randn(10, dim) * 3
+    y = rng.randint(0, 10, n)
+    return (centers[y] + rng.randn(n, dim)).astype(np.float32), y.astype(np.float32)
+
+
+def _mlp():
+    net = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=32, name='fc1')
+    net = mx.sym.Activation(net, act_type='relu')
+    net = mx.sym.FullyConnected(net, num_hidden=10, name='fc2')
+    return mx.sym.SoftmaxOutput(net, name='softmax')
+
+
+def _cnn():
+    net = mx.sym.Reshape(mx.sym.Variable('data'), shape=(-1, 1, 4, 5))
+    net = mx.sym.Convolution(net, kernel=(3, 3), pad=(1, 1), num_filter=8, name='c1')
+    net = mx.sym.BatchNorm(net, name='bn1')
+    net = mx.sym.Activation(net, act_type='relu')
+    net = mx.sym.Pooling(net, kernel=(2, 2), stride=(2, 2), pool_type='max')
+    net = mx.sym.Dropout(net, p=0.1)
+    net = mx.sym.FullyConnected(mx.sym.Flatten(net), num_hidden=10, name='fc')
+    return mx.sym.SoftmaxOutput(net, name='softmax')
+
+
+@pytest.mark.parametrize('kvstore', ['device', 'local'])
+@pytest.mark.parametrize('build', [_mlp, _cnn], ids=['mlp', 'cnn'])
+def test_fit_on_two_devices_reads_nothing_back_per_step(dev, build, kvstore):
+    x, y = _clusters()
+    batch = 48
+    train = mx.io.NDArrayIter(x, y, batch_size=batch, shuffle=True)
+    # device 1 first: code that assumes device 0 is current fails
+    mod = mx.mod.Module(build(), context=[mx.gpu(1), mx.gpu(0)])
+    seen = []
+
+    def count(param):
+        seen.append((param.epoch, strictdev.TRANSFERS.d2h, strictdev.TRANSFERS.h2d))
+
+    mod.fit(train, num_epoch=3, kvstore=kvstore, optimizer='sgd',
+            optimizer_params={'learning_rate': 0.1, 'momentum': 0.9},
+            initializer=mx.init.Xavier(), batch_end_callback=count)
+    per_epoch = len(x) // batch
+    assert len(seen) == 3 * per_epoch
+    for e in range(3):
+        mine = seen[e * per_epoch:(e + 1) * per_epoch]
+        steps = [(b[1] - a[1], b[2] - a[2]) for a, b in zip(mine, mine[1:])]
+        # a step copies its batch in (data and label on each device) and reads nothing
+        # back: the metric counts on the devices until it is read, which fit does once,
+        # at the epoch's last batch (one read per device)
+        assert [d for d, _ in steps[:-1]] == [0] * (per_epoch - 2), \
+            strictdev.TRANSFERS.where('d2h')
+        assert steps[-1][0] == 2, strictdev.TRANSFERS.where('d2h')
+        assert all(h2d == 4 for _, h2d in steps), steps
+    params, _ = mod.get_params()
+    assert all(isinstance(p._data, np.ndarray) for p in params.values())
+    score = dict(mod.score(mx.io.NDArrayIter(x, y, batch_size=batch), 'acc'))
+    assert score['accuracy'] > 0.9
+
+
+def test_a_metric_read_mid_epoch_is_one_read_per_device(dev):
+    metric = mx.metric.Accuracy()
+    for d in (0, 1):
+        pred = mx.nd.array([[0.1, 0.9], [0.8, 0.2]], ctx=mx.gpu(d))
+        label = mx.nd.array([1, 1], ctx=mx.gpu(d))
+        metric.update([label], [pred])
+        metric.update([label], [pred])
+    strictdev.TRANSFERS.reset()
+    assert metric.get() == ('accuracy', 0.5)
+    assert strictdev.TRANSFERS.d2h == 2
+    assert metric.get_global() == ('accuracy', 0.5) and strictdev.TRANSFERS.d2h == 2
