@@ -112,6 +112,7 @@ class KVStore:
         # id(gradient layout) -> (layout, reducer, residuals of the device merge)
         self._reducers = {}
         self._attached = weakref.WeakSet()     # groups whose gradients feed a reducer
+        self._host_sums = weakref.WeakKeyDictionary()  # 'local' with GPUs: host buffers
 
     @property
     def type(self):
@@ -316,6 +317,9 @@ class KVStore:
         buffers = group.grad_buffers
         if buffers and self._store.compresses_devices:
             self._merge_devices_compressed(group)
+        elif len(buffers) > 1 and self.type == 'local' and \
+                buffers[0].ctx.device_type == 'gpu':
+            self._merge_devices_on_host(buffers)
         elif len(buffers) > 1:
             with buffers[0].ctx.device():       # the sums run on the first device
                 for other in buffers[1:]:
@@ -334,6 +338,24 @@ class KVStore:
         sparse = getattr(group, 'sparse_grad_names', None)
         if sparse:
             self._reduce_row_sparse(group, sparse)
+
+    def _merge_devices_on_host(self, buffers):
+        """MXNet's ``local`` store with GPUs: every device's gradients copied to host memory
+        and summed there, in device order, and the sums copied back to the first device
+        (``device`` sums on the GPUs instead)."""
+        hosts = self._host_sums.get(buffers[0])
+        if hosts is None:
+            hosts = self._host_sums[buffers[0]] = (
+                [np.empty(f.shape, f.dtype) for f in buffers[0].flats],
+                [np.empty(f.shape, f.dtype) for f in buffers[0].flats])
+        total, part = hosts
+        for f, t in enumerate(total):
+            buffers[0].flats[f].get(out=t)
+            for other in buffers[1:]:
+                other.flats[f].get(out=part[f])
+                t += part[f]
+            with buffers[0].ctx.device():
+                buffers[0].flats[f].set(t)
 
     def _merge_devices_compressed(self, group):
         """MXNet's ``device`` store with compression: each device's gradients quantised with
