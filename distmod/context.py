@@ -1,11 +1,14 @@
 """Devices: ``mx.cpu(i)`` computes with NumPy, ``mx.gpu(i)`` with CuPy on GPU ``i``."""
+import os
+import socket
 import threading
 
 import numpy as np
 
 from .base import MXNetError
 
-__all__ = ['Context', 'cpu', 'gpu', 'cpu_pinned', 'current_context', 'num_gpus', 'array_module']
+__all__ = ['Context', 'cpu', 'gpu', 'cpu_pinned', 'current_context', 'num_gpus', 'array_module',
+           'default_context']
 
 _cupy = None
 _cupy_checked = False
@@ -74,7 +77,8 @@ class Context:
                              % self)
         n = num_gpus()
         if self.device_id >= n:
-            raise MXNetError('%s: CuPy sees %d GPU(s)' % (self, n))
+            raise MXNetError('%s: CuPy sees %d GPU(s) on host %s%s' % (
+                self, n, socket.gethostname(), _rank_words()))
         return cp
 
     def device(self):
@@ -131,6 +135,38 @@ def cpu_pinned(device_id=0):
 def gpu(device_id=0):
     """GPU ``device_id`` (CuPy). Using it without CuPy or a GPU raises a clear error."""
     return Context('gpu', device_id)
+
+
+_LOCAL_RANK_VARS = ('LOCAL_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK', 'MPI_LOCALRANKID',
+                    'PMI_LOCAL_RANK', 'SLURM_LOCALID')
+_RANK_VARS = ('RANK', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK', 'PMIX_RANK', 'SLURM_PROCID')
+
+
+def _env_int(names):
+    for name in names:
+        value = os.environ.get(name, '').strip()
+        if value.isdigit():
+            return int(value)
+    return None
+
+
+def _rank_words():
+    rank = _env_int(_RANK_VARS)
+    return '' if rank is None else ' (rank %d)' % rank
+
+
+def default_context():
+    """The context of a Module given none: ``cpu()``, or, where ``distmod-launch
+    --gpus-per-host G`` started the job (``DISTMOD_GPUS_PER_HOST``), this rank's GPU,
+    ``gpu(local_rank % G)`` (the local rank from the launcher: LOCAL_RANK, Open MPI's, MPICH's
+    or Slurm's variable)."""
+    per_host = os.environ.get('DISTMOD_GPUS_PER_HOST', '').strip()
+    if not per_host:
+        return cpu()
+    if not per_host.isdigit() or int(per_host) < 1:
+        raise MXNetError('DISTMOD_GPUS_PER_HOST=%r: give the number of GPUs per host'
+                         % per_host)
+    return gpu((_env_int(_LOCAL_RANK_VARS) or 0) % int(per_host))
 
 
 def current_context():

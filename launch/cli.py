@@ -152,6 +152,9 @@ environment set for every rank:
   DISTMOD_TIMEOUT, DISTMOD_FIRST_TIMEOUT
                       with --timeout S / --first-timeout S: the watchdog's deadlines (a
                       collective that waits longer for some rank ends the job, naming it)
+  DISTMOD_GPUS_PER_HOST
+                      with --gpus-per-host G: a Module given no context trains on
+                      mx.gpu(LOCAL_RANK % G), this rank's GPU
 environment read:
   SLURM_JOB_ID        set: a Slurm job, so srun starts the ranks (--launcher overrides)
   PATH                where mpiexec (after the one next to this Python) and srun are found
@@ -206,6 +209,10 @@ def parse_args(argv=None):
     p.add_argument('--first-timeout', type=float, default=None, metavar='S',
                    help='the deadline before the first training step (start-up, binding); sets '
                         'DISTMOD_FIRST_TIMEOUT (default 300, or --timeout when only that is given)')
+    p.add_argument('--gpus-per-host', type=int, default=None, metavar='G',
+                   help="give each rank one of its host's G GPUs, GPU LOCAL_RANK %% G: a script "
+                        'that names no context (Module(net)) trains on it (sets '
+                        'DISTMOD_GPUS_PER_HOST)')
     p.add_argument('--stop-timeout', type=float, default=10.0, metavar='S',
                    help='after SIGINT/SIGTERM/SIGHUP, kill what is left of the job after S seconds (default 10)')
     p.add_argument('--tag-output', action='store_true',
@@ -400,6 +407,17 @@ def timeout_environment(args):
     if getattr(args, 'first_timeout', None) is not None:
         env['DISTMOD_FIRST_TIMEOUT'] = '%g' % args.first_timeout
     return env
+
+
+def device_environment(args):
+    """``DISTMOD_GPUS_PER_HOST`` for every rank, from ``--gpus-per-host``."""
+    g = getattr(args, 'gpus_per_host', None)
+    if g is None:
+        return {}
+    if g < 1:
+        raise LaunchError('--gpus-per-host %d: give the number of GPUs on each host (1 or more)'
+                          % g)
+    return {'DISTMOD_GPUS_PER_HOST': str(g)}
 
 
 def build_command(args, env, mpi_flavour, program=None, cores=None, is_root=None, job_env=None):
@@ -695,6 +713,7 @@ class _Supervisor:
             env.update(self.lifeline.environment())
         env.update(resume_environment(checkpoint))
         env.update(timeout_environment(self.args))
+        env.update(device_environment(self.args))
         return env
 
     def run(self, checkpoint):
@@ -840,7 +859,8 @@ def main(argv=None):
         checkpoint = newest_complete_checkpoint(args.checkpoint) if args.checkpoint else None
         cmd, env = build_command(args, os.environ, flavour, program=program,
                                  job_env=dict(resume_environment(checkpoint),
-                                              **timeout_environment(args)))
+                                              **timeout_environment(args),
+                                              **device_environment(args)))
     except LaunchError as e:
         print('distmod-launch: error: %s' % e, file=sys.stderr)
         return 2

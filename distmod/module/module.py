@@ -3,7 +3,7 @@ import logging
 import os
 
 from ..base import MXNetError
-from ..context import Context, cpu
+from ..context import Context, default_context
 from ..executor import ExecutorGroup
 from ..ndarray.ndarray import NDArray
 from .. import ndarray as nd
@@ -54,8 +54,8 @@ class Module(BaseModule):
                  logger=logging, context=None, work_load_list=None, fixed_param_names=None,
                  state_names=None, group2ctxs=None, compression_params=None):
         super().__init__(logger=logger)
-        if context is None:
-            context = cpu()
+        if context is None:         # cpu(), or this rank's GPU under --gpus-per-host
+            context = default_context()
         if isinstance(context, Context):
             context = [context]
         self._context = list(context)

@@ -122,3 +122,24 @@ def test_a_metric_read_mid_epoch_is_one_read_per_device(dev):
     assert metric.get() == ('accuracy', 0.5)
     assert strictdev.TRANSFERS.d2h == 2
     assert metric.get_global() == ('accuracy', 0.5) and strictdev.TRANSFERS.d2h == 2
+
+
+def test_a_module_given_no_context_takes_its_ranks_gpu_under_gpus_per_host(dev, monkeypatch):
+    monkeypatch.setenv('DISTMOD_GPUS_PER_HOST', '2')
+    monkeypatch.setenv('LOCAL_RANK', '3')
+    assert mx.context.default_context() == mx.gpu(1)
+    mod = mx.mod.Module(_mlp())
+    assert mod._context == [mx.gpu(1)]
+    monkeypatch.delenv('DISTMOD_GPUS_PER_HOST')
+    assert mx.mod.Module(_mlp())._context == [mx.cpu()]
+
+
+def test_asking_for_a_gpu_the_host_lacks_names_host_rank_and_count(dev, monkeypatch):
+    import socket
+    monkeypatch.setenv('RANK', '5')
+    mod = mx.mod.Module(_mlp(), context=[mx.gpu(0), mx.gpu(strictdev.NUM_DEVICES)])
+    with pytest.raises(mx.base.MXNetError) as err:
+        mod.bind(data_shapes=[('data', (8, 20))], label_shapes=[('softmax_label', (8,))])
+    msg = str(err.value)
+    assert 'gpu(%d)' % strictdev.NUM_DEVICES in msg and 'sees 2 GPU' in msg
+    assert socket.gethostname() in msg and 'rank 5' in msg

@@ -288,6 +288,19 @@ def test_timeout_options_set_the_watchdogs_deadlines_for_every_rank(capsys, monk
         cli.parse_args(['--timeout', '0', 'echo'])
 
 
+def test_gpus_per_host_reaches_every_rank(capsys, monkeypatch):
+    monkeypatch.delenv('DISTMOD_GPUS_PER_HOST', raising=False)
+    assert cli.main(['--dry-run', '-n', '1', '--gpus-per-host', '4', 'echo']) == 0
+    assert 'DISTMOD_GPUS_PER_HOST=4' in capsys.readouterr().out.split()
+    args = cli.parse_args(['-n', '2', '--gpus-per-host', '2', 'python', 'train.py'])
+    args.hosts = []
+    cmd, env = cli.build_command(args, {}, 'openmpi', job_env=cli.device_environment(args))
+    assert env['DISTMOD_GPUS_PER_HOST'] == '2'
+    exported = [cmd[i + 1] for i, a in enumerate(cmd) if a == '-x']
+    assert 'DISTMOD_GPUS_PER_HOST' in exported
+    assert cli.main(['--dry-run', '-n', '1', '--gpus-per-host', '0', 'echo']) == 2
+
+
 @pytest.mark.parametrize('env, expected', [
     ({'OMPI_COMM_WORLD_RANK': '3', 'OMPI_COMM_WORLD_LOCAL_RANK': '1', 'OMPI_COMM_WORLD_SIZE': '4',
       'OMPI_COMM_WORLD_LOCAL_SIZE': '2', 'PMIX_RANK': '3'}, ('3', '1', '4', '2')),
