@@ -31,6 +31,7 @@ _CONV_LAYOUTS = {None, 'NCW', 'NCHW', 'NCDHW', 'NHWC', 'NDHWC'}
 _POOL_LAYOUTS = {None, 'NCW', 'NCHW', 'NCDHW', 'NWC', 'NHWC', 'NDHWC'}
 _CUDNN_TUNE = {None, 'fastest', 'limited_workspace', 'off'}
 _BATCH_LAST_BELOW = 16     # last output dimension under which the batch goes innermost
+_DATA_GRAD_AS_CONV_BELOW = 1.25  # see Convolution._data_grad_lowering
 _SHIFT_CHUNK = 32768       # grid positions per shifted GEMM: a chunk's rows stay in cache
 _SHIFT_MIN_CHANNELS = 4    # input channels per group below which im2col's one GEMM is faster
 _SHIFT_MAX_WASTE = 1.6     # padded grid / output positions above which im2col is faster
@@ -601,6 +602,12 @@ class Convolution(_ConvBase):
         spans = [d * (k - 1) for d, k in zip(self.dilate_, self.kernel)]
         if any(st != 1 for st in self.stride_) or any(p > sp for p, sp in
                                                         zip(self.pad_, spans)):
+            return None
+        # its columns are F*K x N*prod(big), col2im's C*K x N*prod(small): where the output
+        # has many more channels than the data or the data is much bigger than the output
+        # (LeNet's second convolution: 50 filters over 20 channels, 12x12 to 8x8; the
+        # convolution form took 1.8 times col2im's backward), col2im moves less
+        if f * prod(big) > _DATA_GRAD_AS_CONV_BELOW * c * prod(small):
             return None
         key = (n, c, f, tuple(big), tuple(small))
         if getattr(self, '_low_t_key', None) != key:
