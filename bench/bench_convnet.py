@@ -17,21 +17,13 @@ Run: ``python bench/bench_convnet.py [default|N ...]`` (default: default 1)
 import sys
 import textwrap
 
-from reference import VENV_PY, require_mxnet, run_workload
+from reference import RANDOM_MNIST, TIMED_FIT, VENV_PY, require_mxnet, run_workload
 
 N, BATCH, EPOCHS = 3000, 100, 3
 THREAD_VARS = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS',
                'MXNET_OMP_MAX_THREADS')
 
-WORKLOAD = textwrap.dedent('''
-    import json, logging, time
-    import numpy as np
-    import {module} as mx
-    logging.disable(logging.CRITICAL)
-    rng = np.random.RandomState(0)
-    x = rng.rand({n}, 1, 28, 28).astype(np.float32)
-    y = rng.randint(0, 10, {n}).astype(np.float32)
-    train = mx.io.NDArrayIter(x, y, batch_size={batch})
+WORKLOAD = RANDOM_MNIST + textwrap.dedent('''
 
     def conv_bn(data, name, relu):
         net = mx.sym.Convolution(data, num_filter=16, kernel=(3, 3), pad=(1, 1),
@@ -45,18 +37,7 @@ WORKLOAD = textwrap.dedent('''
     net = mx.sym.Activation(net + block, act_type='relu')
     net = mx.sym.FullyConnected(mx.sym.Flatten(net), num_hidden=10, name='fc')
     net = mx.sym.SoftmaxOutput(net, name='softmax')
-    mod = mx.mod.Module(net, context=mx.cpu())
-    stamps = []
-    def tick(*args):
-        mx.nd.waitall()
-        stamps.append(time.perf_counter())
-    tick()
-    mod.fit(train, num_epoch={epochs} + 1, optimizer='sgd',
-            optimizer_params={'learning_rate': 0.01, 'momentum': 0.9},
-            initializer=mx.init.Xavier(magnitude=2.0), epoch_end_callback=tick)
-    times = [b - a for a, b in zip(stamps[1:], stamps[2:])]
-    print(json.dumps({'fit': {n} / min(times), 'epochs_s': times}))
-''')
+''') + TIMED_FIT.replace('{lr}', '0.01')
 
 
 def workload(module):

@@ -14,19 +14,11 @@ Run: ``python bench/bench_lenet.py [THREADS ...]`` (default: 1 2)
 import sys
 import textwrap
 
-from reference import VENV_PY, require_mxnet, run_workload
+from reference import RANDOM_MNIST, TIMED_FIT, VENV_PY, require_mxnet, run_workload
 
 N, BATCH, EPOCHS = 6400, 64, 3
 
-WORKLOAD = textwrap.dedent('''
-    import json, logging, time
-    import numpy as np
-    import {module} as mx
-    logging.disable(logging.CRITICAL)
-    rng = np.random.RandomState(0)
-    x = rng.rand({n}, 1, 28, 28).astype(np.float32)
-    y = rng.randint(0, 10, {n}).astype(np.float32)
-    train = mx.io.NDArrayIter(x, y, batch_size={batch})
+WORKLOAD = RANDOM_MNIST + textwrap.dedent('''
     data = mx.sym.Variable('data')
     net = mx.sym.Convolution(data, kernel=(5, 5), num_filter=20, name='conv1')
     net = mx.sym.Activation(net, act_type='tanh', name='tanh1')
@@ -39,19 +31,7 @@ WORKLOAD = textwrap.dedent('''
     net = mx.sym.Activation(net, act_type='tanh', name='tanh3')
     net = mx.sym.FullyConnected(net, num_hidden=10, name='fc2')
     net = mx.sym.SoftmaxOutput(net, name='softmax')
-    mod = mx.mod.Module(net, context=mx.cpu())
-    stamps = []
-    def tick(*args):
-        mx.nd.waitall()
-        stamps.append(time.perf_counter())
-    tick()
-    mod.fit(train, num_epoch={epochs} + 1, optimizer='sgd',
-            optimizer_params={'learning_rate': 0.05, 'momentum': 0.9},
-            initializer=mx.init.Xavier(magnitude=2.0), epoch_end_callback=tick)
-    times = [b - a for a, b in zip(stamps[1:], stamps[2:])]
-    print(json.dumps({'fit': {n} / min(times), 'epochs_s': times,
-                      'warmup_s': stamps[1] - stamps[0]}))
-''')
+''') + TIMED_FIT.replace('{lr}', '0.05')
 
 
 def workload(module):

@@ -28,6 +28,7 @@ DISTMOD = textwrap.dedent('''
     import distmod as mx
     logging.disable(logging.CRITICAL)
     model, batch, n, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    gpu = len(sys.argv) > 6 and sys.argv[6] == 'gpu'
     rng = np.random.RandomState(0)
     shape = (784,) if model == 'mlp' else (1, 28, 28)
     x = rng.rand(n, *shape).astype(np.float32)
@@ -44,15 +45,20 @@ DISTMOD = textwrap.dedent('''
         net = mx.sym.Activation(mx.sym.FullyConnected(mx.sym.Flatten(net), num_hidden=500),
                                 act_type='tanh')
     net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=10), name='softmax')
-    mod = mx.mod.Module(net, context=mx.cpu())
+    mod = mx.mod.Module(net, context=mx.gpu(0) if gpu else mx.cpu())
     stamps = []
     def tick(*args):
+        mx.nd.waitall()
         stamps.append(time.perf_counter())
     tick()
     mod.fit(mx.io.NDArrayIter(x, y, batch_size=batch), num_epoch=epochs + 1, optimizer='sgd',
             optimizer_params={'learning_rate': 0.05, 'momentum': 0.9},
             initializer=mx.init.Xavier(magnitude=2.0), epoch_end_callback=tick)
-    print(json.dumps({'sps': n / min(b - a for a, b in zip(stamps[1:], stamps[2:]))}))
+    res = {'sps': n / min(b - a for a, b in zip(stamps[1:], stamps[2:]))}
+    if gpu:
+        import cupy
+        res['peak_bytes'] = cupy.get_default_memory_pool().total_bytes()
+    print(json.dumps(res))
 ''')
 
 TORCH = textwrap.dedent('''
@@ -62,10 +68,13 @@ TORCH = textwrap.dedent('''
     from torch import nn
     model, batch, n, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     torch.set_num_threads(int(sys.argv[5]))
+    gpu = len(sys.argv) > 6 and sys.argv[6] == 'gpu'
+    dev = torch.device('cuda:0' if gpu else 'cpu')
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
     rng = np.random.RandomState(0)
     shape = (784,) if model == 'mlp' else (1, 28, 28)
-    x = torch.from_numpy(rng.rand(n, *shape).astype(np.float32))
-    y = torch.from_numpy(rng.randint(0, 10, n).astype(np.int64))
+    x = torch.from_numpy(rng.rand(n, *shape).astype(np.float32)).to(dev)
+    y = torch.from_numpy(rng.randint(0, 10, n).astype(np.int64)).to(dev)
     if model == 'mlp':
         net = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
                             nn.Linear(64, 10))
@@ -73,12 +82,14 @@ TORCH = textwrap.dedent('''
         net = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Tanh(), nn.MaxPool2d(2),
                             nn.Conv2d(20, 50, 5), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
                             nn.Linear(800, 500), nn.Tanh(), nn.Linear(500, 10))
+    net = net.to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     times = []
     for _ in range(epochs + 1):
+        sync()
         t = time.perf_counter()
-        correct = torch.zeros((), dtype=torch.int64)
+        correct = torch.zeros((), dtype=torch.int64, device=dev)
         for i in range(0, n - batch + 1, batch):
             xb, yb = x[i:i + batch], y[i:i + batch]
             out = net(xb)
@@ -88,12 +99,16 @@ TORCH = textwrap.dedent('''
             opt.step()
             correct += (out.argmax(1) == yb).sum()
         correct.item()
+        sync()
         times.append(time.perf_counter() - t)
-    print(json.dumps({'sps': n / min(times[1:])}))
+    res = {'sps': n / min(times[1:])}
+    if gpu:
+        res['peak_bytes'] = torch.cuda.max_memory_allocated(dev)
+    print(json.dumps(res))
 ''')
 
 
-def _run(python, code, args, threads, distmod):
+def run_code(python, code, args, threads, distmod):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     env.pop('PYTHONPATH', None)
@@ -101,14 +116,14 @@ def _run(python, code, args, threads, distmod):
         env['PYTHONPATH'] = ROOT
     out = subprocess.run([python, '-c', code] + [str(a) for a in args], env=env, check=True,
                          capture_output=True, text=True, timeout=1800).stdout
-    return json.loads(out.strip().splitlines()[-1])['sps']
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def measure(model, threads, torch_py):
     """(distmod samples/s, PyTorch samples/s) for ``model`` at ``threads``."""
     args = [model, BATCH[model], N, EPOCHS]
-    ours = _run(sys.executable, DISTMOD, args, threads, True)
-    theirs = _run(torch_py, TORCH, args + [threads], threads, False)
+    ours = run_code(sys.executable, DISTMOD, args, threads, True)['sps']
+    theirs = run_code(torch_py, TORCH, args + [threads], threads, False)['sps']
     return ours, theirs
 
 

@@ -33,3 +33,35 @@ def run_workload(python, code, threads=1, distmod=False, env=None, drop=(), time
     out = subprocess.run([python, '-c', code], env=full, check=True, capture_output=True,
                          text=True, timeout=timeout).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+#: The start of a workload on random MNIST-shaped data: {n} samples of 1x28x28 with labels
+#: 0-9 in ``train``, an NDArrayIter of batch {batch}, and ``mx`` the library {module}.
+RANDOM_MNIST = """
+import json, logging, time
+import numpy as np
+import {module} as mx
+logging.disable(logging.CRITICAL)
+rng = np.random.RandomState(0)
+x = rng.rand({n}, 1, 28, 28).astype(np.float32)
+y = rng.randint(0, 10, {n}).astype(np.float32)
+train = mx.io.NDArrayIter(x, y, batch_size={batch})
+"""
+
+#: The end of a workload that times ``mod.fit`` of ``net`` over ``train`` (both defined before
+#: it, with ``mx``, ``json`` and ``time`` imported): {epochs} + 1 epochs of SGD momentum at
+#: {lr}, the first a warm-up; prints samples/s of the best epoch ({n} samples per epoch).
+TIMED_FIT = """
+mod = mx.mod.Module(net, context=mx.cpu())
+stamps = []
+def tick(*args):
+    mx.nd.waitall()
+    stamps.append(time.perf_counter())
+tick()
+mod.fit(train, num_epoch={epochs} + 1, optimizer='sgd',
+        optimizer_params={'learning_rate': {lr}, 'momentum': 0.9},
+        initializer=mx.init.Xavier(magnitude=2.0), epoch_end_callback=tick)
+times = [b - a for a, b in zip(stamps[1:], stamps[2:])]
+print(json.dumps({'fit': {n} / min(times), 'epochs_s': times,
+                  'warmup_s': stamps[1] - stamps[0]}))
+"""

@@ -88,6 +88,18 @@ def _same_device(*arrays):
     return ctx
 
 
+def _flushed(attr):
+    """A metric's sum ``attr`` as a property that first adds what is pending on devices."""
+    def get(self):
+        if self.__dict__.get('_pending'):
+            self._flush()
+        return getattr(self, attr)
+
+    def put(self, value):
+        setattr(self, attr, value)
+    return property(get, put)
+
+
 class EvalMetric:
     """Base class: ``update(labels, preds)`` then ``get()`` -> (name, value)."""
 
@@ -137,25 +149,8 @@ class EvalMetric:
 
     # Sums computed on a GPU stay there (one running 0-d array per device) until a sum is
     # read, so that update() never waits for the device: a training step reads nothing back.
-    @property
-    def sum_metric(self):
-        if self.__dict__.get('_pending'):
-            self._flush()
-        return self._sum_metric
-
-    @sum_metric.setter
-    def sum_metric(self, value):
-        self._sum_metric = value
-
-    @property
-    def global_sum_metric(self):
-        if self.__dict__.get('_pending'):
-            self._flush()
-        return self._global_sum_metric
-
-    @global_sum_metric.setter
-    def global_sum_metric(self, value):
-        self._global_sum_metric = value
+    sum_metric = _flushed('_sum_metric')
+    global_sum_metric = _flushed('_global_sum_metric')
 
     def _add_device(self, value, count, device):
         """Add ``value``, a 0-d array on ``device`` (an NDArray's context), without reading
