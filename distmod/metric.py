@@ -75,6 +75,26 @@ def _np(x):
     return x.asnumpy() if isinstance(x, NDArray) else numpy.asarray(x)
 
 
+def _data(x, device):
+    """``x``'s array where it is (``device``, a GPU context), else as NumPy."""
+    return x._data if device is not None else _np(x)
+
+
+def _scope(device):
+    return device.device() if device is not None else _HOST
+
+
+class _Host:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_HOST = _Host()
+
+
 def _same_device(*arrays):
     """The GPU context holding every one of ``arrays`` (dense NDArrays), else None: a metric
     then computes there instead of reading the arrays back."""
@@ -147,27 +167,48 @@ class EvalMetric:
         self.num_inst = 0
         self.sum_metric = 0.0
 
-    # Sums computed on a GPU stay there (one running 0-d array per device) until a sum is
-    # read, so that update() never waits for the device: a training step reads nothing back.
+    # Sums computed on a GPU stay there (one running 0-d array per device, and a count where
+    # it too is computed there) until a sum or a count is read, so that update() never waits
+    # for the device: a training step reads nothing back.
     sum_metric = _flushed('_sum_metric')
     global_sum_metric = _flushed('_global_sum_metric')
+    num_inst = _flushed('_num_inst')
+    global_num_inst = _flushed('_global_num_inst')
 
     def _add_device(self, value, count, device):
         """Add ``value``, a 0-d array on ``device`` (an NDArray's context), without reading
-        it back; ``count`` instances (a host number)."""
+        it back; ``count`` instances: a host number, or a 0-d array on the device too."""
         pending = self.__dict__.setdefault('_pending', {})
+        on_device = not isinstance(count, (int, numpy.integer))
         with device.device():
             held = pending.get(device)
-            pending[device] = value if held is None else held + value
-        self.num_inst += count
-        self.global_num_inst += count
+            if held is None:
+                pending[device] = [value, count if on_device else None]
+            else:
+                held[0] = held[0] + value
+                if on_device:
+                    held[1] = count if held[1] is None else held[1] + count
+        if not on_device:
+            self._num_inst += count
+            self._global_num_inst += count
 
     def _flush(self):
         pending, self._pending = self.__dict__.get('_pending') or {}, {}
-        for value in pending.values():
+        for value, count in pending.values():
             v = float(value)                    # the one read back per device
             self._sum_metric += v
             self._global_sum_metric += v
+            if count is not None:
+                c = int(count)
+                self._num_inst += c
+                self._global_num_inst += c
+
+    def _add_where(self, value, count, device, kind):
+        """``_add`` of ``kind(value)`` on the host, ``_add_device`` where ``device`` is set."""
+        if device is None:
+            self._add(kind(value), count)
+        else:
+            self._add_device(value, count, device)
 
     def _add(self, value, count):
         self.sum_metric += value
@@ -316,11 +357,14 @@ class TopKAccuracy(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
-            pred = _np(pred).astype('float32')
-            label = _np(label).astype('int64').ravel()
-            order = numpy.argpartition(pred, -self.top_k, axis=1)[:, -self.top_k:]
-            hits = (order == label.reshape(-1, 1)).any(axis=1)
-            self._add(int(hits.sum()), pred.shape[0])
+            device = _same_device(label, pred)
+            xp = numpy if device is None else device.xp
+            with _scope(device):
+                pred = _data(pred, device).astype('float32')
+                label = _data(label, device).astype('int64').ravel()
+                order = xp.argpartition(pred, -self.top_k, axis=1)[:, -self.top_k:]
+                hits = (order == label.reshape(-1, 1)).any(axis=1).sum()
+                self._add_where(hits, pred.shape[0], device, int)
 
 
 class _BinaryCounts(EvalMetric):
@@ -428,19 +472,26 @@ class Perplexity(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
-            pred = _np(pred)
-            label = _np(label).astype('int64').ravel()
-            pred = numpy.moveaxis(pred, self.axis, -1).reshape(-1, pred.shape[self.axis])
-            if label.shape[0] != pred.shape[0]:
-                raise MXNetError('Shape of labels %s does not match shape of predictions %s'
-                                 % (label.shape, pred.shape))
-            probs = pred[numpy.arange(label.shape[0]), numpy.clip(label, 0, pred.shape[1] - 1)]
-            count = label.shape[0]
-            if self.ignore_label is not None:
-                ignore = label == self.ignore_label
-                probs = numpy.where(ignore, 1.0, probs)
-                count -= int(ignore.sum())
-            self._add(float(-numpy.log(numpy.maximum(1e-10, probs)).sum()), count)
+            device = _same_device(label, pred)
+            xp = numpy if device is None else device.xp
+            with _scope(device):
+                pred = _data(pred, device)
+                label = _data(label, device).astype('int64').ravel()
+                pred = xp.moveaxis(pred, self.axis, -1).reshape(-1, pred.shape[self.axis])
+                if label.shape[0] != pred.shape[0]:
+                    raise MXNetError('Shape of labels %s does not match shape of predictions '
+                                     '%s' % (label.shape, pred.shape))
+                probs = pred[xp.arange(label.shape[0]), xp.clip(label, 0, pred.shape[1] - 1)]
+                count = label.shape[0]
+                if self.ignore_label is not None:
+                    ignore = label == self.ignore_label
+                    probs = xp.where(ignore, 1.0, probs)
+                    count = count - ignore.sum()      # on the device where the labels are
+                total = -xp.log(xp.maximum(1e-10, probs)).sum()
+                if device is None:
+                    self._add(float(total), int(count))
+                else:
+                    self._add_device(total, count, device)
 
     def get(self):
         if self.num_inst == 0:
@@ -509,13 +560,15 @@ class _Regression(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
-            label = _np(label)
-            pred = _np(pred)
-            if label.ndim == 1:
-                label = label.reshape(label.shape[0], 1)
-            if pred.ndim == 1:
-                pred = pred.reshape(pred.shape[0], 1)
-            self._add(self.value(label, pred), 1)
+            device = _same_device(label, pred)
+            with _scope(device):
+                label = _data(label, device)
+                pred = _data(pred, device)
+                if label.ndim == 1:
+                    label = label.reshape(label.shape[0], 1)
+                if pred.ndim == 1:
+                    pred = pred.reshape(pred.shape[0], 1)
+                self._add_where(self.value(label, pred), 1, device, float)
 
 
 @register
@@ -528,7 +581,7 @@ class MAE(_Regression):
 
     @staticmethod
     def value(label, pred):
-        return float(numpy.abs(label - pred).mean())
+        return abs(label - pred).mean()
 
 
 @register
@@ -541,7 +594,7 @@ class MSE(_Regression):
 
     @staticmethod
     def value(label, pred):
-        return float(((label - pred) ** 2.0).mean())
+        return ((label - pred) ** 2.0).mean()
 
 
 @register
@@ -554,7 +607,7 @@ class RMSE(_Regression):
 
     @staticmethod
     def value(label, pred):
-        return float(numpy.sqrt(((label - pred) ** 2.0).mean()))
+        return ((label - pred) ** 2.0).mean() ** 0.5
 
 
 @alias('ce')
@@ -569,13 +622,17 @@ class CrossEntropy(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
-            label = _np(label).ravel()
-            pred = _np(pred)
-            if label.shape[0] != pred.shape[0]:
-                raise MXNetError('Shape of labels %s does not match shape of predictions %s'
-                                 % (label.shape, pred.shape))
-            prob = pred[numpy.arange(label.shape[0]), numpy.int64(label)]
-            self._add(float((-numpy.log(prob + self.eps)).sum()), label.shape[0])
+            device = _same_device(label, pred)
+            xp = numpy if device is None else device.xp
+            with _scope(device):
+                label = _data(label, device).ravel()
+                pred = _data(pred, device)
+                if label.shape[0] != pred.shape[0]:
+                    raise MXNetError('Shape of labels %s does not match shape of predictions '
+                                     '%s' % (label.shape, pred.shape))
+                prob = pred[xp.arange(label.shape[0]), label.astype('int64')]
+                self._add_where((-xp.log(prob + self.eps)).sum(), label.shape[0], device,
+                                float)
 
 
 @alias('nll_loss')
@@ -598,8 +655,10 @@ class Loss(EvalMetric):
         if isinstance(preds, (NDArray, numpy.ndarray)):
             preds = [preds]
         for pred in preds:
-            pred = _np(pred)
-            self._add(float(pred.sum()), pred.size)
+            device = _same_device(pred)
+            with _scope(device):
+                pred = _data(pred, device)
+                self._add_where(pred.sum(), pred.size, device, float)
 
 
 class CustomMetric(EvalMetric):

@@ -143,3 +143,41 @@ def test_asking_for_a_gpu_the_host_lacks_names_host_rank_and_count(dev, monkeypa
     msg = str(err.value)
     assert 'gpu(%d)' % strictdev.NUM_DEVICES in msg and 'sees 2 GPU' in msg
     assert socket.gethostname() in msg and 'rank 5' in msg
+
+
+@pytest.mark.parametrize('make,pred_shape,label_kind', [
+    (lambda: mx.metric.Accuracy(), (6, 4), 'class'),
+    (lambda: mx.metric.TopKAccuracy(top_k=2), (6, 4), 'class'),
+    (lambda: mx.metric.CrossEntropy(), (6, 4), 'class'),
+    (lambda: mx.metric.NegativeLogLikelihood(), (6, 4), 'class'),
+    (lambda: mx.metric.Perplexity(ignore_label=2), (6, 4), 'class'),
+    (lambda: mx.metric.MSE(), (6,), 'value'),
+    (lambda: mx.metric.MAE(), (6, 1), 'value'),
+    (lambda: mx.metric.RMSE(), (6,), 'value'),
+    (lambda: mx.metric.Loss(), (6,), 'value'),
+], ids=['acc', 'top2', 'ce', 'nll', 'perplexity', 'mse', 'mae', 'rmse', 'loss'])
+def test_metrics_count_on_the_device_and_agree_with_the_host(dev, make, pred_shape, label_kind):
+    rng = np.random.RandomState(4)
+    batches = []
+    for _ in range(3):
+        p = rng.rand(*pred_shape).astype(np.float32)
+        if len(pred_shape) == 2 and pred_shape[1] > 1:
+            p /= p.sum(axis=1, keepdims=True)
+        lab = (rng.randint(0, pred_shape[-1], pred_shape[0]) if label_kind == 'class'
+               else rng.rand(pred_shape[0])).astype(np.float32)
+        batches.append((p, lab))
+    on_host, on_device = make(), make()
+    for p, lab in batches:
+        on_host.update([mx.nd.array(lab)], [mx.nd.array(p)])
+    strictdev.TRANSFERS.reset()
+    for i, (p, lab) in enumerate(batches):
+        ctx = mx.gpu(i % 2)
+        label, pred = mx.nd.array(lab, ctx=ctx), mx.nd.array(p, ctx=ctx)
+        strictdev.TRANSFERS.reset()
+        on_device.update([label], [pred])
+        assert strictdev.TRANSFERS.d2h == 0, strictdev.TRANSFERS.where('d2h')
+    name, value = on_device.get()
+    assert strictdev.TRANSFERS.d2h <= 4          # a sum (and a count) per device
+    assert name == on_host.get()[0]
+    np.testing.assert_allclose(value, on_host.get()[1], rtol=1e-5)
+    np.testing.assert_allclose(on_device.get_global()[1], on_host.get_global()[1], rtol=1e-5)
