@@ -62,7 +62,8 @@ import sys
 import tempfile
 import time
 
-__all__ = ["two_hosts", "netns_unavailable_reason", "openmpi_flags", "Hosts"]
+__all__ = ["two_hosts", "many_hosts", "netns_unavailable_reason", "tc_unavailable_reason",
+           "netem_unavailable_reason", "openmpi_flags", "Hosts"]
 
 BIN_DIR = os.path.dirname(os.path.abspath(sys.executable))
 DEFAULT_SUBNET = "10.231.7.0/24"
@@ -162,21 +163,49 @@ exec env -i %(env)s \
 
 
 class Hosts:
-    """What two_hosts() yields."""
+    """What two_hosts() and many_hosts() yield."""
 
-    def __init__(self, prefix, subnet, decoy_subnet=None):
+    def __init__(self, prefix, subnet, decoy_subnet=None, count=2):
         pid = os.getpid()
         self.decoy_subnet = decoy_subnet
         net = ipaddress.ip_network(subnet)
         self.subnet = str(net)
         self.prefixlen = net.prefixlen
-        self.namespaces = ("%s-a-%d" % (prefix, pid), "%s-b-%d" % (prefix, pid))
-        self.hostnames = ("%s-host-a" % prefix, "%s-host-b" % prefix)
-        self.ips = (str(net.network_address + 1), str(net.network_address + 2))
+        letters = [chr(ord("a") + i) for i in range(count)]
+        self.namespaces = tuple("%s-%s-%d" % (prefix, x, pid) for x in letters)
+        self.hostnames = tuple("%s-host-%s" % (prefix, x) for x in letters)
+        self.ips = tuple(str(net.network_address + 1 + i) for i in range(count))
         short = "%s%d" % (prefix[:4], pid % 1000000)     # veth names: at most 15 chars
-        self.veths = (short + "a", short + "b")
+        self.veths = tuple(short + x for x in letters)
+        # more than two hosts: each host's veth has its peer on a bridge in the root
+        # namespace (``bridge``; peers ``short + x + "p"``)
+        self.bridge = short + "br" if count > 2 else None
         self.tmpdir = None
         self.agent = None
+
+    def shape(self, rate=None, delay_ms=None):
+        """Shape every host's outgoing link: ``rate`` ('1gbit', '10gbit', a token bucket,
+        tbf) and ``delay_ms`` one way (netem, which some kernels lack: then ValueError with
+        the reason); both None: unshaped.  A message between two hosts leaves through one
+        shaped link: its bandwidth is ``rate``, its added latency ``delay_ms``."""
+        if delay_ms is not None:
+            reason = netem_unavailable_reason()
+            if reason:
+                raise ValueError(reason)
+        for ns, dev in zip(self.namespaces, self.veths):
+            _run(["tc", "-n", ns, "qdisc", "del", "dev", dev, "root"], check=False)
+            if rate is None and delay_ms is None:
+                continue
+            if delay_ms is not None:
+                spec = ["delay", "%gms" % delay_ms] + (["rate", rate] if rate else [])
+                # a queue long enough for a bandwidth-delay product of 10 Gbit/s x 2 ms
+                _run(["tc", "-n", ns, "qdisc", "add", "dev", dev, "root", "netem"] + spec +
+                     ["limit", "100000"])
+            else:
+                bits = _bits_per_s(rate)
+                burst = max(64 * 1024, int(bits / 8 / 1000))        # a millisecond's worth
+                _run(["tc", "-n", ns, "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate,
+                      "burst", str(burst), "latency", "50ms"])
 
     # convenient aliases
     host_a = property(lambda self: self.hostnames[0])
@@ -285,14 +314,22 @@ def _killpg(pid):
 
 
 def _setup(h):
-    ns_a, ns_b = h.namespaces
-    va, vb = h.veths
     for ns in h.namespaces:
         _run(["ip", "netns", "add", ns])
-    _run(["ip", "link", "add", va, "type", "veth", "peer", "name", vb])
-    _run(["ip", "link", "set", va, "netns", ns_a])
-    _run(["ip", "link", "set", vb, "netns", ns_b])
-    for ns, dev, ip in ((ns_a, va, h.ips[0]), (ns_b, vb, h.ips[1])):
+    if h.bridge is None:
+        va, vb = h.veths
+        _run(["ip", "link", "add", va, "type", "veth", "peer", "name", vb])
+        _run(["ip", "link", "set", va, "netns", h.namespaces[0]])
+        _run(["ip", "link", "set", vb, "netns", h.namespaces[1]])
+    else:
+        _run(["ip", "link", "add", h.bridge, "type", "bridge"])
+        _run(["ip", "link", "set", h.bridge, "up"])
+        for ns, dev in zip(h.namespaces, h.veths):
+            _run(["ip", "link", "add", dev, "type", "veth", "peer", "name", dev + "p"])
+            _run(["ip", "link", "set", dev, "netns", ns])
+            _run(["ip", "link", "set", dev + "p", "master", h.bridge])
+            _run(["ip", "link", "set", dev + "p", "up"])
+    for ns, dev, ip in zip(h.namespaces, h.veths, h.ips):
         _run(["ip", "-n", ns, "link", "set", "lo", "up"])
         _run(["ip", "-n", ns, "addr", "add", "%s/%d" % (ip, h.prefixlen), "dev", dev])
         _run(["ip", "-n", ns, "link", "set", dev, "up"])
@@ -313,7 +350,7 @@ def _setup(h):
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "hosts"), "w") as f:
             f.write(h.hosts_file())
-    h.tmpdir = tempfile.mkdtemp(prefix="%s-" % ns_a)
+    h.tmpdir = tempfile.mkdtemp(prefix="%s-" % h.namespaces[0])
     h.agent = os.path.join(h.tmpdir, "rsh-agent")
     with open(h.agent, "w") as f:
         f.write(h._agent_text())
@@ -333,7 +370,7 @@ def _teardown(h):
         shutil.rmtree(os.path.join("/etc/netns", ns), ignore_errors=True)
     # deleting a namespace deletes its veth end and hence the pair; a half-built
     # setup may have left the pair in the root namespace
-    for dev in h.veths:
+    for dev in h.veths + tuple(v + "p" for v in h.veths) + ((h.bridge,) if h.bridge else ()):
         if os.path.exists("/sys/class/net/" + dev):
             _run(["ip", "link", "del", dev], check=False)
     if h.tmpdir:
@@ -356,3 +393,61 @@ def two_hosts(prefix="dmt", subnet=DEFAULT_SUBNET, decoy_subnet=None):
         yield h
     finally:
         _teardown(h)
+
+
+@contextlib.contextmanager
+def many_hosts(count, prefix="dms", subnet="10.231.9.0/24"):
+    """``count`` namespaced hosts on one bridge (two_hosts' veth pair for 2 is kept there);
+    yields a Hosts object whose ``shape(rate, delay_ms)`` shapes their links with tc."""
+    h = Hosts(prefix, subnet, count=count)
+    try:
+        _setup(h)
+        yield h
+    finally:
+        _teardown(h)
+
+
+def _bits_per_s(rate):
+    units = {"kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "bit": 1.0}
+    for unit, scale in units.items():
+        if rate.endswith(unit):
+            return float(rate[:-len(unit)]) * scale
+    raise ValueError("rate %r: give it as NUMBER followed by kbit, mbit or gbit" % rate)
+
+
+_QDISC_REASONS = {}
+
+
+def _qdisc_reason(kind, args):
+    """None when ``tc qdisc add ... KIND ARGS`` works in a namespace, else why not."""
+    if kind in _QDISC_REASONS:
+        return _QDISC_REASONS[kind]
+    reason = netns_unavailable_reason()
+    if reason is None and shutil.which("tc") is None:
+        reason = "'tc' (iproute2) not found on PATH"
+    if reason is None:
+        ns = "dmttc-%d" % os.getpid()
+        try:
+            _run(["ip", "netns", "add", ns])
+            _run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            r = _run(["tc", "-n", ns, "qdisc", "add", "dev", "lo", "root", kind] + args,
+                     check=False)
+            if r.returncode != 0:
+                reason = "tc qdisc %s is not available in this kernel: %s" % (
+                    kind, r.stderr.strip() or r.returncode)
+        except (OSError, subprocess.SubprocessError) as e:
+            reason = "tc probe failed: %s" % e
+        finally:
+            _run(["ip", "netns", "del", ns], check=False)
+    _QDISC_REASONS[kind] = reason
+    return reason
+
+
+def tc_unavailable_reason():
+    """None when namespaced hosts can be built and their bandwidth shaped (tc tbf)."""
+    return _qdisc_reason("tbf", ["rate", "1gbit", "burst", "65536", "latency", "50ms"])
+
+
+def netem_unavailable_reason():
+    """None when links can also be given a latency (tc netem), else why not."""
+    return _qdisc_reason("netem", ["delay", "1ms"])
