@@ -6,6 +6,7 @@ global one (reset by ``reset``); as in MXNet, a metric made without ``has_global
 ``get_global`` too.  ``_state()``/``_set_state()`` expose the global sums as
 numbers so that data-parallel ranks can add them up before ``get``.
 """
+import contextlib
 import math
 
 import numpy
@@ -84,15 +85,7 @@ def _scope(device):
     return device.device() if device is not None else _HOST
 
 
-class _Host:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-_HOST = _Host()
+_HOST = contextlib.nullcontext()
 
 
 def _same_device(*arrays):
