@@ -288,6 +288,24 @@ def test_timeout_options_set_the_watchdogs_deadlines_for_every_rank(capsys, monk
         cli.parse_args(['--timeout', '0', 'echo'])
 
 
+def test_multihost_open_mpi_launches_choose_recursive_doubling_unless_the_user_chose():
+    def argv_for(hosts, env=None, exports=()):
+        args = cli.parse_args(['-n', str(sum(s for _, s in hosts) or 2)] +
+                              [a for x in exports for a in ('-x', x)] + ['python', 'train.py'])
+        args.hosts = hosts
+        cmd, _ = cli.build_command(args, dict(env or {}), 'openmpi', cores=2)
+        return cmd
+    two = [('a', 1), ('b', 1)]
+    cmd = argv_for(two)
+    assert ' '.join(cmd).count('coll_tuned_allreduce_algorithm 3') == 1
+    assert 'coll_tuned_use_dynamic_rules' in cmd
+    assert 'coll_tuned_allreduce_algorithm' not in argv_for([])          # one host
+    assert 'coll_tuned_allreduce_algorithm' not in argv_for(
+        two, env={'OMPI_MCA_coll_tuned_allreduce_algorithm': '4'})
+    assert 'coll_tuned_allreduce_algorithm' not in argv_for(
+        two, exports=['OMPI_MCA_coll_tuned_use_dynamic_rules=0'])
+
+
 def test_gpus_per_host_reaches_every_rank(capsys, monkeypatch):
     monkeypatch.delenv('DISTMOD_GPUS_PER_HOST', raising=False)
     assert cli.main(['--dry-run', '-n', '1', '--gpus-per-host', '4', 'echo']) == 0
