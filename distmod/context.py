@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 
-from .base import MXNetError
+from .base import MXNetError, WORLD
 
 __all__ = ['Context', 'cpu', 'gpu', 'cpu_pinned', 'current_context', 'num_gpus', 'array_module',
            'default_context']
@@ -139,20 +139,20 @@ def gpu(device_id=0):
 
 _LOCAL_RANK_VARS = ('LOCAL_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK', 'MPI_LOCALRANKID',
                     'PMI_LOCAL_RANK', 'SLURM_LOCALID')
-_RANK_VARS = ('RANK', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK', 'PMIX_RANK', 'SLURM_PROCID')
 
 
-def _env_int(names):
-    for name in names:
+def _local_rank():
+    for name in _LOCAL_RANK_VARS:
         value = os.environ.get(name, '').strip()
         if value.isdigit():
             return int(value)
-    return None
+    return 0
 
 
 def _rank_words():
-    rank = _env_int(_RANK_VARS)
-    return '' if rank is None else ' (rank %d)' % rank
+    if WORLD['num_workers'] == 1:
+        return ''
+    return ' (rank %d of %d)' % (WORLD['rank'], WORLD['num_workers'])
 
 
 def default_context():
@@ -166,7 +166,7 @@ def default_context():
     if not per_host.isdigit() or int(per_host) < 1:
         raise MXNetError('DISTMOD_GPUS_PER_HOST=%r: give the number of GPUs per host'
                          % per_host)
-    return gpu((_env_int(_LOCAL_RANK_VARS) or 0) % int(per_host))
+    return gpu(_local_rank() % int(per_host))
 
 
 def current_context():

@@ -315,24 +315,16 @@ class Accuracy(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
-            device = _same_device(label, pred)
-            if device is not None:              # counted where the arrays are
-                with device.device():
-                    p, lab = pred._data, label._data
-                    if p.shape != lab.shape:
-                        p = p.argmax(axis=self.axis)
-                    p, lab = p.astype('int64').ravel(), lab.astype('int64').ravel()
-                    check_label_shapes(lab, p, shape=True)
-                    self._add_device((p == lab).sum(), p.shape[0], device)
-                continue
-            pred = _np(pred)
-            label = _np(label)
-            if pred.shape != label.shape:
-                pred = pred.argmax(axis=self.axis)
-            pred = pred.astype('int64').ravel()
-            label = label.astype('int64').ravel()
-            check_label_shapes(label, pred, shape=True)
-            self._add(int((pred == label).sum()), len(pred))
+            device = _same_device(label, pred)      # counted where the arrays are
+            with _scope(device):
+                pred = _data(pred, device)
+                label = _data(label, device)
+                if pred.shape != label.shape:
+                    pred = pred.argmax(axis=self.axis)
+                pred = pred.astype('int64').ravel()
+                label = label.astype('int64').ravel()
+                check_label_shapes(label, pred, shape=True)
+                self._add_where((pred == label).sum(), len(pred), device, int)
 
 
 @alias('top_k_accuracy', 'top_k_acc')

@@ -68,14 +68,16 @@ def ring_allreduce(comm, buf, scratch=None):
     ``buf`` is cut into ``p`` chunks.  Reduce-scatter: in step ``s`` rank ``r`` sends chunk
     ``r - s`` to its right neighbour and adds chunk ``r - s - 1`` from its left one, so after
     ``p - 1`` steps it holds the whole sum of chunk ``r + 1``.  Allgather: ``p - 1`` more
-    steps pass the finished chunks on.  ``scratch`` (at least one chunk) is reused if given.
+    steps pass the finished chunks on.  ``scratch`` (one chunk of ``buf``'s dtype) is used
+    where it is big enough; returns the scratch it used, for the next call.
     """
     p, r = comm.size, comm.rank
     if p == 1:
-        return buf
+        return scratch
     chunks = _ring_chunks(buf.size, p)
-    if scratch is None or scratch.size < chunks[0].stop:
-        scratch = np.empty(chunks[0].stop - chunks[0].start, buf.dtype)
+    largest = chunks[0].stop - chunks[0].start
+    if scratch is None or scratch.dtype != buf.dtype or scratch.size < largest:
+        scratch = np.empty(largest, buf.dtype)
     right, left = (r + 1) % p, (r - 1) % p
     for s in range(p - 1):
         out, into = chunks[(r - s) % p], chunks[(r - s - 1) % p]
@@ -86,7 +88,7 @@ def ring_allreduce(comm, buf, scratch=None):
         out, into = chunks[(r - s + 1) % p], chunks[(r - s) % p]
         comm.Sendrecv(buf[out], dest=right, sendtag=p + s, recvbuf=buf[into], source=left,
                       recvtag=p + s)
-    return buf
+    return scratch
 
 
 def _mpi():
@@ -346,10 +348,7 @@ class BucketAllreduce:
         floating-point (see the module doc), else MPI's Allreduce."""
         if RING_BYTES and a.nbytes >= RING_BYTES and a.dtype.kind == 'f' and \
                 self.comm.size > 1 and a.flags.c_contiguous:
-            p, scratch = self.comm.size, self._ring_scratch
-            if scratch is None or scratch.dtype != a.dtype or scratch.size * p < a.size:
-                scratch = self._ring_scratch = np.empty(-(-a.size // p), a.dtype)
-            ring_allreduce(self.comm, a, scratch)
+            self._ring_scratch = ring_allreduce(self.comm, a, self._ring_scratch)
         else:
             self.comm.Allreduce(self._in_place, a, self._op)
 

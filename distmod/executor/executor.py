@@ -181,9 +181,8 @@ class Executor:
             for fwd, xp, ins, outs, aux in self._plan.forward:
                 fwd(xp, ins, outs, aux, is_train)
         else:
-            for step in self._plan.steps:
-                with (step.ctx or self._ctx).device():
-                    step.op.forward(step.xp, step.ins, step.outs, step.aux, is_train)
+            for step, (fwd, xp, ins, outs, aux) in zip(self._plan.steps, self._plan.forward):
+                fwd(xp, ins, outs, aux, is_train)
                 self._monitor_step(step)
         return self.outputs
 
@@ -237,10 +236,9 @@ class Executor:
         clock = prof.clock
         record = prof.operator_recorder(self._ctx)
         start = clock()
-        for step in self._plan.steps:
+        for step, (fwd, xp, ins, outs, aux) in zip(self._plan.steps, self._plan.forward):
             t0 = clock()
-            with (step.ctx or self._ctx).device():
-                step.op.forward(step.xp, step.ins, step.outs, step.aux, is_train)
+            fwd(xp, ins, outs, aux, is_train)
             record(step.op.name, step.node.name, t0)
             if self._monitor is not None:
                 self._monitor_step(step)

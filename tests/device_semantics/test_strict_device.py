@@ -9,6 +9,7 @@ import pytest
 import distmod as mx
 
 from . import strictdev
+from .. import nets
 
 
 @pytest.fixture
@@ -49,18 +50,8 @@ def test_ndarray_lives_on_its_gpu_and_copies_between_them(dev):
     mx.nd.waitall()
 
 
-def _clusters(n=960, dim=20, seed=0):
-    rng = np.random.RandomState(seed)
-    centers = rng.randn(10, dim) * 3
-    y = rng.randint(0, 10, n)
-    return (centers[y] + rng.randn(n, dim)).astype(np.float32), y.astype(np.float32)
-
-
 def _mlp():
-    net = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=32, name='fc1')
-    net = mx.sym.Activation(net, act_type='relu')
-    net = mx.sym.FullyConnected(net, num_hidden=10, name='fc2')
-    return mx.sym.SoftmaxOutput(net, name='softmax')
+    return nets.mlp(mx, 32, 10)
 
 
 def _cnn():
@@ -77,7 +68,7 @@ def _cnn():
 @pytest.mark.parametrize('kvstore', ['device', 'local'])
 @pytest.mark.parametrize('build', [_mlp, _cnn], ids=['mlp', 'cnn'])
 def test_fit_on_two_devices_reads_back_only_what_the_store_stages(dev, build, kvstore):
-    x, y = _clusters()
+    x, y = nets.clusters(960, (20,))
     batch = 48
     train = mx.io.NDArrayIter(x, y, batch_size=batch, shuffle=True)
     # device 1 first: code that assumes device 0 is current fails
@@ -136,13 +127,14 @@ def test_a_module_given_no_context_takes_its_ranks_gpu_under_gpus_per_host(dev, 
 
 def test_asking_for_a_gpu_the_host_lacks_names_host_rank_and_count(dev, monkeypatch):
     import socket
-    monkeypatch.setenv('RANK', '5')
+    monkeypatch.setitem(mx.base.WORLD, 'rank', 5)
+    monkeypatch.setitem(mx.base.WORLD, 'num_workers', 8)
     mod = mx.mod.Module(_mlp(), context=[mx.gpu(0), mx.gpu(strictdev.NUM_DEVICES)])
     with pytest.raises(mx.base.MXNetError) as err:
         mod.bind(data_shapes=[('data', (8, 20))], label_shapes=[('softmax_label', (8,))])
     msg = str(err.value)
     assert 'gpu(%d)' % strictdev.NUM_DEVICES in msg and 'sees 2 GPU' in msg
-    assert socket.gethostname() in msg and 'rank 5' in msg
+    assert socket.gethostname() in msg and 'rank 5 of 8' in msg
 
 
 @pytest.mark.parametrize('make,pred_shape,label_kind', [
