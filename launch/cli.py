@@ -787,6 +787,8 @@ class _Supervisor:
         if self.stop_signal is not None:
             return 128 + self.stop_signal, None
         watch_ranks = self.flavour != 'local'
+        if self.flavour == 'openmpi':
+            job.sweep_mpi_session_dirs(env)     # a killed prterun's files stop the next one of its PID
         try:
             proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE if watch_ranks else None,
                                     preexec_fn=job.parent_death_signal(signal.SIGTERM))
@@ -815,6 +817,8 @@ class _Supervisor:
         if self.lifeline is not None:
             self.lifeline.cut(next_restart=restart + 1)
         job.end_job_processes(self.job_id, restart, kill_now=self._killed)
+        if self.flavour == 'openmpi':
+            job.sweep_mpi_session_dirs(env)
         code = 128 - returncode if returncode < 0 else returncode
         if job_stderr is not None and job_stderr.failures:
             failure = job_stderr.failures[0]

@@ -34,6 +34,8 @@ mechanisms, each covering what the one before it cannot:
    process's network and UTS namespaces, so that simulated hosts on one machine stay apart.
 """
 import errno
+import shutil
+import stat
 import ipaddress
 import os
 import select
@@ -45,7 +47,7 @@ import time
 import uuid
 
 __all__ = ['JOB_ID', 'RESTART', 'LIFELINE', 'WRAPPER', 'LIFELINE_GRACE_S', 'new_job_id', 'parent_death_signal',
-           'ancestors', 'job_processes', 'end_job_processes', 'group_processes', 'start_guard', 'Lifeline', 'lifeline_addresses',
+           'ancestors', 'job_processes', 'end_job_processes', 'sweep_mpi_session_dirs', 'group_processes', 'start_guard', 'Lifeline', 'lifeline_addresses',
            'connect_lifeline', 'lifeline_broken']
 
 JOB_ID = 'DISTMOD_JOB_ID'
@@ -228,6 +230,73 @@ def start_guard(job_id, restart, wrapper):
         end_job_processes(job_id, restart, wrapper, grace=1.0)
     finally:
         os._exit(0)
+
+
+# --- Open MPI's session directories ------------------------------------------------------
+
+def _started_at(pid):
+    """When process ``pid`` started (seconds since the epoch), or None if there is none."""
+    try:
+        with open('/proc/%d/stat' % pid, 'rb') as f:
+            ticks = int(f.read().rpartition(b')')[2].split()[19])
+        with open('/proc/stat', 'rb') as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith(b'btime '))
+        return boot + ticks / os.sysconf('SC_CLK_TCK')
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+
+
+def _session_tmpdirs(env):
+    """Where Open MPI 5's prterun makes its session directory: ``$TMPDIR`` (else ``$TEMP``,
+    ``$TMP``), and ``/tmp``."""
+    dirs = []
+    for name in ('TMPDIR', 'TEMP', 'TMP'):
+        if env.get(name):
+            dirs.append(env[name])
+            break
+    dirs.append('/tmp')
+    return list(dict.fromkeys(os.path.realpath(d) for d in dirs))
+
+
+def sweep_mpi_session_dirs(env=None):
+    """Remove the session directories that killed Open MPI 5 launchers left behind.
+
+    prterun keeps its session in ``TMPDIR/ompi.PID`` (PID its own), with the PMIx rendezvous
+    files ``pmix.HOST.tool.PID`` in it, and removes it when it ends, unless it is killed
+    (SIGKILL, the OOM killer).  A later prterun that is given the same PID then finds the
+    old files and stops at once: "The PMIx server's listener thread failed to start"
+    (measured with Open MPI 5.0: reproduced every time by reusing the PID of a leftover).
+    A directory is left over when it is ours, was made on this host, and its PID has no
+    process, or has one that started after the directory was last changed (a reused PID).
+    Returns the paths removed."""
+    env = os.environ if env is None else env
+    host, uid, removed = socket.gethostname(), os.getuid(), []
+    for base in _session_tmpdirs(env):
+        try:
+            entries = list(os.scandir(base))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if not name.startswith('ompi.') or not name[5:].isdigit():
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+                    continue
+                files = os.listdir(entry.path)
+            except OSError:
+                continue
+            pid = int(name[5:])
+            if files and not any(f.startswith('pmix.%s.' % host) for f in files):
+                continue                # another host's (a shared /tmp), or not prterun's
+            started = _started_at(pid)
+            if started is not None and started <= st.st_mtime + 1.0:
+                continue                # its prterun is running
+            shutil.rmtree(entry.path, ignore_errors=True)
+            if not os.path.exists(entry.path):
+                removed.append(entry.path)
+    return removed
 
 
 # --- the lifeline -----------------------------------------------------------------------------

@@ -434,6 +434,8 @@ def main(argv=None):
         return 2
     verbose, direct = '--verbose' in options, '--direct' in options
     watch = JobWatch.from_environment(env, verbose=verbose)
+    if env.get('OMPI_COMM_WORLD_LOCAL_RANK') == '0':
+        job.sweep_mpi_session_dirs(env)     # a killed prted's leftovers on this host, for the next job
     env.update(rank_environment(env))
     tag = ('[%s] ' % rank_from_env()).encode() if '--tag-output' in options else None
     code, received, error = run_child(argv, env, tag=tag, relay_stderr=not direct, trim_tracebacks=not verbose,

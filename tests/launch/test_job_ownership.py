@@ -141,6 +141,8 @@ def test_ranks_end_when_their_mpi_daemon_is_killed(mark):
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 137, err
         assert gone_within(mark, 10) < 5
+        # the killed prterun's session directory went with it (the launcher swept it)
+        assert not os.path.exists('/tmp/ompi.%d' % prterun[0])
     finally:
         proc.kill()
 
@@ -273,3 +275,106 @@ def test_parent_death_signal_reaches_the_child_of_a_killed_parent(mark):
     parent.kill()
     parent.wait()
     gone_within(mark, 5)
+
+
+# --- a killed prterun's session directory -----------------------------------------------------
+
+def _dead_pid():
+    p = subprocess.Popen(['true'])
+    p.wait()
+    return p.pid
+
+
+def test_sweep_removes_the_session_directories_of_gone_or_later_processes_only(tmp_path):
+    host = socket.gethostname()
+
+    def session(pid, files=('pmix.%s.tool' % host,), mtime=None):
+        d = tmp_path / ('ompi.%d' % pid)
+        d.mkdir()
+        for f in files:
+            (d / f).write_text('x')
+        if mtime is not None:
+            os.utime(d, (mtime, mtime))
+        return d
+
+    dead = session(_dead_pid())
+    running = session(os.getpid())                      # made after this process started: in use
+    reused = session(os.getppid(), mtime=1.0e9)        # made in 2001, before its PID's process started
+    elsewhere = session(_dead_pid() + 100000, files=('pmix.another-host.tool.7',))
+    empty = session(_dead_pid() + 200000, files=())
+    (tmp_path / 'ompi.123456').write_text('a file, not a directory')
+    (tmp_path / 'ompi.vm.0').mkdir()
+    removed = job.sweep_mpi_session_dirs({'TMPDIR': str(tmp_path)})
+    assert sorted(removed) == sorted(os.path.realpath(str(d)) for d in (dead, reused, empty))
+    assert running.is_dir() and elsewhere.is_dir() and (tmp_path / 'ompi.123456').is_file()
+    assert (tmp_path / 'ompi.vm.0').is_dir()
+
+
+def _start_with_pid(pid, argv, env, tries=200):
+    """Start argv as process ``pid`` (root: /proc/sys/kernel/ns_last_pid), or None."""
+    for _ in range(tries):
+        with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
+            f.write(str(pid - 1))
+        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True)
+        if p.pid == pid:
+            return p
+        p.kill()
+        p.communicate()
+    return None
+
+
+def _killed_prterun(mpiexec, env, tmpdir, mark):
+    """SIGKILL a running mpiexec (prterun) and its rank: the PID it had, its session left in tmpdir."""
+    victim = subprocess.Popen([mpiexec, '-n', '1', 'sleep', '600'], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stale = tmpdir / ('ompi.%d' % victim.pid)
+    try:
+        wait_for(lambda: any(f.startswith('pmix.') for f in (os.listdir(stale) if stale.is_dir() else ())),
+                 30, 'prterun makes its session directory')
+        wait_for(lambda: sleepers(mark), 30, 'the rank starts')
+    finally:
+        victim.kill()
+        victim.wait()
+        kill_marked(mark)
+    assert stale.is_dir()
+    return victim.pid
+
+
+def _run_as(pid, argv, env):
+    """Run argv to its end as process ``pid`` (root: /proc/sys/kernel/ns_last_pid); skips if
+    the PID cannot be had."""
+    for _ in range(200):
+        with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
+            f.write(str(pid - 1))
+        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True)
+        if p.pid == pid:
+            _, err = p.communicate(timeout=60)
+            return p.returncode, err
+        p.kill()
+        p.communicate()
+    pytest.skip('PID %d could not be had again' % pid)
+
+
+@needs_openmpi
+@pytest.mark.skipif(os.geteuid() != 0 or not os.access('/proc/sys/kernel/ns_last_pid', os.W_OK),
+                    reason='choosing the next PID (/proc/sys/kernel/ns_last_pid) needs root')
+def test_a_prterun_given_the_pid_of_a_killed_one_starts_after_the_launcher_swept(tmp_path, mark):
+    """A SIGKILLed prterun leaves TMPDIR/ompi.PID; Open MPI 5 then fails to start once under
+    that PID ("The PMIx server's listener thread failed to start"); distmod-launch sweeps it."""
+    from launch.cli import find_mpiexec
+    env = launcher_env(**{MARK: mark, 'TMPDIR': str(tmp_path), 'OMPI_ALLOW_RUN_AS_ROOT': '1',
+                          'OMPI_ALLOW_RUN_AS_ROOT_CONFIRM': '1'})
+    mpiexec = find_mpiexec()
+    pid = _killed_prterun(mpiexec, env, tmp_path, mark)
+    code, err = _run_as(pid, [mpiexec, '-n', '1', 'true'], env)        # what the sweep prevents
+    assert code != 0 and 'listener thread failed to start' in err, (code, err)
+
+    pid = _killed_prterun(mpiexec, env, tmp_path, mark)
+    done = subprocess.run(launcher_command() + ['-n', '2', 'true'], env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert done.returncode == 0, done.stderr        # any Open MPI job of the launcher sweeps
+    assert not (tmp_path / ('ompi.%d' % pid)).exists()
+    code, err = _run_as(pid, [mpiexec, '-n', '1', 'true'], env)
+    assert code == 0, err
