@@ -113,12 +113,14 @@ _NO_GUARD = _NoGuard()
 
 
 class _Bucket:
-    __slots__ = ('flat', 'start', 'stop', 'members', 'host', 'left', 'buf', 'residual')
+    __slots__ = ('flat', 'start', 'stop', 'members', 'host', 'left', 'buf', 'residual',
+                 'on_device', 'device', 'ready_event', 'done_event', 'side', 'nccl_type')
 
     def __init__(self, flat, start, member):
         self.flat, self.start, self.stop = flat, start, start
         self.members = [member]
         self.host = None
+        self.on_device = False
         self.left = 0
         self.buf = None             # flats[flat][start:stop], made once
         self.residual = None        # compression's residual of the slice (host memory)
@@ -199,8 +201,9 @@ class BucketAllreduce:
     """
 
     def __init__(self, comm, flats, members, bucket_bytes=None, overlap=True,
-                 compression=None):
+                 compression=None, device_path=None, nccl=None, nccl_comm=None):
         self.comm = comm
+        self._size = 1 if comm is None else comm.Get_size()
         self.flats = list(flats)
         self.members = [(int(f), int(a), int(b)) for f, a, b in members]
         if comm is not None:
@@ -232,17 +235,25 @@ class BucketAllreduce:
             for i in b.members:
                 self._bucket_of[i] = k
             b.buf = self.flats[b.flat][b.start:b.stop]
-            if array_module(b.buf) is not np:
+            b.on_device = array_module(b.buf) is not np
+            if b.on_device and (device_path is None or comm is None):
                 b.host = np.empty(b.buf.size, dtype=b.buf.dtype)
         self.bytes = sum(b.buf.nbytes for b in self.buckets)
         # run(): one allreduce over the span of each NumPy flat's buckets
         spans = {}
         for b in self.buckets:
-            if b.host is None:
+            if not b.on_device:
                 lo, hi = spans.get(b.flat, (b.start, b.stop))
                 spans[b.flat] = (min(lo, b.start), max(hi, b.stop))
         self._spans = [self.flats[f][lo:hi] for f, (lo, hi) in sorted(spans.items())]
-        self._staged = [b for b in self.buckets if b.host is not None]
+        self._staged = [b for b in self.buckets if b.on_device]
+        # GPU buckets on a path of kvstore.gpu (NCCL, CUDA-aware MPI, pinned staging); None:
+        # each is copied to a host array and back around MPI's sum, on the current stream
+        self._device = None
+        if self._staged and device_path is not None and comm is not None:
+            from .gpu import DeviceBuckets
+            self._device = DeviceBuckets(device_path, self._staged, comm, self._allreduce,
+                                         self._blocking, nccl=nccl, nccl_comm=nccl_comm)
         self._ring_scratch = None   # one chunk of the ring's largest sum (the comm thread's)
         self._next = 0       # the next bucket to hand to the thread
         # the watchdog (kvstore.watchdog) and this reducer's channel, set by the store: each
@@ -299,8 +310,14 @@ class BucketAllreduce:
         if b.left == 0 and self._thread is not None:
             buckets, last = self.buckets, len(self.buckets) - 1
             while self._next < last and buckets[self._next].left <= 0:
+                self._complete(buckets[self._next])
                 self._thread.submit(buckets[self._next])
                 self._next += 1
+
+    def _complete(self, b):
+        """Bucket ``b``'s gradients are computed (on this thread's current stream)."""
+        if b.on_device and self._device is not None:
+            self._device.complete(b)
 
     def _stage_in(self, b):
         """Hook: bring the bucket's members into its slice (FusedAllreduce copies)."""
@@ -331,8 +348,10 @@ class BucketAllreduce:
         if b.residual is not None:
             with self._blocking('the compressed gradient allgather'):
                 self._reduce_compressed(b)
-        elif self.comm is None:
+        elif self.comm is None or self._size == 1:
             pass                         # one rank: the local values are the sums
+        elif self._device is not None and b.on_device:
+            self._device.reduce(b)
         elif b.host is not None:
             buf.get(out=b.host)
             with self._blocking('the gradient allreduce'):
@@ -356,11 +375,13 @@ class BucketAllreduce:
         """Encode with this rank's residual, allgather the codes, decode and add them up in
         rank order (one collective for the bucket)."""
         host = b.buf
-        if b.host is not None:
+        if b.on_device:
+            if b.host is None:
+                b.host = np.empty(b.buf.size, dtype=b.buf.dtype)
             host = b.host
             b.buf.get(out=host)
         allgather_sum(self.compression, [host], [b.residual], self.comm, self._work)
-        if b.host is not None:
+        if b.on_device:
             b.buf.set(host)
 
     def wait(self):
@@ -369,7 +390,10 @@ class BucketAllreduce:
             self._thread.drain()
         buckets = self.buckets
         for k in range(self._next, len(buckets)):
+            self._complete(buckets[k])
             self._reduce(buckets[k])
+        if self._device is not None:
+            self._device.finish()
         for b in buckets:
             b.left = len(b.members)
         self._next = 0
@@ -390,7 +414,10 @@ class BucketAllreduce:
                 self._allreduce(span)
         self._stage_all_out()
         for b in self._staged:
+            self._complete(b)
             self._reduce(b)
+        if self._device is not None:
+            self._device.finish()
         self._gated = False
 
     def close(self):
@@ -408,7 +435,7 @@ class FusedAllreduce(BucketAllreduce):
     copied in before its allreduce and back after.  Buffers are allocated once and reused.
     """
 
-    def __init__(self, comm, arrays, bucket_bytes=None, overlap=True):
+    def __init__(self, comm, arrays, bucket_bytes=None, overlap=True, **device):
         self.arrays = list(arrays)
         groups, flats, members, sizes = {}, [], [], {}
         for a in self.arrays:
@@ -428,12 +455,13 @@ class FusedAllreduce(BucketAllreduce):
             else:
                 with a.device:
                     flats[f] = xp.empty(sizes[f], dtype=a.dtype)
-        super().__init__(comm, flats, members, bucket_bytes=bucket_bytes, overlap=overlap)
+        super().__init__(comm, flats, members, bucket_bytes=bucket_bytes, overlap=overlap,
+                         **device)
         # each member's slot, shaped like it (made once: staging is a loop of copies)
         self._slots = [self.flats[f][start:stop].reshape(a.shape)
                        for (f, start, stop), a in zip(self.members, self.arrays)]
         self._numpy_pairs = [(self._slots[i], self.arrays[i]) for b in self.buckets
-                             if b.host is None for i in b.members]
+                             if not b.on_device for i in b.members]
 
     def _stage_in(self, b):
         slots, arrays = self._slots, self.arrays

@@ -25,6 +25,7 @@ from ._common import (KVStoreError, array_module, signature, is_row_sparse, sum_
                       to_module)
 from .buckets import BucketAllreduce, FusedAllreduce, DEFAULT_BUCKET_BYTES, OVERLAP, _mpi
 from .local import LocalStore
+from . import gpu
 from . import watchdog as _watchdog
 
 __all__ = ['DistSyncStore', 'BucketAllreduce', 'FusedAllreduce', 'agree',
@@ -148,6 +149,8 @@ class DistSyncStore(LocalStore):
         # communication thread can never be matched with another collective of the caller's
         self.grad_comm = self.comm.Dup()
         self._reducers = {}
+        self._nccl_comms = {}       # every rank's device (rank order) -> NCCL communicator
+        self._paths = {}            # a push's keys -> its reducers' GPU path (agreed once)
         self._agreed = set()
         self._flag = np.zeros(1, dtype=np.int32)
         install_abort_hook(self.comm)
@@ -279,11 +282,48 @@ class DistSyncStore(LocalStore):
         while a compression is set: ``set_gradient_compression``)."""
         red = BucketAllreduce(self.grad_comm, flats, members, bucket_bytes=self.bucket_bytes,
                               overlap=OVERLAP if overlap is None else overlap,
-                              compression=self._codec)
+                              compression=self._codec, **self._device_path(flats))
         if self._dog is not None:
             red.guard = (self._dog, self._grad_channel)
         self._bucket_reducers.add(red)
         return red
+
+    def _device_path(self, arrays, keys=None):
+        """How a new reducer sums its GPU buckets (:mod:`kvstore.gpu`), agreed by every rank
+        (one allgather of what each can do): the reducer's ``device_path``, ``nccl`` and
+        ``nccl_comm`` keywords.  NCCL communicators are made once per set of devices; a
+        push's list of ``keys`` is agreed once (reducers are cached by buffer, which ranks
+        need not share)."""
+        if self.num_workers == 1:
+            return {}
+        if keys is not None and keys in self._paths:
+            return self._paths[keys]
+        out = self._agree_device_path(arrays)
+        if keys is not None:
+            self._paths[keys] = out
+        return out
+
+    def _agree_device_path(self, arrays):
+        mine = gpu.capabilities(arrays)
+        everyone = [tuple(c) for c in self.gather_objects(mine, 'agreeing how GPU gradients '
+                                                                'are summed')]
+        path = gpu.choose_path(everyone)
+        gpu.log_path(path, self.num_workers, self.rank)
+        if path is None:
+            return {}
+        out = {'device_path': path}
+        if path == 'nccl':
+            xp = next(array_module(a) for a in arrays if array_module(a) is not np)
+            nccl = gpu.nccl_module(xp)
+            devices = tuple((c[3], c[0]) for c in everyone)
+            comm = self._nccl_comms.get(devices)
+            if comm is None:
+                comm = gpu.nccl_communicator(
+                    nccl, xp.cuda.Device(mine[0]), self.num_workers, self.rank,
+                    lambda value: self.gather_objects(value, 'broadcasting NCCL\'s id')[0])
+                self._nccl_comms[devices] = comm
+            out.update(nccl=nccl, nccl_comm=comm)
+        return out
 
     def average_arrays(self, arrays):
         """Replace each array by its mean over ranks, in place."""
@@ -363,7 +403,7 @@ class DistSyncStore(LocalStore):
                 self.agree(keys, arrays, 'kvstore push')
                 self._agreed.add(tuple(keys))
             red = FusedAllreduce(self.grad_comm, arrays, bucket_bytes=self.bucket_bytes,
-                                 overlap=False)
+                                 overlap=False, **self._device_path(arrays, tuple(keys)))
             if self._dog is not None:
                 red.guard = (self._dog, self._grad_channel)
             if len(self._reducers) > 64:

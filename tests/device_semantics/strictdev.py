@@ -211,7 +211,23 @@ class ndarray:
 
     @property
     def __cuda_array_interface__(self):
-        raise AttributeError('strictdev arrays have no real device memory')
+        if not CUDA_AWARE_MPI[0]:
+            raise AttributeError('strictdev arrays have no real device memory')
+        # the pretend CUDA-aware MPI: mpi4py hands MPI the pointer, which is host memory here
+        if _current() != self._dev:
+            raise ValueError('a device %d buffer handed to MPI while device %d is current'
+                             % (self._dev, _current()))
+        MPI_DEVICE_BUFFERS.append(self.nbytes)
+        cai = dict(self._a.__array_interface__)
+        cai['version'] = 3
+        cai['stream'] = None
+        return cai
+
+    @property
+    def data(self):
+        """``.data.ptr``: a handle that the pretend NCCL turns back into this array."""
+        _POINTERS[id(self)] = self
+        return types.SimpleNamespace(ptr=id(self))
 
     shape = property(lambda self: self._a.shape)
     dtype = property(lambda self: self._a.dtype)
@@ -233,7 +249,8 @@ class ndarray:
 
     def __getattr__(self, name):
         if name in ('ctypes', 'data', '__array_interface__', '__array_struct__', 'tofile',
-                    'dump', 'dumps'):
+                    'dump', 'dumps', '__dlpack__', '__dlpack_device__'):
+            # (CuPy's DLPack capsules say CUDA; NumPy's would pass for host memory)
             raise AttributeError('a device array has no %s' % name)
         attr = getattr(self._a, name)
         if not callable(attr):
@@ -420,9 +437,37 @@ class Device:
         return hash(self.id)
 
 
+class Event:
+    """``strictdev.cuda.Event``: work is done at once here, so an event only checks use:
+    waiting for one that was never recorded (a race on a GPU) raises."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.device = _current()
+        self.recorded = 0
+
+    def record(self, stream=None):
+        if _current() != self.device:
+            raise ValueError('an event of device %d recorded while device %d is current'
+                             % (self.device, _current()))
+        self.recorded += 1
+
+    def synchronize(self):
+        self._check('synchronized')
+
+    @property
+    def done(self):
+        self._check('queried')
+        return True
+
+    def _check(self, how):
+        if not self.recorded:
+            raise RuntimeError('an event %s before it was ever recorded' % how)
+
+
 class _Stream:
-    def __init__(self, *args, **kwargs):
-        pass
+    def __init__(self, null=False, non_blocking=False, ptr=None):
+        self.device = _current()
+        self.ptr = 0 if null else id(self)
 
     def __enter__(self):
         return self
@@ -433,7 +478,103 @@ class _Stream:
     def synchronize(self):
         pass
 
+    def wait_event(self, event):
+        if event.device != self.device or _current() != self.device:
+            raise ValueError('a stream of device %d waits for an event of device %d (device %d '
+                             'current)' % (self.device, event.device, _current()))
+        event._check('waited for')
+
+    def record(self, event=None):
+        event = Event() if event is None else event
+        event.record(self)
+        return event
+
+    @property
+    def done(self):
+        return True
+
     use = __enter__
+
+
+def _current_stream():
+    return _Stream(null=True)
+
+
+#: bytes of the page-locked host memory allocated (``alloc_pinned_memory``)
+PINNED = [0]
+#: set CUDA_AWARE_MPI[0] to let mpi4py take device arrays (see ``__cuda_array_interface__``);
+#: MPI_DEVICE_BUFFERS lists the sizes of the device buffers handed to MPI
+CUDA_AWARE_MPI = [False]
+MPI_DEVICE_BUFFERS = []
+_POINTERS = {}
+
+
+def _alloc_pinned(nbytes):
+    PINNED[0] += nbytes
+    return bytearray(nbytes)
+
+
+class _NcclCommunicator:
+    """The pretend NCCL: an MPI communicator of its own under NCCL's calls.  It checks what
+    a real one needs: every rank given the same unique id, the rank and size right, the
+    buffers on the communicator's device, which is current, and their type code."""
+
+    def __init__(self, ndev, commId, rank):
+        from mpi4py import MPI
+        self._MPI = MPI
+        self._comm = MPI.COMM_WORLD.Dup()
+        if (self._comm.size, self._comm.rank) != (ndev, rank):
+            raise RuntimeError('NCCL: rank %d of %d given, MPI says %d of %d'
+                               % (rank, ndev, self._comm.rank, self._comm.size))
+        ids = self._comm.allgather(tuple(commId))
+        if any(i != ids[0] for i in ids):
+            raise RuntimeError('NCCL: the ranks were given different unique ids')
+        self.device = _current()
+        NCCL['communicators'] += 1
+
+    def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):
+        send, recv = _POINTERS[sendbuf], _POINTERS[recvbuf]
+        for a in (send, recv):
+            if a._dev != self.device or _current() != self.device:
+                raise ValueError('NCCL: a device %d buffer on a communicator of device %d '
+                                 '(device %d current)' % (a._dev, self.device, _current()))
+        if _NCCL_CODES[datatype] != a.dtype or op != 0 or count != a.size:
+            raise ValueError('NCCL: type code %r, op %r, count %d for a %s array of %d'
+                             % (datatype, op, count, a.dtype, a.size))
+        if send is not recv:
+            recv._a[...] = send._a
+        self._comm.Allreduce(self._MPI.IN_PLACE, recv._a.reshape(-1), op=self._MPI.SUM)
+        NCCL['allreduces'] += 1
+
+    def destroy(self):
+        self._comm.Free()
+
+    abort = destroy
+
+
+_NCCL_CODES = {7: np.dtype(np.float32), 8: np.dtype(np.float64), 6: np.dtype(np.float16),
+               2: np.dtype(np.int32), 4: np.dtype(np.int64), 1: np.dtype(np.uint8)}
+#: counts of the pretend NCCL's communicators and allreduces
+NCCL = {'communicators': 0, 'allreduces': 0}
+
+
+def _nccl_module():
+    m = types.ModuleType('strictdev.cuda.nccl')
+    m.available = True
+    m.NcclCommunicator = _NcclCommunicator
+    m.get_unique_id = lambda: tuple(int(v) for v in np.random.randint(-128, 128, 128))
+    m.NCCL_SUM = 0
+    m.NCCL_FLOAT32, m.NCCL_FLOAT64, m.NCCL_FLOAT16 = 7, 8, 6
+    m.NCCL_INT32, m.NCCL_INT64, m.NCCL_UINT8 = 2, 4, 1
+    return m
+
+
+def enable_nccl(on=True):
+    """Give strictdev's ``cuda`` a pretend ``nccl`` (over MPI), or take it away."""
+    if on:
+        xp.cuda.nccl = _nccl_module()
+    elif hasattr(xp.cuda, 'nccl'):
+        del xp.cuda.nccl
 
 
 class _MemoryPool:
@@ -453,6 +594,9 @@ def _module():
     cuda = types.ModuleType('strictdev.cuda')
     cuda.Device = Device
     cuda.Stream = _Stream
+    cuda.Event = Event
+    cuda.get_current_stream = _current_stream
+    cuda.alloc_pinned_memory = _alloc_pinned
     cuda.runtime = types.SimpleNamespace(getDeviceCount=lambda: NUM_DEVICES)
     cuda.get_device_id = _current
     m.cuda = cuda
