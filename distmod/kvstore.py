@@ -321,9 +321,15 @@ class KVStore:
                 buffers[0].ctx.device_type == 'gpu':
             self._merge_devices_on_host(buffers)
         elif len(buffers) > 1:
+            # each flat summed into the first device's: by NCCL between GPUs where the store
+            # can, else by (peer) copies added on the first device
+            left = [f for f in range(len(buffers[0].flats)) if not (
+                buffers[0].ctx.device_type == 'gpu' and
+                self._store.sum_over_devices([b.flats[f] for b in buffers]))]
             with buffers[0].ctx.device():       # the sums run on the first device
                 for other in buffers[1:]:
-                    for total, part in zip(buffers[0].flats, other.flats):
+                    for f in left:
+                        total, part = buffers[0].flats[f], other.flats[f]
                         total += part if other.ctx == buffers[0].ctx else \
                             _wrap(part, other.ctx).as_in_context(buffers[0].ctx)._data
             layout = buffers[0].views

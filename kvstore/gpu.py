@@ -28,6 +28,9 @@ rank ever waits in NCCL for a rank that went to MPI):
 ``DISTMOD_GPU_REDUCE`` (``auto``, the default, or ``nccl``, ``mpi``, ``staged``) chooses; a
 path asked for that some rank cannot take is an error on every rank, naming those ranks.
 Rank 0 logs (logger ``kvstore``) which path a job's GPU gradients take, once.
+
+Within one process, several GPUs' gradients are summed into the first GPU's by NCCL too
+(:class:`LocalClique`, ``ncclCommInitAll``) where CuPy has it; otherwise by peer copies.
 """
 import ctypes
 import logging
@@ -39,11 +42,12 @@ import numpy as np
 from ._common import KVStoreError, array_module
 
 __all__ = ['PATHS', 'capabilities', 'choose_path', 'cuda_aware_mpi', 'nccl_module',
-           'DeviceBuckets']
+           'DeviceBuckets', 'LocalClique', 'local_clique']
 
 PATHS = ('nccl', 'mpi', 'staged')
 _log = logging.getLogger('kvstore')
 _logged = set()
+_NO_NCCL = set()
 
 
 def nccl_module(xp):
@@ -51,10 +55,13 @@ def nccl_module(xp):
     cuda = getattr(xp, 'cuda', None)
     mod = getattr(cuda, 'nccl', None)
     if mod is None and cuda is not None:
+        if xp.__name__ in _NO_NCCL:
+            return None
         try:
             import importlib
             mod = importlib.import_module(xp.__name__ + '.cuda.nccl')
         except Exception:          # ImportError, or CuPy built without NCCL
+            _NO_NCCL.add(xp.__name__)      # (a failed import is tried again each time)
             return None
     if mod is None or not getattr(mod, 'available', True):
         return None
@@ -249,3 +256,60 @@ class DeviceBuckets:
     def _sum(self):
         from mpi4py import MPI
         return MPI.SUM
+
+
+class LocalClique:
+    """NCCL between this process's GPUs (``NcclCommunicator.initAll``): sums of one buffer per
+    device into the first device's, as ``kvstore='device'`` does with several GPUs.
+
+    Made once per list of devices (:func:`local_clique`); a sum is one NCCL group of reduces,
+    one per device, each on its device's current stream: the host neither copies nor waits.
+    """
+
+    def __init__(self, nccl, device_ids):
+        self.nccl, self.device_ids = nccl, tuple(device_ids)
+        self.comms = nccl.NcclCommunicator.initAll(list(self.device_ids))
+
+    def reduce(self, arrays):
+        """``arrays[0] = sum(arrays)`` (``arrays[i]`` contiguous, on ``device_ids[i]``)."""
+        nccl = self.nccl
+        first = arrays[0]
+        code = getattr(nccl, _NCCL_TYPES[np.dtype(first.dtype).name])
+        nccl.groupStart()
+        try:
+            for comm, a in zip(self.comms, arrays):
+                with a.device:
+                    stream = array_module(a).cuda.get_current_stream()
+                    comm.reduce(a.data.ptr, a.data.ptr, a.size, code, nccl.NCCL_SUM, 0,
+                                stream.ptr)
+        finally:
+            nccl.groupEnd()
+
+
+_CLIQUES = {}
+
+
+def local_clique(arrays):
+    """The :class:`LocalClique` of the devices of ``arrays`` (one per device, in order), or
+    None where NCCL cannot sum them: no NCCL, host arrays, a device twice, a dtype NCCL has
+    not, or memory that is not contiguous.  ``DISTMOD_GPU_REDUCE=staged`` or ``mpi`` also
+    keep NCCL out of the process."""
+    if len(arrays) < 2 or os.environ.get('DISTMOD_GPU_REDUCE', 'auto').strip().lower() in (
+            'staged', 'mpi'):
+        return None
+    xp = array_module(arrays[0])
+    if xp is np or any(array_module(a) is not xp for a in arrays):
+        return None
+    ids = tuple(int(a.device.id) for a in arrays)
+    if len(set(ids)) != len(ids) or np.dtype(arrays[0].dtype).name not in _NCCL_TYPES or \
+            any(a.dtype != arrays[0].dtype or a.size != arrays[0].size or
+                not a.flags.c_contiguous for a in arrays):
+        return None
+    key = (xp.__name__, ids)
+    clique = _CLIQUES.get(key)
+    if clique is None:
+        nccl = nccl_module(xp)
+        if nccl is None:
+            return None
+        clique = _CLIQUES[key] = LocalClique(nccl, ids)
+    return clique

@@ -135,6 +135,17 @@ class LocalStore:
         copy_into(out, summed)
         return out
 
+    def sum_over_devices(self, arrays):
+        """``arrays[0] += sum(arrays[1:])`` in place (one buffer per GPU of this process) by
+        NCCL where it can (:func:`kvstore.gpu.local_clique`); False where it cannot, and
+        then the caller adds peer copies."""
+        from .gpu import local_clique
+        clique = local_clique(arrays)
+        if clique is None:
+            return False
+        clique.reduce(arrays)
+        return True
+
     def reduce_row_sparse(self, values):
         """Replace each row-sparse value by its sum over ranks, in place: every rank's rows
         gathered and summed, so every rank holds the same rows and numbers (rows no rank

@@ -551,11 +551,68 @@ class _NcclCommunicator:
 
     abort = destroy
 
+    @staticmethod
+    def initAll(devices):
+        """One process's clique (ncclCommInitAll): its collectives run between
+        ``groupStart()`` and ``groupEnd()``, one call per member, as NCCL needs."""
+        devices = list(range(devices)) if isinstance(devices, int) else list(devices)
+        clique = {'size': len(devices), 'calls': []}
+        NCCL['communicators'] += len(devices)
+        return [_CliqueMember(clique, r, d) for r, d in enumerate(devices)]
+
+
+class _CliqueMember:
+    def __init__(self, clique, rank, device):
+        self._clique, self.rank, self.device = clique, rank, device
+
+    def reduce(self, sendbuf, recvbuf, count, datatype, op, root, stream):
+        if not _GROUP:
+            raise RuntimeError('NCCL: a collective of one process\'s clique outside '
+                               'groupStart()/groupEnd() would wait forever')
+        send, recv = _POINTERS[sendbuf], _POINTERS[recvbuf]
+        if send._dev != self.device or _current() != self.device:
+            raise ValueError('NCCL: member of device %d given a device %d buffer (device %d '
+                             'current)' % (self.device, send._dev, _current()))
+        if _NCCL_CODES[datatype] != send.dtype or op != 0 or count != send.size:
+            raise ValueError('NCCL: type code %r, op %r, count %d for a %s array of %d'
+                             % (datatype, op, count, send.dtype, send.size))
+        _GROUP[-1].append((self._clique, self.rank, root, send, recv))
+
+
+_GROUP = []
+
+
+def _group_start():
+    _GROUP.append([])
+
+
+def _group_end():
+    calls = _GROUP.pop()
+    cliques = {}
+    for clique, rank, root, send, recv in calls:
+        cliques.setdefault(id(clique), (clique, {}))[1][rank] = (root, send, recv)
+    for clique, members in cliques.values():
+        if len(members) != clique['size'] or len({m[0] for m in members.values()}) != 1:
+            raise RuntimeError('NCCL: %d of the clique\'s %d members called (roots %s); the '
+                               'group would wait forever' % (
+                                   len(members), clique['size'],
+                                   sorted({m[0] for m in members.values()})))
+        root = members[0][0]
+        members[root][2]._a[...] = _ordered_sum([members[r][1]._a for r in sorted(members)])
+        NCCL['reduces'] += 1
+
 
 _NCCL_CODES = {7: np.dtype(np.float32), 8: np.dtype(np.float64), 6: np.dtype(np.float16),
                2: np.dtype(np.int32), 4: np.dtype(np.int64), 1: np.dtype(np.uint8)}
-#: counts of the pretend NCCL's communicators and allreduces
-NCCL = {'communicators': 0, 'allreduces': 0}
+#: counts of the pretend NCCL's communicators, allreduces and (one process's) reduces
+NCCL = {'communicators': 0, 'allreduces': 0, 'reduces': 0}
+
+
+def _ordered_sum(parts):
+    out = parts[0].copy()
+    for p in parts[1:]:
+        out += p
+    return out
 
 
 def _nccl_module():
@@ -563,6 +620,7 @@ def _nccl_module():
     m.available = True
     m.NcclCommunicator = _NcclCommunicator
     m.get_unique_id = lambda: tuple(int(v) for v in np.random.randint(-128, 128, 128))
+    m.groupStart, m.groupEnd = _group_start, _group_end
     m.NCCL_SUM = 0
     m.NCCL_FLOAT32, m.NCCL_FLOAT64, m.NCCL_FLOAT16 = 7, 8, 6
     m.NCCL_INT32, m.NCCL_INT64, m.NCCL_UINT8 = 2, 4, 1

@@ -102,6 +102,40 @@ def test_fit_on_two_devices_reads_back_only_what_the_store_stages(dev, build, kv
     assert score['accuracy'] > 0.9
 
 
+def _fit_device_store(build):
+    x, y = nets.clusters(480, (20,))
+    mx.random.seed(3)
+    np.random.seed(3)
+    mod = mx.mod.Module(build(), context=[mx.gpu(1), mx.gpu(0)])
+    strictdev.TRANSFERS.reset()
+    mod.fit(mx.io.NDArrayIter(x, y, batch_size=48), num_epoch=2, kvstore='device',
+            optimizer='sgd', optimizer_params={'learning_rate': 0.1, 'momentum': 0.9},
+            initializer=mx.init.Xavier())
+    copies = (strictdev.TRANSFERS.d2h, strictdev.TRANSFERS.h2d)
+    params, _ = mod.get_params()
+    return copies, {k: v.asnumpy() for k, v in params.items()}
+
+
+@pytest.mark.parametrize('build', [_mlp, _cnn], ids=['mlp', 'cnn'])
+def test_the_device_store_sums_the_gpus_by_nccl_where_cupy_has_it(dev, build):
+    """With NCCL, each step's gradients are one NCCL group of reduces per gradient buffer
+    into the first GPU's, instead of peer copies; no more host copies, and the same sums."""
+    copies, peer = _fit_device_store(build)
+    strictdev.enable_nccl()
+    try:
+        before = strictdev.NCCL['reduces']
+        nccl_copies, nccl = _fit_device_store(build)
+        reduces = strictdev.NCCL['reduces'] - before
+    finally:
+        strictdev.enable_nccl(False)
+        import kvstore.gpu
+        kvstore.gpu._CLIQUES.clear()
+    assert reduces >= 2 * (480 // 48), reduces        # every step, every buffer
+    assert nccl_copies == copies
+    for k in peer:          # two devices: a + b either way, bit for bit
+        np.testing.assert_array_equal(nccl[k], peer[k], err_msg=k)
+
+
 def test_a_metric_read_mid_epoch_is_one_read_per_device(dev):
     metric = mx.metric.Accuracy()
     for d in (0, 1):
