@@ -586,3 +586,192 @@ class softmin(Operator):
         if igrads[0] is not None:
             gx = softmax_grad(outs[0], ograds[0], self.axis)
             xp.multiply(gx, self._scale(), out=igrads[0])
+
+
+def _ctc_labels(blank_first, high, width, pad):
+    """Label rows for the CTC gradient check: 1..width tokens of [1, high) (``first``) or
+    [0, high - 1) (``last``), padded with ``pad``."""
+    def make(rng, shape):
+        n, L = shape
+        out = np.full(shape, pad, dtype=np.float64)
+        for i in range(n):
+            k = rng.integers(1, L + 1)
+            out[i, :k] = rng.integers(1, high, k) if blank_first else rng.integers(0, high - 1, k)
+        return out
+    return make
+
+
+def _logaddexp3(xp, a, b, c):
+    m = xp.maximum(xp.maximum(a, b), c)
+    finite = xp.isfinite(m)
+    m0 = xp.where(finite, m, 0)
+    with np.errstate(divide='ignore'):
+        s = xp.log(xp.exp(a - m0) + xp.exp(b - m0) + xp.exp(c - m0)) + m0
+    return xp.where(finite, s, -np.inf)
+
+
+@register
+class CTCLoss(Operator):
+    """Connectionist Temporal Classification loss (Graves et al., 2006): for each sample,
+    ``-log p(label | data)`` over every alignment, with a softmax over the alphabet applied
+    inside.
+
+    ``data`` is ``(T, N, C)`` activations (no softmax), ``label`` ``(N, L)`` integer tokens;
+    the output is ``(N,)``.  ``blank_label='first'``: channel 0 is the blank, tokens are
+    ``1..C-1`` and a label row ends at its first 0; ``'last'``: channel ``C-1`` is the blank,
+    tokens ``0..C-2``, padding ``-1``.  ``use_data_lengths`` / ``use_label_lengths`` take the
+    lengths from ``data_lengths`` / ``label_lengths`` (``(N,)``) instead; steps past a sample's
+    length get no gradient.  A label no alignment of the data can produce (too many repeats
+    for its length) has loss 0 and gradient 0, as MXNet's.  The gradient, computed in forward
+    as MXNet's is, is scaled by the head gradient of each sample (use it under ``MakeLoss``).
+
+    Example::
+
+        >>> mx.nd.CTCLoss(mx.nd.ones((3, 2, 4)), mx.nd.array([[1, 2], [3, 0]])).asnumpy()
+        array([2.5494452, 2.3671236], dtype=float32)
+    """
+    name = 'CTCLoss'
+    aliases = ('ctc_loss', '_contrib_CTCLoss', '_contrib_ctc_loss')
+    params = {'use_data_lengths': Param('bool', False), 'use_label_lengths': Param('bool', False),
+              'blank_label': Param('str', 'first', choices={'first', 'last'})}
+    arguments = ('data', 'label', 'data_lengths', 'label_lengths')
+    outputs = ('output0',)
+    nondiff = ('label', 'data_lengths', 'label_lengths')
+    retain_inputs = ()
+    retain_outputs = ()
+    samples = (
+        Sample({}, {'data': (5, 3, 4), 'label': (3, 2)},
+               values={'label': _ctc_labels(True, 4, 2, 0)}, rtol=1e-3, atol=1e-5),
+        Sample({'blank_label': 'last', 'use_data_lengths': True}, {'data': (5, 2, 4), 'label': (2, 2)},
+               values={'label': _ctc_labels(False, 4, 2, -1),
+                       'data_lengths': lambda rng, shape: np.array([5, 4])[:shape[0]]},
+               rtol=1e-3, atol=1e-5),
+        Sample({'use_label_lengths': True}, {'data': (4, 2, 3), 'label': (2, 2)},
+               values={'label': lambda rng, shape: rng.integers(1, 3, shape),
+                       'label_lengths': lambda rng, shape: np.array([1, 2])[:shape[0]]},
+               rtol=1e-3, atol=1e-5),
+    )
+
+    def list_arguments(self):
+        return ['data', 'label'] + (['data_lengths'] if self.use_data_lengths else []) + \
+            (['label_lengths'] if self.use_label_lengths else [])
+
+    def infer_shape(self, in_shapes):
+        d, label = in_shapes[0], in_shapes[1]
+        rest = list(in_shapes[2:])
+        if d is None or len(d) != 3:
+            if d is not None:
+                raise InferError('CTCLoss needs 3-D data (sequence length, batch, alphabet '
+                                 'size), got %s' % (tuple(d),))
+            return in_shapes, [None], []
+        T, N, _ = d
+        if label is not None:
+            if len(label) != 2 or label[0] != N:
+                raise InferError('CTCLoss: label must be (batch, label length) = (%d, L), got %s'
+                                 % (N, tuple(label)))
+            if label[1] > T:
+                raise InferError('CTCLoss: labels of %d tokens cannot fit in sequences of %d '
+                                 'steps (the label length may not exceed the data\'s)'
+                                 % (label[1], T))
+        return [tuple(d), label] + [(N,)] * len(rest), [(N,)], []
+
+    def infer_type(self, in_types):
+        t = in_types[0]
+        return [t] + [x or t for x in in_types[1:]], [t], []
+
+    def _lengths(self, xp, ins):
+        x, label = ins[0], ins[1]
+        T, N, C = x.shape
+        pos = 2
+        if self.use_data_lengths:
+            tlen = xp.clip(ins[pos].astype(np.int64), 0, T)
+            pos += 1
+        else:
+            tlen = xp.full((N,), T, dtype=np.int64)
+        lab = label.astype(np.int64)
+        if self.use_label_lengths:
+            llen = xp.clip(ins[pos].astype(np.int64), 0, lab.shape[1])
+        else:
+            pad = 0 if self.blank_label == 'first' else -1
+            hit = lab == pad
+            llen = xp.where(hit.any(axis=1), hit.argmax(axis=1), lab.shape[1])
+        return tlen, lab, llen
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x = ins[0]
+        T, N, C = x.shape
+        tlen, lab, llen = self._lengths(xp, ins)
+        blank = 0 if self.blank_label == 'first' else C - 1
+        L = lab.shape[1]
+        S = 2 * L + 1
+        ext = xp.full((N, S), blank, dtype=np.int64)
+        ext[:, 1::2] = xp.clip(lab, 0, C - 1)
+        slen = 2 * llen + 1
+        sidx = xp.arange(S).reshape(1, -1)
+        valid = sidx < slen.reshape(-1, 1)
+        ext = xp.where(valid, ext, blank)
+        skip = xp.zeros((N, S), dtype=bool)
+        if S > 2:
+            skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
+        # log-softmax over the alphabet, in float64
+        z = x.astype(np.float64)
+        z = z - z.max(axis=2, keepdims=True)
+        logp = z - xp.log(xp.exp(z).sum(axis=2, keepdims=True))
+        rows = xp.arange(N).reshape(-1, 1)
+        lp = logp[:, rows, ext]                                  # (T, N, S)
+        ninf = -np.inf
+        alpha = xp.full((T, N, S), ninf)
+        alpha[0, :, 0] = lp[0, :, 0]
+        if S > 1:
+            alpha[0, :, 1] = xp.where(llen > 0, lp[0, :, 1], ninf)
+        pad1 = xp.full((N, 1), ninf)
+        pad2 = xp.full((N, 2), ninf)
+        for t in range(1, T):
+            a = alpha[t - 1]
+            a1 = xp.concatenate([pad1, a[:, :-1]], axis=1)
+            a2 = xp.where(skip, xp.concatenate([pad2, a[:, :-2]], axis=1)[:, :S], ninf)
+            alpha[t] = xp.where(valid, _logaddexp3(xp, a, a1, a2) + lp[t], ninf)
+        last = xp.clip(tlen - 1, 0, T - 1)
+        n = xp.arange(N)
+        end1 = alpha[last, n, slen - 1]
+        end2 = xp.where(slen > 1, alpha[last, n, xp.clip(slen - 2, 0, S - 1)], ninf)
+        ll = _logaddexp3(xp, end1, end2, xp.full((N,), ninf))
+        feasible = xp.isfinite(ll) & (tlen > 0)
+        outs[0][...] = xp.where(feasible, -ll, 0).astype(outs[0].dtype)
+        if not is_train:
+            return
+        beta = xp.full((T, N, S), ninf)
+        ends = (sidx == (slen - 1).reshape(-1, 1)) | \
+            ((sidx == (slen - 2).reshape(-1, 1)) & (slen > 1).reshape(-1, 1))
+        skip_next = xp.zeros((N, S), dtype=bool)        # s may go to s + 2
+        if S > 2:
+            skip_next[:, :-2] = skip[:, 2:]
+        for t in range(T - 1, -1, -1):
+            at_end = (last == t).reshape(-1, 1)
+            inside = (t < last).reshape(-1, 1)
+            if t + 1 < T:
+                b = beta[t + 1]
+                b1 = xp.concatenate([b[:, 1:], pad1], axis=1)
+                b2 = xp.where(skip_next, xp.concatenate([b[:, 2:], pad2], axis=1)[:, :S], ninf)
+                rec = _logaddexp3(xp, b, b1, b2) + lp[t]
+            else:
+                rec = xp.full((N, S), ninf)
+            beta[t] = xp.where(valid & at_end & ends, lp[t],
+                               xp.where(valid & inside, rec, ninf))
+        gamma = alpha + beta - lp                               # paths through (t, s)
+        with np.errstate(invalid='ignore', over='ignore'):
+            occ = xp.exp(gamma - xp.where(feasible, ll, 0).reshape(1, -1, 1))
+        occ = xp.where(xp.isfinite(occ), occ, 0)
+        onehot = (ext.reshape(N, S, 1) == xp.arange(C).reshape(1, 1, C)).astype(np.float64)
+        post = xp.einsum('tns,nsc->tnc', occ, onehot)
+        grad = xp.exp(logp) - post
+        inside = (xp.arange(T).reshape(-1, 1) < tlen.reshape(1, -1)) & feasible.reshape(1, -1)
+        grad *= inside.reshape(T, N, 1)
+        self._grad = grad.astype(x.dtype)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            xp.multiply(self._grad, ograds[0].reshape(1, -1, 1), out=igrads[0])
+        for g in igrads[1:]:
+            if g is not None:
+                g.fill(0)

@@ -412,11 +412,12 @@ NAMESPACE_PREFIXES = (('contrib', '_contrib_'), ('linalg', '_linalg_'), ('sparse
                       ('image', '_image_'))
 
 
-def install_namespaces(package, functions, label):
+def install_namespaces(package, functions, label, named=None):
     """Make ``package``'s (``mx.sym`` or ``mx.nd``) operator namespace modules: each of
     :func:`namespaces` becomes the module ``package.NAME`` (an existing one, e.g. a real
     ``sparse`` module, gets the operators added) holding ``functions[operator name]`` under
-    its public name."""
+    its public name, or ``named(operator name, public name)`` where given (outside
+    ``_internal``: symbols name their nodes after the public name)."""
     import sys
     import types
     for ns, names in namespaces().items():
@@ -428,7 +429,9 @@ def install_namespaces(package, functions, label):
             setattr(package, ns, module)
         for public, op_name in names.items():
             if not hasattr(module, public):
-                setattr(module, public, functions[op_name])
+                fn = functions[op_name] if named is None or ns == '_internal' else \
+                    named(op_name, public)
+                setattr(module, public, fn)
 
 
 def namespaces():

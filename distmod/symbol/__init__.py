@@ -82,7 +82,8 @@ def _operator_namespaces():
     files under those names (``_contrib_Foo`` is ``contrib.Foo``)."""
     import sys
     from ..ops import registry
-    registry.install_namespaces(sys.modules[__name__], _symbol.generated_functions(), 'mx.sym')
+    registry.install_namespaces(sys.modules[__name__], _symbol.generated_functions(), 'mx.sym',
+                                named=_symbol.namespace_function)
 
 
 _operator_namespaces()

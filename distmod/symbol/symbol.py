@@ -628,11 +628,11 @@ def internal_function(op_name):
     return fn if fn is not None else _make(op_name, registry.get(op_name))
 
 
-def _create(op_name, inputs, params, name=None, attr=None, named=None):
-    """Make an operator node (auto-named from ``op_name``) over ``inputs``."""
+def _create(op_name, inputs, params, name=None, attr=None, named=None, hint=None):
+    """Make an operator node (auto-named from ``hint``, else ``op_name``) over ``inputs``."""
     cls = registry.get(op_name)
     op = cls(params)
-    name = _name.current().get(name, op_name.lower())
+    name = _name.current().get(name, (hint or op_name).lower())
     extra = _scope_attrs(_hidden_as_dunder(attr or {}), "operator '%s' (%s)" % (name, cls.name))
     arg_names = op.list_arguments()
     aux_names = op.list_auxiliary_states()
@@ -679,7 +679,7 @@ def _attribute_keywords(kwargs, skip=()):
     return out
 
 
-def _call_op(op_name, args, kwargs):
+def _call_op(op_name, args, kwargs, hint=None):
     cls = registry.get(op_name)
     name = kwargs.pop('name', None)
     attr = kwargs.pop('attr', None)
@@ -689,15 +689,22 @@ def _call_op(op_name, args, kwargs):
     from ..ndarray.op import split_call
     params, inputs, named = split_call(cls, args, kwargs, lambda a: isinstance(a, Symbol))
     registry.check_input_names(cls, named)
-    return _create(op_name, inputs, params, name=name, attr=attr, named=named)
+    return _create(op_name, inputs, params, name=name, attr=attr, named=named, hint=hint)
 
 
-def _make(op_name, cls):
+def _make(op_name, cls, hint=None):
+    """``mx.sym.<op_name>``; ``hint``: the automatic name's stem when not the operator's name
+    (``mx.sym.contrib.box_nms`` names its nodes ``box_nms0``, as MXNet's does)."""
     def fn(*args, **kwargs):
-        return _call_op(op_name, args, kwargs)
-    fn.__name__ = op_name
+        return _call_op(op_name, args, kwargs, hint)
+    fn.__name__ = hint or op_name
     fn.__doc__ = cls.__doc__
     return fn
+
+
+def namespace_function(op_name, public):
+    """``mx.sym.<namespace>.<public>``, the operator ``op_name`` under its namespace name."""
+    return _make(op_name, registry.get(op_name), hint=public)
 
 
 def generated_functions():
