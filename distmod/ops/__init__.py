@@ -15,12 +15,12 @@ type inference checked across a graph.  The families, one file each:
 * ``reduce``: sum, mean, max, min, prod, nansum, nanprod, norm;
 * ``shape``: Flatten, Reshape, expand_dims, Concat, SliceChannel, slice, slice_axis,
   transpose, SwapAxis, Cast, zeros_like, ones_like, where, _zeros, reverse;
-* ``linalg``: dot, batch_dot;
+* ``linalg``: dot, batch_dot; ``lapack``: MXNet's ``linalg`` namespace (gemm, potrf, syevd...);
 * ``loss``: SoftmaxOutput, the regression outputs, MakeLoss, make_loss, BlockGrad;
 * ``random``: the samplers, _shuffle, _sample_multinomial.
 """
 from .registry import (Param, Operator, Sample, InferError, register, get, find, all_ops,
                        all_names, REQUIRED, ALL)
 from . import (nn, loss, shape, elemwise, reduce, linalg, rnn, norm, image, conv,   # noqa: F401
-               random, spatial, sparse, contrib, custom, indexing, init,   # (registration)
+               random, spatial, sparse, contrib, custom, indexing, init, lapack,   # (registration)
                device)

@@ -1,7 +1,8 @@
 """The indexing, sorting, shape, unary-math, loss, creation and spatial operators against
 MXNet 1.9.1's own numbers.
 
-tests/fixtures/mxnet/more_ops.npz was written by tests/fixtures/make_more_ops_fixtures.py
+tests/fixtures/mxnet/more_ops.npz and linalg_ops.npz (the ``linalg`` namespace) were written by
+tests/fixtures/make_more_ops_fixtures.py
 under real MXNet: per case the inputs, training-forward outputs, head gradients, argument
 gradients and auxiliary states after the step; and the values of the ``mx.sym`` creation
 functions.  Backward is also checked against finite differences (test_gradients.py); here it
@@ -15,14 +16,18 @@ import pytest
 
 import distmod as mx
 
-FIXTURE = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'mxnet', 'more_ops.npz')
+HERE = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'mxnet')
+FIXTURES = [os.path.join(HERE, f) for f in ('more_ops.npz', 'linalg_ops.npz')]
 
 
 def _load():
-    with np.load(FIXTURE, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    cases = [json.loads(s) for s in arrays.pop('__cases__')]
-    creation = [json.loads(s) for s in arrays.pop('__creation__')]
+    arrays, cases, creation = {}, [], []
+    for path in FIXTURES:
+        with np.load(path, allow_pickle=False) as z:
+            more = {k: z[k] for k in z.files}
+        cases += [json.loads(s) for s in more.pop('__cases__')]
+        creation += [json.loads(s) for s in more.pop('__creation__')]
+        arrays.update(more)
     return arrays, {c['case']: c for c in cases}, {c['case']: c['expr'] for c in creation}
 
 
