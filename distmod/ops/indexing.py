@@ -301,6 +301,89 @@ class OneHot(Operator):
             igrads[0].fill(0)
 
 
+@register
+class RavelMultiIndex(Operator):
+    """Flat positions in an array of ``shape`` from coordinates: ``data`` (len(shape), ...) ->
+    (...), ``sum(data[k] * stride[k])`` (row-major strides; not bounds-checked, as MXNet's).
+
+    Example::
+
+        >>> mx.nd.ravel_multi_index(mx.nd.array([[3, 6], [4, 5]]), shape=(7, 6)).asnumpy()
+        array([22., 41.], dtype=float32)
+    """
+    name = '_ravel_multi_index'
+    aliases = ('ravel_multi_index',)
+    params = {'shape': Param('shape')}
+    arguments = ('data',)
+    nondiff = ('data',)
+    retain_inputs = retain_outputs = ()
+    zero_gradient = True
+    samples = (Sample({'shape': (3, 4)}, {'data': (2, 5)}, values={'data': _integer_labels(3)}),)
+
+    def _strides(self):
+        dims = [int(d) for d in self.shape]
+        strides = [1] * len(dims)
+        for k in range(len(dims) - 2, -1, -1):
+            strides[k] = strides[k + 1] * dims[k + 1]
+        return strides
+
+    def infer_shape(self, in_shapes):
+        d = in_shapes[0]
+        if not _known(d):
+            return [d], [None], []
+        if d[0] != len(self.shape):
+            raise InferError('ravel_multi_index: data has %d coordinates per position, shape '
+                             '%s needs %d' % (d[0], tuple(self.shape), len(self.shape)))
+        return [tuple(d)], [tuple(d[1:]) or (1,)], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        ids = ins[0].astype(np.int64)
+        flat = sum(ids[k] * st for k, st in enumerate(self._strides()))
+        outs[0][...] = xp.asarray(flat).reshape(outs[0].shape)
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            igrads[0].fill(0)
+
+
+@register
+class UnravelIndex(RavelMultiIndex):
+    """Coordinates in an array of ``shape`` from flat positions: ``data`` (...) ->
+    (len(shape), ...); the first coordinate is not wrapped (``shape[0]`` may be -1).
+
+    Example::
+
+        >>> mx.nd.unravel_index(mx.nd.array([22, 41]), shape=(7, 6)).asnumpy()
+        array([[3., 6.],
+               [4., 5.]], dtype=float32)
+    """
+    name = '_unravel_index'
+    aliases = ('unravel_index',)
+    samples = (Sample({'shape': (3, 4)}, {'data': (5,)}, values={'data': _integer_labels(12)}),)
+
+    def _strides(self):
+        dims = [max(int(d), 1) for d in self.shape]
+        strides = [1] * len(dims)
+        for k in range(len(dims) - 2, -1, -1):
+            strides[k] = strides[k + 1] * dims[k + 1]
+        return strides
+
+    def infer_shape(self, in_shapes):
+        d = in_shapes[0]
+        if not _known(d):
+            return [d], [None], []
+        return [tuple(d)], [(len(self.shape),) + tuple(d)], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        ids = ins[0].astype(np.int64)
+        dims = [int(x) for x in self.shape]
+        rest = ids
+        for k in range(len(dims) - 1, 0, -1):
+            outs[0][k] = rest % dims[k]
+            rest = rest // dims[k]
+        outs[0][0] = rest
+
+
 def _nd_index(xp, indices, data_shape, check=True):
     """The tuple of integer index arrays that ``indices`` (M, ...) gives for the first M axes
     of ``data``, negative positions counted from the end (an error outside, on the CPU)."""
