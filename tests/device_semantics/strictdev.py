@@ -557,7 +557,7 @@ class _NcclCommunicator:
         ``groupStart()`` and ``groupEnd()``, one call per member, as NCCL needs."""
         devices = list(range(devices)) if isinstance(devices, int) else list(devices)
         clique = {'size': len(devices), 'calls': []}
-        NCCL['communicators'] += len(devices)
+        NCCL['cliques'] += 1
         return [_CliqueMember(clique, r, d) for r, d in enumerate(devices)]
 
 
@@ -604,8 +604,9 @@ def _group_end():
 
 _NCCL_CODES = {7: np.dtype(np.float32), 8: np.dtype(np.float64), 6: np.dtype(np.float16),
                2: np.dtype(np.int32), 4: np.dtype(np.int64), 1: np.dtype(np.uint8)}
-#: counts of the pretend NCCL's communicators, allreduces and (one process's) reduces
-NCCL = {'communicators': 0, 'allreduces': 0, 'reduces': 0}
+#: counts of the pretend NCCL's communicators across ranks and their allreduces, and of one
+#: process's cliques (initAll) and their reduces
+NCCL = {'communicators': 0, 'allreduces': 0, 'cliques': 0, 'reduces': 0}
 
 
 def _ordered_sum(parts):
