@@ -2,7 +2,8 @@
 import numpy as np
 
 __all__ = ['seed', 'generator', 'uniform', 'normal', 'randn', 'randint', 'shuffle',
-           'multinomial', 'get_streams', 'set_streams']
+           'multinomial', 'exponential', 'gamma', 'poisson', 'negative_binomial',
+           'generalized_negative_binomial', 'get_streams', 'set_streams']
 
 _state = {'seed': None, 'np': np.random.default_rng(), 'gpu': {}}
 
@@ -75,6 +76,22 @@ def randn(*shape, **kwargs):
     """Standard normal samples of the given shape (``loc``/``scale`` keywords too)."""
     loc, scale = kwargs.pop('loc', 0), kwargs.pop('scale', 1)
     return normal(loc, scale, shape=shape or None, **kwargs)
+
+
+def _nd(name):
+    def fn(*args, **kwargs):
+        from .ndarray import random as _nd_random
+        return getattr(_nd_random, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = '``mx.nd.random.%s``.' % name
+    return fn
+
+
+exponential = _nd('exponential')
+gamma = _nd('gamma')
+poisson = _nd('poisson')
+negative_binomial = _nd('negative_binomial')
+generalized_negative_binomial = _nd('generalized_negative_binomial')
 
 
 def randint(*args, **kwargs):

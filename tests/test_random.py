@@ -188,8 +188,8 @@ def test_ctx_places_the_result():
     (lambda: mx.nd.random.randint(0, 5, shape=(3,), dtype='float32'), 'invalid dtype'),
     (lambda: mx.nd.random.uniform(shape=(3,), dtype='int32'), 'invalid dtype'),
     (lambda: mx.nd.random.multinomial(mx.nd.ones((2,)), dtype='int64'), 'dtype'),
-    (lambda: mx.nd.random.uniform(mx.nd.zeros((2,)), 1), 'not supported'),
-    (lambda: mx.sym.random.normal(mx.sym.Variable('m'), 1), 'not supported'),
+    (lambda: mx.nd.random.uniform(mx.nd.zeros((2,)), 1), 'all be numbers or all'),
+    (lambda: mx.sym.random.normal(mx.sym.Variable('m'), 1), 'all be numbers or all'),
     (lambda: mx.nd.random.randint(0, 2 ** 40, dtype='int32'), 'does not fit'),
 ])
 def test_bad_parameters_raise_clear_errors(call, match):
@@ -302,3 +302,39 @@ def test_input_less_operators_honour_their_ctx_parameter():
     assert z.context == mx.cpu(0) and z.shape == (2, 3)
     with pytest.raises(mx.MXNetError, match="ctx='nonsense' is not a context"):
         mx.nd._random_uniform(shape=(2,), ctx='nonsense')
+
+
+def test_more_distributions_have_their_moments():
+    mx.random.seed(5)
+    n = 40000
+    draws = {
+        'exponential': (mx.nd.random.exponential(2.0, shape=(n,)), 2.0, 4.0),
+        'gamma': (mx.nd.random.gamma(2.0, 3.0, shape=(n,)), 6.0, 18.0),
+        'poisson': (mx.nd.random.poisson(3.0, shape=(n,)), 3.0, 3.0),
+        'negative_binomial': (mx.nd.random.negative_binomial(3, 0.5, shape=(n,)), 3.0, 6.0),
+        'generalized_negative_binomial': (
+            mx.nd.random.generalized_negative_binomial(2.0, 0.5, shape=(n,)), 2.0, 4.0),
+    }
+    for name, (x, mean, var) in draws.items():
+        a = x.asnumpy()
+        assert x.dtype == np.float32 and x.shape == (n,), name
+        assert abs(a.mean() - mean) < 0.05 * mean + 0.03, (name, a.mean())
+        assert abs(a.var() - var) < 0.1 * var, (name, a.var())
+    assert mx.random.poisson(2.0, shape=(3,)).shape == (3,)
+    assert mx.nd.random.randn(2, 3).shape == (2, 3)
+
+
+def test_per_element_parameters_and_like():
+    mx.random.seed(6)
+    x = mx.nd.random.normal(mx.nd.array([0.0, 100.0]), mx.nd.array([1.0, 0.01]), shape=500)
+    a = x.asnumpy()
+    assert a.shape == (2, 500) and abs(a[0].mean()) < 0.2 and abs(a[1].mean() - 100) < 0.01
+    u = mx.nd.random.uniform(mx.nd.array([[0.0], [5.0]]), mx.nd.array([[1.0], [6.0]]))
+    assert u.shape == (2, 1) and 0 <= u.asnumpy()[0, 0] < 1 and 5 <= u.asnumpy()[1, 0] < 6
+    like = mx.nd.random.gamma_like(mx.nd.zeros((3, 4), dtype='float64'), 2.0, 1.0)
+    assert like.shape == (3, 4) and like.dtype == np.float64
+    s = mx.sym.random.poisson(mx.sym.Variable('lam'), shape=(2,))
+    assert s.infer_shape(lam=(3,))[1] == [(3, 2)]
+    out = s.eval(lam=mx.nd.array([1.0, 2.0, 3.0]))[0]
+    assert out.shape == (3, 2) and (out.asnumpy() >= 0).all()
+    assert mx.sym.random.exponential(0.5, shape=(2,)).infer_shape()[1] == [(2,)]

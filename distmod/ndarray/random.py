@@ -14,7 +14,10 @@ from ..ops import get as _get_op
 from .ndarray import NDArray
 from .op import invoke as _invoke
 
-__all__ = ['uniform', 'normal', 'randint', 'shuffle', 'multinomial', 'random_uniform',
+__all__ = ['uniform', 'normal', 'randn', 'randint', 'exponential', 'gamma', 'poisson',
+           'negative_binomial', 'generalized_negative_binomial', 'shuffle', 'multinomial',
+           'uniform_like', 'normal_like', 'exponential_like', 'gamma_like', 'poisson_like',
+           'negative_binomial_like', 'generalized_negative_binomial_like', 'random_uniform',
            'random_normal']
 
 
@@ -43,29 +46,122 @@ def _draw(op_name, params, shape, dtype, ctx, out, kwargs):
         return _invoke(_get_op(op_name), (), params)
 
 
+def _distribution(dist, params, shape, dtype, ctx, out, kwargs, array_names=None):
+    """One draw call: ``_random_<dist>`` for numbers, ``_sample_<dist>`` (one distribution per
+    element, ``shape`` draws of each) when the parameters are NDArrays (all of them, as MXNet
+    asks)."""
+    arrays = [isinstance(v, NDArray) for v in params.values()]
+    if not any(arrays):
+        return _draw('_random_' + dist, params, shape, dtype, ctx, out, kwargs)
+    if not all(arrays):
+        raise MXNetError('mx.nd.random.%s: the parameters %s must all be numbers or all '
+                         'NDArrays' % (dist, ', '.join(params)))
+    extra = dict(kwargs)
+    extra.pop('ctx', None)
+    if shape is not None:
+        extra['shape'] = shape
+    if dtype is not None:
+        extra['dtype'] = dtype
+    if out is not None:
+        extra['out'] = out
+    return _invoke(_get_op('_sample_' + dist), tuple(params.values()), extra)
+
+
 def uniform(low=0, high=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
     """Samples from the uniform distribution on ``[low, high)``.
 
     ``shape`` defaults to ``(1,)``, ``dtype`` to float32 (float16 and float64 also work);
-    ``ctx`` places the result.  Example::
+    ``ctx`` places the result.  NDArray ``low`` and ``high`` (of one shape) give one
+    distribution per element, ``shape`` draws of each.  Example::
 
         >>> mx.nd.random.uniform(-1, 1, shape=(2, 3)).shape
         (2, 3)
+        >>> mx.nd.random.uniform(mx.nd.zeros(4), mx.nd.ones(4), shape=2).shape
+        (4, 2)
     """
-    _no_array_params('uniform', low=low, high=high)
-    return _draw('_random_uniform', {'low': low, 'high': high}, shape, dtype, ctx, out, kwargs)
+    return _distribution('uniform', {'low': low, 'high': high}, shape, dtype, ctx, out, kwargs)
 
 
 def normal(loc=0, scale=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
-    """Samples from the normal distribution N(``loc``, ``scale``\u00b2).
+    """Samples from the normal distribution N(``loc``, ``scale``\u00b2) (NDArray ``loc`` and
+    ``scale``: one per element, as ``uniform``).
 
     Example::
 
         >>> mx.nd.random.normal(0, 1, shape=(4,), dtype='float64').dtype.__name__
         'float64'
     """
-    _no_array_params('normal', loc=loc, scale=scale)
-    return _draw('_random_normal', {'loc': loc, 'scale': scale}, shape, dtype, ctx, out, kwargs)
+    return _distribution('normal', {'loc': loc, 'scale': scale}, shape, dtype, ctx, out, kwargs)
+
+
+def randn(*shape, **kwargs):
+    """Standard normal draws of the given shape (``loc``, ``scale``, ``dtype``, ``ctx``, ``out``
+    as keywords).
+
+    Example::
+
+        >>> mx.nd.random.randn(2, 3).shape
+        (2, 3)
+    """
+    loc, scale = kwargs.pop('loc', 0), kwargs.pop('scale', 1)
+    return normal(loc, scale, shape=shape or None, **kwargs)
+
+
+def exponential(scale=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """Samples from the exponential distribution of mean ``scale`` (rate ``1/scale``).
+
+    Example::
+
+        >>> mx.nd.random.exponential(2.0, shape=(3,)).shape
+        (3,)
+    """
+    return _distribution('exponential', {'lam': 1.0 / scale}, shape, dtype, ctx, out, kwargs)
+
+
+def gamma(alpha=1, beta=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """Samples from the gamma distribution of shape ``alpha`` and scale ``beta``."""
+    return _distribution('gamma', {'alpha': alpha, 'beta': beta}, shape, dtype, ctx, out, kwargs)
+
+
+def poisson(lam=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """Samples from the Poisson distribution of mean ``lam`` (as floats, MXNet's dtype)."""
+    return _distribution('poisson', {'lam': lam}, shape, dtype, ctx, out, kwargs)
+
+
+def negative_binomial(k=1, p=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):
+    """Failures before the ``k``-th success of trials succeeding with probability ``p``."""
+    return _distribution('negative_binomial', {'k': k, 'p': p}, shape, dtype, ctx, out, kwargs)
+
+
+def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, ctx=None, out=None,
+                                  **kwargs):
+    """Samples of mean ``mu`` and variance ``mu + alpha mu^2`` (``alpha`` 0: Poisson)."""
+    return _distribution('generalized_negative_binomial', {'mu': mu, 'alpha': alpha}, shape,
+                         dtype, ctx, out, kwargs)
+
+
+def _like(dist, names):
+    def fn(data, *args, **kwargs):
+        params = dict(zip(names, args))
+        for n in names:
+            if n in kwargs:
+                params[n] = kwargs.pop(n)
+        kwargs.pop('name', None)
+        params.update(kwargs)
+        return _invoke(_get_op('_random_%s_like' % dist), (data,), params)
+    fn.__name__ = dist + '_like'
+    fn.__doc__ = ('Draws from the %s distribution (%s) with the shape and dtype of ``data``.'
+                  % (dist.replace('_', ' '), ', '.join(names)))
+    return fn
+
+
+uniform_like = _like('uniform', ('low', 'high'))
+normal_like = _like('normal', ('loc', 'scale'))
+exponential_like = _like('exponential', ('lam',))
+gamma_like = _like('gamma', ('alpha', 'beta'))
+poisson_like = _like('poisson', ('lam',))
+negative_binomial_like = _like('negative_binomial', ('k', 'p'))
+generalized_negative_binomial_like = _like('generalized_negative_binomial', ('mu', 'alpha'))
 
 
 def randint(low, high, shape=None, dtype=None, ctx=None, out=None, **kwargs):

@@ -296,3 +296,190 @@ class _sample_multinomial(Operator):
         rows = xp.broadcast_to(xp.arange(n)[:, None], self.idx.shape)
         xp.add.at(g, (rows, self.idx), ograds[1].reshape(n, m) / picked)
         igrads[0][...] = g.reshape(igrads[0].shape)
+
+
+# ---- more distributions: scalar parameters, *_like, and per-element (_sample_*) ---------------
+
+def _exponential(xp, gen, shape, dtype, lam):
+    return gen.exponential(1.0, shape).astype(dtype, copy=False) / lam
+
+
+def _gamma(xp, gen, shape, dtype, alpha, beta):
+    return (gen.standard_gamma(alpha, shape) * beta).astype(dtype, copy=False)
+
+
+def _poisson(xp, gen, shape, dtype, lam):
+    return gen.poisson(lam, shape).astype(dtype, copy=False)
+
+
+def _negative_binomial(xp, gen, shape, dtype, k, p):
+    # failures before the k-th success, p the success probability (MXNet: a gamma-Poisson
+    # mixture with the same law)
+    lam = gen.standard_gamma(k, shape) * ((1 - p) / p)
+    return gen.poisson(lam).astype(dtype, copy=False)
+
+
+def _generalized_negative_binomial(xp, gen, shape, dtype, mu, alpha):
+    # mean mu, variance mu + alpha mu^2; alpha 0 is Poisson(mu)
+    if np.all(np.asarray(alpha) == 0):
+        return gen.poisson(np.broadcast_to(mu, shape)).astype(dtype, copy=False)
+    a = np.where(np.asarray(alpha) > 0, alpha, 1.0)
+    lam = gen.standard_gamma(1.0 / a, shape) * (mu * a)
+    lam = np.where(np.asarray(alpha) > 0, lam, np.broadcast_to(mu, shape))
+    return gen.poisson(lam).astype(dtype, copy=False)
+
+
+_DISTRIBUTIONS = {
+    # name: (parameters with MXNet's defaults, draw, check, MXNet's message)
+    'exponential': ((('lam', 1.0),), _exponential,
+                    lambda lam: lam > 0, 'lambda parameter in exponential has to be positive'),
+    'gamma': ((('alpha', 1.0), ('beta', 1.0)), _gamma,
+              lambda a, b: a > 0 and b > 0, 'alpha and beta parameters in gamma have to be '
+                                            'positive'),
+    'poisson': ((('lam', 1.0),), _poisson, lambda lam: lam >= 0,
+                'lambda parameter in poisson has to be non-negative'),
+    'negative_binomial': ((('k', 1), ('p', 1.0)), _negative_binomial,
+                          lambda k, p: k > 0 and 0 < p <= 1,
+                          'k must be positive and p in (0, 1] in negative binomial'),
+    'generalized_negative_binomial': ((('mu', 1.0), ('alpha', 1.0)),
+                                      _generalized_negative_binomial,
+                                      lambda mu, a: mu > 0 and a >= 0,
+                                      'mu must be positive and alpha non-negative in '
+                                      'generalized negative binomial'),
+}
+
+
+def _host_draw(xp, draw, shape, dtype, *params):
+    """Draw on the host (NumPy has every law) and move to ``xp``'s device."""
+    out = draw(np, _random.generator(np), shape, np.dtype(dtype), *params)
+    return out if xp is np else xp.asarray(out)
+
+
+def _make_sampler(dist):
+    names, draw, check, message = _DISTRIBUTIONS[dist]
+    kinds = {'k': 'int'}
+
+    class _Dist(_Sampler):
+        __doc__ = 'Draws from the %s distribution (%s), ``shape`` of them.' % (
+            dist.replace('_', ' '), ', '.join('%s=%s' % nv for nv in names))
+        name = '_random_' + dist
+        aliases = ('random_' + dist,)
+        params = _sampler_params({n: Param(kinds.get(n, 'float'), v) for n, v in names})
+        samples = (Sample({'shape': (2, 3)}, {}),)
+
+        def setup(self):
+            super().setup()
+            if not check(*[getattr(self, n) for n, _ in names]):
+                raise InferError('operator %s: %s (%s)' % (self.name, message, ', '.join(
+                    '%s=%s' % (n, getattr(self, n)) for n, _ in names)))
+
+        def forward(self, xp, ins, outs, aux, is_train):
+            out = outs[0]
+            out[...] = _host_draw(xp, draw, out.shape, out.dtype,
+                                  *[getattr(self, n) for n, _ in names])
+    _Dist.__name__ = '_random_' + dist
+    return register(_Dist)
+
+
+for _d in _DISTRIBUTIONS:
+    _make_sampler(_d)
+
+
+_LIKE = dict(_DISTRIBUTIONS, uniform=((('low', 0.0), ('high', 1.0)),
+                                      lambda xp, g, s, t, lo, hi: (lo + (hi - lo) *
+                                                                   g.random(s)).astype(t),
+                                      lambda lo, hi: lo <= hi, 'low must be <= high'),
+             normal=((('loc', 0.0), ('scale', 1.0)),
+                     lambda xp, g, s, t, loc, sc: (loc + sc * g.standard_normal(s)).astype(t),
+                     lambda loc, sc: sc > 0, 'scale has to be positive'))
+
+
+def _make_like(dist):
+    names, draw, check, message = _LIKE[dist]
+    kinds = {'k': 'int'}
+
+    class _DistLike(Operator):
+        __doc__ = 'Draws from the %s distribution with the shape and dtype of ``data``.' % (
+            dist.replace('_', ' '))
+        name = '_random_%s_like' % dist
+        aliases = ('random_%s_like' % dist,)
+        params = {n: Param(kinds.get(n, 'float'), v) for n, v in names}
+        nondiff = ('data',)
+        retain_inputs = retain_outputs = ()
+        samples = (Sample({}, {'data': (2, 3)}),)
+
+        def setup(self):
+            if not check(*[getattr(self, n) for n, _ in names]):
+                raise InferError('operator %s: %s' % (self.name, message))
+
+        def infer_shape(self, in_shapes):
+            return in_shapes, [in_shapes[0]], []
+
+        def forward(self, xp, ins, outs, aux, is_train):
+            out = outs[0]
+            out[...] = _host_draw(xp, draw, out.shape, out.dtype,
+                                  *[getattr(self, n) for n, _ in names])
+
+        def backward(self, xp, ograds, ins, outs, igrads, aux):
+            if igrads[0] is not None:
+                igrads[0].fill(0)
+    _DistLike.__name__ = '_random_%s_like' % dist
+    return register(_DistLike)
+
+
+for _d in _LIKE:
+    _make_like(_d)
+
+
+def _make_per_element(dist):
+    """``_sample_<dist>``: one distribution per element of the parameter arrays (all of one
+    shape), ``shape`` draws of each: the output is ``param.shape + shape``."""
+    names, draw, _, _ = _LIKE[dist]
+    names = {'normal': (('mu', 0.0), ('sigma', 1.0))}.get(dist, names)     # MXNet's names
+
+    class _PerElement(Operator):
+        __doc__ = ('Draws from %s distributions whose parameters (%s) are arrays of one shape: '
+                   '``shape`` draws per element, output ``%s.shape + shape``.'
+                   % (dist.replace('_', ' '), ', '.join(n for n, _ in names), names[0][0]))
+        name = '_sample_' + dist
+        aliases = ('sample_' + dist,)
+        params = {'shape': Param('shape', ()), 'dtype': Param('dtype_or_none', None)}
+        arguments = tuple(n for n, _ in names)
+        nondiff = arguments
+        retain_inputs = retain_outputs = ()
+        samples = (Sample({'shape': (2,)}, {n: (3,) for n, _ in names},
+                          values={n: (lambda rng, s: rng.uniform(0.5, 1.0, s))
+                                  for n, _ in names}),)
+
+        def infer_shape(self, in_shapes):
+            known = next((s for s in in_shapes if s is not None), None)
+            if known is None:
+                return in_shapes, [None], []
+            for s in in_shapes:
+                if s is not None and tuple(s) != tuple(known):
+                    raise InferError('%s: the parameter arrays must have one shape, got %s'
+                                     % (self.name, [tuple(x) for x in in_shapes]))
+            return [tuple(known)] * len(in_shapes), [tuple(known) + tuple(self.shape or ())], []
+
+        def infer_type(self, in_types):
+            t = next((t for t in in_types if t is not None), None)
+            return [t] * len(in_types), [self.dtype or t or 'float32'], []
+
+        def forward(self, xp, ins, outs, aux, is_train):
+            out = outs[0]
+            extra = (1,) * len(self.shape or ())
+            params = [(p.get() if xp is not np else p).astype(np.float64).reshape(p.shape + extra)
+                      for p in ins]
+            out[...] = _host_draw(xp, draw, out.shape, out.dtype, *params)
+
+        def backward(self, xp, ograds, ins, outs, igrads, aux):
+            for g in igrads:
+                if g is not None:
+                    g.fill(0)
+    _PerElement.__name__ = '_sample_' + dist
+    return register(_PerElement)
+
+
+for _d in ('uniform', 'normal', 'exponential', 'gamma', 'poisson', 'negative_binomial',
+           'generalized_negative_binomial'):
+    _make_per_element(_d)

@@ -10,7 +10,10 @@ Each forward of a bound graph draws fresh numbers from ``distmod.random``'s gene
 from ..base import MXNetError
 from .symbol import Symbol, _call_op
 
-__all__ = ['uniform', 'normal', 'randint', 'shuffle', 'multinomial']
+__all__ = ['uniform', 'normal', 'randn', 'randint', 'exponential', 'gamma', 'poisson',
+           'negative_binomial', 'generalized_negative_binomial', 'shuffle', 'multinomial',
+           'uniform_like', 'normal_like', 'exponential_like', 'gamma_like', 'poisson_like',
+           'negative_binomial_like', 'generalized_negative_binomial_like']
 
 
 def _no_symbol_params(fn_name, **values):
@@ -31,6 +34,23 @@ def _node(op_name, params, shape, dtype, kwargs):
     return _call_op(op_name, (), params)
 
 
+def _distribution(dist, params, shape, dtype, kwargs):
+    """``_random_<dist>`` for numbers; ``_sample_<dist>`` (one distribution per element of
+    the parameter symbols, ``shape`` draws of each) when the parameters are Symbols."""
+    symbols = [isinstance(v, Symbol) for v in params.values()]
+    if not any(symbols):
+        return _node('_random_' + dist, params, shape, dtype, kwargs)
+    if not all(symbols):
+        raise MXNetError('mx.sym.random.%s: the parameters %s must all be numbers or all '
+                         'Symbols' % (dist, ', '.join(params)))
+    extra = dict(kwargs)
+    if shape is not None:
+        extra['shape'] = shape
+    if dtype is not None:
+        extra['dtype'] = dtype
+    return _call_op('_sample_' + dist, tuple(params.values()), extra)
+
+
 def uniform(low=0, high=1, shape=None, dtype=None, **kwargs):
     """A node drawing from the uniform distribution on ``[low, high)`` at each forward.
 
@@ -39,14 +59,65 @@ def uniform(low=0, high=1, shape=None, dtype=None, **kwargs):
         >>> mx.sym.random.uniform(-1, 1, shape=(4,), name='u').list_outputs()
         ['u_output']
     """
-    _no_symbol_params('uniform', low=low, high=high)
-    return _node('_random_uniform', {'low': low, 'high': high}, shape, dtype, kwargs)
+    return _distribution('uniform', {'low': low, 'high': high}, shape, dtype, kwargs)
 
 
 def normal(loc=0, scale=1, shape=None, dtype=None, **kwargs):
-    """A node drawing from N(``loc``, ``scale``\u00b2) at each forward."""
-    _no_symbol_params('normal', loc=loc, scale=scale)
-    return _node('_random_normal', {'loc': loc, 'scale': scale}, shape, dtype, kwargs)
+    """A node drawing from N(``loc``, ``scale``\u00b2) at each forward (Symbol ``loc`` and
+    ``scale``: one distribution per element)."""
+    return _distribution('normal', {'loc': loc, 'scale': scale}, shape, dtype, kwargs)
+
+
+def randn(*shape, **kwargs):
+    """A node of standard normal draws of the given shape (``loc``/``scale`` keywords too)."""
+    loc, scale = kwargs.pop('loc', 0), kwargs.pop('scale', 1)
+    return normal(loc, scale, shape=shape or None, **kwargs)
+
+
+def exponential(scale=1, shape=None, dtype=None, **kwargs):
+    """A node drawing from the exponential distribution of mean ``scale``."""
+    return _distribution('exponential', {'lam': 1.0 / scale}, shape, dtype, kwargs)
+
+
+def gamma(alpha=1, beta=1, shape=None, dtype=None, **kwargs):
+    """A node drawing from the gamma distribution of shape ``alpha`` and scale ``beta``."""
+    return _distribution('gamma', {'alpha': alpha, 'beta': beta}, shape, dtype, kwargs)
+
+
+def poisson(lam=1, shape=None, dtype=None, **kwargs):
+    """A node drawing from the Poisson distribution of mean ``lam``."""
+    return _distribution('poisson', {'lam': lam}, shape, dtype, kwargs)
+
+
+def negative_binomial(k=1, p=1, shape=None, dtype=None, **kwargs):
+    """A node drawing failures before the ``k``-th success (success probability ``p``)."""
+    return _distribution('negative_binomial', {'k': k, 'p': p}, shape, dtype, kwargs)
+
+
+def generalized_negative_binomial(mu=1, alpha=1, shape=None, dtype=None, **kwargs):
+    """A node drawing with mean ``mu`` and variance ``mu + alpha mu^2``."""
+    return _distribution('generalized_negative_binomial', {'mu': mu, 'alpha': alpha}, shape,
+                         dtype, kwargs)
+
+
+def _like(dist, names):
+    def fn(data, *args, **kwargs):
+        params = dict(zip(names, args))
+        params.update(kwargs)
+        return _call_op('_random_%s_like' % dist, (data,), params)
+    fn.__name__ = dist + '_like'
+    fn.__doc__ = ('A node drawing from the %s distribution (%s) with the shape and dtype of '
+                  '``data``.' % (dist.replace('_', ' '), ', '.join(names)))
+    return fn
+
+
+uniform_like = _like('uniform', ('low', 'high'))
+normal_like = _like('normal', ('loc', 'scale'))
+exponential_like = _like('exponential', ('lam',))
+gamma_like = _like('gamma', ('alpha', 'beta'))
+poisson_like = _like('poisson', ('lam',))
+negative_binomial_like = _like('negative_binomial', ('k', 'p'))
+generalized_negative_binomial_like = _like('generalized_negative_binomial', ('mu', 'alpha'))
 
 
 def randint(low, high, shape=None, dtype=None, **kwargs):
