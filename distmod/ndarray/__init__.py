@@ -76,3 +76,9 @@ def _operator_namespaces():
 
 
 _operator_namespaces()
+from .update import (sgd_update, sgd_mom_update, mp_sgd_update, mp_sgd_mom_update,   # noqa: E402
+                     nag_mom_update, mp_nag_mom_update, adam_update, rmsprop_update,
+                     rmspropalex_update, ftrl_update, ftml_update, signsgd_update,
+                     signum_update, multi_sgd_update, multi_sgd_mom_update,
+                     multi_mp_sgd_update, multi_mp_sgd_mom_update, lamb_update_phase1,
+                     lamb_update_phase2)

@@ -1025,16 +1025,7 @@ def _namespace():
     """
     from .op import generated_functions
     fns = generated_functions()
-    names = ('abs', 'add_n', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh',
-             'broadcast_add', 'broadcast_div', 'broadcast_minus', 'broadcast_mul',
-             'broadcast_plus', 'broadcast_sub', 'cbrt', 'ceil', 'clip', 'concat', 'cos',
-             'cosh', 'degrees', 'elemwise_add', 'elemwise_div', 'elemwise_mul', 'elemwise_sub',
-             'exp', 'expm1', 'fix', 'floor', 'gamma', 'gammaln', 'log', 'log10', 'log1p',
-             'log2', 'make_loss', 'mean', 'negative', 'norm', 'radians', 'relu', 'rint',
-             'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'sinh', 'slice', 'sqrt', 'square',
-             'stop_gradient', 'sum', 'tan', 'tanh', 'trunc', 'where', 'Embedding',
-             'FullyConnected', 'LinearRegressionOutput', 'LogisticRegressionOutput',
-             'MAERegressionOutput', 'ElementWiseSum')
+    from ..ops.sparse import SPARSE_NAMESPACE as names
     g = globals()
     for name in names:
         if name in fns and name not in g:

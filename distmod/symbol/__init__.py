@@ -87,3 +87,15 @@ def _operator_namespaces():
 
 
 _operator_namespaces()
+
+
+def _sparse_namespace():
+    """``mx.sym.sparse`` also carries the operators MXNet lists there (``sparse.dot``...)."""
+    from ..ops.sparse import SPARSE_NAMESPACE
+    fns = _symbol.generated_functions()
+    for name in SPARSE_NAMESPACE:
+        if name in fns and not hasattr(sparse, name):      # noqa: F821 (made just above)
+            setattr(sparse, name, fns[name])               # noqa: F821
+
+
+_sparse_namespace()
