@@ -16,7 +16,8 @@ from .ndarray.ndarray import NDArray
 
 __all__ = ['EvalMetric', 'CompositeEvalMetric', 'Accuracy', 'TopKAccuracy', 'F1', 'MCC', 'MAE',
            'MSE', 'RMSE', 'CrossEntropy', 'NegativeLogLikelihood', 'Perplexity',
-           'PearsonCorrelation', 'Loss', 'CustomMetric', 'np', 'create', 'register', 'alias',
+           'PearsonCorrelation', 'PCC', 'Loss', 'Torch', 'Caffe', 'CustomMetric', 'np', 'create',
+           'register', 'alias',
            'check_label_shapes']
 
 _REGISTRY = {}
@@ -541,6 +542,96 @@ class PearsonCorrelation(EvalMetric):
         return super().get_global()
 
 
+@register
+class PCC(EvalMetric):
+    """The multiclass Matthews correlation (Gorodkin's R_K, a Pearson correlation of the
+    one-hot predictions and labels) from the confusion matrix of every update since the last
+    reset; for two classes it is MCC.  Predictions are class scores (argmax taken) or class
+    ids; the matrix grows with the largest class seen.
+
+    Across ranks (``fit`` with a dist store) the value is the ranks' values weighted by their
+    update counts, as for the other metrics' sums: the ranks' matrices are not merged.
+
+    Example::
+
+        >>> m = mx.metric.PCC()
+        >>> m.update([mx.nd.array([0, 1, 1])], [mx.nd.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])])
+        >>> round(m.get()[1], 4)
+        0.5
+    """
+
+    def __init__(self, name='pcc', output_names=None, label_names=None, has_global_stats=True):
+        self.k = 2
+        super().__init__(name, output_names=output_names, label_names=label_names,
+                         has_global_stats=has_global_stats)
+
+    def reset(self):
+        self._reduced = None
+        self.global_num_inst = 0
+        self.gcm = numpy.zeros((self.k, self.k))
+        self.reset_local()
+
+    def reset_local(self):
+        self._reduced = None
+        self.num_inst = 0
+        self.lcm = numpy.zeros((self.k, self.k))
+
+    @staticmethod
+    def _value(cm):
+        n = cm.sum()
+        rows, cols = cm.sum(axis=1), cm.sum(axis=0)
+        spread_rows = float((rows * (n - rows)).sum())
+        spread_cols = float((cols * (n - cols)).sum())
+        if spread_rows == 0 or spread_cols == 0:
+            return float('nan')
+        agree = float((numpy.diagonal(cm) * n - rows * cols).sum())
+        return agree / (spread_rows * spread_cols) ** 0.5
+
+    def update(self, labels, preds):
+        labels, preds = check_label_shapes(labels, preds, True)
+        for label, pred in zip(labels, preds):
+            label = _np(label).astype(numpy.int64).ravel()
+            pred = _np(pred)
+            pred = (pred.argmax(axis=1) if pred.shape != _np(label).shape and pred.ndim > 1
+                    else pred).astype(numpy.int64).ravel()
+            top = int(max(pred.max(initial=0), label.max(initial=0))) + 1
+            if top > self.k:
+                grow = ((0, top - self.k), (0, top - self.k))
+                self.lcm, self.gcm = numpy.pad(self.lcm, grow), numpy.pad(self.gcm, grow)
+                self.k = top
+            batch = numpy.zeros((self.k, self.k))
+            numpy.add.at(batch, (pred, label), 1)
+            self.lcm += batch
+            self.gcm += batch
+        self._reduced = None
+        self.num_inst += 1
+        self.global_num_inst += 1
+
+    def get(self):
+        if self._reduced is not None:
+            s, n = self._reduced[0], self._reduced[1]
+            return self.name, s / n if n else float('nan')
+        return self.name, self._value(self.lcm) if self.num_inst else float('nan')
+
+    def get_global(self):
+        if not self._has_global_stats:
+            return self.get()
+        if self._reduced is not None:
+            s, n = self._reduced[2], self._reduced[3]
+            return self.name, s / n if n else float('nan')
+        return self.name, self._value(self.gcm) if self.global_num_inst else float('nan')
+
+    def _state(self):
+        local = self._value(self.lcm) if self.num_inst else 0.0
+        glob = self._value(self.gcm) if self.global_num_inst else 0.0
+        local, glob = (0.0 if v != v else v for v in (local, glob))
+        return [local * self.num_inst, self.num_inst, glob * self.global_num_inst,
+                self.global_num_inst]
+
+    def _set_state(self, state):
+        self._reduced = list(state)
+
+
 class _Regression(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
@@ -644,6 +735,22 @@ class Loss(EvalMetric):
             with _scope(device):
                 pred = _data(pred, device)
                 self._add_where(pred.sum(), pred.size, device, float)
+
+
+@register
+class Torch(Loss):
+    """The mean of the outputs (a loss computed by the network), named 'torch'."""
+
+    def __init__(self, name='torch', output_names=None, label_names=None):
+        super().__init__(name, output_names=output_names, label_names=label_names)
+
+
+@register
+class Caffe(Loss):
+    """The mean of the outputs (a loss computed by the network), named 'caffe'."""
+
+    def __init__(self, name='caffe', output_names=None, label_names=None):
+        super().__init__(name, output_names=output_names, label_names=label_names)
 
 
 class CustomMetric(EvalMetric):

@@ -61,3 +61,23 @@ def test_fit_logs_a_user_metric_that_updates_only_local_sums(caplog):
     mod.init_params()
     (name, value), = mod.score(mx.io.NDArrayIter(x, y, batch_size=16), _LocalOnlyAccuracy())
     assert name == 'local-acc' and 0 <= value <= 1
+
+
+def test_pcc_matches_mxnet_and_is_mcc_for_two_classes():
+    import distmod as mx
+    rng = np.random.RandomState(0)
+    labels, scores = rng.randint(0, 4, 50), rng.rand(50, 4)
+    m = mx.metric.create('pcc')
+    m.update([mx.nd.array(labels)], [mx.nd.array(scores)])
+    m.update([mx.nd.array(labels[:10])], [mx.nd.array(labels[:10])])      # class ids too
+    assert abs(m.get()[1] - 0.18435100221599263) < 1e-12        # MXNet 1.9.1's value
+    assert m.get_global() == m.get()
+    two = (mx.nd.array([0, 1, 1, 0, 1]), mx.nd.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4],
+                                                      [0.3, 0.7], [0.1, 0.9]]))
+    pcc, mcc = mx.metric.PCC(), mx.metric.MCC()
+    pcc.update([two[0]], [two[1]])
+    mcc.update([two[0]], [two[1]])
+    assert abs(pcc.get()[1] - mcc.get()[1]) < 1e-12
+    m.reset_local()
+    assert np.isnan(m.get()[1]) and abs(m.get_global()[1] - 0.18435100221599263) < 1e-12
+    assert mx.metric.create('torch').name == 'torch' and mx.metric.Caffe().name == 'caffe'
