@@ -63,6 +63,16 @@ def _nonzero(rng, shape):
     return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 1.5, shape)
 
 
+def _away_from_multiples(rng, shape):
+    """Divisors for ``mod``'s gradient check: in (3, 4), so that its dividends (``_fraction``)
+    are nowhere near a multiple, where ``mod`` jumps."""
+    return rng.uniform(3.0, 4.0, shape)
+
+
+def _fraction(rng, shape):
+    return rng.uniform(0.2, 2.5, shape)
+
+
 def _small(rng, shape):
     return rng.uniform(-0.9, 0.9, shape)
 
@@ -256,6 +266,22 @@ def _g_cos(xp, g, x, y, out):
 
 
 def _u_sign(xp, x, out): return xp.sign(x, out=out)
+
+
+def _flag(test):
+    def fn(xp, x, out):
+        if out is None:
+            return getattr(xp, test)(x).astype(x.dtype)
+        out[...] = getattr(xp, test)(x)
+        return out
+    return fn
+
+
+def _u_logical_not(xp, x, out):
+    if out is None:
+        return (x == 0).astype(x.dtype)
+    out[...] = x == 0
+    return out
 
 
 # Rounding: MXNet's own rules (``round`` sends halves away from zero, ``rint`` down); their
@@ -592,6 +618,14 @@ _UNARY = [
     ('sin', _u_sin, _g_sin, 'x', None, 'mx.nd.sin(mx.nd.array([0]))  # [0]'),
     ('cos', _u_cos, _g_cos, 'x', None, 'mx.nd.cos(mx.nd.array([0]))  # [1]'),
     ('sign', _u_sign, None, '', _nonzero, 'mx.nd.sign(mx.nd.array([-2, 0, 3]))  # [-1, 0, 1]'),
+    ('logical_not', _u_logical_not, None, '', None,
+     'mx.nd.logical_not(mx.nd.array([0, 2, -1]))  # [1, 0, 0]'),
+    ('_contrib_isnan', _flag('isnan'), None, '', None,
+     'mx.nd.contrib.isnan(mx.nd.array([0, float("nan")]))  # [0, 1]'),
+    ('_contrib_isinf', _flag('isinf'), None, '', None,
+     'mx.nd.contrib.isinf(mx.nd.array([0, float("inf")]))  # [0, 1]'),
+    ('_contrib_isfinite', _flag('isfinite'), None, '', None,
+     'mx.nd.contrib.isfinite(mx.nd.array([0, float("-inf")]))  # [1, 0]'),
     ('softsign',) + ACTIVATIONS['softsign'] + (None,
      'mx.nd.softsign(mx.nd.array([1, -3]))  # [0.5, -0.75]'),
     ('floor', _u_floor, None, '', None, 'mx.nd.floor(mx.nd.array([-1.5, 1.5]))  # [-2, 1]'),
@@ -872,6 +906,8 @@ def _b_div(xp, a, b, out): return xp.divide(a, b, out=out)
 def _b_power(xp, a, b, out): return xp.power(a, b, out=out)
 def _b_maximum(xp, a, b, out): return xp.maximum(a, b, out=out)
 def _b_minimum(xp, a, b, out): return xp.minimum(a, b, out=out)
+def _b_mod(xp, a, b, out): return xp.mod(a, b, out=out)
+def _b_hypot(xp, a, b, out): return xp.hypot(a, b, out=out)
 
 
 def _d_identity(xp, g, a, b, y, out): return g
@@ -913,6 +949,14 @@ def _d_min_lhs(xp, g, a, b, y, out): return xp.multiply(g, a <= b, out=out)
 def _d_min_rhs(xp, g, a, b, y, out): return xp.multiply(g, a > b, out=out)
 
 
+def _d_mod_rhs(xp, g, a, b, y, out):     # a mod b = a - floor(a / b) b
+    return xp.multiply(g, -xp.floor(a / b), out=out)
+
+
+def _d_hypot_lhs(xp, g, a, b, y, out): return xp.multiply(g, a / y, out=out)
+def _d_hypot_rhs(xp, g, a, b, y, out): return xp.multiply(g, b / y, out=out)
+
+
 def _cmp(ufunc_name):
     def fn(xp, a, b, out):
         return getattr(xp, ufunc_name)(a, b, out=out)
@@ -937,6 +981,10 @@ _BINARY = [
      _b_maximum, _d_max_lhs, _d_max_rhs, 'ab', None, None, None),
     ('minimum', '_minimum', ('_Minimum',), 'broadcast_minimum', (),
      _b_minimum, _d_min_lhs, _d_min_rhs, 'ab', None, None, None),
+    ('mod', '_mod', ('_Mod',), 'broadcast_mod', (),
+     _b_mod, _d_identity, _d_mod_rhs, 'ab', _away_from_multiples, _fraction, '%'),
+    ('hypot', '_hypot', ('hypot',), 'broadcast_hypot', (),
+     _b_hypot, _d_hypot_lhs, _d_hypot_rhs, 'aby', _nonzero, None, None),
 ]
 _COMPARISONS = [
     ('equal', '_equal', ('_Equal',), 'equal', '=='),
@@ -945,6 +993,9 @@ _COMPARISONS = [
     ('greater_equal', '_greater_equal', ('_Greater_Equal',), 'greater_equal', '>='),
     ('lesser', '_lesser', ('_Lesser',), 'less', '<'),
     ('lesser_equal', '_lesser_equal', ('_Lesser_Equal',), 'less_equal', '<='),
+    ('logical_and', '_logical_and', (), 'logical_and', 'and'),
+    ('logical_or', '_logical_or', (), 'logical_or', 'or'),
+    ('logical_xor', '_logical_xor', (), 'logical_xor', 'xor'),
 ]
 
 
