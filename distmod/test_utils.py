@@ -1020,3 +1020,137 @@ def check_consistency(sym, ctx_list, scale=1.0, grad_req='write', arg_params=Non
                     raise
                 logging.warning('check_consistency: %s on context %d differs', name, i)
     return ground_truth
+
+
+# ---- smaller helpers MXNet's tests use -----------------------------------------------------
+
+def assert_almost_equal_ignore_nan(a, b, rtol=None, atol=None, names=('a', 'b')):
+    """``assert_almost_equal`` after setting the positions where either is NaN to 0 in both."""
+    a, b = np.copy(_numpy(a)), np.copy(_numpy(b))
+    nan = np.logical_or(np.isnan(a), np.isnan(b))
+    a[nan] = 0
+    b[nan] = 0
+    assert_almost_equal(a, b, rtol, atol, names)
+
+
+def same_symbol_structure(sym1, sym2):
+    """True when two symbols have the same operators and wiring (names aside)."""
+    import json
+    n1, n2 = json.loads(sym1.tojson())['nodes'], json.loads(sym2.tojson())['nodes']
+    if len(n1) != len(n2):
+        return False
+    return all(a['op'] == b['op'] and a.get('inputs') == b.get('inputs') for a, b in zip(n1, n2))
+
+
+def list_gpus():
+    """The GPU ids this process can use (CuPy's count; empty without CuPy)."""
+    from .context import num_gpus
+    return list(range(num_gpus()))
+
+
+def rand_coord_2d(x_low, x_high, y_low, y_high):
+    """A random ``(x, y)`` with ``x`` in ``[x_low, x_high]`` and ``y`` in ``[y_low, y_high]``."""
+    x = np.random.randint(x_low, x_high, dtype=np.int64)
+    y = np.random.randint(y_low, y_high, dtype=np.int64)
+    return x, y
+
+
+def random_uniform_arrays(*shapes, **kwargs):
+    """Uniform random NumPy arrays of the given shapes (``low``, ``high``, ``dtype``)."""
+    low, high = kwargs.pop('low', 0.0), kwargs.pop('high', 1.0)
+    dtype = kwargs.pop('dtype', default_dtype())
+    arrays = [np.random.uniform(low, high, size=s).astype(dtype) for s in shapes]
+    return arrays if len(arrays) > 1 else arrays[0]
+
+
+def create_vector(size, dtype=np.int64):
+    """The NDArray ``[0, 1, ..., size - 1]``."""
+    return _nd_array(np.arange(size, dtype=dtype), dtype=dtype)
+
+
+def create_2d_tensor(rows, columns, dtype=np.int64):
+    """The NDArray of shape ``(rows, columns)`` whose row ``i`` holds ``i`` everywhere."""
+    return _nd_array(np.repeat(np.arange(rows, dtype=dtype).reshape(-1, 1), columns, axis=1),
+                     dtype=dtype)
+
+
+def get_etol(etol=None):
+    """The allowed fraction of mismatching elements (0 unless given)."""
+    return 0 if etol is None else etol
+
+
+def get_tols(x, y, rtol, atol):
+    """``(rtol, atol)`` for comparing ``x`` and ``y``: the ones given, else the defaults of
+    the wider of their dtypes."""
+    dtype = np.result_type(_numpy(x).dtype, _numpy(y).dtype)
+    return get_rtol(rtol, dtype), get_atol(atol, dtype)
+
+
+def retry(n):
+    """Decorator: run a flaky test up to ``n`` times, passing on the first success."""
+    def decorate(fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            for i in range(n):
+                try:
+                    return fn(*args, **kwargs)
+                except AssertionError:
+                    if i == n - 1:
+                        raise
+        return wrapper
+    return decorate
+
+
+def assign_each(the_input, function):
+    """``function`` applied to each element of a NumPy array (a new array)."""
+    return np.vectorize(function)(np.asarray(the_input)) if function is not None else \
+        np.array(the_input)
+
+
+def assign_each2(input1, input2, function):
+    """``function`` applied to each pair of elements of two NumPy arrays (a new array)."""
+    return np.vectorize(function)(np.asarray(input1), np.asarray(input2)) if function else \
+        np.array(input1)
+
+
+class DummyIter:
+    """A data iterator that returns its wrapped iterator's first batch forever (for
+    measuring a model's speed without the reading)."""
+
+    def __init__(self, real_iter):
+        self.real_iter = real_iter
+        self.provide_data = real_iter.provide_data
+        self.provide_label = real_iter.provide_label
+        self.batch_size = real_iter.batch_size
+        self.the_batch = next(real_iter)
+
+    def __iter__(self):
+        return self
+
+    def next(self):
+        return self.the_batch
+
+    __next__ = next
+
+    def reset(self):
+        pass
+
+
+def setenv(name, value):
+    """Set (or, with None, unset) an environment variable; returns its previous value."""
+    old = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = str(value)
+    return old
+
+
+def simple_forward(sym, ctx=None, is_train=False, **inputs):
+    """The outputs (NumPy) of ``sym`` bound to NumPy ``inputs`` and run forward once."""
+    ctx = ctx or default_context()
+    exe = sym.bind(ctx, args={k: _nd_array(v, ctx=ctx) for k, v in inputs.items()})
+    outputs = [o.asnumpy() for o in exe.forward(is_train=is_train)]
+    return outputs[0] if len(outputs) == 1 else outputs

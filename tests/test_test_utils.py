@@ -293,3 +293,32 @@ def test_numeric_grad_of_the_sum_of_outputs():
     exe = (X * X).simple_bind(mx.cpu(), x=(3,))
     g = tu.numeric_grad(exe, {'x': np.array([1.0, -2.0, 0.5])}, eps=1e-3)
     np.testing.assert_allclose(g['x'], [2.0, -4.0, 1.0], rtol=1e-3)
+
+
+def test_the_smaller_helpers_of_mxnets_tests():
+    import distmod as mx
+    from distmod import test_utils as tu
+    tu.assert_almost_equal_ignore_nan(np.array([1.0, np.nan]), np.array([1.0, 5.0]))
+    with pytest.raises(AssertionError):
+        tu.assert_almost_equal_ignore_nan(np.array([1.0, np.nan]), np.array([2.0, 5.0]))
+    a = mx.sym.FullyConnected(mx.sym.Variable('x'), num_hidden=2, name='a')
+    b = mx.sym.FullyConnected(mx.sym.Variable('y'), num_hidden=2, name='b')
+    assert tu.same_symbol_structure(a, b)
+    assert not tu.same_symbol_structure(a, mx.sym.relu(a))
+    x, y = tu.rand_coord_2d(0, 5, 10, 20)
+    assert 0 <= x < 5 and 10 <= y < 20
+    assert tu.create_vector(3).asnumpy().tolist() == [0, 1, 2]
+    assert tu.create_2d_tensor(2, 3).asnumpy().tolist() == [[0, 0, 0], [1, 1, 1]]
+    it = tu.DummyIter(mx.io.NDArrayIter(np.ones((10, 2)), batch_size=5))
+    assert next(it) is next(it) and it.batch_size == 5
+    assert tu.simple_forward(mx.sym.Variable('x') * 2, x=np.ones(2)).tolist() == [2.0, 2.0]
+    calls = []
+
+    @tu.retry(3)
+    def flaky():
+        calls.append(1)
+        assert len(calls) == 2
+    flaky()
+    assert len(calls) == 2
+    assert tu.assign_each(np.array([1, 2]), lambda v: v * 3).tolist() == [3, 6]
+    assert tu.list_gpus() == list(range(mx.context.num_gpus()))
