@@ -435,6 +435,7 @@ class Convolution(_ConvBase):
                [9., 9.]], dtype=float32)
     """
     name = 'Convolution'
+    aliases = ('Convolution_v1',)      # MXNet's first version, in old checkpoints' JSON
     params = _conv_params(1024)
     samples = (
         Sample({'kernel': (2, 2), 'num_filter': 3}, {'data': (2, 2, 4, 4)}),
@@ -843,6 +844,7 @@ class Pooling(Operator):
         array([[[[2.5]]]], dtype=float32)
     """
     name = 'Pooling'
+    aliases = ('Pooling_v1',)      # MXNet's first version, in old checkpoints' JSON
     params = {'kernel': Param('shape', None),
               'pool_type': Param('str', 'max', choices={'max', 'avg', 'sum', 'lp'}),
               'global_pool': Param('bool', False), 'cudnn_off': Param('bool', False),

@@ -79,6 +79,7 @@ class BatchNorm(_Normalization):
                [2.999, 5.997]], dtype=float32)
     """
     name = 'BatchNorm'
+    aliases = ('BatchNorm_v1',)      # MXNet's first version, in old checkpoints' JSON
     params = {'eps': Param('float', 1e-3), 'momentum': Param('float', 0.9),
               'fix_gamma': Param('bool', True), 'use_global_stats': Param('bool', False),
               'output_mean_var': Param('bool', False), 'axis': Param('int', 1),

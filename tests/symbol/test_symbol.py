@@ -243,3 +243,22 @@ def test_attr_scope_keys_follow_mxnet():
     with pytest.raises(mx.MXNetError, match="'mygroup'"):
         with mx.AttrScope(mygroup='4'):
             mx.sym.FullyConnected(w, num_hidden=2)
+
+
+def test_first_version_operators_of_old_checkpoints_load():
+    """MXNet's Convolution_v1, Pooling_v1 and BatchNorm_v1 (in old models' JSON) are the
+    operators of today with fewer parameters."""
+    import json
+    net = mx.sym.BatchNorm(mx.sym.Pooling(mx.sym.Convolution(
+        mx.sym.Variable('data'), kernel=(3, 3), num_filter=4, name='c'), kernel=(2, 2),
+        pool_type='avg', name='p'), name='b')
+    doc = json.loads(net.tojson())
+    for node in doc['nodes']:
+        if node['op'] != 'null':
+            node['op'] += '_v1'
+    old = mx.sym.load_json(json.dumps(doc))
+    assert old.list_arguments() == net.list_arguments()
+    assert old.list_auxiliary_states() == ['b_moving_mean', 'b_moving_var']
+    assert old.infer_shape(data=(1, 1, 8, 8))[1] == [(1, 4, 5, 5)]
+    assert mx.sym.Convolution_v1(mx.sym.Variable('x'), kernel=(1, 1), num_filter=2,
+                                 name='c').list_arguments() == ['x', 'c_weight', 'c_bias']
