@@ -37,7 +37,7 @@ from .base import MXNetError
 from .context import array_module, cpu
 from .ndarray.ndarray import NDArray, _wrap
 
-__all__ = ['Optimizer', 'SGD', 'ccSGD', 'NAG', 'Adam', 'AdamW', 'AdaGrad', 'RMSProp', 'AdaDelta',
+__all__ = ['Optimizer', 'SGD', 'ccSGD', 'LARS', 'NAG', 'Adam', 'AdamW', 'AdaGrad', 'RMSProp', 'AdaDelta',
            'Adamax', 'Nadam', 'Ftrl', 'FTML', 'Signum', 'LAMB', 'DCASGD', 'SGLD', 'Test',
            'Updater', 'get_updater', 'create', 'register', 'OptimizerError', 'save_states_file',
            'load_states_file']
@@ -371,6 +371,73 @@ class SGD(Optimizer):
         mom, master = state
         self._step(index, master._data, grad, None if mom is None else mom._data,
                    self._get_lr(index), self._get_wd(index))
+        weight._data[...] = master._data
+
+
+@register
+class LARS(SGD):
+    """Layer-wise adaptive rate scaling (You et al., 2017): SGD with momentum whose learning
+    rate for each weight is scaled by ``eta * |w| / (|rescale_grad * g| + wd * |w| + eps)``
+    (norms over the whole array; unscaled where either norm is 0, and for names ending in
+    ``gamma``, ``beta`` or ``bias``).  Weight decay applies to ``*_weight`` only.  With
+    ``momentum_correction`` the momentum of a weight is scaled by its learning rate's change
+    since its last update (Goyal et al., 2017), so a scheduler's step does not jolt it.
+    (MXNet corrects only the first group of weights it updates after the change; here each
+    weight's first update after it is corrected.)
+    """
+
+    def __init__(self, momentum=0.0, lazy_update=True, eta=0.001, eps=0, momentum_correction=True,
+                 **kwargs):
+        super().__init__(momentum=momentum, lazy_update=lazy_update, **kwargs)
+        self.eta, self.eps, self.momentum_correction = eta, eps, momentum_correction
+        self._last_lr = {}
+
+    def set_wd_mult(self, args_wd_mult):
+        self.wd_mult = {}
+        for n in self.idx2name.values():
+            if not n.endswith('_weight'):
+                self.wd_mult[n] = 0.0
+        if self.sym_info:
+            attr, arg_names = self.sym_info
+            for name in arg_names:
+                if name in attr and '__wd_mult__' in attr[name]:
+                    self.wd_mult[name] = float(attr[name]['__wd_mult__'])
+        self.wd_mult.update(args_wd_mult)
+
+    def _ratio(self, index, w, grad, wd):
+        name = self.idx2name.get(index, str(index))
+        if name.endswith(('gamma', 'beta', 'bias')):
+            return 1.0
+        xp = array_module(w)
+        w_norm = float(xp.sqrt((w.astype(np.float32) ** 2).sum()))
+        g = grad._data.astype(np.float32) * self.rescale_grad
+        g_norm = float(xp.sqrt((g * g).sum()))
+        if w_norm > 0 and g_norm > 0:
+            return self.eta * w_norm / (g_norm + wd * w_norm + self.eps)
+        return 1.0
+
+    def _lars_step(self, index, w, grad, mom):
+        lr, wd = self._get_lr(index), self._get_wd(index)
+        last = self._last_lr.get(index, lr)
+        self._last_lr[index] = lr
+        momentum = self.momentum
+        if self.momentum_correction and last:
+            self.momentum = momentum * (lr / last)
+        try:
+            self._step(index, w, grad, mom, lr * self._ratio(index, w, grad, wd), wd)
+        finally:
+            self.momentum = momentum
+
+    def update(self, index, weight, grad, state):
+        self._update_count(index)
+        self._lars_step(index, weight._data, grad, None if state is None else state._data)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        if not (self.multi_precision and weight.dtype == np.float16):
+            return self.update(index, weight, grad, state)
+        self._update_count(index)
+        mom, master = state
+        self._lars_step(index, master._data, grad, None if mom is None else mom._data)
         weight._data[...] = master._data
 
 

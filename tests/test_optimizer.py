@@ -309,3 +309,27 @@ def test_dump_optimizer_rebuilds_a_known_scheduler():
     got = fresh.optimizer.lr_scheduler
     assert type(got) is mx.lr_scheduler.FactorScheduler and got is not sched
     assert [got(n) for n in range(1, 6)] == [sched(n) for n in range(1, 6)]
+
+
+def test_lars_matches_mxnet():
+    """Three LARS steps of a weight and a bias (no scaling, no decay for the bias); MXNet
+    1.9.1's numbers (mx.optimizer.create('lars', ...) on the same draws)."""
+    rng = np.random.RandomState(0)
+    w0 = rng.randn(5, 4).astype(np.float32)
+    b0 = rng.randn(4).astype(np.float32)
+    opt = mx.optimizer.create('lars', learning_rate=0.5, momentum=0.9, wd=0.01, eta=0.01,
+                              rescale_grad=0.5, param_idx2name={0: 'fc_weight', 1: 'fc_bias'})
+    w, b = mx.nd.array(w0), mx.nd.array(b0)
+    sw, sb = opt.create_state(0, w), opt.create_state(1, b)
+    for _ in range(3):
+        gw, gb = mx.nd.array(rng.randn(5, 4)), mx.nd.array(rng.randn(4))
+        opt.update(0, w, gw, sw)
+        opt.update(1, b, gb, sb)
+    mxnet = [1.750830054283142, 0.42474400997161865, 0.9860789775848389, 2.24064302444458,
+             1.8596609830856323, -0.9765679836273193, 0.9497029781341553, -0.160739004611969,
+             -0.08825799822807312, 0.4244999885559082, 0.15289700031280518, 1.4635390043258667,
+             0.7473199963569641, 0.10297500342130661, 0.4515320062637329, 0.3577769994735718,
+             1.5081939697265625, -0.18976399302482605, 0.352836012840271, -0.8868079781532288,
+             -1.8288019895553589, 0.6815800070762634, 1.2777949571609497, -1.5068249702453613]
+    got = np.concatenate([w.asnumpy().ravel(), b.asnumpy().ravel()])
+    np.testing.assert_allclose(got, mxnet, rtol=1e-5, atol=1e-6)
