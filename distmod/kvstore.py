@@ -52,7 +52,7 @@ from .context import cpu, gpu
 from .ndarray.ndarray import NDArray, _wrap
 from .ndarray.sparse import wrap_storage
 
-__all__ = ['KVStore', 'create']
+__all__ = ['KVStore', 'KVStoreBase', 'TestStore', 'create']
 
 def _translated(fn):
     """Re-raise the store's errors as MXNetError, MXNet's error type."""
@@ -103,8 +103,114 @@ class _NDUpdater:
         self.updater.set_states(states, **kwargs)
 
 
-class KVStore:
+class KVStoreBase:
+    """The interface of a key-value store, as MXNet's ``mx.kv.KVStoreBase``: a class that
+    implements it and is registered (``@mx.kv.KVStoreBase.register``) is made by
+    ``mx.kv.create(its lower-cased class name)``.  distmod's own store is :class:`KVStore`.
+    """
+
+    OPTIMIZER = 'optimizer'
+    kv_registry = {}
+
+    def broadcast(self, key, value, out, priority=0):
+        """Rank 0's ``value`` into ``out`` (an NDArray or a list) on every rank."""
+        raise NotImplementedError('%s does not implement broadcast' % type(self).__name__)
+
+    def pushpull(self, key, value, out=None, priority=0):
+        """Sum ``value`` (a list: over devices) over ranks into ``out`` (else ``value``)."""
+        raise NotImplementedError('%s does not implement pushpull' % type(self).__name__)
+
+    def set_optimizer(self, optimizer):
+        raise NotImplementedError('%s does not implement set_optimizer' % type(self).__name__)
+
+    @staticmethod
+    def is_capable(capability):
+        """Whether the store can do ``capability`` (``KVStoreBase.OPTIMIZER``: run the
+        optimizer itself)."""
+        raise NotImplementedError('is_capable is not implemented')
+
+    def save_optimizer_states(self, fname, dump_optimizer=False):
+        raise NotImplementedError('%s does not keep optimizer states' % type(self).__name__)
+
+    def load_optimizer_states(self, fname):
+        raise NotImplementedError('%s does not keep optimizer states' % type(self).__name__)
+
+    @property
+    def type(self):
+        raise NotImplementedError('%s does not say its type' % type(self).__name__)
+
+    @property
+    def rank(self):
+        raise NotImplementedError('%s does not say its rank' % type(self).__name__)
+
+    @property
+    def num_workers(self):
+        raise NotImplementedError('%s does not say its size' % type(self).__name__)
+
+    @staticmethod
+    def register(klass):
+        """Class decorator: ``mx.kv.create(klass.__name__.lower())`` makes a ``klass()``."""
+        import warnings
+        if not isinstance(klass, type):
+            raise TypeError('KVStoreBase.register takes a class, got %r' % (klass,))
+        name = klass.__name__.lower()
+        old = KVStoreBase.kv_registry.get(name)
+        if old is not None and old is not klass:
+            warnings.warn('kvstore %s.%s overrides the registered %s.%s'
+                          % (klass.__module__, klass.__name__, old.__module__, old.__name__))
+        KVStoreBase.kv_registry[name] = klass
+        return klass
+
+
+@KVStoreBase.register
+class TestStore(KVStoreBase):
+    """MXNet's one-process example store (``mx.kv.create('teststore')``): broadcast copies,
+    pushpull sums a list of values; no optimizer."""
+
+    def broadcast(self, key, value, out, priority=0):
+        for o in (out if isinstance(out, list) else [out]):
+            o[:] = value
+
+    def pushpull(self, key, value, out=None, priority=0):
+        if isinstance(value, NDArray):
+            total = value
+        else:
+            ctx = value[0].context
+            total = value[0].as_in_context(ctx).copy()
+            for v in value[1:]:
+                total += v.as_in_context(ctx)
+        targets = out if out is not None else ([] if isinstance(value, NDArray) else value)
+        for o in (targets if isinstance(targets, list) else [targets]):
+            o[:] = total
+
+    @staticmethod
+    def is_capable(capability):
+        if capability.lower() == KVStoreBase.OPTIMIZER:
+            return False
+        raise ValueError('unknown capability %r' % (capability,))
+
+    @property
+    def type(self):
+        return 'teststore'
+
+    @property
+    def rank(self):
+        return 0
+
+    @property
+    def num_workers(self):
+        return 1
+
+
+class KVStore(KVStoreBase):
     """A key-value store for data-parallel training (see :func:`create`)."""
+
+    @staticmethod
+    def is_capable(capability):
+        """distmod's stores run the optimizer (``set_optimizer``) themselves."""
+        if capability.lower() == KVStoreBase.OPTIMIZER:
+            return True
+        raise ValueError('unknown capability %r' % (capability,))
 
     def __init__(self, store):
         self._store = store
@@ -524,8 +630,10 @@ def gather_world_text(text, what='gathering text'):
 @_translated
 def create(name='local'):
     """Create a store: ``'local'``, ``'device'``, ``'dist_sync'``, ``'dist_device_sync'``."""
-    if isinstance(name, KVStore):
+    if isinstance(name, KVStoreBase):
         return name
+    if isinstance(name, str) and name.lower() in KVStoreBase.kv_registry:
+        return KVStoreBase.kv_registry[name.lower()]()
     kv = KVStore(_store.create(name))
     if kv.type.startswith('dist'):
         WORLD['rank'], WORLD['num_workers'] = kv.rank, kv.num_workers

@@ -91,3 +91,28 @@ def test_dist_sync_in_one_process_trains_like_local():
                 optimizer_params={'learning_rate': 0.5})
         params.append(mod.get_params()[0]['fc_weight'].asnumpy())
     np.testing.assert_array_equal(params[0], params[1])
+
+
+def test_a_registered_store_is_made_by_name_and_teststore_sums():
+    import distmod as mx
+
+    @mx.kv.KVStoreBase.register
+    class MyOwnStore(mx.kv.KVStoreBase):
+        @property
+        def type(self):
+            return 'myownstore'
+
+    assert type(mx.kv.create('MyOwnStore')) is MyOwnStore
+    assert mx.kv.create('myownstore').type == 'myownstore'
+    kv = mx.kv.create('teststore')
+    assert kv.type == 'teststore' and kv.rank == 0 and kv.num_workers == 1
+    assert not type(kv).is_capable('optimizer') and mx.kv.create('local').is_capable('optimizer')
+    vals = [mx.nd.ones((2,)) * (i + 1) for i in range(3)]
+    kv.pushpull('k', vals)
+    assert all(v.asnumpy().tolist() == [6, 6] for v in vals)
+    out = [mx.nd.zeros((2,)), mx.nd.zeros((2,))]
+    kv.broadcast('k', mx.nd.ones((2,)) * 3, out)
+    assert all(o.asnumpy().tolist() == [3, 3] for o in out)
+    with pytest.raises(ValueError):
+        type(kv).is_capable('teleport')
+    del mx.kv.KVStoreBase.kv_registry['myownstore']
