@@ -20,7 +20,7 @@ from .. import initializer as init
 
 __all__ = ['RNNParams', 'BaseRNNCell', 'RNNCell', 'LSTMCell', 'GRUCell', 'FusedRNNCell',
            'SequentialRNNCell', 'DropoutCell', 'ModifierCell', 'ZoneoutCell', 'ResidualCell',
-           'BidirectionalCell']
+           'BidirectionalCell', 'BaseConvRNNCell', 'ConvRNNCell', 'ConvLSTMCell', 'ConvGRUCell']
 
 _MODIFIED_MSG = ('After applying modifier cells (e.g. DropoutCell) the base cell cannot be '
                  'called directly. Call the modifier cell instead.')
@@ -777,3 +777,173 @@ class BidirectionalCell(BaseRNNCell):
         if merge_outputs:
             outputs = outputs[0]
         return outputs, [l_states, r_states]
+
+
+# ---- convolutional cells ---------------------------------------------------------------------
+
+def _leaky(inputs, **kwargs):
+    """MXNet's default activation of the convolutional cells: leaky ReLU of slope 0.2."""
+    return symbol.LeakyReLU(inputs, act_type='leaky', slope=0.2, **kwargs)
+
+
+class BaseConvRNNCell(BaseRNNCell):
+    """Base of the convolutional cells (Shi et al., 2015): the i2h and h2h transforms are
+    convolutions, the states images.  ``input_shape`` is one step's input, batch first
+    (its batch size is not used); the state's shape is the i2h convolution's output.  The
+    h2h convolution keeps the state's size (odd ``h2h_kernel``, padded).  Parameters:
+    ``<prefix>i2h_weight``, ``i2h_bias``, ``h2h_weight``, ``h2h_bias``.
+    """
+
+    def __init__(self, input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel, i2h_stride,
+                 i2h_pad, i2h_dilate, i2h_weight_initializer, h2h_weight_initializer,
+                 i2h_bias_initializer, h2h_bias_initializer, activation, prefix='', params=None,
+                 conv_layout='NCHW'):
+        super().__init__(prefix=prefix, params=params)
+        if any(k % 2 == 0 for k in h2h_kernel):
+            raise MXNetError('%s: h2h_kernel must be odd in every dimension (the state keeps '
+                             'its size), got %s' % (type(self).__name__, tuple(h2h_kernel)))
+        self._h2h_kernel, self._h2h_dilate = tuple(h2h_kernel), tuple(h2h_dilate)
+        self._h2h_pad = tuple(d * (k - 1) // 2 for k, d in zip(h2h_kernel, h2h_dilate))
+        self._i2h_kernel, self._i2h_stride = tuple(i2h_kernel), tuple(i2h_stride)
+        self._i2h_pad, self._i2h_dilate = tuple(i2h_pad), tuple(i2h_dilate)
+        self._num_hidden, self._input_shape = num_hidden, tuple(input_shape)
+        self._conv_layout, self._activation = conv_layout, activation
+        probe = symbol.Convolution(data=symbol.Variable('data'), num_filter=num_hidden,
+                                   kernel=self._i2h_kernel, stride=self._i2h_stride,
+                                   pad=self._i2h_pad, dilate=self._i2h_dilate,
+                                   layout=conv_layout)
+        shape = probe.infer_shape(data=self._input_shape)[1][0]
+        self._state_shape = (0,) + tuple(shape[1:])
+        self._iW = self.params.get('i2h_weight', init=i2h_weight_initializer)
+        self._hW = self.params.get('h2h_weight', init=h2h_weight_initializer)
+        self._iB = self.params.get('i2h_bias', init=i2h_bias_initializer)
+        self._hB = self.params.get('h2h_bias', init=h2h_bias_initializer)
+
+    @property
+    def _num_gates(self):
+        return len(self._gate_names)
+
+    @property
+    def state_info(self):
+        info = {'shape': self._state_shape, '__layout__': self._conv_layout}
+        return [dict(info) for _ in range(self._num_states)]
+
+    _num_states = 1
+
+    def _conv_forward(self, inputs, states, name):
+        filters = self._num_hidden * self._num_gates
+        i2h = symbol.Convolution(name='%si2h' % name, data=inputs, num_filter=filters,
+                                 kernel=self._i2h_kernel, stride=self._i2h_stride,
+                                 pad=self._i2h_pad, dilate=self._i2h_dilate, weight=self._iW,
+                                 bias=self._iB, layout=self._conv_layout)
+        h2h = symbol.Convolution(name='%sh2h' % name, data=states[0], num_filter=filters,
+                                 kernel=self._h2h_kernel, dilate=self._h2h_dilate,
+                                 pad=self._h2h_pad, stride=(1,) * len(self._h2h_kernel),
+                                 weight=self._hW, bias=self._hB, layout=self._conv_layout)
+        return i2h, h2h
+
+    def __call__(self, inputs, states):
+        raise MXNetError('BaseConvRNNCell is the base of ConvRNNCell, ConvLSTMCell and '
+                         'ConvGRUCell; use one of those')
+
+
+def _conv_cell_init(self, input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel,
+                    i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
+                    h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
+                    activation, prefix, params, conv_layout):
+    BaseConvRNNCell.__init__(self, input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel,
+                             i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
+                             h2h_weight_initializer, i2h_bias_initializer,
+                             h2h_bias_initializer, _leaky if activation is None else activation,
+                             prefix, params, conv_layout)
+
+
+class ConvRNNCell(BaseConvRNNCell):
+    """Convolutional Elman cell: ``h' = activation(conv_i(x) + conv_h(h))``."""
+
+    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
+                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
+                 i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer='zeros', h2h_bias_initializer='zeros', activation=None,
+                 prefix='ConvRNN_', params=None, conv_layout='NCHW'):
+        _conv_cell_init(self, input_shape, num_hidden, h2h_kernel, h2h_dilate,
+                        i2h_kernel, i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
+                        h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
+                        activation, prefix, params, conv_layout)
+
+    @property
+    def _gate_names(self):
+        return ('',)
+
+    def __call__(self, inputs, states):
+        self._counter += 1
+        name = '%st%d_' % (self._prefix, self._counter)
+        i2h, h2h = self._conv_forward(inputs, states, name)
+        out = self._get_activation(i2h + h2h, self._activation, name='%sout' % name)
+        return out, [out]
+
+
+class ConvLSTMCell(BaseConvRNNCell):
+    """Convolutional LSTM (Shi et al., 2015); gates i, f, c, o stacked on the channel axis."""
+
+    _num_states = 2
+
+    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
+                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
+                 i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer='zeros', h2h_bias_initializer='zeros', activation=None,
+                 prefix='ConvLSTM_', params=None, conv_layout='NCHW'):
+        _conv_cell_init(self, input_shape, num_hidden, h2h_kernel, h2h_dilate,
+                        i2h_kernel, i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
+                        h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
+                        activation, prefix, params, conv_layout)
+
+    @property
+    def _gate_names(self):
+        return ['_i', '_f', '_c', '_o']
+
+    def __call__(self, inputs, states):
+        self._counter += 1
+        name = '%st%d_' % (self._prefix, self._counter)
+        i2h, h2h = self._conv_forward(inputs, states, name)
+        parts = symbol.SliceChannel(i2h + h2h, num_outputs=4,
+                                    axis=self._conv_layout.find('C'), name='%sslice' % name)
+        i = symbol.Activation(parts[0], act_type='sigmoid', name='%si' % name)
+        f = symbol.Activation(parts[1], act_type='sigmoid', name='%sf' % name)
+        c = self._get_activation(parts[2], self._activation, name='%sc' % name)
+        o = symbol.Activation(parts[3], act_type='sigmoid', name='%so' % name)
+        next_c = symbol._plus(f * states[1], i * c, name='%sstate' % name)
+        next_h = symbol._mul(o, self._get_activation(next_c, self._activation),
+                             name='%sout' % name)
+        return next_h, [next_h, next_c]
+
+
+class ConvGRUCell(BaseConvRNNCell):
+    """Convolutional GRU; gates r, z and the candidate stacked on the channel axis."""
+
+    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
+                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
+                 i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer='zeros', h2h_bias_initializer='zeros', activation=None,
+                 prefix='ConvGRU_', params=None, conv_layout='NCHW'):
+        _conv_cell_init(self, input_shape, num_hidden, h2h_kernel, h2h_dilate,
+                        i2h_kernel, i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
+                        h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
+                        activation, prefix, params, conv_layout)
+
+    @property
+    def _gate_names(self):
+        return ['_r', '_z', '_o']
+
+    def __call__(self, inputs, states):
+        self._counter += 1
+        name = '%st%d_' % (self._prefix, self._counter)
+        i2h, h2h = self._conv_forward(inputs, states, name)
+        # (MXNet slices the channel axis as axis 1 whatever the layout; so does this)
+        i_r, i_z, i_h = symbol.SliceChannel(i2h, num_outputs=3, name='%s_i2h_slice' % name)
+        h_r, h_z, h_h = symbol.SliceChannel(h2h, num_outputs=3, name='%s_h2h_slice' % name)
+        reset = symbol.Activation(i_r + h_r, act_type='sigmoid', name='%s_r_act' % name)
+        update = symbol.Activation(i_z + h_z, act_type='sigmoid', name='%s_z_act' % name)
+        cand = self._get_activation(i_h + reset * h_h, self._activation, name='%s_h_act' % name)
+        next_h = symbol._plus((1. - update) * cand, update * states[0], name='%sout' % name)
+        return next_h, [next_h]
