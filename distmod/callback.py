@@ -11,7 +11,10 @@ from . import model as _model
 from .base import is_root_rank
 
 __all__ = ['Speedometer', 'do_checkpoint', 'module_checkpoint', 'log_train_metric',
-           'ProgressBar', 'TqdmProgressBar', 'LogValidationMetricsCallback']
+           'ProgressBar', 'TqdmProgressBar', 'LogValidationMetricsCallback', 'save_checkpoint']
+
+#: MXNet's ``mx.callback`` carries ``mx.model.save_checkpoint`` too.
+save_checkpoint = _model.save_checkpoint
 
 
 def module_checkpoint(mod, prefix, period=1, save_optimizer_states=False):

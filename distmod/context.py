@@ -8,7 +8,7 @@ import numpy as np
 from .base import MXNetError, WORLD
 
 __all__ = ['Context', 'cpu', 'gpu', 'cpu_pinned', 'current_context', 'num_gpus', 'array_module',
-           'default_context']
+           'default_context', 'gpu_memory_info']
 
 _cupy = None
 _cupy_checked = False
@@ -121,6 +121,17 @@ class _NullScope:
 
 
 _NULL_SCOPE = _NullScope()
+
+
+def gpu_memory_info(device_id=0):
+    """``(free, total)`` bytes of GPU ``device_id`` (CUDA's ``cudaMemGetInfo``, through
+    CuPy)."""
+    cp = _get_cupy()
+    if cp is None:
+        raise MXNetError('gpu_memory_info needs CuPy and a GPU (pip install distmod[gpu])')
+    with cp.cuda.Device(device_id):
+        free, total = cp.cuda.runtime.memGetInfo()
+    return int(free), int(total)
 
 
 def cpu(device_id=0):

@@ -34,7 +34,7 @@ from .context import cpu
 from .ndarray.ndarray import NDArray, _wrap
 from . import random as _random
 
-__all__ = ['DataDesc', 'DataBatch', 'DataIter', 'NDArrayIter', 'MNISTIter', 'CSVIter',
+__all__ = ['DataDesc', 'DataBatch', 'DataIter', 'MXDataIter', 'NDArrayIter', 'MNISTIter', 'CSVIter',
            'ResizeIter', 'PrefetchingIter', 'ImageRecordIter', 'ImageRecordUInt8Iter',
            'ImageRecordInt8Iter', 'LibSVMIter', 'shard_range', 'read_idx']
 
@@ -185,6 +185,11 @@ def _init_data(data, allow_empty, default_name):
                 raise MXNetError('NDArrayIter: input %r is not array-like: %s' % (name, e))
         out.append((name, value))
     return out
+
+
+class MXDataIter(DataIter):
+    """The base of MXNet's C++-backed iterators (ImageRecordIter, MNISTIter, CSVIter...);
+    here a plain :class:`DataIter`, there for scripts that name or test for it."""
 
 
 class NDArrayIter(DataIter):
@@ -391,7 +396,7 @@ def read_idx(fname, expect_magic):
     return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
-class MNISTIter(NDArrayIter):
+class MNISTIter(NDArrayIter, MXDataIter):
     """Batches of MNIST from its IDX files, as MXNet's: pixels / 256 (MXNet's scale) as
     (N, 1, rows, cols), or (N, rows*cols) with ``flat``; float32 labels; only full batches
     (the samples after the last full batch are left out, ``pad`` is always 0; fewer
@@ -460,7 +465,7 @@ class MNISTIter(NDArrayIter):
         return part
 
 
-class CSVIter(DataIter):
+class CSVIter(MXDataIter):
     """Batches from CSV files, as MXNet's CSVIter: ``data_csv`` rows reshaped to
     ``data_shape``, labels from ``label_csv`` (zeros without one).
 
@@ -942,7 +947,7 @@ _UNSUPPORTED_AUG = {'max_rotate_angle': 0, 'max_aspect_ratio': 0, 'min_aspect_ra
 _IGNORED = ('verbose', 'ctx', 'device_id', 'shuffle_chunk_size', 'shuffle_chunk_seed')
 
 
-class ImageRecordIter(DataIter):
+class ImageRecordIter(MXDataIter):
     """Batches of images from a RecordIO ``.rec`` file (MXNet's ``im2rec`` output), as
     MXNet's ImageRecordIter: (batch, c, h, w) ``data_shape`` float32 (``dtype='uint8'``:
     the raw pixels), RGB, and labels (batch,) or (batch, ``label_width``).

@@ -19,7 +19,8 @@ import threading
 from .base import py_str  # noqa: F401  (MXNet keeps it here too)
 
 __all__ = ['np_shape', 'is_np_shape', 'set_np_shape', 'use_np_shape', 'getenv', 'setenv',
-           'py_str']
+           'py_str', 'get_gpu_count', 'get_gpu_memory', 'is_np_array', 'set_np', 'reset_np',
+           'use_np', 'use_np_array', 'np_array']
 
 _STATE = threading.local()
 
@@ -66,3 +67,54 @@ def setenv(name, value):
         os.environ.pop(name, None)
     else:
         os.environ[name] = str(value)
+
+
+def get_gpu_count():
+    """How many GPUs this process can use (CuPy's count)."""
+    from .context import num_gpus
+    return num_gpus()
+
+
+def get_gpu_memory(gpu_dev_id):
+    """``(free, total)`` bytes of GPU ``gpu_dev_id``."""
+    from .context import gpu_memory_info
+    return gpu_memory_info(gpu_dev_id)
+
+
+def is_np_array():
+    """False: distmod has MXNet 1.x's NDArray semantics only (no ``mx.np`` arrays)."""
+    return False
+
+
+def set_np(shape=True, array=True, dtype=False):
+    """MXNet 2's NumPy mode: the shape semantics are available (``set_np_shape``); NumPy
+    arrays (``mx.np``) are not part of distmod, so ``array=True`` is refused."""
+    from .base import MXNetError
+    if array:
+        raise MXNetError('mx.np arrays (set_np(array=True)) are not part of distmod, which '
+                         'keeps MXNet 1.x\'s NDArray; call set_np(shape=True, array=False) '
+                         'for the shape semantics alone')
+    set_np_shape(shape)
+
+
+def reset_np():
+    """Back to MXNet 1.x's semantics (legacy shapes)."""
+    set_np_shape(False)
+
+
+def use_np_array(func):
+    """Refused as ``set_np(array=True)`` is: distmod has no ``mx.np`` arrays."""
+    set_np(array=True)
+
+
+def np_array(active=True):
+    """Refused when ``active`` (see ``set_np``); a no-op scope otherwise."""
+    import contextlib
+    if active:
+        set_np(array=True)
+    return contextlib.nullcontext()
+
+
+def use_np(func):
+    """Refused (see ``set_np``)."""
+    set_np(array=True)

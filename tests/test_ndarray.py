@@ -165,3 +165,37 @@ def test_save_load_round_trip(tmp_path):
     assert mx.nd.load(f)[0].shape == (3,)
     with open(f, 'rb') as fh:
         assert len(fh.read()) > 0
+
+
+def test_more_ndarray_functions_of_mxnet_1x():
+    np.testing.assert_array_equal(mx.nd.cumsum(mx.nd.array([[1, 2], [3, 4]]), axis=0).asnumpy(),
+                                  [[1, 2], [4, 6]])
+    assert mx.nd.cumsum(mx.nd.array([[1, 2], [3, 4]])).shape == (4,)
+    counts, edges = mx.nd.histogram(mx.nd.array([0, 1, 1, 2, 5]), bins=3, range=(0, 6))
+    assert counts.asnumpy().tolist() == [3, 1, 1] and edges.asnumpy().tolist() == [0, 2, 4, 6]
+    assert [p.asnumpy().tolist() for p in mx.nd.split_v2(mx.nd.arange(6), (1, 4))] == \
+        [[0], [1, 2, 3], [4, 5]]
+    assert mx.nd.eye(2, 3, 1).asnumpy().tolist() == [[0, 1, 0], [0, 0, 1]]
+    assert mx.nd.linspace(0, 1, 3).asnumpy().tolist() == [0, 0.5, 1]
+    a = mx.nd.from_numpy(np.arange(3, dtype=np.float32))
+    assert mx.nd.from_dlpack(mx.nd.to_dlpack_for_read(a)).asnumpy().tolist() == [0, 1, 2]
+    assert mx.nd.all_finite(mx.nd.array([1, np.inf])).asnumpy().tolist() == [0]
+    assert mx.nd.multi_all_finite(mx.nd.ones(2), mx.nd.ones(3), num_arrays=2).asnumpy()[0] == 1
+    assert mx.nd.multi_sum_sq(mx.nd.array([1, 2]), mx.nd.array([3]),
+                              num_arrays=2).asnumpy().tolist() == [5, 9]
+    arrays = [mx.nd.ones(2), mx.nd.ones(3)]
+    mx.nd.reset_arrays(*arrays, num_arrays=2)
+    assert not any(x.asnumpy().any() for x in arrays)
+    # MXNet 1.9.1's expected counts for classes 1 and 2 of range 10, 5 draws
+    sampled, true_count, sampled_count = mx.nd.contrib.rand_zipfian(mx.nd.array([1, 2]), 5, 10)
+    np.testing.assert_allclose(true_count.asnumpy(), [0.84546042, 0.59986371], rtol=1e-6)
+    assert sampled.dtype == np.int64 and sampled.shape == (5,) and sampled_count.shape == (5,)
+    assert ((sampled.asnumpy() >= 0) & (sampled.asnumpy() < 10)).all()
+
+
+def test_load_frombuffer_reads_a_saved_file(tmp_path):
+    path = str(tmp_path / 'x.params')
+    mx.nd.save(path, {'w': mx.nd.arange(3)})
+    with open(path, 'rb') as f:
+        loaded = mx.nd.load_frombuffer(f.read())
+    assert loaded['w'].asnumpy().tolist() == [0, 1, 2]

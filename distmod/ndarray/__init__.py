@@ -82,3 +82,9 @@ from .update import (sgd_update, sgd_mom_update, mp_sgd_update, mp_sgd_mom_updat
                      signum_update, multi_sgd_update, multi_sgd_mom_update,
                      multi_mp_sgd_update, multi_mp_sgd_mom_update, lamb_update_phase1,
                      lamb_update_phase2)
+from .more import (eye, linspace, cumsum, histogram, split_v2, from_numpy,   # noqa: E402
+                   from_dlpack, to_dlpack_for_read, to_dlpack_for_write, load_frombuffer,
+                   imdecode, all_finite, multi_all_finite, multi_sum_sq, multi_lars,
+                   reset_arrays)
+from .more import rand_zipfian as _rand_zipfian   # noqa: E402
+contrib.rand_zipfian = _rand_zipfian               # noqa: F821 (mx.nd.contrib, made above)
