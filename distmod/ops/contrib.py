@@ -930,3 +930,179 @@ class _contrib_MultiBoxDetection(Operator):
 
     def backward(self, xp, ograds, ins, outs, igrads, aux):
         _no_gradient(igrads)
+
+
+@register
+class _contrib_gradientmultiplier(Operator):
+    """The identity forward; backward multiplies the gradient by ``scalar`` (a negative one
+    reverses it: gradient reversal for domain adaptation).
+
+    Example::
+
+        >>> mx.nd.contrib.gradientmultiplier(mx.nd.array([1, 2]), scalar=-1.0).asnumpy()
+        array([1., 2.], dtype=float32)
+    """
+    name = '_contrib_gradientmultiplier'
+    params = {'scalar': Param('float', 1.0), 'is_int': Param('bool', True)}
+    retain_inputs = retain_outputs = ()
+    samples = (Sample({'scalar': -0.5}, {'data': (3, 4)}),)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        outs[0][...] = ins[0]
+
+    def surrogate(self, xp, ins):
+        return [ins[0] * self.scalar]
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            xp.multiply(ograds[0], self.scalar, out=igrads[0])
+
+
+class _StraightThrough(Operator):
+    """A rounding forward whose backward passes the gradient through unchanged (the
+    straight-through estimator): the gradient of the identity."""
+    retain_inputs = retain_outputs = ()
+
+    def surrogate(self, xp, ins):
+        return [ins[0]]
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        if igrads[0] is not None:
+            igrads[0][...] = ograds[0]
+
+
+@register
+class _contrib_round_ste(_StraightThrough):
+    """``round`` (halves away from zero) forward, identity backward.
+
+    Example::
+
+        >>> mx.nd.contrib.round_ste(mx.nd.array([1.5, -0.4, 2.6])).asnumpy()
+        array([ 2., -0.,  3.], dtype=float32)
+    """
+    name = '_contrib_round_ste'
+    samples = (Sample({}, {'data': (3, 4)}, values={
+        'data': lambda rng, s: rng.integers(-3, 4, s) + rng.uniform(-0.3, 0.3, s)}),)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x = ins[0]
+        outs[0][...] = xp.sign(x) * xp.floor(xp.abs(x) + 0.5)
+
+
+@register
+class _contrib_sign_ste(_StraightThrough):
+    """``sign`` forward, identity backward.
+
+    Example::
+
+        >>> mx.nd.contrib.sign_ste(mx.nd.array([1.5, -0.4, 0])).asnumpy()
+        array([ 1., -1.,  0.], dtype=float32)
+    """
+    name = '_contrib_sign_ste'
+    samples = (Sample({}, {'data': (3, 4)}, values={
+        'data': lambda rng, s: rng.choice([-1.0, 1.0], s) * rng.uniform(0.3, 1.5, s)}),)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        xp.sign(ins[0], out=outs[0])
+
+
+@register
+class _contrib_allclose(Operator):
+    """``1`` (a 0-d array) when ``|a - b| <= atol + rtol * |b|`` everywhere (NaNs equal with
+    ``equal_nan``), else ``0``.
+
+    Example::
+
+        >>> float(mx.nd.contrib.allclose(mx.nd.array([1, 2]), mx.nd.array([1, 2])).asnumpy())
+        1.0
+    """
+    name = '_contrib_allclose'
+    params = {'rtol': Param('float', 1e-5), 'atol': Param('float', 1e-8),
+              'equal_nan': Param('bool', True)}
+    arguments = ('a', 'b')
+    nondiff = ('a', 'b')
+    retain_inputs = retain_outputs = ()
+    zero_gradient = True
+    samples = (Sample({}, {'a': (3,), 'b': (3,)}),)
+
+    def infer_shape(self, in_shapes):
+        return in_shapes, [()], []
+
+    def infer_type(self, in_types):
+        return in_types, [np.float32], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        close = xp.isclose(ins[0], ins[1], rtol=self.rtol, atol=self.atol,
+                           equal_nan=self.equal_nan).all()
+        outs[0][...] = close
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        for g in igrads:
+            if g is not None:
+                g.fill(0)
+
+
+def _adaptive_bins(n, out):
+    """MXNet's adaptive pooling windows: bin ``i`` covers ``[floor(i n / out),
+    ceil((i + 1) n / out))``."""
+    return [(int(math.floor(i * n / out)), int(math.ceil((i + 1) * n / out)))
+            for i in range(out)]
+
+
+@register
+class _contrib_AdaptiveAvgPooling2D(Operator):
+    """Average pooling of NCHW ``data`` to ``output_size`` (one int: square; empty: 1x1), each
+    output cell averaging the window ``[floor(i H / oh), ceil((i + 1) H / oh))`` (and the
+    same in width).
+
+    Example::
+
+        >>> x = mx.nd.arange(16).reshape((1, 1, 4, 4))
+        >>> mx.nd.contrib.AdaptiveAvgPooling2D(x, output_size=2).asnumpy()[0, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]], dtype=float32)
+    """
+    name = '_contrib_AdaptiveAvgPooling2D'
+    params = {'output_size': Param('shape', ())}
+    retain_inputs = retain_outputs = ()
+    samples = (Sample({'output_size': (2, 3)}, {'data': (2, 3, 5, 7)}),
+               Sample({'output_size': (3,)}, {'data': (1, 2, 4, 4)}))
+
+    def _out_hw(self):
+        size = tuple(self.output_size or ())
+        if not size:
+            return 1, 1
+        return (size[0], size[0]) if len(size) == 1 else (size[0], size[1])
+
+    def infer_shape(self, in_shapes):
+        d = in_shapes[0]
+        if d is None:
+            return in_shapes, [None], []
+        if len(d) != 4:
+            raise InferError('AdaptiveAvgPooling2D needs NCHW data, got %s' % (tuple(d),))
+        oh, ow = self._out_hw()
+        return in_shapes, [tuple(d[:2]) + (oh, ow)], []
+
+    def _bins(self, shape):
+        oh, ow = self._out_hw()
+        return _adaptive_bins(shape[2], oh), _adaptive_bins(shape[3], ow)
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        x = ins[0]
+        rows, cols = self._bins(x.shape)
+        for i, (r0, r1) in enumerate(rows):
+            band = x[:, :, r0:r1, :]
+            for j, (c0, c1) in enumerate(cols):
+                outs[0][:, :, i, j] = band[:, :, :, c0:c1].mean(axis=(2, 3))
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if dx is None:
+            return
+        dx[...] = 0
+        rows, cols = self._bins(dx.shape)
+        g = ograds[0]
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                share = g[:, :, i, j] / ((r1 - r0) * (c1 - c0))
+                dx[:, :, r0:r1, c0:c1] += share[:, :, None, None]

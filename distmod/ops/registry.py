@@ -47,6 +47,9 @@ Conventions for an operator class (see ``nn.py`` for the fullest examples):
 * ``nondiff``: argument names that take no gradient (labels, indices, conditions).
 * ``loss(xp, ins)`` (loss layers only): the scalar whose gradient ``backward`` computes, for the
   gradient check; such layers ignore the head gradient.
+* ``surrogate(xp, ins)`` (straight-through estimators and gradient scalers only): the outputs
+  of the function whose derivative ``backward`` computes, which the gradient check
+  differentiates instead of the forward.
 * ``samples``: cases for the generic finite-difference gradient check (``Sample``).  Every
   registered operator must have at least one, which the test suite enforces.
 * ``open_params`` (``Custom`` only): the operator takes parameters it does not declare (what
@@ -339,6 +342,10 @@ class Operator:
         raise NotImplementedError('%s has no backward' % self.name)
 
     loss = None   # loss layers define loss(self, xp, ins) -> scalar
+    # an operator whose backward is by design not its forward's derivative (straight-through
+    # estimators, gradient scaling) defines surrogate(self, xp, ins) -> outputs, the function
+    # whose derivative backward computes; the gradient check differentiates that instead
+    surrogate = None
 
     def __repr__(self):
         return '%s(%s)' % (self.name, ', '.join('%s=%s' % kv for kv in sorted(self.attrs.items())))

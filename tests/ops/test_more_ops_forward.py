@@ -17,7 +17,7 @@ import pytest
 import distmod as mx
 
 HERE = os.path.join(os.path.dirname(__file__), '..', 'fixtures', 'mxnet')
-FIXTURES = [os.path.join(HERE, f) for f in ('more_ops.npz', 'linalg_ops.npz')]
+FIXTURES = [os.path.join(HERE, f) for f in ('more_ops.npz', 'linalg_ops.npz', 'contrib_more.npz')]
 
 
 def _load():
