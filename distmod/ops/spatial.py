@@ -537,3 +537,131 @@ class Correlation(Operator):
         if d2 is not None:
             d2[...] = gb[inner]
 
+
+
+@register
+class ROIAlign(Operator):
+    """Average of bilinear samples of ``data`` (N, C, H, W) over each bin of each region of
+    interest (Mask R-CNN's RoIAlign): ``rois`` (R, 5) rows ``[batch index, x1, y1, x2, y2]``
+    in input-image pixels, scaled by ``spatial_scale`` without rounding; each of the
+    ``pooled_size`` bins averages ``sample_ratio`` x ``sample_ratio`` points (``-1``: about
+    one per feature-map pixel, ``ceil(bin size)``); ``aligned`` shifts by half a pixel (the
+    continuous-coordinate convention).  A sample more than a pixel outside the map gives 0.
+    The gradient spreads each bin's over its samples' four neighbours; the regions get none.
+
+    Example::
+
+        >>> out = mx.nd.contrib.ROIAlign(mx.nd.arange(16).reshape((1, 1, 4, 4)),
+        ...                              mx.nd.array([[0, 0, 0, 3, 3]]), pooled_size=(1, 1),
+        ...                              spatial_scale=1.0, sample_ratio=2)
+        >>> out.asnumpy().ravel().tolist()
+        [7.5]
+    """
+    name = '_contrib_ROIAlign'
+    params = {'pooled_size': Param('shape'), 'spatial_scale': Param('float'),
+              'sample_ratio': Param('int', -1), 'position_sensitive': Param('bool', False),
+              'aligned': Param('bool', False)}
+    arguments = ('data', 'rois')
+    nondiff = ('rois',)
+    retain_inputs = (1,)
+    retain_outputs = ()
+    samples = (Sample({'pooled_size': (2, 3), 'spatial_scale': 0.5, 'sample_ratio': 2},
+                      {'data': (2, 3, 6, 8), 'rois': (3, 5)},
+                      values={'rois': lambda r, s: np.array([[0, 0.3, 0.6, 13.1, 10.2],
+                                                             [1, 2.4, 3.1, 9.3, 7.6],
+                                                             [0, 6.2, 4.3, 8.9, 9.4]])}),
+               Sample({'pooled_size': (2, 2), 'spatial_scale': 1.0, 'aligned': True},
+                      {'data': (1, 2, 5, 5), 'rois': (2, 5)},
+                      values={'rois': lambda r, s: np.array([[0, 0.7, 0.9, 3.6, 3.2],
+                                                             [0, 1.3, 0.4, 4.1, 2.2]])}))
+
+    def setup(self):
+        if len(self.pooled_size) != 2:
+            raise InferError('ROIAlign: pooled_size must be (height, width), got %s'
+                             % (self.pooled_size,))
+        if self.position_sensitive:
+            raise InferError('ROIAlign: position_sensitive=True is not supported by distmod')
+
+    def infer_shape(self, in_shapes):
+        d, rois = in_shapes
+        if d is None or rois is None:
+            return [d, rois], [None], []
+        if len(d) != 4 or len(rois) != 2 or rois[1] != 5:
+            raise InferError('ROIAlign needs data (N, C, H, W) and rois (R, 5), got data %s '
+                             'and rois %s' % (tuple(d), tuple(rois)))
+        ph, pw = self.pooled_size
+        return [tuple(d), (rois[0], 5)], [(rois[0], d[1], ph, pw)], []
+
+    def _points(self, roi, height, width):
+        """``(batch, bins, [(index pairs, weights)])`` of one region's samples: for each of
+        the four bilinear neighbours, the flat (H*W) positions and weights of every sample,
+        shaped (ph, pw, samples)."""
+        s, off = self.spatial_scale, 0.5 if self.aligned else 0.0
+        b = int(roi[0])
+        x1, y1, x2, y2 = (v * s - off for v in roi[1:5])
+        rw, rh = x2 - x1, y2 - y1
+        if not self.aligned:
+            rw, rh = max(rw, 1.0), max(rh, 1.0)
+        ph, pw = self.pooled_size
+        bh, bw = rh / ph, rw / pw
+        gh = self.sample_ratio if self.sample_ratio > 0 else int(math.ceil(rh / ph))
+        gw = self.sample_ratio if self.sample_ratio > 0 else int(math.ceil(rw / pw))
+        gh, gw = max(gh, 1), max(gw, 1)
+        ys = y1 + (np.arange(ph)[:, None] * bh + (np.arange(gh)[None, :] + 0.5) * bh / gh)
+        xs = x1 + (np.arange(pw)[:, None] * bw + (np.arange(gw)[None, :] + 0.5) * bw / gw)
+        y = np.broadcast_to(ys[:, None, :, None], (ph, pw, gh, gw)).reshape(ph, pw, -1)
+        x = np.broadcast_to(xs[None, :, None, :], (ph, pw, gh, gw)).reshape(ph, pw, -1)
+        outside = (y < -1.0) | (y > height) | (x < -1.0) | (x > width)
+        y, x = np.clip(y, 0, None), np.clip(x, 0, None)
+        y0 = np.floor(y).astype(np.int64)
+        x0 = np.floor(x).astype(np.int64)
+        top = y0 >= height - 1
+        right = x0 >= width - 1
+        y0 = np.where(top, height - 1, y0)
+        x0 = np.where(right, width - 1, x0)
+        y1_ = np.where(top, height - 1, y0 + 1)
+        x1_ = np.where(right, width - 1, x0 + 1)
+        y = np.where(top, y0, y)
+        x = np.where(right, x0, x)
+        ly, lx = y - y0, x - x0
+        hy, hx = 1 - ly, 1 - lx
+        keep = (~outside).astype(np.float64) / (gh * gw)
+        corners = [(y0 * width + x0, hy * hx * keep), (y0 * width + x1_, hy * lx * keep),
+                   (y1_ * width + x0, ly * hx * keep), (y1_ * width + x1_, ly * lx * keep)]
+        return b, corners
+
+    def _each(self, xp, rois, shape):
+        n, _, height, width = shape
+        for r, roi in enumerate(rois.tolist() if xp is np else rois.get().tolist()):
+            b, corners = self._points(roi, height, width)
+            if not 0 <= b < n:
+                raise InferError('ROIAlign: region %d has batch index %d, outside [0, %d)'
+                                 % (r, b, n))
+            yield r, b, [(xp.asarray(i), xp.asarray(w)) for i, w in corners]
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        data, rois = ins
+        out = outs[0]
+        n, c, height, width = data.shape
+        for r, b, corners in self._each(xp, rois, data.shape):
+            flat = data[b].reshape(c, -1)
+            acc = 0
+            for idx, w in corners:
+                acc = acc + (flat[:, idx] * w.astype(data.dtype)).sum(axis=-1)
+            out[r] = acc
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        dx = igrads[0]
+        if igrads[1] is not None:
+            igrads[1].fill(0)
+        if dx is None:
+            return
+        dx[...] = 0
+        n, c, height, width = dx.shape
+        g = ograds[0]
+        for r, b, corners in self._each(xp, ins[1], dx.shape):
+            flat = dx[b].reshape(c, -1)
+            for idx, w in corners:
+                contrib = g[r][:, :, :, None] * w.astype(dx.dtype)[None]    # (C, ph, pw, S)
+                # (repeated positions summed; flat transposed so the positions index rows)
+                xp.add.at(flat.T, idx.reshape(-1), contrib.reshape(c, -1).T)
