@@ -1106,3 +1106,192 @@ class _contrib_AdaptiveAvgPooling2D(Operator):
             for j, (c0, c1) in enumerate(cols):
                 share = g[:, :, i, j] / ((r1 - r0) * (c1 - c0))
                 dx[:, :, r0:r1, c0:c1] += share[:, :, None, None]
+
+
+# ---- region proposals (Faster R-CNN's RPN) ----------------------------------------------------
+
+def _anchors(stride, ratios, scales):
+    """The ``len(ratios) * len(scales)`` anchors (x1, y1, x2, y2) of one feature-map cell at the
+    origin, ratio by ratio, as Faster R-CNN generates them (sizes rounded, pixel-inclusive)."""
+    base = stride - 1.0
+    ctr = 0.5 * base
+    out = []
+    for r in ratios:
+        w0 = np.round(np.sqrt(stride * stride / r))
+        h0 = np.round(w0 * r)
+        for s in scales:
+            w, h = w0 * s, h0 * s
+            out.append([ctr - 0.5 * (w - 1), ctr - 0.5 * (h - 1),
+                        ctr + 0.5 * (w - 1), ctr + 0.5 * (h - 1)])
+    return np.array(out, dtype=np.float64)
+
+
+def _nms(boxes, scores, threshold, limit):
+    """Greedy non-maximum suppression (areas pixel-inclusive) of boxes sorted by score."""
+    x1, y1, x2, y2 = boxes.T
+    areas = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.arange(len(boxes))
+    keep = []
+    while order.size and len(keep) < limit:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
+        inter = w * h
+        iou = inter / (areas[i] + areas[rest] - inter)
+        order = rest[iou <= threshold]
+    return np.array(keep, dtype=np.int64)
+
+
+class _ProposalBase(Operator):
+    params = {'rpn_pre_nms_top_n': Param('int', 6000), 'rpn_post_nms_top_n': Param('int', 300),
+              'threshold': Param('float', 0.7), 'rpn_min_size': Param('int', 16),
+              'scales': Param('str', (4.0, 8.0, 16.0, 32.0)),
+              'ratios': Param('str', (0.5, 1.0, 2.0)), 'feature_stride': Param('int', 16),
+              'output_score': Param('bool', False), 'iou_loss': Param('bool', False)}
+    arguments = ('cls_prob', 'bbox_pred', 'im_info')
+    nondiff = ('cls_prob', 'bbox_pred', 'im_info')
+    retain_inputs = retain_outputs = ()
+    zero_gradient = True
+
+    def setup(self):
+        self.scales = _float_tuple(self.scales, 'scales')
+        self.ratios = _float_tuple(self.ratios, 'ratios')
+        if self.iou_loss:
+            raise InferError('%s: iou_loss=True is not supported by distmod' % self.name)
+
+    def list_outputs(self):
+        return ['output', 'score'] if self.output_score else ['output']
+
+    def _count(self):
+        return len(self.scales) * len(self.ratios)
+
+    def infer_shape(self, in_shapes):
+        cls, bbox, info = in_shapes
+        if cls is None:
+            return in_shapes, [None] * self.output_count(), []
+        n, c, h, w = cls
+        a = self._count()
+        if c != 2 * a:
+            raise InferError('%s: cls_prob has %d channels; %d scales x %d ratios need %d'
+                             % (self.name, c, len(self.scales), len(self.ratios), 2 * a))
+        rows = self._rows(n)
+        outs = [(rows, 5)] + ([(rows, 1)] if self.output_score else [])
+        return [tuple(cls), (n, 4 * a, h, w), (n, 3)], outs, []
+
+    def _image(self, scores, deltas, info):
+        """(rois (post_nms, 4), scores (post_nms,)) of one image: scores (A, H, W) of the
+        foreground, deltas (4A, H, W), info (height, width, scale)."""
+        a, height, width = scores.shape
+        stride = self.feature_stride
+        anchors = _anchors(float(stride), self.ratios, self.scales)          # (A, 4)
+        sy, sx = np.meshgrid(np.arange(height) * stride, np.arange(width) * stride,
+                             indexing='ij')
+        shifts = np.stack([sx, sy, sx, sy], axis=-1).astype(np.float64)       # (H, W, 4)
+        boxes = (shifts[:, :, None, :] + anchors[None, None]).reshape(-1, 4)   # (H*W*A, 4)
+        d = deltas.reshape(a, 4, height, width).transpose(2, 3, 0, 1).reshape(-1, 4)
+        score = scores.transpose(1, 2, 0).reshape(-1).astype(np.float64)
+        im_h, im_w, im_scale = (float(v) for v in info)
+        # cells past the real image (the data is padded to a batch's size) propose nothing
+        real_h, real_w = int(im_h / stride), int(im_w / stride)
+        cell_h = np.repeat(np.arange(height), width * a)
+        cell_w = np.tile(np.repeat(np.arange(width), a), height)
+        score = np.where((cell_h >= real_h) | (cell_w >= real_w), -1.0, score)
+        widths = boxes[:, 2] - boxes[:, 0] + 1.0
+        heights = boxes[:, 3] - boxes[:, 1] + 1.0
+        cx = boxes[:, 0] + 0.5 * (widths - 1.0)
+        cy = boxes[:, 1] + 0.5 * (heights - 1.0)
+        pcx, pcy = d[:, 0] * widths + cx, d[:, 1] * heights + cy
+        pw, ph = np.exp(d[:, 2]) * widths, np.exp(d[:, 3]) * heights
+        pred = np.stack([pcx - 0.5 * (pw - 1.0), pcy - 0.5 * (ph - 1.0),
+                         pcx + 0.5 * (pw - 1.0), pcy + 0.5 * (ph - 1.0)], axis=1)
+        pred[:, 0::2] = np.clip(pred[:, 0::2], 0, im_w - 1.0)
+        pred[:, 1::2] = np.clip(pred[:, 1::2], 0, im_h - 1.0)
+        # boxes under the minimum size lose their score (and grow by it, as MXNet's)
+        min_size = self.rpn_min_size * im_scale
+        small = ((pred[:, 2] - pred[:, 0] + 1) < min_size) | ((pred[:, 3] - pred[:, 1] + 1) <
+                                                              min_size)
+        pred[small, :2] -= min_size / 2
+        pred[small, 2:] += min_size / 2
+        score = np.where(small, -1.0, score)
+        order = np.argsort(-score, kind='stable')[:min(self.rpn_pre_nms_top_n, len(score))]
+        keep = _nms(pred[order], score[order], self.threshold, self.rpn_post_nms_top_n)
+        chosen = order[keep] if len(keep) else order[:1]
+        pick = chosen[np.arange(self.rpn_post_nms_top_n) % len(chosen)]   # repeats to fill
+        return pred[pick], score[pick]
+
+    def _proposals(self, xp, ins, outs, images):
+        cls, bbox, info = ((x.get() if xp is not np else x) for x in ins)
+        a = self._count()
+        rows, scores = [], []
+        for b in images:
+            roi, sc = self._image(cls[b, a:], bbox[b], info[b])
+            rows.append(np.concatenate([np.full((len(roi), 1), b, np.float64), roi], axis=1))
+            scores.append(sc)
+        outs[0][...] = xp.asarray(np.concatenate(rows).astype(outs[0].dtype))
+        if self.output_score:
+            outs[1][...] = xp.asarray(np.concatenate(scores).reshape(-1, 1).astype(
+                outs[1].dtype))
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        for g in igrads:
+            if g is not None:
+                g.fill(0)
+
+
+def _rpn_sample(rng, shape):
+    return rng.uniform(0, 1, shape)
+
+
+@register
+class _contrib_Proposal(_ProposalBase):
+    """Faster R-CNN's region proposals for one image: anchors of ``scales`` x ``ratios`` at
+    every ``feature_stride`` cell moved by ``bbox_pred`` (1, 4A, H, W), clipped to the image
+    (``im_info`` (1, 3): height, width, scale), those under ``rpn_min_size`` (scaled)
+    dropped, the best ``rpn_pre_nms_top_n`` by foreground score (the second half of
+    ``cls_prob``'s 2A channels) kept through non-maximum suppression at ``threshold``, and
+    the first ``rpn_post_nms_top_n`` returned as ``[0, x1, y1, x2, y2]`` rows (repeated when
+    fewer remain), with their scores under ``output_score``.  No gradient.
+
+    Example::
+
+        >>> p = mx.nd.contrib.Proposal(mx.nd.ones((1, 2, 2, 2)), mx.nd.zeros((1, 4, 2, 2)),
+        ...     mx.nd.array([[32, 32, 1]]), scales=(1,), ratios=(1,), rpn_post_nms_top_n=4,
+        ...     rpn_min_size=1)
+        >>> p.asnumpy()[0].tolist()
+        [0.0, 0.0, 0.0, 15.0, 15.0]
+    """
+    name = '_contrib_Proposal'
+    samples = (Sample({'scales': (2.0,), 'ratios': (1.0,), 'rpn_post_nms_top_n': 5,
+                       'rpn_pre_nms_top_n': 20, 'rpn_min_size': 2},
+                      {'cls_prob': (1, 2, 3, 4), 'bbox_pred': (1, 4, 3, 4), 'im_info': (1, 3)},
+                      values={'im_info': lambda r, s: np.array([[48, 64, 1.0]]),
+                              'cls_prob': _rpn_sample}),)
+
+    def _rows(self, n):
+        return self.rpn_post_nms_top_n
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        if ins[0].shape[0] != 1:
+            raise InferError('Proposal takes one image (batch size 1, as MXNet\'s); '
+                             'MultiProposal takes a batch')
+        self._proposals(xp, ins, outs, [0])
+
+
+@register
+class _contrib_MultiProposal(_ProposalBase):
+    """``Proposal`` for every image of a batch: ``rpn_post_nms_top_n`` rows per image, each
+    starting with its image's index."""
+    name = '_contrib_MultiProposal'
+    samples = (Sample({'scales': (2.0,), 'ratios': (1.0, 2.0), 'rpn_post_nms_top_n': 4,
+                       'rpn_pre_nms_top_n': 30, 'rpn_min_size': 2, 'output_score': True},
+                      {'cls_prob': (2, 4, 3, 4), 'bbox_pred': (2, 8, 3, 4), 'im_info': (2, 3)},
+                      values={'im_info': lambda r, s: np.array([[48, 64, 1.0], [40, 50, 2.0]]),
+                              'cls_prob': _rpn_sample}),)
+
+    def _rows(self, n):
+        return n * self.rpn_post_nms_top_n
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        self._proposals(xp, ins, outs, range(ins[0].shape[0]))
