@@ -9,6 +9,10 @@ from distmod.ops import all_ops
 
 OBJECTS = [(name, cls) for name, cls in sorted(all_ops().items()) if '>>>' in (cls.__doc__ or '')]
 OBJECTS += [('NDArray', mx.nd.NDArray), ('Symbol', mx.sym.Symbol), ('Context', mx.Context)]
+# the NDArray functions beyond the operators, the samplers and the metrics
+for _module in (mx.nd.more, mx.nd.random, mx.metric):
+    OBJECTS += [('%s.%s' % (_module.__name__, n), getattr(_module, n))
+                for n in sorted(_module.__all__) if '>>>' in (getattr(_module, n).__doc__ or '')]
 
 
 def test_many_operators_carry_an_example():

@@ -86,5 +86,6 @@ from .more import (eye, linspace, cumsum, histogram, split_v2, from_numpy,   # n
                    from_dlpack, to_dlpack_for_read, to_dlpack_for_write, load_frombuffer,
                    imdecode, all_finite, multi_all_finite, multi_sum_sq, multi_lars,
                    reset_arrays)
-from .more import rand_zipfian as _rand_zipfian   # noqa: E402
+from .more import rand_zipfian as _rand_zipfian, boolean_mask as _boolean_mask   # noqa: E402
 contrib.rand_zipfian = _rand_zipfian               # noqa: F821 (mx.nd.contrib, made above)
+contrib.boolean_mask = _boolean_mask               # noqa: F821

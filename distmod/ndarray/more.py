@@ -19,7 +19,7 @@ from .ndarray import NDArray, _wrap, array
 __all__ = ['eye', 'linspace', 'cumsum', 'histogram', 'split_v2', 'from_numpy', 'from_dlpack',
            'to_dlpack_for_read', 'to_dlpack_for_write', 'load_frombuffer', 'imdecode',
            'all_finite', 'multi_all_finite', 'multi_sum_sq', 'multi_lars', 'reset_arrays',
-           'rand_zipfian']
+           'rand_zipfian', 'boolean_mask']
 
 
 def _out(value, ctx, out=None):
@@ -217,3 +217,25 @@ def rand_zipfian(true_classes, num_sampled, range_max, ctx=None):
             _wrap(xp.asarray(expected(true).astype(true.dtype if true.dtype.kind == 'f'
                                                    else np.float32)), ctx),
             _wrap(xp.asarray(expected(sampled).astype(np.float32)), ctx))
+
+
+def boolean_mask(data, index, axis=0):
+    """The slices of ``data`` along ``axis`` (0 only, as MXNet's) where ``index`` (1-D, one
+    value per slice) is not zero.  An NDArray function: its output's size depends on the
+    values, which a graph's shape inference cannot know.
+
+    Example::
+
+        >>> mx.nd.contrib.boolean_mask(mx.nd.array([[1, 2], [3, 4], [5, 6]]),
+        ...                            mx.nd.array([0, 1, 1])).asnumpy()
+        array([[3., 4.],
+               [5., 6.]], dtype=float32)
+    """
+    if axis != 0:
+        raise MXNetError('boolean_mask: only axis=0 is supported (as in MXNet), got %r' % axis)
+    xp = data.context.xp
+    mask = index._data.reshape(-1)
+    if mask.shape[0] != data.shape[0]:
+        raise MXNetError('boolean_mask: index has %d values for %d slices of data'
+                         % (mask.shape[0], data.shape[0]))
+    return _wrap(xp.ascontiguousarray(data._data[mask != 0]), data.context)
