@@ -1,8 +1,9 @@
 """Errors and small helpers shared by every layer of distmod."""
 import numpy as np
 
-__all__ = ['MXNetError', 'DistmodError', 'NotImplementedForSymbol', 'string_types',
-           'numeric_types', 'integer_types', 'mx_real_t', 'py_str', 'dtype_np', 'dtype_name']
+__all__ = ['MXNetError', 'DistmodError', 'NotImplementedForSymbol', 'register_by_name',
+           'string_types', 'numeric_types', 'integer_types', 'mx_real_t', 'py_str', 'dtype_np',
+           'dtype_name']
 
 
 class MXNetError(RuntimeError):
@@ -103,3 +104,20 @@ WORLD = dict(zip(('rank', 'num_workers'), launched_world()))
 def is_root_rank():
     """True in a single process and on rank 0 of a data-parallel job."""
     return WORLD['rank'] == 0
+
+
+def register_by_name(registry, klass, what, error=TypeError):
+    """Put class ``klass`` in ``registry`` under its lower-cased name (MXNet's registration of
+    optimizers, initializers, stores...); replacing another class warns.  Returns ``klass``,
+    so that it serves as a class decorator."""
+    import warnings
+    if not isinstance(klass, type):
+        raise error('register expects a %s class, not %r' % (what, klass))
+    name = klass.__name__.lower()
+    old = registry.get(name)
+    if old is not None and old is not klass:
+        warnings.warn('New %s %s.%s is overriding existing %s %s.%s'
+                      % (what, klass.__module__, klass.__name__, what, old.__module__,
+                         old.__name__))
+    registry[name] = klass
+    return klass

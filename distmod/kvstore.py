@@ -47,7 +47,7 @@ import numpy as np
 
 import kvstore as _store
 
-from .base import MXNetError, WORLD
+from .base import MXNetError, WORLD, register_by_name
 from .context import cpu, gpu
 from .ndarray.ndarray import NDArray, _wrap
 from .ndarray.sparse import wrap_storage
@@ -150,16 +150,7 @@ class KVStoreBase:
     @staticmethod
     def register(klass):
         """Class decorator: ``mx.kv.create(klass.__name__.lower())`` makes a ``klass()``."""
-        import warnings
-        if not isinstance(klass, type):
-            raise TypeError('KVStoreBase.register takes a class, got %r' % (klass,))
-        name = klass.__name__.lower()
-        old = KVStoreBase.kv_registry.get(name)
-        if old is not None and old is not klass:
-            warnings.warn('kvstore %s.%s overrides the registered %s.%s'
-                          % (klass.__module__, klass.__name__, old.__module__, old.__name__))
-        KVStoreBase.kv_registry[name] = klass
-        return klass
+        return register_by_name(KVStoreBase.kv_registry, klass, 'kvstore')
 
 
 @KVStoreBase.register

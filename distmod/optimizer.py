@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from .base import MXNetError
+from .base import MXNetError, register_by_name
 from .context import array_module, cpu
 from .ndarray.ndarray import NDArray, _wrap
 
@@ -102,15 +102,7 @@ class Optimizer:
     @staticmethod
     def register(klass):
         """Register an Optimizer subclass under its lower-cased class name."""
-        if not isinstance(klass, type):
-            raise OptimizerError('register expects an Optimizer class, not %r' % (klass,))
-        name = klass.__name__.lower()
-        old = Optimizer.opt_registry.get(name)
-        if old is not None and old is not klass:
-            warnings.warn('New optimizer %s.%s is overriding existing optimizer %s.%s'
-                          % (klass.__module__, klass.__name__, old.__module__, old.__name__))
-        Optimizer.opt_registry[name] = klass
-        return klass
+        return register_by_name(Optimizer.opt_registry, klass, 'optimizer', OptimizerError)
 
     @staticmethod
     def create_optimizer(name, **kwargs):
@@ -157,7 +149,7 @@ class Optimizer:
         ``args_wd_mult``."""
         self.wd_mult = {}
         for n in self.idx2name.values():
-            if not (n.endswith('_weight') or n.endswith('_gamma')):
+            if not self._decays(n):
                 self.wd_mult[n] = 0.0
         if self.sym_info:
             attr, arg_names = self.sym_info
@@ -165,6 +157,11 @@ class Optimizer:
                 if name in attr and '__wd_mult__' in attr[name]:
                     self.wd_mult[name] = float(attr[name]['__wd_mult__'])
         self.wd_mult.update(args_wd_mult)
+
+    @staticmethod
+    def _decays(name):
+        """Whether weight decay applies to parameter ``name`` by default."""
+        return name.endswith('_weight') or name.endswith('_gamma')
 
     def _set_current_context(self, device_id):
         if device_id not in self._all_index_update_counts:
@@ -392,17 +389,9 @@ class LARS(SGD):
         self.eta, self.eps, self.momentum_correction = eta, eps, momentum_correction
         self._last_lr = {}
 
-    def set_wd_mult(self, args_wd_mult):
-        self.wd_mult = {}
-        for n in self.idx2name.values():
-            if not n.endswith('_weight'):
-                self.wd_mult[n] = 0.0
-        if self.sym_info:
-            attr, arg_names = self.sym_info
-            for name in arg_names:
-                if name in attr and '__wd_mult__' in attr[name]:
-                    self.wd_mult[name] = float(attr[name]['__wd_mult__'])
-        self.wd_mult.update(args_wd_mult)
+    @staticmethod
+    def _decays(name):
+        return name.endswith('_weight')         # (not BatchNorm's gamma, unlike the others)
 
     def _ratio(self, index, w, grad, wd):
         name = self.idx2name.get(index, str(index))

@@ -155,13 +155,13 @@ def _like(dist, names):
     return fn
 
 
-uniform_like = _like('uniform', ('low', 'high'))
-normal_like = _like('normal', ('loc', 'scale'))
-exponential_like = _like('exponential', ('lam',))
-gamma_like = _like('gamma', ('alpha', 'beta'))
-poisson_like = _like('poisson', ('lam',))
-negative_binomial_like = _like('negative_binomial', ('k', 'p'))
-generalized_negative_binomial_like = _like('generalized_negative_binomial', ('mu', 'alpha'))
+def _make_likes():
+    from ..ops.random import LIKE_PARAMS
+    for dist, names in LIKE_PARAMS.items():
+        globals()[dist + '_like'] = _like(dist, names)
+
+
+_make_likes()
 
 
 def randint(low, high, shape=None, dtype=None, ctx=None, out=None, **kwargs):

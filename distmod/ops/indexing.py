@@ -321,7 +321,8 @@ class RavelMultiIndex(Operator):
     samples = (Sample({'shape': (3, 4)}, {'data': (2, 5)}, values={'data': _integer_labels(3)}),)
 
     def _strides(self):
-        dims = [int(d) for d in self.shape]
+        """Row-major strides of ``shape`` (an unknown -1 dimension counts as 1)."""
+        dims = [max(int(d), 1) for d in self.shape]
         strides = [1] * len(dims)
         for k in range(len(dims) - 2, -1, -1):
             strides[k] = strides[k + 1] * dims[k + 1]
@@ -360,13 +361,6 @@ class UnravelIndex(RavelMultiIndex):
     name = '_unravel_index'
     aliases = ('unravel_index',)
     samples = (Sample({'shape': (3, 4)}, {'data': (5,)}, values={'data': _integer_labels(12)}),)
-
-    def _strides(self):
-        dims = [max(int(d), 1) for d in self.shape]
-        strides = [1] * len(dims)
-        for k in range(len(dims) - 2, -1, -1):
-            strides[k] = strides[k + 1] * dims[k + 1]
-        return strides
 
     def infer_shape(self, in_shapes):
         d = in_shapes[0]

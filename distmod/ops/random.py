@@ -394,6 +394,11 @@ _LIKE = dict(_DISTRIBUTIONS, uniform=((('low', 0.0), ('high', 1.0)),
                      lambda loc, sc: sc > 0, 'scale has to be positive'))
 
 
+#: ``{distribution: its parameter names}`` of the ``*_like`` samplers (``mx.nd.random`` and
+#: ``mx.sym.random`` make their functions from it)
+LIKE_PARAMS = {dist: tuple(n for n, _ in spec[0]) for dist, spec in _LIKE.items()}
+
+
 def _make_like(dist):
     names, draw, check, message = _LIKE[dist]
     kinds = {'k': 'int'}

@@ -791,14 +791,21 @@ class BaseConvRNNCell(BaseRNNCell):
     convolutions, the states images.  ``input_shape`` is one step's input, batch first
     (its batch size is not used); the state's shape is the i2h convolution's output.  The
     h2h convolution keeps the state's size (odd ``h2h_kernel``, padded).  Parameters:
-    ``<prefix>i2h_weight``, ``i2h_bias``, ``h2h_weight``, ``h2h_bias``.
+    ``<prefix>i2h_weight``, ``i2h_bias``, ``h2h_weight``, ``h2h_bias``.  The prefix defaults
+    to the cell's (``ConvRNN_``, ``ConvLSTM_``, ``ConvGRU_``), the activation to a leaky ReLU
+    of slope 0.2, as MXNet's.
     """
 
-    def __init__(self, input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel, i2h_stride,
-                 i2h_pad, i2h_dilate, i2h_weight_initializer, h2h_weight_initializer,
-                 i2h_bias_initializer, h2h_bias_initializer, activation, prefix='', params=None,
-                 conv_layout='NCHW'):
-        super().__init__(prefix=prefix, params=params)
+    _default_prefix = ''
+    _num_states = 1
+
+    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
+                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
+                 i2h_weight_initializer=None, h2h_weight_initializer=None,
+                 i2h_bias_initializer='zeros', h2h_bias_initializer='zeros', activation=None,
+                 prefix=None, params=None, conv_layout='NCHW'):
+        super().__init__(prefix=self._default_prefix if prefix is None else prefix,
+                         params=params)
         if any(k % 2 == 0 for k in h2h_kernel):
             raise MXNetError('%s: h2h_kernel must be odd in every dimension (the state keeps '
                              'its size), got %s' % (type(self).__name__, tuple(h2h_kernel)))
@@ -807,7 +814,8 @@ class BaseConvRNNCell(BaseRNNCell):
         self._i2h_kernel, self._i2h_stride = tuple(i2h_kernel), tuple(i2h_stride)
         self._i2h_pad, self._i2h_dilate = tuple(i2h_pad), tuple(i2h_dilate)
         self._num_hidden, self._input_shape = num_hidden, tuple(input_shape)
-        self._conv_layout, self._activation = conv_layout, activation
+        self._conv_layout = conv_layout
+        self._activation = _leaky if activation is None else activation
         probe = symbol.Convolution(data=symbol.Variable('data'), num_filter=num_hidden,
                                    kernel=self._i2h_kernel, stride=self._i2h_stride,
                                    pad=self._i2h_pad, dilate=self._i2h_dilate,
@@ -828,8 +836,6 @@ class BaseConvRNNCell(BaseRNNCell):
         info = {'shape': self._state_shape, '__layout__': self._conv_layout}
         return [dict(info) for _ in range(self._num_states)]
 
-    _num_states = 1
-
     def _conv_forward(self, inputs, states, name):
         filters = self._num_hidden * self._num_gates
         i2h = symbol.Convolution(name='%si2h' % name, data=inputs, num_filter=filters,
@@ -847,29 +853,10 @@ class BaseConvRNNCell(BaseRNNCell):
                          'ConvGRUCell; use one of those')
 
 
-def _conv_cell_init(self, input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel,
-                    i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
-                    h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
-                    activation, prefix, params, conv_layout):
-    BaseConvRNNCell.__init__(self, input_shape, num_hidden, h2h_kernel, h2h_dilate, i2h_kernel,
-                             i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
-                             h2h_weight_initializer, i2h_bias_initializer,
-                             h2h_bias_initializer, _leaky if activation is None else activation,
-                             prefix, params, conv_layout)
-
-
 class ConvRNNCell(BaseConvRNNCell):
     """Convolutional Elman cell: ``h' = activation(conv_i(x) + conv_h(h))``."""
 
-    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
-                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
-                 i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer='zeros', h2h_bias_initializer='zeros', activation=None,
-                 prefix='ConvRNN_', params=None, conv_layout='NCHW'):
-        _conv_cell_init(self, input_shape, num_hidden, h2h_kernel, h2h_dilate,
-                        i2h_kernel, i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
-                        h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
-                        activation, prefix, params, conv_layout)
+    _default_prefix = 'ConvRNN_'
 
     @property
     def _gate_names(self):
@@ -886,17 +873,8 @@ class ConvRNNCell(BaseConvRNNCell):
 class ConvLSTMCell(BaseConvRNNCell):
     """Convolutional LSTM (Shi et al., 2015); gates i, f, c, o stacked on the channel axis."""
 
+    _default_prefix = 'ConvLSTM_'
     _num_states = 2
-
-    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
-                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
-                 i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer='zeros', h2h_bias_initializer='zeros', activation=None,
-                 prefix='ConvLSTM_', params=None, conv_layout='NCHW'):
-        _conv_cell_init(self, input_shape, num_hidden, h2h_kernel, h2h_dilate,
-                        i2h_kernel, i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
-                        h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
-                        activation, prefix, params, conv_layout)
 
     @property
     def _gate_names(self):
@@ -921,15 +899,7 @@ class ConvLSTMCell(BaseConvRNNCell):
 class ConvGRUCell(BaseConvRNNCell):
     """Convolutional GRU; gates r, z and the candidate stacked on the channel axis."""
 
-    def __init__(self, input_shape, num_hidden, h2h_kernel=(3, 3), h2h_dilate=(1, 1),
-                 i2h_kernel=(3, 3), i2h_stride=(1, 1), i2h_pad=(1, 1), i2h_dilate=(1, 1),
-                 i2h_weight_initializer=None, h2h_weight_initializer=None,
-                 i2h_bias_initializer='zeros', h2h_bias_initializer='zeros', activation=None,
-                 prefix='ConvGRU_', params=None, conv_layout='NCHW'):
-        _conv_cell_init(self, input_shape, num_hidden, h2h_kernel, h2h_dilate,
-                        i2h_kernel, i2h_stride, i2h_pad, i2h_dilate, i2h_weight_initializer,
-                        h2h_weight_initializer, i2h_bias_initializer, h2h_bias_initializer,
-                        activation, prefix, params, conv_layout)
+    _default_prefix = 'ConvGRU_'
 
     @property
     def _gate_names(self):
