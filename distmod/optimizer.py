@@ -37,7 +37,8 @@ from .base import MXNetError, register_by_name
 from .context import array_module, cpu
 from .ndarray.ndarray import NDArray, _wrap
 
-__all__ = ['Optimizer', 'SGD', 'ccSGD', 'LARS', 'NAG', 'Adam', 'AdamW', 'AdaGrad', 'RMSProp', 'AdaDelta',
+__all__ = ['Optimizer', 'SGD', 'ccSGD', 'LARS', 'NAG', 'Adam', 'AdamW', 'AdaGrad', 'RMSProp',
+           'AdaDelta',
            'Adamax', 'Nadam', 'Ftrl', 'FTML', 'Signum', 'LAMB', 'DCASGD', 'SGLD', 'Test',
            'Updater', 'get_updater', 'create', 'register', 'OptimizerError', 'save_states_file',
            'load_states_file']

@@ -642,7 +642,8 @@ class CTCLoss(Operator):
     samples = (
         Sample({}, {'data': (5, 3, 4), 'label': (3, 2)},
                values={'label': _ctc_labels(True, 4, 2, 0)}, rtol=1e-3, atol=1e-5),
-        Sample({'blank_label': 'last', 'use_data_lengths': True}, {'data': (5, 2, 4), 'label': (2, 2)},
+        Sample({'blank_label': 'last', 'use_data_lengths': True},
+               {'data': (5, 2, 4), 'label': (2, 2)},
                values={'label': _ctc_labels(False, 4, 2, -1),
                        'data_lengths': lambda rng, shape: np.array([5, 4])[:shape[0]]},
                rtol=1e-3, atol=1e-5),

@@ -26,17 +26,19 @@ __all__ = ['sum_rows', 'is_row_sparse', 'write_row_gradient', 'SparseEmbedding',
 
 #: The operators MXNet 1.9.1 also puts in ``mx.nd.sparse`` and ``mx.sym.sparse`` (those
 #: distmod has are put there; the sparse kernels of ``ndarray.sparse`` serve them).
-SPARSE_NAMESPACE = ('abs', 'add_n', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctanh',
-                    'broadcast_add', 'broadcast_div', 'broadcast_minus', 'broadcast_mul',
-                    'broadcast_plus', 'broadcast_sub', 'cbrt', 'ceil', 'clip', 'concat', 'cos',
-                    'cosh', 'degrees', 'elemwise_add', 'elemwise_div', 'elemwise_mul', 'elemwise_sub',
-                    'exp', 'expm1', 'fix', 'floor', 'gamma', 'gammaln', 'log', 'log10', 'log1p',
-                    'log2', 'make_loss', 'mean', 'negative', 'norm', 'radians', 'relu', 'rint',
-                    'round', 'rsqrt', 'sigmoid', 'sign', 'sin', 'sinh', 'slice', 'sqrt', 'square',
-                    'stop_gradient', 'sum', 'tan', 'tanh', 'trunc', 'where', 'Embedding',
-                    'FullyConnected', 'LinearRegressionOutput', 'LogisticRegressionOutput',
-                    'MAERegressionOutput', 'ElementWiseSum', 'dot', 'zeros_like', 'cast_storage',
-                    'sgd_update', 'sgd_mom_update', 'adam_update', 'adagrad_update', 'ftrl_update')
+SPARSE_NAMESPACE = ('abs', 'add_n', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan',
+                    'arctanh', 'broadcast_add', 'broadcast_div', 'broadcast_minus',
+                    'broadcast_mul', 'broadcast_plus', 'broadcast_sub', 'cbrt', 'ceil', 'clip',
+                    'concat', 'cos', 'cosh', 'degrees', 'elemwise_add', 'elemwise_div',
+                    'elemwise_mul', 'elemwise_sub', 'exp', 'expm1', 'fix', 'floor', 'gamma',
+                    'gammaln', 'log', 'log10', 'log1p', 'log2', 'make_loss', 'mean',
+                    'negative', 'norm', 'radians', 'relu', 'rint', 'round', 'rsqrt', 'sigmoid',
+                    'sign', 'sin', 'sinh', 'slice', 'sqrt', 'square', 'stop_gradient', 'sum',
+                    'tan', 'tanh', 'trunc', 'where', 'Embedding', 'FullyConnected',
+                    'LinearRegressionOutput', 'LogisticRegressionOutput',
+                    'MAERegressionOutput', 'ElementWiseSum', 'dot', 'zeros_like',
+                    'cast_storage', 'sgd_update', 'sgd_mom_update', 'adam_update',
+                    'adagrad_update', 'ftrl_update')
 
 
 def write_row_gradient(xp, grad, ids, rows):
