@@ -1295,3 +1295,167 @@ class _contrib_MultiProposal(_ProposalBase):
 
     def forward(self, xp, ins, outs, aux, is_train):
         self._proposals(xp, ins, outs, range(ins[0].shape[0]))
+
+
+# ---- box coding and matching (SSD / Faster R-CNN targets) ---------------------------------------
+
+def _centers(xp, boxes):
+    """(x, y, w, h) of corner boxes (x1, y1, x2, y2), sizes without the pixel-inclusive +1."""
+    w = boxes[..., 2] - boxes[..., 0]
+    h = boxes[..., 3] - boxes[..., 1]
+    return boxes[..., 0] + 0.5 * w, boxes[..., 1] + 0.5 * h, w, h
+
+
+class _NoGradient(Operator):
+    retain_inputs = retain_outputs = ()
+    zero_gradient = True
+
+    def backward(self, xp, ograds, ins, outs, igrads, aux):
+        for g in igrads:
+            if g is not None:
+                g.fill(0)
+
+
+@register
+class _contrib_box_encode(_NoGradient):
+    """Regression targets of matched anchors: for each anchor whose ``samples`` value is
+    positive (> 0.5), its matched reference box ``refs[b, matches]`` relative to it,
+    ``((rx - ax) / aw, (ry - ay) / ah, log(rw / aw), log(rh / ah))``, less ``means`` and over
+    ``stds``; zero elsewhere.  Outputs ``(targets, masks)``, both (B, N, 4); boxes are
+    corners.
+
+    Example::
+
+        >>> t, m = mx.nd.contrib.box_encode(mx.nd.array([[1]]), mx.nd.array([[0]]),
+        ...     mx.nd.array([[[0, 0, 2, 2]]]), mx.nd.array([[[0, 0, 2, 4]]]),
+        ...     mx.nd.zeros(4), mx.nd.ones(4))
+        >>> t.asnumpy().astype(float).round(4).tolist()
+        [[[0.0, 0.5, 0.0, 0.6931]]]
+    """
+    name = '_contrib_box_encode'
+    arguments = ('samples', 'matches', 'anchors', 'refs', 'means', 'stds')
+    nondiff = arguments
+    outputs = ('output0', 'output1')
+    samples = (Sample({}, {'samples': (1, 3), 'matches': (1, 3), 'anchors': (1, 3, 4),
+                           'refs': (1, 2, 4), 'means': (4,), 'stds': (4,)},
+                      values={'samples': lambda r, s: np.array([[1, 0, -1]]),
+                              'matches': lambda r, s: np.array([[1, 0, 0]]),
+                              'anchors': lambda r, s: np.array([[[0, 0, 2, 2], [1, 1, 3, 3],
+                                                                 [0, 0, 1, 1]]]),
+                              'refs': lambda r, s: np.array([[[0, 0, 2, 3], [1, 1, 4, 4]]]),
+                              'stds': lambda r, s: np.array([.1, .1, .2, .2])}),)
+
+    def infer_shape(self, in_shapes):
+        anchors = in_shapes[2]
+        return in_shapes, [anchors, anchors], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        samples, matches, anchors, refs, means, stds = ins
+        b = xp.arange(refs.shape[0]).reshape(-1, 1)
+        ref = refs[b, xp.clip(matches.astype(np.int64), 0, refs.shape[1] - 1)]
+        ax, ay, aw, ah = _centers(xp, anchors)
+        rx, ry, rw, rh = _centers(xp, ref)
+        pos = samples > 0.5
+        safe_w, safe_h = xp.where(pos, aw, 1), xp.where(pos, ah, 1)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            t = xp.stack([(rx - ax) / safe_w, (ry - ay) / safe_h,
+                          xp.log(xp.where(pos, rw, 1) / safe_w),
+                          xp.log(xp.where(pos, rh, 1) / safe_h)], axis=-1)
+        t = (t - means) / stds
+        mask = xp.broadcast_to(pos[..., None], t.shape)
+        outs[0][...] = xp.where(mask, t, 0)
+        outs[1][...] = mask
+
+
+@register
+class _contrib_box_decode(_NoGradient):
+    """Boxes (corners) from regression ``data`` (B, N, 4) relative to ``anchors`` (1, N, 4,
+    corners with ``format='corner'``, (x, y, w, h) with ``'center'``): centre
+    ``d * std * size + anchor centre``, size ``exp(d * std) * anchor size`` (its exponent
+    capped at ``clip`` when positive).
+
+    Example::
+
+        >>> mx.nd.contrib.box_decode(mx.nd.zeros((1, 1, 4)), mx.nd.array([[[0, 0, 4, 2]]]),
+        ...                          format='corner').asnumpy().tolist()
+        [[[0.0, 0.0, 4.0, 2.0]]]
+    """
+    name = '_contrib_box_decode'
+    params = {'std0': Param('float', 1.0), 'std1': Param('float', 1.0),
+              'std2': Param('float', 1.0), 'std3': Param('float', 1.0),
+              'clip': Param('float', -1.0),
+              'format': Param('str', 'center', choices={'center', 'corner'})}
+    arguments = ('data', 'anchors')
+    nondiff = arguments
+    samples = (Sample({'format': 'corner', 'std0': 0.1, 'std2': 0.2},
+                      {'data': (2, 3, 4), 'anchors': (1, 3, 4)},
+                      values={'anchors': lambda r, s: np.array([[[10, 10, 20, 20], [0, 0, 4, 8],
+                                                                 [1, 2, 3, 5]]])}),)
+
+    def infer_shape(self, in_shapes):
+        return in_shapes, [in_shapes[0]], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        d, a = ins
+        if self.format == 'corner':
+            ax, ay, aw, ah = _centers(xp, a)
+        else:
+            ax, ay, aw, ah = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+        ox = d[..., 0] * self.std0 * aw + ax
+        oy = d[..., 1] * self.std1 * ah + ay
+        dw, dh = d[..., 2] * self.std2, d[..., 3] * self.std3
+        if self.clip > 0:
+            dw, dh = xp.minimum(dw, self.clip), xp.minimum(dh, self.clip)
+        ow, oh = xp.exp(dw) * aw / 2, xp.exp(dh) * ah / 2
+        outs[0][...] = xp.stack([ox - ow, oy - oh, ox + ow, oy + oh], axis=-1)
+
+
+@register
+class _contrib_bipartite_matching(_NoGradient):
+    """Greedy bipartite matching of score matrices ``data`` (..., N, M): pairs are taken best
+    first (highest, or lowest with ``is_ascend``) while both row and column are free and the
+    score is not beyond ``threshold``; with ``topk`` > 0 it stops once more than ``topk`` are
+    matched (so ``topk + 1`` at most, as MXNet's).  Outputs the column of each row and the
+    row of each column, -1 where unmatched.
+
+    Example::
+
+        >>> rows, cols = mx.nd.contrib.bipartite_matching(
+        ...     mx.nd.array([[0.5, 0.6], [0.1, 0.2], [0.3, 0.4]]), threshold=1e-12)
+        >>> rows.asnumpy().tolist(), cols.asnumpy().tolist()
+        ([1.0, -1.0, 0.0], [2.0, 0.0])
+    """
+    name = '_contrib_bipartite_matching'
+    params = {'is_ascend': Param('bool', False), 'threshold': Param('float'),
+              'topk': Param('int', -1)}
+    outputs = ('output0', 'output1')
+    samples = (Sample({'threshold': 0.1}, {'data': (2, 3, 4)}),)
+
+    def infer_shape(self, in_shapes):
+        d = in_shapes[0]
+        if d is None:
+            return in_shapes, [None, None], []
+        return in_shapes, [tuple(d[:-1]), tuple(d[:-2]) + (d[-1],)], []
+
+    def forward(self, xp, ins, outs, aux, is_train):
+        data = ins[0].get() if xp is not np else ins[0]
+        n, m = data.shape[-2:]
+        flat = data.reshape(-1, n, m)
+        rows_out = np.full((flat.shape[0], n), -1.0)
+        cols_out = np.full((flat.shape[0], m), -1.0)
+        for k, scores in enumerate(flat):
+            order = np.argsort(scores.reshape(-1) if self.is_ascend else -scores.reshape(-1),
+                               kind='stable')
+            taken = 0
+            for pos in order:
+                if 0 < self.topk < taken:      # (MXNet's count: topk + 1 matches at most)
+                    break
+                i, j = divmod(int(pos), m)
+                s = scores[i, j]
+                if (s > self.threshold) if self.is_ascend else (s < self.threshold):
+                    break
+                if rows_out[k, i] < 0 and cols_out[k, j] < 0:
+                    rows_out[k, i], cols_out[k, j] = j, i
+                    taken += 1
+        outs[0][...] = xp.asarray(rows_out.reshape(outs[0].shape).astype(outs[0].dtype))
+        outs[1][...] = xp.asarray(cols_out.reshape(outs[1].shape).astype(outs[1].dtype))
