@@ -1299,7 +1299,7 @@ class _contrib_MultiProposal(_ProposalBase):
 
 # ---- box coding and matching (SSD / Faster R-CNN targets) ---------------------------------------
 
-def _centers(xp, boxes):
+def _box_centers(xp, boxes):
     """(x, y, w, h) of corner boxes (x1, y1, x2, y2), sizes without the pixel-inclusive +1."""
     w = boxes[..., 2] - boxes[..., 0]
     h = boxes[..., 3] - boxes[..., 1]
@@ -1353,8 +1353,8 @@ class _contrib_box_encode(_NoGradient):
         samples, matches, anchors, refs, means, stds = ins
         b = xp.arange(refs.shape[0]).reshape(-1, 1)
         ref = refs[b, xp.clip(matches.astype(np.int64), 0, refs.shape[1] - 1)]
-        ax, ay, aw, ah = _centers(xp, anchors)
-        rx, ry, rw, rh = _centers(xp, ref)
+        ax, ay, aw, ah = _box_centers(xp, anchors)
+        rx, ry, rw, rh = _box_centers(xp, ref)
         pos = samples > 0.5
         safe_w, safe_h = xp.where(pos, aw, 1), xp.where(pos, ah, 1)
         with np.errstate(divide='ignore', invalid='ignore'):
@@ -1398,7 +1398,7 @@ class _contrib_box_decode(_NoGradient):
     def forward(self, xp, ins, outs, aux, is_train):
         d, a = ins
         if self.format == 'corner':
-            ax, ay, aw, ah = _centers(xp, a)
+            ax, ay, aw, ah = _box_centers(xp, a)
         else:
             ax, ay, aw, ah = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
         ox = d[..., 0] * self.std0 * aw + ax
