@@ -190,8 +190,9 @@ class BucketAllreduce:
     members of one flat that touch form a bucket, cut at ``bucket_bytes``; buckets are
     ordered by their first member.  Call :meth:`ready` as member ``i`` is final and
     :meth:`wait` before using the sums; or :meth:`run` (no ``ready`` at all) to reduce
-    everything at once, one call per flat.  CuPy slices are staged through host buffers.
-    ``overlap=False`` (or an MPI without ``MPI_THREAD_MULTIPLE``) reduces everything in
+    everything at once, one call per flat.  CuPy slices go by ``device_path``
+    (:mod:`kvstore.gpu`: ``'nccl'``, ``'mpi'``, ``'staged'``, the default; ``nccl`` and
+    ``nccl_comm`` for the first).  ``overlap=False`` (or an MPI without ``MPI_THREAD_MULTIPLE``) reduces everything in
     ``wait``; so is the last bucket, complete only when backward is over.
 
     ``compression`` (a :class:`kvstore.compression.GradientCompression`, or None for exact
@@ -236,8 +237,6 @@ class BucketAllreduce:
                 self._bucket_of[i] = k
             b.buf = self.flats[b.flat][b.start:b.stop]
             b.on_device = array_module(b.buf) is not np
-            if b.on_device and (device_path is None or comm is None):
-                b.host = np.empty(b.buf.size, dtype=b.buf.dtype)
         self.bytes = sum(b.buf.nbytes for b in self.buckets)
         # run(): one allreduce over the span of each NumPy flat's buckets
         spans = {}
@@ -247,13 +246,14 @@ class BucketAllreduce:
                 spans[b.flat] = (min(lo, b.start), max(hi, b.stop))
         self._spans = [self.flats[f][lo:hi] for f, (lo, hi) in sorted(spans.items())]
         self._staged = [b for b in self.buckets if b.on_device]
-        # GPU buckets on a path of kvstore.gpu (NCCL, CUDA-aware MPI, pinned staging); None:
-        # each is copied to a host array and back around MPI's sum, on the current stream
+        # GPU buckets go on a path of kvstore.gpu (NCCL, CUDA-aware MPI, pinned staging: the
+        # one a store has not agreed on another)
         self._device = None
-        if self._staged and device_path is not None and comm is not None:
+        if self._staged and self._size > 1:
             from .gpu import DeviceBuckets
-            self._device = DeviceBuckets(device_path, self._staged, comm, self._allreduce,
-                                         self._blocking, nccl=nccl, nccl_comm=nccl_comm)
+            self._device = DeviceBuckets(device_path or 'staged', self._staged, comm,
+                                         self._allreduce, self._blocking, nccl=nccl,
+                                         nccl_comm=nccl_comm)
         self._ring_scratch = None   # one chunk of the ring's largest sum (the comm thread's)
         self._next = 0       # the next bucket to hand to the thread
         # the watchdog (kvstore.watchdog) and this reducer's channel, set by the store: each
@@ -350,13 +350,8 @@ class BucketAllreduce:
                 self._reduce_compressed(b)
         elif self.comm is None or self._size == 1:
             pass                         # one rank: the local values are the sums
-        elif self._device is not None and b.on_device:
+        elif b.on_device:
             self._device.reduce(b)
-        elif b.host is not None:
-            buf.get(out=b.host)
-            with self._blocking('the gradient allreduce'):
-                self._allreduce(b.host)
-            buf.set(b.host)
         else:
             with self._blocking('the gradient allreduce'):
                 self._allreduce(buf)

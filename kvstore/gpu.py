@@ -195,8 +195,11 @@ class DeviceBuckets:
         self.path, self.comm, self._allreduce, self._blocking = path, comm, allreduce, blocking
         self.buckets = list(buckets)
         self._nccl, self._nccl_comm = nccl, nccl_comm
+        if path == 'mpi':
+            from mpi4py import MPI
+            self._in_place, self._sum = MPI.IN_PLACE, MPI.SUM
         self._streams = {}
-        self._pending = []                 # done events the compute stream must wait for
+        self._pending = []                 # buckets summed here since the last finish()
         for b in self.buckets:
             xp = array_module(b.buf)
             b.device = b.buf.device
@@ -233,7 +236,7 @@ class DeviceBuckets:
             elif self.path == 'mpi':
                 side.synchronize()
                 with self._blocking('the CUDA-aware MPI gradient allreduce'):
-                    self.comm.Allreduce(self._in_place(), b.buf, self._sum())
+                    self.comm.Allreduce(self._in_place, b.buf, self._sum)
                 b.done_event.record(side)
             else:
                 b.buf.get(stream=side, out=b.host)
@@ -242,20 +245,15 @@ class DeviceBuckets:
                     self._allreduce(b.host)
                 b.buf.set(b.host, stream=side)
                 b.done_event.record(side)
+        self._pending.append(b)
 
     def finish(self):
-        """Make the compute streams wait for every bucket's sum (no host wait)."""
-        for b in self.buckets:
+        """Make the compute streams wait for the sum of every bucket reduced here since the
+        last call (no host wait; a compressed bucket is summed on the host, outside)."""
+        for b in self._pending:
             with b.device:
                 array_module(b.buf).cuda.get_current_stream().wait_event(b.done_event)
-
-    def _in_place(self):
-        from mpi4py import MPI
-        return MPI.IN_PLACE
-
-    def _sum(self):
-        from mpi4py import MPI
-        return MPI.SUM
+        self._pending = []
 
 
 class LocalClique:
