@@ -59,54 +59,27 @@ def set_streams(streams):
     _pyrandom.setstate((version, tuple(internal), gauss_next))
 
 
-# ``mx.random.uniform`` and friends are MXNet's NDArray samplers (``mx.nd.random``).
-def uniform(*args, **kwargs):
-    """``mx.nd.random.uniform``: samples of U(low, high) as an NDArray."""
-    from .ndarray import random as _nd_random
-    return _nd_random.uniform(*args, **kwargs)
-
-
-def normal(*args, **kwargs):
-    """``mx.nd.random.normal``: samples of N(loc, scale^2) as an NDArray."""
-    from .ndarray import random as _nd_random
-    return _nd_random.normal(*args, **kwargs)
-
-
-def randn(*shape, **kwargs):
-    """Standard normal samples of the given shape (``loc``/``scale`` keywords too)."""
-    loc, scale = kwargs.pop('loc', 0), kwargs.pop('scale', 1)
-    return normal(loc, scale, shape=shape or None, **kwargs)
-
-
-def _nd(name):
+# ``mx.random.uniform`` and friends are MXNet's NDArray samplers (``mx.nd.random``), looked up
+# when called (that package imports this module).
+def _nd(name, what):
     def fn(*args, **kwargs):
         from .ndarray import random as _nd_random
         return getattr(_nd_random, name)(*args, **kwargs)
     fn.__name__ = name
-    fn.__doc__ = '``mx.nd.random.%s``.' % name
+    fn.__doc__ = '``mx.nd.random.%s``: %s.' % (name, what)
     return fn
 
 
-exponential = _nd('exponential')
-gamma = _nd('gamma')
-poisson = _nd('poisson')
-negative_binomial = _nd('negative_binomial')
-generalized_negative_binomial = _nd('generalized_negative_binomial')
-
-
-def randint(*args, **kwargs):
-    """``mx.nd.random.randint``: integers in [low, high)."""
-    from .ndarray import random as _nd_random
-    return _nd_random.randint(*args, **kwargs)
-
-
-def shuffle(*args, **kwargs):
-    """``mx.nd.random.shuffle``: the array with its first axis permuted."""
-    from .ndarray import random as _nd_random
-    return _nd_random.shuffle(*args, **kwargs)
-
-
-def multinomial(*args, **kwargs):
-    """``mx.nd.random.multinomial``: draws from categorical distributions."""
-    from .ndarray import random as _nd_random
-    return _nd_random.multinomial(*args, **kwargs)
+uniform = _nd('uniform', 'samples of U(low, high) as an NDArray')
+normal = _nd('normal', 'samples of N(loc, scale^2) as an NDArray')
+randn = _nd('randn', 'standard normal samples of the given shape (``loc``/``scale`` keywords '
+                     'too)')
+exponential = _nd('exponential', 'samples of the exponential distribution of mean ``scale``')
+gamma = _nd('gamma', 'samples of the gamma distribution (shape ``alpha``, scale ``beta``)')
+poisson = _nd('poisson', 'samples of the Poisson distribution of mean ``lam``')
+negative_binomial = _nd('negative_binomial', 'failures before the ``k``-th success')
+generalized_negative_binomial = _nd('generalized_negative_binomial',
+                                    'samples of mean ``mu``, variance ``mu + alpha mu^2``')
+randint = _nd('randint', 'integers in [low, high)')
+shuffle = _nd('shuffle', 'the array with its first axis permuted')
+multinomial = _nd('multinomial', 'draws from categorical distributions')

@@ -29,7 +29,7 @@ def _no_array_params(fn_name, **values):
                              % (fn_name, key))
 
 
-def _draw(op_name, params, shape, dtype, ctx, out, kwargs):
+def _draw(op_name, params, shape, dtype, ctx, out, kwargs, inputs=()):
     params = dict(params)
     if shape is not None:
         params['shape'] = shape
@@ -41,12 +41,12 @@ def _draw(op_name, params, shape, dtype, ctx, out, kwargs):
     if out is not None:
         params['out'] = out
     if ctx is None:
-        return _invoke(_get_op(op_name), (), params)
+        return _invoke(_get_op(op_name), inputs, params)
     with Context(ctx):      # a fresh scope object: entering the caller's own could nest badly
-        return _invoke(_get_op(op_name), (), params)
+        return _invoke(_get_op(op_name), inputs, params)
 
 
-def _distribution(dist, params, shape, dtype, ctx, out, kwargs, array_names=None):
+def _distribution(dist, params, shape, dtype, ctx, out, kwargs):
     """One draw call: ``_random_<dist>`` for numbers, ``_sample_<dist>`` (one distribution per
     element, ``shape`` draws of each) when the parameters are NDArrays (all of them, as MXNet
     asks)."""
@@ -56,15 +56,9 @@ def _distribution(dist, params, shape, dtype, ctx, out, kwargs, array_names=None
     if not all(arrays):
         raise MXNetError('mx.nd.random.%s: the parameters %s must all be numbers or all '
                          'NDArrays' % (dist, ', '.join(params)))
-    extra = dict(kwargs)
-    extra.pop('ctx', None)
-    if shape is not None:
-        extra['shape'] = shape
-    if dtype is not None:
-        extra['dtype'] = dtype
-    if out is not None:
-        extra['out'] = out
-    return _invoke(_get_op('_sample_' + dist), tuple(params.values()), extra)
+    # (the draws are where the parameter arrays are: ``ctx`` does not apply)
+    return _draw('_sample_' + dist, {}, shape, dtype, None, out, kwargs,
+                 inputs=tuple(params.values()))
 
 
 def uniform(low=0, high=1, shape=None, dtype=None, ctx=None, out=None, **kwargs):

@@ -24,14 +24,14 @@ def _no_symbol_params(fn_name, **values):
                              % (fn_name, key))
 
 
-def _node(op_name, params, shape, dtype, kwargs):
+def _node(op_name, params, shape, dtype, kwargs, inputs=()):
     params = dict(params)
     if shape is not None:
         params['shape'] = shape
     if dtype is not None:
         params['dtype'] = dtype
     params.update(kwargs)
-    return _call_op(op_name, (), params)
+    return _call_op(op_name, inputs, params)
 
 
 def _distribution(dist, params, shape, dtype, kwargs):
@@ -43,12 +43,7 @@ def _distribution(dist, params, shape, dtype, kwargs):
     if not all(symbols):
         raise MXNetError('mx.sym.random.%s: the parameters %s must all be numbers or all '
                          'Symbols' % (dist, ', '.join(params)))
-    extra = dict(kwargs)
-    if shape is not None:
-        extra['shape'] = shape
-    if dtype is not None:
-        extra['dtype'] = dtype
-    return _call_op('_sample_' + dist, tuple(params.values()), extra)
+    return _node('_sample_' + dist, {}, shape, dtype, kwargs, inputs=tuple(params.values()))
 
 
 def uniform(low=0, high=1, shape=None, dtype=None, **kwargs):
