@@ -590,10 +590,11 @@ class PCC(EvalMetric):
     def update(self, labels, preds):
         labels, preds = check_label_shapes(labels, preds, True)
         for label, pred in zip(labels, preds):
-            label = _np(label).astype(numpy.int64).ravel()
-            pred = _np(pred)
-            pred = (pred.argmax(axis=1) if pred.shape != _np(label).shape and pred.ndim > 1
-                    else pred).astype(numpy.int64).ravel()
+            label, pred = _np(label), _np(pred)
+            # class scores (another shape than the labels') or the class ids themselves
+            pred = (pred.argmax(axis=1) if pred.shape != label.shape else pred)
+            label = label.astype(numpy.int64).ravel()
+            pred = pred.astype(numpy.int64).ravel()
             top = int(max(pred.max(initial=0), label.max(initial=0))) + 1
             if top > self.k:
                 grow = ((0, top - self.k), (0, top - self.k))

@@ -81,3 +81,7 @@ def test_pcc_matches_mxnet_and_is_mcc_for_two_classes():
     m.reset_local()
     assert np.isnan(m.get()[1]) and abs(m.get_global()[1] - 0.18435100221599263) < 1e-12
     assert mx.metric.create('torch').name == 'torch' and mx.metric.Caffe().name == 'caffe'
+    # class ids in a column, like the labels: compared as they are (MXNet 1.9.1's value)
+    col = mx.metric.PCC()
+    col.update([mx.nd.array([[0], [1], [1], [0]])], [mx.nd.array([[0], [1], [0], [0]])])
+    assert abs(col.get()[1] - 0.5773502691896258) < 1e-12
