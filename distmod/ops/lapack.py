@@ -24,14 +24,6 @@ def _op(x, transpose):
     return _T(x) if transpose else x
 
 
-def _tril(xp, x, k=0):
-    return xp.tril(x, k)
-
-
-def _triu(xp, x, k=0):
-    return xp.triu(x, k)
-
-
 def _spd(rng, shape):
     """Well-conditioned symmetric positive definite matrices."""
     m = rng.standard_normal(shape)
@@ -72,12 +64,6 @@ class _LA(Operator):
 
 
 # ---- products --------------------------------------------------------------------------
-
-def _moved(x, axis):
-    """``x`` with its row axis ``axis`` moved to -2 (MXNet's ``axis`` parameter)."""
-    axis = axis % x.ndim
-    return x if axis == x.ndim - 2 else x.swapaxes(axis, -2)
-
 
 @register
 class Gemm2(_LA):
@@ -218,7 +204,7 @@ class _Tri(_LA):
     arguments = ('A', 'B')
 
     def _tri(self, xp, a):
-        return _tril(xp, a) if self.lower else _triu(xp, a)
+        return xp.tril(a) if self.lower else xp.triu(a)
 
     def infer_shape(self, in_shapes):
         a, b = in_shapes
@@ -319,7 +305,7 @@ class Trsm(_Tri):
 
 def _phi(xp, x):
     """The lower triangle of ``x`` with its diagonal halved."""
-    out = _tril(xp, x)
+    out = xp.tril(x)
     n = x.shape[-1]
     idx = xp.arange(n)
     out[..., idx, idx] *= 0.5
@@ -366,7 +352,7 @@ class Potrf(_LA):
         l = outs[0].astype(np.float64) if self.lower else _T(outs[0]).astype(np.float64)
         g = ograds[0].astype(np.float64) if self.lower else _T(ograds[0]).astype(np.float64)
         # S = L^-T Phi(L^T G) L^-1, symmetrised; A's lower triangle carries both halves
-        p = _phi(xp, xp.matmul(_T(l), _tril(xp, g)))
+        p = _phi(xp, xp.matmul(_T(l), xp.tril(g)))
         s = xp.linalg.solve(_T(l), _T(xp.linalg.solve(_T(l), _T(p))))
         igrads[0][...] = 0.5 * (s + _T(s))
 
@@ -398,7 +384,7 @@ class Potri(_LA):
         return in_shapes, [in_shapes[0]], []
 
     def _factor(self, xp, a):
-        return _tril(xp, a) if self.lower else _T(_triu(xp, a))
+        return xp.tril(a) if self.lower else _T(xp.triu(a))
 
     def forward(self, xp, ins, outs, aux, is_train):
         l = self._factor(xp, ins[0]).astype(np.float64)
@@ -414,7 +400,7 @@ class Potri(_LA):
         gs = g + _T(g)
         # C = (L L^T)^-1: dL = -C (G + G^T) C L
         dl = -xp.matmul(xp.matmul(xp.matmul(c, gs), c), l)
-        igrads[0][...] = _tril(xp, dl) if self.lower else _triu(xp, _T(dl))
+        igrads[0][...] = xp.tril(dl) if self.lower else xp.triu(_T(dl))
 
 
 @register
@@ -776,8 +762,8 @@ class Gelqf(_LA):
         gq, gl = ograds[0].astype(np.float64), ograds[1].astype(np.float64)
         # the transpose of the QR gradient (A^T = Q^T L^T)
         m = xp.matmul(_T(l), gl) - xp.matmul(gq, _T(q))
-        m = _tril(xp, m)
-        m = m + _T(_tril(xp, m, -1))           # copyltu
+        m = xp.tril(m)
+        m = m + _T(xp.tril(m, -1))           # copyltu
         b = gq + xp.matmul(m, q)
         igrads[0][...] = xp.linalg.solve(_T(l), b)
 
