@@ -19,6 +19,8 @@ import os
 import numpy as np
 import pytest
 
+from tests import nets
+
 pytestmark = pytest.mark.mpi(min_size=2)
 
 BATCH, EPOCHS = 40, 2
@@ -30,11 +32,8 @@ def _fit(comm, mx, strictdev):
     centers = np.random.RandomState(0).randn(4, 12) * 3
     y = rng.randint(0, 4, 480)
     x = (centers[y] + rng.randn(480, 12)).astype(np.float32)
-    net = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=16, name='fc1')
-    net = mx.sym.Activation(net, act_type='relu')
-    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=4, name='fc2'),
-                               name='softmax')
-    mod = mx.mod.Module(net, context=[mx.gpu(2 * comm.rank + 1), mx.gpu(2 * comm.rank)])
+    mod = mx.mod.Module(nets.mlp(mx, 16, 4),
+                        context=[mx.gpu(2 * comm.rank + 1), mx.gpu(2 * comm.rank)])
     seen = []
 
     def count(param):
