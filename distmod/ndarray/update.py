@@ -11,6 +11,8 @@ computes ``g = clip(rescale_grad * grad, clip_gradient)`` (no clipping for a neg
 operators, checked against it in ``tests/test_update_ops.py``.  distmod's own optimizers
 (``mx.optimizer``) do not go through these: they update in place on their own.
 """
+import numpy as np
+
 from ..base import MXNetError
 from .ndarray import NDArray, _wrap
 
@@ -27,8 +29,8 @@ def _xp(a):
 
 def _grad(weight, grad, rescale_grad, clip_gradient, wd=0.0):
     xp = _xp(weight)
-    g = grad._data.astype(weight._data.dtype if weight._data.dtype.kind == 'f' else 'float32',
-                          copy=True) * rescale_grad
+    dtype = weight._data.dtype if weight._data.dtype.kind == 'f' else np.dtype(np.float32)
+    g = xp.multiply(grad._data, rescale_grad, dtype=dtype)      # a new array, once
     if clip_gradient is not None and clip_gradient >= 0:
         xp.clip(g, -clip_gradient, clip_gradient, out=g)
     if wd:
