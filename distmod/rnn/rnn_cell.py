@@ -220,6 +220,11 @@ class BaseRNNCell:
         outputs, _ = _normalize_sequence(length, outputs, layout, merge_outputs)
         return outputs, states
 
+    def _step_name(self):
+        """The next step's node-name prefix, ``<prefix>t<step>_`` (counting the calls)."""
+        self._counter += 1
+        return '%st%d_' % (self._prefix, self._counter)
+
     def _get_activation(self, inputs, activation, **kwargs):
         if isinstance(activation, str):
             return symbol.Activation(inputs, act_type=activation, **kwargs)
@@ -252,8 +257,7 @@ class RNNCell(BaseRNNCell):
         return ('',)
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        name = '%st%d_' % (self._prefix, self._counter)
+        name = self._step_name()
         i2h = symbol.FullyConnected(data=inputs, weight=self._iW, bias=self._iB,
                                     num_hidden=self._num_hidden, name='%si2h' % name)
         h2h = symbol.FullyConnected(data=states[0], weight=self._hW, bias=self._hB,
@@ -284,8 +288,7 @@ class LSTMCell(BaseRNNCell):
         return ['_i', '_f', '_c', '_o']
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        name = '%st%d_' % (self._prefix, self._counter)
+        name = self._step_name()
         h = self._num_hidden
         i2h = symbol.FullyConnected(data=inputs, weight=self._iW, bias=self._iB,
                                     num_hidden=h * 4, name='%si2h' % name)
@@ -325,9 +328,8 @@ class GRUCell(BaseRNNCell):
         return ['_r', '_z', '_o']
 
     def __call__(self, inputs, states):
-        self._counter += 1
         # MXNet names this cell's nodes '<prefix>t<i>__i2h' etc. (two underscores)
-        name = '%st%d_' % (self._prefix, self._counter)
+        name = self._step_name()
         h = self._num_hidden
         prev_h = states[0]
         i2h = symbol.FullyConnected(data=inputs, weight=self._iW, bias=self._iB,
@@ -863,8 +865,7 @@ class ConvRNNCell(BaseConvRNNCell):
         return ('',)
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        name = '%st%d_' % (self._prefix, self._counter)
+        name = self._step_name()
         i2h, h2h = self._conv_forward(inputs, states, name)
         out = self._get_activation(i2h + h2h, self._activation, name='%sout' % name)
         return out, [out]
@@ -881,8 +882,7 @@ class ConvLSTMCell(BaseConvRNNCell):
         return ['_i', '_f', '_c', '_o']
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        name = '%st%d_' % (self._prefix, self._counter)
+        name = self._step_name()
         i2h, h2h = self._conv_forward(inputs, states, name)
         parts = symbol.SliceChannel(i2h + h2h, num_outputs=4,
                                     axis=self._conv_layout.find('C'), name='%sslice' % name)
@@ -906,8 +906,7 @@ class ConvGRUCell(BaseConvRNNCell):
         return ['_r', '_z', '_o']
 
     def __call__(self, inputs, states):
-        self._counter += 1
-        name = '%st%d_' % (self._prefix, self._counter)
+        name = self._step_name()
         i2h, h2h = self._conv_forward(inputs, states, name)
         # (MXNet slices the channel axis as axis 1 whatever the layout; so does this)
         i_r, i_z, i_h = symbol.SliceChannel(i2h, num_outputs=3, name='%s_i2h_slice' % name)
