@@ -20,7 +20,7 @@ import itertools
 
 import numpy as np
 
-from .. import _blas
+from .. import _blas, _native
 from ..base import MXNetError
 from .registry import Operator, Param, Sample, InferError, register
 from ._util import prod
@@ -35,6 +35,8 @@ _DATA_GRAD_AS_CONV_BELOW = 1.25  # see Convolution._data_grad_lowering
 _SHIFT_CHUNK = 32768       # grid positions per shifted GEMM: a chunk's rows stay in cache
 _SHIFT_MIN_CHANNELS = 4    # input channels per group below which im2col's one GEMM is faster
 _SHIFT_MAX_WASTE = 1.6     # padded grid / output positions above which im2col is faster
+_NATIVE_ALIGN = 24         # grid positions per native block (3 vectors of 8 floats)
+_NATIVE_MIN_PART = 8192    # grid positions below which a native call is not split over threads
 
 
 def _as_strided(xp, a, shape, strides):
@@ -209,6 +211,12 @@ class _Shifted:
     output gradient placed in a zeroed grid; the weight gradient one GEMM per offset over the
     whole grid.  NumPy with OpenBLAS (``_blas.gemm_for``) only: ``matmul`` cannot accumulate
     into its output or take a shifted view of a flat buffer as a matrix.
+
+    In float32, where distmod's native kernels are built (``distmod/_native``), the same sums
+    run in C instead of the GEMMs: all offsets and channels of a block of outputs summed in
+    AVX2 registers, so each output is written once (the GEMMs write it once per offset),
+    only over the grid rows of each image that hold outputs, and the images split over the
+    native pool's threads.  The weight gradient sums per thread, then the threads' sums.
     """
 
     def __init__(self, n, c, f, big, small, kernel, dilate, pad, group, channel_last, dtype):
@@ -234,6 +242,65 @@ class _Shifted:
         self.item = np.dtype(dtype).itemsize
         self.chunks = [(s0, min(_SHIFT_CHUNK, self.grid - s0))
                        for s0 in range(0, self.grid, _SHIFT_CHUNK)]
+        # the native kernels (float32): every offset summed in registers, one write per output
+        self.native = _native.lib() if np.dtype(dtype) == np.float32 else None
+        if self.native is not None:
+            self.c_offs = _native.offsets(self.offs)
+            self.c_back = _native.offsets([-o for o in self.offs])
+            zero = (0,) * nd
+            self.out_span = self._span(zero, small, _NATIVE_ALIGN)
+            self.in_span = self._span(pad, big, _NATIVE_ALIGN)
+            self.g_span = self._span(zero, small, 8)
+
+    @staticmethod
+    def available(dtype):
+        """Whether this engine runs for ``dtype``: native kernels or OpenBLAS's gemm."""
+        return ((np.dtype(dtype) == np.float32 and _native.lib() is not None)
+                or _blas.gemm_for(dtype) is not None)
+
+    def _span(self, start, size, align):
+        """(a, b): the flat positions, within one image's padded grid, from ``start`` (per
+        spatial axis) over ``size``, ``b - a`` rounded up to ``align`` where the image has
+        room (the rounded positions are padding: zero in the gradient grids, and dropped
+        from the results)."""
+        steps = [prod(self.padded[i + 1:]) for i in range(len(self.padded))]
+        a = sum(s0 * st for s0, st in zip(start, steps))
+        b = sum((s0 + m - 1) * st for s0, m, st in zip(start, size, steps)) + 1
+        return a, min(prod(self.padded), a + -(-(b - a) // align) * align)
+
+    def _parts(self):
+        """The images split over the native pool's threads."""
+        per = max(1, _NATIVE_MIN_PART // prod(self.padded))
+        return _native.pool.split(0, self.n, 1, per)
+
+    def _native_weights(self, xp, scratch, w, transposed):
+        """The weight as (G, K, F/g, C/g), or (G, K, C/g, F/g) ``transposed`` (the data
+        gradient's): one contiguous matrix per group and kernel offset."""
+        g, k = self.group, self.ksize
+        shape = (g, k, self.cg, self.fg) if transposed else (g, k, self.fg, self.cg)
+        buf = scratch.get(xp, 'nwt' if transposed else 'nw', shape, w.dtype)
+        if self.channel_last:
+            src = w.reshape(g, self.fg, k, self.cg)
+            buf[...] = src.transpose(0, 2, 3, 1) if transposed else src.transpose(0, 2, 1, 3)
+        else:
+            src = w.reshape(g, self.fg, self.cg, k)
+            buf[...] = src.transpose(0, 3, 2, 1) if transposed else src.transpose(0, 3, 1, 2)
+        return buf
+
+    def _native_rows(self, src, ld_src, wbuf, offs, rows_in, rows_out, dst, ld_dst, span):
+        """dst rows (G*rows_out, grid) = the offsets' sum over src rows (G*rows_in, ...) at
+        each image's positions ``span``, group by group, the images split over the native
+        pool's threads."""
+        lib, it, k, img = self.native, self.item, self.ksize, prod(self.padded)
+        sa, wa, da = src, wbuf.ctypes.data, dst.ctypes.data
+
+        def part(lo, hi):
+            for gi in range(self.group):
+                lib.dm_shift_conv_images(sa + gi * rows_in * ld_src * it, ld_src,
+                                         wa + gi * k * rows_out * rows_in * it, k, offs,
+                                         rows_out, rows_in, da + gi * rows_out * ld_dst * it,
+                                         ld_dst, lo, hi, img, span[0], span[1], 0, 1)
+        _native.pool.run(part, self._parts())
 
     def x_in(self, xp, scratch, x):
         """x (data layout) into the zero-padded input grid (C, grid + reach)."""
@@ -250,7 +317,10 @@ class _Shifted:
         return buf
 
     def weights(self, xp, scratch, w):
-        """The weight as (K, F, C/g): one contiguous (F, C/g) matrix per kernel offset."""
+        """The weight as (K, F, C/g): one contiguous (F, C/g) matrix per kernel offset; for
+        the native kernels (G, K, F/g, C/g)."""
+        if self.native is not None:
+            return self._native_weights(xp, scratch, w, False)
         wk = scratch.get(xp, 'swk', (self.ksize, self.f, self.cg), w.dtype)
         if self.channel_last:
             wk[...] = w.reshape(self.f, self.ksize, self.cg).transpose(1, 0, 2)
@@ -261,6 +331,10 @@ class _Shifted:
     def forward(self, xp, scratch, xbuf, wk, y, bias):
         """y = conv(x): the offsets' GEMMs into the output grid, then its output positions."""
         ybuf = scratch.get(xp, 'sy', (self.f, self.grid), y.dtype)
+        if self.native is not None:
+            self._native_rows(xbuf.ctypes.data, xbuf.shape[1], wk, self.c_offs, self.cg,
+                              self.fg, ybuf, self.grid, self.out_span)
+            return self._output(xp, ybuf, y, bias)
         gemm, it, nt = self.gemm, self.item, _blas.NO_TRANS
         cg, fg, ldx, grid = self.cg, self.fg, xbuf.shape[1], self.grid
         xa, wa, ya = xbuf.ctypes.data, wk.ctypes.data, ybuf.ctypes.data
@@ -271,6 +345,9 @@ class _Shifted:
                          wa + (k * self.f + gi * fg) * cg * it, cg,
                          xa + (gi * cg * ldx + off + s0) * it, ldx, 1.0 if k else 0.0,
                          ya + (gi * fg * grid + s0) * it, grid)
+        self._output(xp, ybuf, y, bias)
+
+    def _output(self, xp, ybuf, y, bias):
         res = ybuf.reshape((self.f,) + self.gshape)[self.valid]
         view = y.transpose(self.perm)
         if bias is None:
@@ -280,6 +357,8 @@ class _Shifted:
 
     def weight_grad(self, xp, scratch, gbuf, xbuf, dw):
         """dw[:, :, k] = g (F, grid) @ x shifted by off[k] (C, grid).T, group by group."""
+        if self.native is not None:
+            return self._native_weight_grad(xp, scratch, gbuf, xbuf, dw)
         dwk = scratch.get(xp, 'sdw', (self.ksize, self.f, self.cg), dw.dtype)
         gemm, it = self.gemm, self.item
         cg, fg, ldx, ldg = self.cg, self.fg, xbuf.shape[1], gbuf.shape[1]
@@ -295,9 +374,48 @@ class _Shifted:
         else:
             dw.reshape(self.f, self.cg, self.ksize)[...] = dwk.transpose(1, 2, 0)
 
-    def data_grad(self, xp, scratch, gbuf, wk, dx):
+    def _native_weight_grad(self, xp, scratch, gbuf, xbuf, dw):
+        """dw from one partial (G, K, F/g, C/g) sum per thread over its grid range."""
+        lib, it, k = self.native, self.item, self.ksize
+        parts = self._parts()
+        shape = (len(parts), self.group, k, self.fg, self.cg)
+        acc = scratch.get(xp, 'ndw', shape, dw.dtype)
+        acc.fill(0)
+        vec = scratch.get(xp, 'ndw_vec', (len(parts), k * self.fg * self.cg * 8), dw.dtype)
+        ldx, ldg = xbuf.shape[1], gbuf.shape[1]
+        xa, ga = xbuf.ctypes.data, gbuf.ctypes.data + self.reach * it
+        per_group = k * self.fg * self.cg * it
+
+        img, (a, b) = prod(self.padded), self.g_span
+
+        def part(lo, hi):
+            i = next(j for j, p in enumerate(parts) if p[0] == lo)
+            for gi in range(self.group):
+                lib.dm_shift_wgrad(ga + gi * self.fg * ldg * it, ldg,
+                                   xa + gi * self.cg * ldx * it, ldx, k, self.c_offs,
+                                   self.fg, self.cg, acc[i].ctypes.data + gi * per_group,
+                                   vec[i].ctypes.data, lo, hi, img, a, b, 1)
+        _native.pool.run(part, parts)
+        total = acc[0]
+        for i in range(1, len(parts)):
+            total += acc[i]
+        g = self.group
+        if self.channel_last:
+            dw.reshape(g, self.fg, k, self.cg)[...] = total.transpose(0, 2, 1, 3)
+        else:
+            dw.reshape(g, self.fg, self.cg, k)[...] = total.transpose(0, 2, 3, 1)
+
+    def data_grad(self, xp, scratch, gbuf, w, dx):
         """dx grid (C, grid) = sum over offsets of w[:, :, k].T @ g shifted back by off[k]."""
         dbuf = scratch.get(xp, 'sdx', (self.c, self.grid), dx.dtype)
+        if self.native is not None:
+            # dx = the output gradient convolved back: offsets negated, weights transposed
+            wt = self._native_weights(xp, scratch, w, True)
+            self._native_rows(gbuf.ctypes.data + self.reach * self.item, gbuf.shape[1], wt,
+                              self.c_back, self.fg, self.cg, dbuf, self.grid, self.in_span)
+            dx.transpose(self.perm)[...] = dbuf.reshape((self.c,) + self.gshape)[self.interior]
+            return
+        wk = self.weights(xp, scratch, w)
         gemm, it = self.gemm, self.item
         cg, fg, ldg, grid = self.cg, self.fg, gbuf.shape[1], self.grid
         ga, wa, da = gbuf.ctypes.data, wk.ctypes.data, dbuf.ctypes.data
@@ -503,15 +621,17 @@ class Convolution(_ConvBase):
 
     def _shifted(self, xp, x, y):
         """The ``_Shifted`` engine for this call, or None where im2col is the better one: not
-        NumPy with OpenBLAS, a stride, few channels per group, or a padded grid much larger
-        than the output (a big kernel over small data)."""
+        NumPy with the native kernels (float32) or OpenBLAS, a stride, few channels per
+        group on OpenBLAS's path, or a padded grid much larger than the output (a big kernel
+        over small data)."""
         if (xp is not np or any(st != 1 for st in self.stride_)
-                or _blas.gemm_for(x.dtype) is None):
+                or not _Shifted.available(x.dtype)):
             return None
         n, c, big = self._split(x.shape)
         _, f, small = self._split(y.shape)
         padded = [b + 2 * p for b, p in zip(big, self.pad_)]
-        if (c // self.num_group < _SHIFT_MIN_CHANNELS
+        native = x.dtype == np.float32 and _native.lib() is not None
+        if (c // self.num_group < _SHIFT_MIN_CHANNELS and not native
                 or prod(padded) > _SHIFT_MAX_WASTE * prod(small)):
             return None
         key = (n, c, f, tuple(big), tuple(small), x.dtype)
@@ -559,7 +679,7 @@ class Convolution(_ConvBase):
                         if getattr(self, '_col_of', None) is x else sh.x_in(xp, s, x))
                 sh.weight_grad(xp, s, gbuf, xbuf, igrads[1])
             if igrads[0] is not None:
-                sh.data_grad(xp, s, gbuf, sh.weights(xp, s, w), igrads[0])
+                sh.data_grad(xp, s, gbuf, w, igrads[0])
             return
         low = self._geometry(x, g)
         g2 = low.small_in(xp, s, g, 'g')

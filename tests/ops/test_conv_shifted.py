@@ -2,12 +2,14 @@
 GEMM per kernel offset over a shifted view of the padded input) against the im2col engine, on
 the shapes where they could part: groups, dilation, padding wider than the kernel's reach,
 non-square and 1-/3-D kernels, channel-last layouts, a bias.  Both engines run through the
-executor; the im2col one is forced by raising the channel threshold, the shifted one by
-lifting the waste bound, and each test checks which engine ran."""
+executor; the im2col one is forced by a zero waste bound, the shifted one by lifting it, and
+each test checks which engine ran.  In float32 the shifted engine runs twice: on the native
+kernels (where they are built) and on OpenBLAS's GEMMs."""
 import numpy as np
 import pytest
 
 import distmod as mx
+from distmod import _native
 from distmod.ops import conv
 
 CASES = [
@@ -34,12 +36,14 @@ def _data_shape(attrs, shape):
     return shape
 
 
-def _run(attrs, shape, dtype, engine, monkeypatch):
+def _run(attrs, shape, dtype, engine, monkeypatch, native=True):
+    if not native:
+        monkeypatch.setattr(_native, '_state', {'lib': None, 'why': 'off in this test'})
     if engine == 'shifted':
         monkeypatch.setattr(conv, '_SHIFT_MAX_WASTE', float('inf'))
         monkeypatch.setattr(conv, '_SHIFT_MIN_CHANNELS', 1)
     else:
-        monkeypatch.setattr(conv, '_SHIFT_MIN_CHANNELS', 10 ** 9)
+        monkeypatch.setattr(conv, '_SHIFT_MAX_WASTE', 0)
     rng = np.random.default_rng(3)
     sym = mx.sym.Convolution(mx.sym.Variable('data'), name='c', **attrs)
     exe = sym.simple_bind(mx.cpu(), data=_data_shape(attrs, shape), type_dict={'data': dtype})
@@ -60,10 +64,11 @@ def _engine_of(exe):
     return 'shifted' if getattr(ops[0], '_shift_key', None) is not None else 'im2col'
 
 
-@pytest.mark.parametrize('dtype', ['float64', 'float32'])
+@pytest.mark.parametrize('dtype,native', [('float64', False), ('float32', True),
+                                          ('float32', False)])
 @pytest.mark.parametrize('attrs,shape', CASES, ids=[str(i) for i in range(len(CASES))])
-def test_shifted_engine_equals_im2col(attrs, shape, dtype, monkeypatch):
-    y1, g1, e1 = _run(attrs, shape, dtype, 'shifted', monkeypatch)
+def test_shifted_engine_equals_im2col(attrs, shape, dtype, native, monkeypatch):
+    y1, g1, e1 = _run(attrs, shape, dtype, 'shifted', monkeypatch, native)
     y2, g2, e2 = _run(attrs, shape, dtype, 'im2col', monkeypatch)
     assert _engine_of(e1) == 'shifted' and _engine_of(e2) == 'im2col'
     tol = dict(rtol=1e-10, atol=1e-10) if dtype == 'float64' else dict(rtol=2e-4, atol=2e-4)
@@ -95,10 +100,13 @@ def test_mnist_convnet_layer_takes_the_shifted_engine_and_repeats_bit_identicall
 @pytest.mark.parametrize('attrs,shape,why', [
     ({'kernel': (3, 3), 'num_filter': 4, 'stride': (2, 2), 'pad': (1, 1)}, (2, 8, 10, 10),
      'a stride'),
-    ({'kernel': (3, 3), 'num_filter': 4, 'pad': (1, 1)}, (2, 1, 20, 20), 'one channel'),
+    ({'kernel': (3, 3), 'num_filter': 4, 'pad': (1, 1)}, (2, 1, 20, 20),
+     'one channel, on the GEMM path'),
     ({'kernel': (5, 5), 'num_filter': 4}, (2, 8, 12, 12), 'a padded grid 2.25x the output'),
 ])
-def test_im2col_stays_where_it_is_faster(attrs, shape, why):
+def test_im2col_stays_where_it_is_faster(attrs, shape, why, monkeypatch):
+    if 'GEMM' in why:
+        monkeypatch.setattr(_native, '_state', {'lib': None, 'why': 'off in this test'})
     sym = mx.sym.Convolution(mx.sym.Variable('data'), name='c', **attrs)
     exe = sym.simple_bind(mx.cpu(), data=shape)
     exe.forward(is_train=False)
@@ -111,3 +119,12 @@ def test_half_precision_takes_im2col():
     exe = sym.simple_bind(mx.cpu(), data=(2, 8, 12, 12), type_dict={'data': 'float16'})
     exe.forward(is_train=False)
     assert _engine_of(exe) == 'im2col'
+
+
+@pytest.mark.skipif(_native.lib() is None, reason='native kernels not loaded')
+def test_one_channel_takes_the_native_kernels():
+    sym = mx.sym.Convolution(mx.sym.Variable('data'), kernel=(3, 3), pad=(1, 1),
+                             num_filter=4, name='c')
+    exe = sym.simple_bind(mx.cpu(), data=(2, 1, 20, 20))
+    exe.forward(is_train=False)
+    assert _engine_of(exe) == 'shifted'

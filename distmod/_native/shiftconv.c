@@ -1,0 +1,255 @@
+/* distmod's native kernels: the stride-1 convolution over a flat padded grid.
+ *
+ * Plain C, no Python API: distmod/_native/__init__.py loads this shared object with ctypes
+ * (which releases the GIL for the call, so Python threads can run disjoint ranges at once).
+ *
+ * The layout is the one of distmod/ops/conv.py's _Shifted engine: every channel is one row
+ * of a flat buffer holding the padded grid of all images, so kernel offset k reads the input
+ * shifted by a constant off[k].  Here the offsets and the channels are summed in registers
+ * (a block of output rows by a block of 8-wide grid vectors), so each output element is
+ * written once, where one BLAS GEMM per offset writes it once per offset.
+ *
+ * The vector code is compiled for AVX2 with FMA whatever the compiler's default target is, and
+ * used only where the processor has both (dm_native_simd); elsewhere distmod keeps its BLAS
+ * path.  Other processors get the portable loops only.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#define DM_ABI_VERSION 2
+
+int dm_abi_version(void) { return DM_ABI_VERSION; }
+
+/* ---- portable loops: the tails of the vector kernels, and processors without AVX2 ---- */
+
+/* y[f*ldy + q] (+)= sum_k sum_c w[(k*F + f)*C + c] * x[c*ldx + q + off[k]], q in [q0, q1) */
+static void conv_rows_scalar(const float *x, long ldx, const float *w, int K, const long *off,
+                             int F, int C, int f0, int f1, float *y, long ldy, long q0, long q1,
+                             int accumulate)
+{
+    for (int f = f0; f < f1; f++) {
+        for (long q = q0; q < q1; q++) {
+            float s = accumulate ? y[f * ldy + q] : 0.0f;
+            for (int k = 0; k < K; k++) {
+                const float *xk = x + q + off[k];
+                const float *wk = w + ((long)k * F + f) * C;
+                for (int c = 0; c < C; c++)
+                    s += wk[c] * xk[c * ldx];
+            }
+            y[f * ldy + q] = s;
+        }
+    }
+}
+
+/* dw[(k*F + f)*C + c] += sum_{q in [q0, q1)} g[f*ldg + q] * x[c*ldx + q + off[k]] */
+static void wgrad_scalar(const float *g, long ldg, const float *x, long ldx, int K,
+                         const long *off, int F, int C, float *dw, long q0, long q1)
+{
+    for (int k = 0; k < K; k++)
+        for (int f = 0; f < F; f++)
+            for (int c = 0; c < C; c++) {
+                const float *gf = g + f * ldg, *xc = x + c * ldx + off[k];
+                double s = 0.0;
+                for (long q = q0; q < q1; q++)
+                    s += gf[q] * xc[q];
+                dw[((long)k * F + f) * C + c] += (float)s;
+            }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define DM_SIMD 1
+#define DM_AVX2 __attribute__((target("avx2,fma")))
+#define DM_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+int dm_native_simd(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* One block: FB output rows (f0..f0+FB) by QV vectors of 8 grid positions from q. */
+DM_INLINE void conv_block(const float *x, long ldx, const float *w, int K, const long *off,
+                          int F, int C, int f0, float *y, long ldy, long q, int accumulate,
+                          const int FB, const int QV)
+{
+    __m256 acc[4][4];
+    for (int j = 0; j < FB; j++)
+        for (int i = 0; i < QV; i++)
+            acc[j][i] = accumulate ? _mm256_loadu_ps(y + (f0 + j) * ldy + q + 8 * i)
+                                   : _mm256_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        const float *xk = x + q + off[k];
+        const float *wk = w + ((long)k * F + f0) * C;
+        for (int c = 0; c < C; c++) {
+            const float *xc = xk + c * ldx;
+            __m256 v[4];
+            for (int i = 0; i < QV; i++)
+                v[i] = _mm256_loadu_ps(xc + 8 * i);
+            for (int j = 0; j < FB; j++) {
+                __m256 b = _mm256_broadcast_ss(wk + j * C + c);
+                for (int i = 0; i < QV; i++)
+                    acc[j][i] = _mm256_fmadd_ps(b, v[i], acc[j][i]);
+            }
+        }
+    }
+    for (int j = 0; j < FB; j++)
+        for (int i = 0; i < QV; i++)
+            _mm256_storeu_ps(y + (f0 + j) * ldy + q + 8 * i, acc[j][i]);
+}
+
+DM_AVX2 static void conv_rows_avx2(const float *x, long ldx, const float *w, int K,
+                                   const long *off, int F, int C, float *y, long ldy,
+                                   long q0, long q1, int accumulate)
+{
+    const long step = 24;
+    long q = q0;
+    for (; q + step <= q1; q += step) {
+        int f0 = 0;
+        for (; f0 + 4 <= F; f0 += 4)
+            conv_block(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 4, 3);
+        switch (F - f0) {
+        case 3: conv_block(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 3, 3); break;
+        case 2: conv_block(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 2, 3); break;
+        case 1: conv_block(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 1, 3); break;
+        }
+    }
+    for (; q + 8 <= q1; q += 8) {
+        int f0 = 0;
+        for (; f0 + 4 <= F; f0 += 4)
+            conv_block(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 4, 1);
+        for (; f0 < F; f0++)
+            conv_block(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 1, 1);
+    }
+    if (q < q1)
+        conv_rows_scalar(x, ldx, w, K, off, F, C, 0, F, y, ldy, q, q1, accumulate);
+}
+
+/* Accumulators acc[(k*F + f)*C + c][8] += g[f, q..q+8) * x[c, q+off[k]..) over a chunk. */
+DM_INLINE void wgrad_block(const float *g, long ldg, const float *x, long ldx, long off,
+                           int F, int C, int f0, int c0, float *acc, long q, long n,
+                           const int FB, const int CB)
+{
+    __m256 a[4][3];
+    for (int j = 0; j < FB; j++)
+        for (int i = 0; i < CB; i++)
+            a[j][i] = _mm256_loadu_ps(acc + ((long)(f0 + j) * C + c0 + i) * 8);
+    const float *gq = g + f0 * ldg + q, *xq = x + c0 * ldx + q + off;
+    for (long t = 0; t < n; t += 8) {
+        __m256 xv[3];
+        for (int i = 0; i < CB; i++)
+            xv[i] = _mm256_loadu_ps(xq + i * ldx + t);
+        for (int j = 0; j < FB; j++) {
+            __m256 gv = _mm256_loadu_ps(gq + j * ldg + t);
+            for (int i = 0; i < CB; i++)
+                a[j][i] = _mm256_fmadd_ps(gv, xv[i], a[j][i]);
+        }
+    }
+    for (int j = 0; j < FB; j++)
+        for (int i = 0; i < CB; i++)
+            _mm256_storeu_ps(acc + ((long)(f0 + j) * C + c0 + i) * 8, a[j][i]);
+}
+
+DM_INLINE void wgrad_cols(const float *g, long ldg, const float *x, long ldx, long off,
+                          int F, int C, int f0, float *acc, long q, long n, const int FB)
+{
+    int c0 = 0;
+    for (; c0 + 3 <= C; c0 += 3)
+        wgrad_block(g, ldg, x, ldx, off, F, C, f0, c0, acc, q, n, FB, 3);
+    switch (C - c0) {
+    case 2: wgrad_block(g, ldg, x, ldx, off, F, C, f0, c0, acc, q, n, FB, 2); break;
+    case 1: wgrad_block(g, ldg, x, ldx, off, F, C, f0, c0, acc, q, n, FB, 1); break;
+    }
+}
+
+#define DM_WGRAD_CHUNK 1024L   /* grid positions per pass: a chunk of g and x stays in L2 */
+
+/* Adds the positions [i*img + a, i*img + b) of images i in [n0, n1) into the vector
+ * accumulators ``acc`` (K*F*C*8 floats), then their lane sums into dw.  Each image's positions
+ * past the last multiple of 8 take the portable loop. */
+DM_AVX2 static void wgrad_avx2(const float *g, long ldg, const float *x, long ldx, int K,
+                               const long *off, int F, int C, float *dw, float *acc,
+                               long n0, long n1, long img, long a, long b)
+{
+    long n8 = (b - a) / 8 * 8;
+    for (long im = n0; im < n1; im++) {
+        long q0 = im * img + a;
+        for (long q = q0; q < q0 + n8; q += DM_WGRAD_CHUNK) {
+            long n = q0 + n8 - q < DM_WGRAD_CHUNK ? q0 + n8 - q : DM_WGRAD_CHUNK;
+            for (int k = 0; k < K; k++) {
+                float *ak = acc + (long)k * F * C * 8;
+                int f0 = 0;
+                for (; f0 + 4 <= F; f0 += 4)
+                    wgrad_cols(g, ldg, x, ldx, off[k], F, C, f0, ak, q, n, 4);
+                switch (F - f0) {
+                case 3: wgrad_cols(g, ldg, x, ldx, off[k], F, C, f0, ak, q, n, 3); break;
+                case 2: wgrad_cols(g, ldg, x, ldx, off[k], F, C, f0, ak, q, n, 2); break;
+                case 1: wgrad_cols(g, ldg, x, ldx, off[k], F, C, f0, ak, q, n, 1); break;
+                }
+            }
+        }
+        if (n8 < b - a)
+            wgrad_scalar(g, ldg, x, ldx, K, off, F, C, dw, q0 + n8, im * img + b);
+    }
+    long total = (long)K * F * C;
+    for (long e = 0; e < total; e++) {
+        const float *v = acc + e * 8;
+        dw[e] += ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+    }
+}
+#else
+int dm_native_simd(void) { return 0; }
+#endif
+
+/* ---- the exported entry points ---- */
+
+/* The convolution's output rows over grid positions [q0, q1):
+ *   y[f*ldy + q] = (accumulate ? y[f*ldy + q] : 0) + sum_k sum_c w[k][f][c] x[c*ldx + q + off[k]]
+ * with w contiguous (K, F, C).  x may be shifted back (negative offsets) as long as every
+ * address read lies inside the caller's buffer. */
+void dm_shift_conv(const float *x, long ldx, const float *w, int K, const long *off, int F,
+                   int C, float *y, long ldy, long q0, long q1, int accumulate, int simd)
+{
+#ifdef DM_SIMD
+    if (simd) {
+        conv_rows_avx2(x, ldx, w, K, off, F, C, y, ldy, q0, q1, accumulate);
+        return;
+    }
+#endif
+    (void)simd;
+    conv_rows_scalar(x, ldx, w, K, off, F, C, 0, F, y, ldy, q0, q1, accumulate);
+}
+
+/* dm_shift_conv over the positions [i*img + a, i*img + b) of images i in [n0, n1): the rows
+ * of a padded grid that hold outputs, so the padding rows at the end (or start) of every
+ * image are not computed. */
+void dm_shift_conv_images(const float *x, long ldx, const float *w, int K, const long *off,
+                          int F, int C, float *y, long ldy, long n0, long n1, long img,
+                          long a, long b, int accumulate, int simd)
+{
+    for (long i = n0; i < n1; i++)
+        dm_shift_conv(x, ldx, w, K, off, F, C, y, ldy, i * img + a, i * img + b, accumulate,
+                      simd);
+}
+
+/* The weight gradient over the positions [i*img + a, i*img + b) of images i in [n0, n1),
+ * added to dw (K, F, C):
+ *   dw[k][f][c] += sum_q g[f*ldg + q] * x[c*ldx + q + off[k]]
+ * ``scratch`` holds K*F*C*8 floats (the vector accumulators).  One image of the whole grid
+ * (n0 = 0, n1 = 1, img = a = 0, b = grid) is the plain range. */
+void dm_shift_wgrad(const float *g, long ldg, const float *x, long ldx, int K, const long *off,
+                    int F, int C, float *dw, float *scratch, long n0, long n1, long img,
+                    long a, long b, int simd)
+{
+#ifdef DM_SIMD
+    if (simd) {
+        memset(scratch, 0, sizeof(float) * 8 * (size_t)K * F * C);
+        wgrad_avx2(g, ldg, x, ldx, K, off, F, C, dw, scratch, n0, n1, img, a, b);
+        return;
+    }
+#endif
+    (void)simd;
+    (void)scratch;
+    for (long i = n0; i < n1; i++)
+        wgrad_scalar(g, ldg, x, ldx, K, off, F, C, dw, i * img + a, i * img + b);
+}
