@@ -12,6 +12,13 @@ started on this host (``OMPI_COMM_WORLD_LOCAL_SIZE``, ``MPI_LOCALNRANKS``,
 ``SLURM_NTASKS_PER_NODE``...).  ``distmod-launch`` sets ``OMP_NUM_THREADS`` per rank itself.
 Only OpenBLAS is sized (NumPy's wheels bundle it); any other BLAS is left as it is.
 
+OpenBLAS's idle workers busy-wait for their next call for 2^28 cycles (about 0.1 s) by
+default, so after any threaded GEMM they hold every core they run on while distmod's own
+threads (``distmod/_native``'s pool) want them: the stochastic-depth convnet ran 1.5x slower
+at 2 threads for it.  ``import distmod`` cuts the wait to 2^20 cycles (``THREAD_TIMEOUT``,
+about 0.4 ms: long enough to cover the GEMMs of one step back to back) unless
+``OPENBLAS_THREAD_TIMEOUT`` is set.
+
 ``gemm`` calls that OpenBLAS's CBLAS ``?gemm`` directly on raw pointers, which NumPy's
 ``matmul`` cannot: ``C = alpha * op(A) @ op(B) + beta * C`` accumulating in place, on
 sub-matrices given by a start and a leading dimension.  The stride-1 convolution uses it to
@@ -157,9 +164,57 @@ def set_blas_threads(n):
     return _call(_SETTERS, int(n), result=False)[0]
 
 
+#: OpenBLAS's busy-wait after each call, as log2 of cycles (its OPENBLAS_THREAD_TIMEOUT):
+#: about half a millisecond here, where OpenBLAS's own default (2^28, a tenth of a second)
+#: keeps its idle workers spinning on cores that distmod's native kernels then share
+THREAD_TIMEOUT = 20
+_TIMEOUT_VARS = ('OPENBLAS_THREAD_TIMEOUT', 'GOTO_THREAD_TIMEOUT')
+
+
+def set_thread_timeout(log2_cycles):
+    """How long NumPy's OpenBLAS workers busy-wait for the next call before they sleep,
+    ``2 ** log2_cycles`` cycles (OpenBLAS takes 4 to 30).  OpenBLAS reads this once, when it
+    loads; here the variable is set, OpenBLAS re-reads its environment and stops its
+    workers, which it starts again, with the new wait, at its next threaded call.  False
+    where the OpenBLAS found does not export these functions."""
+    for path in _openblas_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        read = getattr(lib, 'openblas_read_env', None)
+        stop = getattr(lib, 'blas_thread_shutdown_', None)
+        get = getattr(lib, 'openblas_thread_timeout', None)
+        if read is None or stop is None or get is None:
+            continue
+        os.environ['OPENBLAS_THREAD_TIMEOUT'] = str(int(log2_cycles))
+        before = get()
+        read.restype = stop.restype = None
+        read()
+        if get() != before:
+            stop()
+        return True
+    return False
+
+
+def thread_timeout():
+    """OpenBLAS's busy-wait, as log2 of cycles; None when it cannot be read."""
+    for path in _openblas_libraries():
+        try:
+            fn = getattr(ctypes.CDLL(path), 'openblas_thread_timeout', None)
+        except OSError:
+            continue
+        if fn is not None:
+            return fn()
+    return None
+
+
 def apply_default():
-    """At import: this process's share of the cores, where the environment names no count."""
+    """At import: this process's share of the cores, where the environment names no count;
+    OpenBLAS's busy-wait cut to ``THREAD_TIMEOUT``, where the environment does not set it."""
     n = default_threads()
     if n is not None:
         set_blas_threads(n)
+    if not any(os.environ.get(v, '').strip() for v in _TIMEOUT_VARS):
+        set_thread_timeout(THREAD_TIMEOUT)
     return n

@@ -65,3 +65,27 @@ def test_import_sizes_the_openblas_pool_unless_the_environment_does():
     assert _threads_after_import(OMP_NUM_THREADS='1') == 1
     if (os.cpu_count() or 1) >= 2:
         assert _threads_after_import(OPENBLAS_NUM_THREADS='2') == 2
+
+
+def _timeout_after_import(**env):
+    clean = {k: v for k, v in os.environ.items()
+             if k not in VARS + ('OPENBLAS_THREAD_TIMEOUT', 'GOTO_THREAD_TIMEOUT')}
+    clean.update(env)
+    code = ('import numpy as np, distmod, os\nfrom distmod import _blas\n'
+            'a = np.ones((300, 300), np.float32); (a @ a).sum()\n'   # a threaded call after
+            'print(_blas.thread_timeout(), os.environ.get("OPENBLAS_THREAD_TIMEOUT"))')
+    out = subprocess.run([sys.executable, '-c', code], env=clean, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()
+    return out[-2], out[-1]
+
+
+def test_import_cuts_openblas_busy_wait_unless_the_environment_sets_it():
+    if _blas.thread_timeout() is None:
+        pytest.skip('this OpenBLAS does not export openblas_thread_timeout')
+    # idle OpenBLAS workers spin 2^28 cycles by default, holding the cores distmod's own
+    # kernel threads want; children inherit the variable, so their OpenBLAS reads it at load
+    assert _timeout_after_import(OMP_NUM_THREADS='2') == (str(_blas.THREAD_TIMEOUT),
+                                                          str(_blas.THREAD_TIMEOUT))
+    assert _timeout_after_import(OMP_NUM_THREADS='2', OPENBLAS_THREAD_TIMEOUT='7') == ('7',
+                                                                                       '7')
+    assert _timeout_after_import(GOTO_THREAD_TIMEOUT='9')[1] == 'None'

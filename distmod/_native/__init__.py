@@ -1,24 +1,29 @@
-"""distmod's optional native kernels (``shiftconv.c``), loaded with ctypes.
+"""distmod's optional native kernels (``shiftconv.c``, ``elementwise.c``), loaded with ctypes.
 
-``pip install`` compiles ``shiftconv.c`` into this folder when a C compiler is at hand
-(``setup.py`` marks the extension optional: without one the install goes on without it).  The
-shared object has no Python API; ctypes calls it and releases the GIL for each call, so the
-thread pool below runs disjoint grid ranges of one convolution at once.  Where the library is
-missing, was built for another ABI version, the processor lacks AVX2 with FMA, or
-``DISTMOD_NATIVE=0`` is set, ``lib()`` is None and the convolution keeps its BLAS path
-(``ops/conv.py``); ``status()`` says which.
+``pip install`` compiles both C files into one shared object in this folder when a C compiler
+is at hand (``setup.py`` marks the extension optional: without one the install goes on without
+it).  The shared object has no Python API; ctypes calls it and releases the GIL for each call,
+so the thread pool below runs disjoint ranges of one convolution at once.  Where the library
+is missing, was built for another ABI version, or ``DISTMOD_NATIVE=0`` is set, ``lib()`` is
+None and every caller keeps its NumPy or BLAS path; ``status()`` says which.  The convolution
+kernels are vector code for AVX2 with FMA: ``conv()`` is the library only where the processor
+has both.
 
-The entry points (see ``shiftconv.c``): ``dm_shift_conv_images`` (the output rows of a
-stride-1 convolution over a flat padded grid, all kernel offsets summed in registers, over the
-positions of a range of images that hold results) and ``dm_shift_wgrad`` (its weight gradient
-over the same kind of range).
+The entry points (see the C files): ``dm_shift_conv_images`` (the output rows of a stride-1
+convolution over a flat padded grid, all kernel offsets summed in registers, over the
+positions of a range of images that hold results), ``dm_shift_wgrad`` (its weight gradient
+over the same kind of range), BatchNorm's statistics, normalisation and gradient in one or
+two passes each, and ReLU.  The wrappers at the end take NumPy arrays and return False where
+an array is not a contiguous float32 NumPy array, so their callers fall back.
 """
 import ctypes
 import glob
 import os
 import threading
 
-ABI_VERSION = 2
+import numpy as np
+
+ABI_VERSION = 3
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _state = {}
 _lock = threading.Lock()
@@ -49,14 +54,22 @@ def _load():
             why.append('%s: ABI %d, not %d (stale build: reinstall)'
                        % (os.path.basename(path), version, ABI_VERSION))
             continue
-        if not lib.dm_native_simd():
-            return None, 'this processor lacks AVX2 with FMA'
         p, i, n = ctypes.c_void_p, ctypes.c_int, ctypes.c_long
         lib.dm_shift_conv_images.argtypes = [p, n, p, i, p, i, i, p, n, n, n, n, n, n, i, i]
-        lib.dm_shift_conv_images.restype = None
         lib.dm_shift_wgrad.argtypes = [p, n, p, n, i, p, i, i, p, p, n, n, n, n, n, i]
-        lib.dm_shift_wgrad.restype = None
-        return lib, 'loaded %s' % path
+        lib.dm_bn_stats.argtypes = [p, n, n, n, p, p, p]
+        lib.dm_bn_apply.argtypes = [p, n, n, n, p, p, p, p, i]
+        lib.dm_bn_grad_sums.argtypes = [p, p, n, n, n, p, p, p, p]
+        lib.dm_bn_grad_apply.argtypes = [p, p, n, n, n, p, p, p, p, p]
+        lib.dm_relu.argtypes = [p, p, n]
+        lib.dm_relu_grad.argtypes = [p, p, p, n]
+        for name in ('dm_shift_conv_images', 'dm_shift_wgrad', 'dm_bn_stats', 'dm_bn_apply',
+                     'dm_bn_grad_sums', 'dm_bn_grad_apply', 'dm_relu', 'dm_relu_grad'):
+            getattr(lib, name).restype = None
+        simd = bool(lib.dm_native_simd())
+        _state['simd'] = simd
+        return lib, 'loaded %s%s' % (path, '' if simd else
+                                      ' (no AVX2 with FMA here: convolutions keep BLAS)')
     return None, '; '.join(why)
 
 
@@ -65,8 +78,16 @@ def lib():
     if 'lib' not in _state:
         with _lock:
             if 'lib' not in _state:
-                _state['lib'], _state['why'] = _load()
+                found, why = _load()
+                _state['why'] = why
+                _state['lib'] = found
     return _state['lib']
+
+
+def conv():
+    """The kernels where the convolution's (AVX2 with FMA) run here, else None."""
+    found = lib()
+    return found if found is not None and _state.get('simd') else None
 
 
 def status():
@@ -136,3 +157,69 @@ class Pool:
 
 
 pool = Pool()
+
+
+# ---- NumPy-array wrappers: False where an array does not suit (the caller falls back) ----
+def _ok(*arrays):
+    return all(type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
+               for a in arrays)
+
+
+def _p(a):
+    return a.ctypes.data
+
+
+def relu(x, out):
+    """out = max(x, 0) (NaN kept); True where it ran."""
+    found = lib()
+    if found is None or out is None or not _ok(x, out) or x.size != out.size:
+        return False
+    found.dm_relu(_p(x), _p(out), x.size)
+    return True
+
+
+def relu_grad(g, y, out):
+    """out = g * (y > 0); True where it ran."""
+    found = lib()
+    if found is None or out is None or not _ok(g, y, out) or not g.size == y.size == out.size:
+        return False
+    found.dm_relu_grad(_p(g), _p(y), _p(out), g.size)
+    return True
+
+
+class BatchNormKernels:
+    """BatchNorm over (P, C, R) float32 data in few passes; per-instance small buffers."""
+
+    def __init__(self, channels):
+        c = channels
+        self.work = np.empty(c, np.float64)
+        self.mean, self.var = np.empty(c, np.float32), np.empty(c, np.float32)
+        self.sum_g, self.sum_gx = np.empty(c, np.float32), np.empty(c, np.float32)
+
+    @staticmethod
+    def usable(*arrays):
+        return lib() is not None and _ok(*arrays)
+
+    def stats(self, x, shape3):
+        """(mean, var) per channel of ``x`` seen as ``shape3``: this object's buffers."""
+        lib().dm_bn_stats(_p(x), *shape3, _p(self.mean), _p(self.var), _p(self.work))
+        return self.mean, self.var
+
+    @staticmethod
+    def apply(x, shape3, mean, scale, shift, out, relu=False):
+        """out = (x - mean) * scale + shift per channel (then ReLU)."""
+        args = [np.ascontiguousarray(a, np.float32) for a in (mean, scale, shift)]
+        lib().dm_bn_apply(_p(x), *shape3, *[_p(a) for a in args], _p(out), int(relu))
+
+    def grad_sums(self, g, x, shape3, mean):
+        """(sum of g, sum of g * (x - mean)) per channel: this object's buffers."""
+        m = np.ascontiguousarray(mean, np.float32)
+        lib().dm_bn_grad_sums(_p(g), _p(x), *shape3, _p(m), _p(self.sum_g), _p(self.sum_gx),
+                              _p(self.work))
+        return self.sum_g, self.sum_gx
+
+    @staticmethod
+    def grad_apply(g, x, shape3, mean, a, b, d, out):
+        """out = g * a + (x - mean) * b + d per channel."""
+        args = [np.ascontiguousarray(v, np.float32) for v in (mean, a, b, d)]
+        lib().dm_bn_grad_apply(_p(g), _p(x), *shape3, *[_p(v) for v in args], _p(out))

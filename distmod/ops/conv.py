@@ -243,7 +243,7 @@ class _Shifted:
         self.chunks = [(s0, min(_SHIFT_CHUNK, self.grid - s0))
                        for s0 in range(0, self.grid, _SHIFT_CHUNK)]
         # the native kernels (float32): every offset summed in registers, one write per output
-        self.native = _native.lib() if np.dtype(dtype) == np.float32 else None
+        self.native = _native.conv() if np.dtype(dtype) == np.float32 else None
         if self.native is not None:
             self.c_offs = _native.offsets(self.offs)
             self.c_back = _native.offsets([-o for o in self.offs])
@@ -255,7 +255,7 @@ class _Shifted:
     @staticmethod
     def available(dtype):
         """Whether this engine runs for ``dtype``: native kernels or OpenBLAS's gemm."""
-        return ((np.dtype(dtype) == np.float32 and _native.lib() is not None)
+        return ((np.dtype(dtype) == np.float32 and _native.conv() is not None)
                 or _blas.gemm_for(dtype) is not None)
 
     def _span(self, start, size, align):
@@ -630,7 +630,7 @@ class Convolution(_ConvBase):
         n, c, big = self._split(x.shape)
         _, f, small = self._split(y.shape)
         padded = [b + 2 * p for b, p in zip(big, self.pad_)]
-        native = x.dtype == np.float32 and _native.lib() is not None
+        native = x.dtype == np.float32 and _native.conv() is not None
         if (c // self.num_group < _SHIFT_MIN_CHANNELS and not native
                 or prod(padded) > _SHIFT_MAX_WASTE * prod(small)):
             return None

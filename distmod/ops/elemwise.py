@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from .. import _native
 from .registry import Operator, Param, Sample, InferError, register
 from ._util import broadcast_shape, sum_to_shape, retention
 from .infer import merge_shape
@@ -106,10 +107,17 @@ class UnaryOp(Operator):
 
 # The activations: one implementation for the unary operators and ``nn.Activation``.
 
-def _u_relu(xp, x, out): return xp.maximum(x, 0, out=out)
+def _u_relu(xp, x, out):
+    # one pass of distmod's native kernel on float32 NumPy arrays (NumPy's maximum is 4x
+    # slower than a copy); the same values, NaN kept
+    if xp is np and _native.relu(x, out):
+        return out
+    return xp.maximum(x, 0, out=out)
 
 
 def _g_relu(xp, g, x, y, out):           # y > 0 iff x > 0, and y is what backward keeps
+    if xp is np and _native.relu_grad(g, y, out):
+        return out
     return xp.multiply(g, y > 0, out=out)
 
 

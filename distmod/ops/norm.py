@@ -5,6 +5,9 @@ InstanceNorm, LayerNorm and GroupNorm share one backward: for ``xhat = (x - mean
 taken over a set of axes, ``dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))``
 (BatchNorm computes the same in place, from the statistics its forward keeps).
 """
+import numpy as np
+
+from .. import _native
 from .registry import Operator, Param, Sample, InferError, register
 from ._util import norm_axis, prod
 
@@ -170,23 +173,37 @@ class BatchNorm(_Normalization):
         """Per-channel sums of ``a3 * b3`` (both (P, C, R)) without the product array."""
         return xp.matmul(a3[:, :, None, :], b3[:, :, :, None])[:, :, 0, 0].sum(axis=0)
 
+    def _kernels(self, xp, x3, *arrays):
+        """distmod's native BatchNorm kernels for these (P, C, R) float32 NumPy arrays, or
+        None (then the NumPy passes below run)."""
+        if xp is not np or x3 is None or not _native.BatchNormKernels.usable(*arrays):
+            return None
+        nk = getattr(self, '_nk', None)
+        if nk is None or nk.mean.shape[0] != x3.shape[1]:
+            nk = self._nk = _native.BatchNormKernels(x3.shape[1])
+        return nk
+
     def forward(self, xp, ins, outs, aux, is_train):
         x, gamma, beta = ins
         axes, shape = self._layout(x)
         self._batch = is_train and not self.use_global_stats
         out = outs[0]
+        x3 = self._channels(x)
+        nk = self._kernels(xp, x3, x, out)
         if self._batch:
-            x3 = self._channels(x)
             n = x.size // x.shape[norm_axis(self.axis, x.ndim)]
-            mean = x.mean(axis=axes) if x3 is None else self._channel_sum(xp, x3) / n
-            xp.subtract(x, mean.reshape(shape), out=out)            # centred, in place
-            if x3 is None:
-                sq = self._scratch(xp, x)
-                xp.multiply(out, out, out=sq)
-                var = sq.mean(axis=axes)
+            if nk is not None:
+                mean, var = nk.stats(x, x3.shape)       # two passes, the second centred
             else:
-                out3 = out.reshape(x3.shape)
-                var = self._channel_dot(xp, out3, out3) / n
+                mean = x.mean(axis=axes) if x3 is None else self._channel_sum(xp, x3) / n
+                xp.subtract(x, mean.reshape(shape), out=out)            # centred, in place
+                if x3 is None:
+                    sq = self._scratch(xp, x)
+                    xp.multiply(out, out, out=sq)
+                    var = sq.mean(axis=axes)
+                else:
+                    out3 = out.reshape(x3.shape)
+                    var = self._channel_dot(xp, out3, out3) / n
             invstd = 1.0 / xp.sqrt(var + self.eps)
             m = self.momentum
             aux[0] *= m
@@ -196,11 +213,15 @@ class BatchNorm(_Normalization):
         else:
             mean = aux[0]
             invstd = 1.0 / xp.sqrt(aux[1] + self.eps)
-            xp.subtract(x, mean.reshape(shape), out=out)
+            if nk is None:
+                xp.subtract(x, mean.reshape(shape), out=out)
         self._mean, self._invstd = mean, invstd
         scale = invstd if self.fix_gamma else invstd * gamma
-        out *= scale.reshape(shape)
-        out += beta.reshape(shape)
+        if nk is not None:
+            nk.apply(x, x3.shape, mean, scale, beta, out)    # one pass: centre, scale, shift
+        else:
+            out *= scale.reshape(shape)
+            out += beta.reshape(shape)
         if self.output_mean_var:
             outs[1][...] = mean
             outs[2][...] = invstd
@@ -250,6 +271,9 @@ class BatchNorm(_Normalization):
         ``c1 = -k * invstd * sum(g * xhat) / n`` and ``c0 = -k * sum(g) / n``."""
         dx = igrads[0]
         invstd = self._invstd
+        nk = self._kernels(xp, x3, g, x, *([] if dx is None else [dx]))
+        if nk is not None:
+            return self._backward_native(nk, g, x, x3, gamma, igrads)
         g3 = g.reshape(x3.shape)
         centred = self._scratch(xp, x)
         xp.subtract(x, self._mean.reshape(shape), out=centred)
@@ -270,6 +294,27 @@ class BatchNorm(_Normalization):
         centred *= (-k * invstd * sum_gx / n).reshape(shape)
         dx += centred
         dx -= (k * sum_g / n).reshape(shape)
+
+
+    def _backward_native(self, nk, g, x, x3, gamma, igrads):
+        """``_backward_channels`` on the native kernels: one pass for both per-channel sums,
+        one for ``dx``."""
+        dx, invstd = igrads[0], self._invstd
+        sum_g, sum_gx = nk.grad_sums(g, x, x3.shape, self._mean)
+        sum_gx = sum_gx * invstd
+        if igrads[2] is not None:
+            igrads[2][...] = sum_g
+        if igrads[1] is not None:
+            igrads[1][...] = 0 if self.fix_gamma else sum_gx
+        if dx is None:
+            return
+        k = invstd if self.fix_gamma else invstd * gamma
+        if self._batch:
+            n = x.size // k.size
+            c1, c0 = -k * invstd * sum_gx / n, -k * sum_g / n
+        else:
+            c1 = c0 = np.zeros_like(k)
+        nk.grad_apply(g, x, x3.shape, self._mean, k, c1, c0, dx)
 
 
 @register

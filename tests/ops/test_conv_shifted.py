@@ -121,7 +121,7 @@ def test_half_precision_takes_im2col():
     assert _engine_of(exe) == 'im2col'
 
 
-@pytest.mark.skipif(_native.lib() is None, reason='native kernels not loaded')
+@pytest.mark.skipif(_native.conv() is None, reason='native convolution kernels not loaded')
 def test_one_channel_takes_the_native_kernels():
     sym = mx.sym.Convolution(mx.sym.Variable('data'), kernel=(3, 3), pad=(1, 1),
                              num_filter=4, name='c')

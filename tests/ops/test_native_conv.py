@@ -30,7 +30,7 @@ def _has_avx2_fma():
     return ' avx2' in flags and ' fma' in flags
 
 
-needs_native = pytest.mark.skipif(_native.lib() is None,
+needs_native = pytest.mark.skipif(_native.conv() is None,
                                   reason='native kernels not loaded: %s' % _native.status())
 
 
@@ -41,7 +41,7 @@ def test_the_kernels_are_built_and_loaded_where_they_can_be():
         pytest.skip('no C compiler on this machine, so pip install built no kernels')
     if os.environ.get('DISTMOD_NATIVE') == '0':
         pytest.skip('DISTMOD_NATIVE=0 is set')
-    assert _native.lib() is not None, _native.status()
+    assert _native.conv() is not None, _native.status()
     assert _native.status().startswith('loaded ')
 
 

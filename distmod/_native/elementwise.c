@@ -1,0 +1,125 @@
+/* distmod's native kernels: BatchNorm and ReLU in as few passes over the data as they need.
+ *
+ * NumPy runs each of BatchNorm's steps (centre, square, scale, shift...) as its own pass over
+ * the activations, and these passes, not arithmetic, are what BatchNorm costs.  Here each
+ * loop does everything one pass can.  The data is (P, C, R) float32, contiguous: P outer
+ * rows (the batch), C channels, R positions per channel (the spatial size).  Sums are kept in
+ * eight float lanes along a row and added into double per row, so they neither depend on the
+ * vector width nor lose precision over a large batch.
+ *
+ * Plain C (the compiler vectorises the loops for its default target); loaded with the
+ * convolution kernels of shiftconv.c, as one shared object.
+ */
+
+/* sum over a row of a[i] (mode 0), (a[i] - m)^2 (mode 1), a[i] * (b[i] - m) (mode 2) */
+static double row_sum(const float *a, const float *b, float m, long n, int mode)
+{
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) {
+            float v = mode == 0 ? a[i + j]
+                    : mode == 1 ? (a[i + j] - m) * (a[i + j] - m)
+                    : a[i + j] * (b[i + j] - m);
+            acc[j] += v;
+        }
+    double s = ((double)acc[0] + acc[4] + acc[1] + acc[5]) + ((double)acc[2] + acc[6]
+                                                             + acc[3] + acc[7]);
+    for (; i < n; i++)
+        s += mode == 0 ? a[i] : mode == 1 ? (a[i] - m) * (a[i] - m) : a[i] * (b[i] - m);
+    return s;
+}
+
+static void channel_sums(const float *a, const float *b, const float *m, long P, long C,
+                         long R, int mode, double *out)
+{
+    for (long c = 0; c < C; c++)
+        out[c] = 0.0;
+    for (long p = 0; p < P; p++)
+        for (long c = 0; c < C; c++) {
+            long row = (p * C + c) * R;
+            out[c] += row_sum(a + row, b ? b + row : 0, m ? m[c] : 0.0f, R, mode);
+        }
+}
+
+/* The batch mean and (biased) variance of every channel: two passes, the second centred. */
+void dm_bn_stats(const float *x, long P, long C, long R, float *mean, float *var,
+                 double *work)
+{
+    double n = (double)P * R;
+    channel_sums(x, 0, 0, P, C, R, 0, work);
+    for (long c = 0; c < C; c++)
+        mean[c] = (float)(work[c] / n);
+    channel_sums(x, 0, mean, P, C, R, 1, work);
+    for (long c = 0; c < C; c++)
+        var[c] = (float)(work[c] / n);
+}
+
+/* y = (x - mean[c]) * scale[c] + shift[c], then max(y, 0) where relu (NaN stays NaN); y may
+ * be x.  Centred first, as NumPy's steps are: a large mean does not cost precision. */
+void dm_bn_apply(const float *x, long P, long C, long R, const float *mean,
+                 const float *scale, const float *shift, float *y, int relu)
+{
+    for (long p = 0; p < P; p++)
+        for (long c = 0; c < C; c++) {
+            long row = (p * C + c) * R;
+            const float *xr = x + row;
+            float *yr = y + row;
+            float m = mean[c], a = scale[c], b = shift[c];
+            if (relu) {
+                for (long i = 0; i < R; i++) {
+                    float v = (xr[i] - m) * a + b;
+                    yr[i] = (v > 0.0f || v != v) ? v : 0.0f;
+                }
+            } else {
+                for (long i = 0; i < R; i++)
+                    yr[i] = (xr[i] - m) * a + b;
+            }
+        }
+}
+
+/* sum_g[c] = sum of g, sum_gx[c] = sum of g * (x - mean[c]), over each channel. */
+void dm_bn_grad_sums(const float *g, const float *x, long P, long C, long R,
+                     const float *mean, float *sum_g, float *sum_gx, double *work)
+{
+    channel_sums(g, 0, 0, P, C, R, 0, work);
+    for (long c = 0; c < C; c++)
+        sum_g[c] = (float)work[c];
+    channel_sums(g, x, mean, P, C, R, 2, work);
+    for (long c = 0; c < C; c++)
+        sum_gx[c] = (float)work[c];
+}
+
+/* dx = g * a[c] + (x - mean[c]) * b[c] + d[c]. */
+void dm_bn_grad_apply(const float *g, const float *x, long P, long C, long R,
+                      const float *mean, const float *a, const float *b, const float *d,
+                      float *dx)
+{
+    for (long p = 0; p < P; p++)
+        for (long c = 0; c < C; c++) {
+            long row = (p * C + c) * R;
+            const float *gr = g + row, *xr = x + row;
+            float *o = dx + row;
+            float m = mean[c], ac = a[c], bc = b[c], dc = d[c];
+            for (long i = 0; i < R; i++)
+                o[i] = gr[i] * ac + (xr[i] - m) * bc + dc;
+        }
+}
+
+/* y = max(x, 0), NaN kept (NumPy's maximum); y may be x. */
+void dm_relu(const float *x, float *y, long n)
+{
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = (v > 0.0f || v != v) ? v : 0.0f;
+    }
+}
+
+/* dx = g * (y > 0), as a product: a NaN or infinite g where y <= 0 gives NaN, as NumPy's. */
+void dm_relu_grad(const float *g, const float *y, float *dx, long n)
+{
+    for (long i = 0; i < n; i++) {
+        float m = y[i] > 0.0f ? 1.0f : 0.0f;    /* a select, which vectorises; no branch */
+        dx[i] = g[i] * m;
+    }
+}
