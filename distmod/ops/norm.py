@@ -266,41 +266,22 @@ class BatchNorm(_Normalization):
             xp.multiply(g, k.reshape(shape), out=dx)
 
     def _backward_channels(self, xp, g, x, x3, gamma, igrads, shape):
-        """The backward above in fewer passes over the data: the per-channel sums as GEMMs,
-        and, with batch statistics, ``dx = k * g + (x - mean) * c1 + c0`` for per-channel
+        """The backward above in fewer passes over the data: the per-channel sums as GEMMs
+        (or one pass of the native kernels, which also write ``dx`` in one), and, with batch
+        statistics, ``dx = k * g + (x - mean) * c1 + c0`` for per-channel
         ``c1 = -k * invstd * sum(g * xhat) / n`` and ``c0 = -k * sum(g) / n``."""
         dx = igrads[0]
         invstd = self._invstd
         nk = self._kernels(xp, x3, g, x, *([] if dx is None else [dx]))
-        if nk is not None:
-            return self._backward_native(nk, g, x, x3, gamma, igrads)
-        g3 = g.reshape(x3.shape)
-        centred = self._scratch(xp, x)
-        xp.subtract(x, self._mean.reshape(shape), out=centred)
-        sum_gx = self._channel_dot(xp, g3, centred.reshape(x3.shape)) * invstd
-        sum_g = self._channel_sum(xp, g3) if igrads[2] is not None or \
-            dx is not None and self._batch else None
-        if igrads[2] is not None:
-            igrads[2][...] = sum_g
-        if igrads[1] is not None:
-            igrads[1][...] = 0 if self.fix_gamma else sum_gx
-        if dx is None:
-            return
-        k = invstd if self.fix_gamma else invstd * gamma
-        xp.multiply(g, k.reshape(shape), out=dx)
-        if not self._batch:
-            return
-        n = x.size // k.size
-        centred *= (-k * invstd * sum_gx / n).reshape(shape)
-        dx += centred
-        dx -= (k * sum_g / n).reshape(shape)
-
-
-    def _backward_native(self, nk, g, x, x3, gamma, igrads):
-        """``_backward_channels`` on the native kernels: one pass for both per-channel sums,
-        one for ``dx``."""
-        dx, invstd = igrads[0], self._invstd
-        sum_g, sum_gx = nk.grad_sums(g, x, x3.shape, self._mean)
+        if nk is not None:          # one native pass for both per-channel sums
+            sum_g, sum_gx = nk.grad_sums(g, x, x3.shape, self._mean)
+        else:
+            g3 = g.reshape(x3.shape)
+            centred = self._scratch(xp, x)
+            xp.subtract(x, self._mean.reshape(shape), out=centred)
+            sum_gx = self._channel_dot(xp, g3, centred.reshape(x3.shape))
+            sum_g = self._channel_sum(xp, g3) if igrads[2] is not None or \
+                dx is not None and self._batch else None
         sum_gx = sum_gx * invstd
         if igrads[2] is not None:
             igrads[2][...] = sum_g
@@ -309,12 +290,18 @@ class BatchNorm(_Normalization):
         if dx is None:
             return
         k = invstd if self.fix_gamma else invstd * gamma
-        if self._batch:
-            n = x.size // k.size
-            c1, c0 = -k * invstd * sum_gx / n, -k * sum_g / n
-        else:
-            c1 = c0 = np.zeros_like(k)
-        nk.grad_apply(g, x, x3.shape, self._mean, k, c1, c0, dx)
+        n = x.size // k.size
+        if nk is not None:          # and one for dx
+            c1, c0 = ((-k * invstd * sum_gx / n, -k * sum_g / n) if self._batch
+                      else (np.zeros_like(k),) * 2)
+            nk.grad_apply(g, x, x3.shape, self._mean, k, c1, c0, dx)
+            return
+        xp.multiply(g, k.reshape(shape), out=dx)
+        if not self._batch:
+            return
+        centred *= (-k * invstd * sum_gx / n).reshape(shape)
+        dx += centred
+        dx -= (k * sum_g / n).reshape(shape)
 
 
 @register
