@@ -119,6 +119,23 @@ def test_threads_split_the_images_and_agree():
 
 
 @needs_native
+def test_a_thread_count_repeats_bit_identically():
+    # replicas on different ranks must stay identical: the same count, the same bits
+    attrs, shape = {'kernel': (3, 3), 'num_filter': 8, 'pad': (1, 1)}, (30, 8, 20, 20)
+    before = _native.pool.size()
+    try:
+        _native.pool.resize(2)
+        runs = [_run(attrs, shape, 'float32') for _ in range(3)]
+    finally:
+        _native.pool.resize(before)
+    assert all(r[2] for r in runs)
+    for y, g, _ in runs[1:]:
+        assert np.array_equal(y, runs[0][0])
+        for name in g:
+            assert np.array_equal(g[name], runs[0][1][name]), name
+
+
+@needs_native
 @pytest.mark.parametrize('simd', [0, 1])
 @pytest.mark.parametrize('f,c,q1', [(4, 3, 48), (5, 2, 37), (1, 1, 7), (7, 5, 100)])
 def test_entry_points_direct(simd, f, c, q1):
