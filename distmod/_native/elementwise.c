@@ -11,27 +11,40 @@
  * convolution kernels of shiftconv.c, as one shared object.
  */
 
-/* sum over a row of a[i] (mode 0), (a[i] - m)^2 (mode 1), a[i] * (b[i] - m) (mode 2) */
+/* sum over a row of a[i] (mode 0), (a[i] - m)^2 (mode 1), a[i] * (b[i] - m) (mode 2): one
+ * loop per mode, eight independent lanes, which the compiler vectorises (a mode chosen inside
+ * the loop keeps it scalar) */
 static double row_sum(const float *a, const float *b, float m, long n, int mode)
 {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    long i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) {
-            float v = mode == 0 ? a[i + j]
-                    : mode == 1 ? (a[i + j] - m) * (a[i + j] - m)
-                    : a[i + j] * (b[i + j] - m);
-            acc[j] += v;
-        }
+    long n8 = n / 8 * 8;
+    if (mode == 0) {
+        for (long i = 0; i < n8; i += 8)
+            for (int j = 0; j < 8; j++)
+                acc[j] += a[i + j];
+    } else if (mode == 1) {
+        for (long i = 0; i < n8; i += 8)
+            for (int j = 0; j < 8; j++) {
+                float d = a[i + j] - m;
+                acc[j] += d * d;
+            }
+    } else {
+        for (long i = 0; i < n8; i += 8)
+            for (int j = 0; j < 8; j++)
+                acc[j] += a[i + j] * (b[i + j] - m);
+    }
     double s = ((double)acc[0] + acc[4] + acc[1] + acc[5]) + ((double)acc[2] + acc[6]
                                                              + acc[3] + acc[7]);
-    for (; i < n; i++)
+    for (long i = n8; i < n; i++)
         s += mode == 0 ? a[i] : mode == 1 ? (a[i] - m) * (a[i] - m) : a[i] * (b[i] - m);
     return s;
 }
 
-static void channel_sums(const float *a, const float *b, const float *m, long P, long C,
-                         long R, int mode, double *out)
+/* out[c] = the sum over rows p and positions of channel c of row_sum's ``mode``: a (and b)
+ * (P, C, R), m per channel (mode 0 reads neither b nor m).  BatchNorm's statistics are modes
+ * 0 then 1 (centred on the mean of the first), its gradient's sums modes 0 and 2. */
+void dm_channel_sums(const float *a, const float *b, const float *m, long P, long C, long R,
+                     int mode, double *out)
 {
     for (long c = 0; c < C; c++)
         out[c] = 0.0;
@@ -40,19 +53,6 @@ static void channel_sums(const float *a, const float *b, const float *m, long P,
             long row = (p * C + c) * R;
             out[c] += row_sum(a + row, b ? b + row : 0, m ? m[c] : 0.0f, R, mode);
         }
-}
-
-/* The batch mean and (biased) variance of every channel: two passes, the second centred. */
-void dm_bn_stats(const float *x, long P, long C, long R, float *mean, float *var,
-                 double *work)
-{
-    double n = (double)P * R;
-    channel_sums(x, 0, 0, P, C, R, 0, work);
-    for (long c = 0; c < C; c++)
-        mean[c] = (float)(work[c] / n);
-    channel_sums(x, 0, mean, P, C, R, 1, work);
-    for (long c = 0; c < C; c++)
-        var[c] = (float)(work[c] / n);
 }
 
 /* y = (x - mean[c]) * scale[c] + shift[c], then max(y, 0) where relu (NaN stays NaN); y may
@@ -76,18 +76,6 @@ void dm_bn_apply(const float *x, long P, long C, long R, const float *mean,
                     yr[i] = (xr[i] - m) * a + b;
             }
         }
-}
-
-/* sum_g[c] = sum of g, sum_gx[c] = sum of g * (x - mean[c]), over each channel. */
-void dm_bn_grad_sums(const float *g, const float *x, long P, long C, long R,
-                     const float *mean, float *sum_g, float *sum_gx, double *work)
-{
-    channel_sums(g, 0, 0, P, C, R, 0, work);
-    for (long c = 0; c < C; c++)
-        sum_g[c] = (float)work[c];
-    channel_sums(g, x, mean, P, C, R, 2, work);
-    for (long c = 0; c < C; c++)
-        sum_gx[c] = (float)work[c];
 }
 
 /* dx = g * a[c] + (x - mean[c]) * b[c] + d[c]. */

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define DM_ABI_VERSION 3
+#define DM_ABI_VERSION 4
 
 int dm_abi_version(void) { return DM_ABI_VERSION; }
 
