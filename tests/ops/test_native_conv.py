@@ -97,19 +97,23 @@ def test_native_float32_matches_float64(attrs, shape, monkeypatch):
                                    err_msg=name)
 
 
-@needs_native
-def test_threads_split_the_images_and_agree():
-    attrs, shape = {'kernel': (3, 3), 'num_filter': 16, 'pad': (1, 1)}, (24, 16, 28, 28)
+@pytest.fixture
+def threads():
+    """``threads(n)``: the native pool at ``n`` threads for the rest of the test."""
     before = _native.pool.size()
-    try:
-        _native.pool.resize(1)
-        y1, g1, ran = _run(attrs, shape, 'float32')
-        assert ran
-        _native.pool.resize(3)
-        assert len(conv._native.pool.split(0, 24, 1, 8)) == 3
-        y3, g3, _ = _run(attrs, shape, 'float32')
-    finally:
-        _native.pool.resize(before)
+    yield _native.pool.resize
+    _native.pool.resize(before)
+
+
+@needs_native
+def test_threads_split_the_images_and_agree(threads):
+    attrs, shape = {'kernel': (3, 3), 'num_filter': 16, 'pad': (1, 1)}, (24, 16, 28, 28)
+    threads(1)
+    y1, g1, ran = _run(attrs, shape, 'float32')
+    assert ran
+    threads(3)
+    assert len(conv._native.pool.split(0, 24, 1, 8)) == 3
+    y3, g3, _ = _run(attrs, shape, 'float32')
     # every output and data-gradient element is summed by one thread, in the same order
     assert np.array_equal(y1, y3)
     assert np.array_equal(g1['data'], g3['data'])
@@ -119,15 +123,11 @@ def test_threads_split_the_images_and_agree():
 
 
 @needs_native
-def test_a_thread_count_repeats_bit_identically():
+def test_a_thread_count_repeats_bit_identically(threads):
     # replicas on different ranks must stay identical: the same count, the same bits
     attrs, shape = {'kernel': (3, 3), 'num_filter': 8, 'pad': (1, 1)}, (30, 8, 20, 20)
-    before = _native.pool.size()
-    try:
-        _native.pool.resize(2)
-        runs = [_run(attrs, shape, 'float32') for _ in range(3)]
-    finally:
-        _native.pool.resize(before)
+    threads(2)
+    runs = [_run(attrs, shape, 'float32') for _ in range(3)]
     assert all(r[2] for r in runs)
     for y, g, _ in runs[1:]:
         assert np.array_equal(y, runs[0][0])
