@@ -5,7 +5,11 @@ The operators are called directly (no executor), as the executor calls them each
 float32 buffers preallocated once; conv1 takes no data gradient (its input is the batch), the
 others do.  Best of several rounds.
 
-Run: ``python bench/bench_conv.py`` (``OMP_NUM_THREADS`` as you train).
+``convnet``: the layers of MXNet's stochastic-depth convnet instead (batch 100, 28x28: the
+1- and 16-channel 3x3 convolutions, BatchNorm, ReLU), the ones distmod's native kernels
+serve (``DISTMOD_NATIVE=0`` times the NumPy/OpenBLAS paths).
+
+Run: ``python bench/bench_conv.py [convnet]`` (``OMP_NUM_THREADS`` as you train).
 """
 import os
 import sys
@@ -27,6 +31,16 @@ LAYERS = [
      (BATCH, 50, 8, 8), True),
 ]
 
+CONVNET = [
+    ('c0', 'Convolution', {'kernel': (3, 3), 'num_filter': 16, 'pad': (1, 1), 'no_bias': True},
+     (100, 1, 28, 28), False),
+    ('c1', 'Convolution', {'kernel': (3, 3), 'num_filter': 16, 'pad': (1, 1), 'no_bias': True},
+     (100, 16, 28, 28), True),
+    ('bn', 'BatchNorm', {'fix_gamma': False, 'eps': 2e-5, 'momentum': 0.9}, (100, 16, 28, 28),
+     True),
+    ('relu', 'Activation', {'act_type': 'relu'}, (100, 16, 28, 28), True),
+]
+
 
 def best_ms(fn, rounds=7, calls=10):
     fn()
@@ -41,20 +55,21 @@ def best_ms(fn, rounds=7, calls=10):
 
 def layer(op_name, attrs, dshape, data_grad):
     op = get(op_name)(attrs)
-    _, in_shapes, out_shapes, _ = infer_all(op, {'data': dshape})
+    _, in_shapes, out_shapes, aux_shapes = infer_all(op, {'data': dshape})
     rng = np.random.default_rng(0)
     ins = [rng.standard_normal(s).astype(np.float32) for s in in_shapes]
     outs = [np.empty(s, np.float32) for s in out_shapes]
+    aux = [np.ones(s, np.float32) for s in aux_shapes]
     heads = [rng.standard_normal(s).astype(np.float32) for s in out_shapes]
     igrads = [np.empty_like(a) for a in ins]
     if not data_grad:
         igrads[0] = None
 
     def fwd():
-        op.forward(np, ins, outs, [], True)
+        op.forward(np, ins, outs, aux, True)
 
     def bwd():
-        op.backward(np, heads, ins, outs, igrads, [])
+        op.backward(np, heads, ins, outs, igrads, aux)
     fwd()
     return best_ms(fwd), best_ms(bwd)
 
@@ -63,7 +78,8 @@ def main():
     total_f = total_b = 0.0
     print('%-6s %-12s %-22s %9s %9s %9s' % ('layer', 'op', 'input', 'fwd ms', 'bwd ms',
                                              'f+b ms'))
-    for name, op_name, attrs, dshape, data_grad in LAYERS:
+    layers = CONVNET if sys.argv[1:] == ['convnet'] else LAYERS
+    for name, op_name, attrs, dshape, data_grad in layers:
         f, b = layer(op_name, attrs, dshape, data_grad)
         total_f += f
         total_b += b
