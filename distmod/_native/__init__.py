@@ -23,7 +23,10 @@ import threading
 
 import numpy as np
 
-ABI_VERSION = 4
+ABI_VERSION = 5
+_SIMD_LEVELS = {'none': 0, '0': 0, 'avx2': 1, '1': 1, 'avx512': 2, '2': 2}
+_SIMD_NAMES = {0: 'no AVX2 with FMA here: convolutions keep BLAS', 1: 'AVX2',
+               2: 'AVX-512'}
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _state = {}
 _lock = threading.Lock()
@@ -62,13 +65,23 @@ def _load():
         lib.dm_bn_grad_apply.argtypes = [p, p, n, n, n, p, p, p, p, p]
         lib.dm_relu.argtypes = [p, p, n]
         lib.dm_relu_grad.argtypes = [p, p, p, n]
+        lib.dm_tanh_grad.argtypes = [p, p, p, n]
+        lib.dm_sigmoid_grad.argtypes = [p, p, p, n]
+        lib.dm_maxpool2d.argtypes = [p, p, n, n, n, n, n, n, i, i, i, i, i, i]
+        lib.dm_maxpool2d_grad.argtypes = [p, p, p, p, n, n, n, n, n, n, i, i, i, i, i, i]
         for name in ('dm_shift_conv_images', 'dm_shift_wgrad', 'dm_channel_sums',
-                     'dm_bn_apply', 'dm_bn_grad_apply', 'dm_relu', 'dm_relu_grad'):
+                     'dm_bn_apply', 'dm_bn_grad_apply', 'dm_relu', 'dm_relu_grad',
+                     'dm_tanh_grad', 'dm_sigmoid_grad', 'dm_maxpool2d', 'dm_maxpool2d_grad'):
             getattr(lib, name).restype = None
-        simd = bool(lib.dm_native_simd())
+        simd = lib.dm_native_simd()
+        cap = os.environ.get('DISTMOD_NATIVE_SIMD', '').strip().lower()
+        if cap:
+            if cap not in _SIMD_LEVELS:
+                raise ValueError('DISTMOD_NATIVE_SIMD=%r: use one of %s'
+                                 % (cap, ', '.join(sorted(_SIMD_LEVELS))))
+            simd = min(simd, _SIMD_LEVELS[cap])
         _state['simd'] = simd
-        return lib, 'loaded %s%s' % (path, '' if simd else
-                                      ' (no AVX2 with FMA here: convolutions keep BLAS)')
+        return lib, 'loaded %s (%s)' % (path, _SIMD_NAMES[simd])
     return None, '; '.join(why)
 
 
@@ -84,9 +97,16 @@ def lib():
 
 
 def conv():
-    """The kernels where the convolution's (AVX2 with FMA) run here, else None."""
+    """The kernels where the convolution's (AVX2 with FMA, or AVX-512) run here, else None."""
     found = lib()
     return found if found is not None and _state.get('simd') else None
+
+
+def simd_level():
+    """The convolution kernels' vector code: 2 AVX-512, 1 AVX2 with FMA, 0 none (the C
+    entry points' ``simd`` argument).  ``DISTMOD_NATIVE_SIMD`` (``avx2``, ``none``) caps it."""
+    lib()
+    return _state.get('simd', 0)
 
 
 def status():
@@ -179,12 +199,70 @@ def relu(x, out):
     return True
 
 
-def relu_grad(g, y, out):
-    """out = g * (y > 0); True where it ran."""
+def _from_output(name, g, y, out):
     found = lib()
     if found is None or out is None or not _ok(g, y, out) or not g.size == y.size == out.size:
         return False
-    found.dm_relu_grad(_p(g), _p(y), _p(out), g.size)
+    getattr(found, name)(_p(g), _p(y), _p(out), g.size)
+    return True
+
+
+def relu_grad(g, y, out):
+    """out = g * (y > 0); True where it ran."""
+    return _from_output('dm_relu_grad', g, y, out)
+
+
+def tanh_grad(g, y, out):
+    """out = (1 - y * y) * g, rounded as NumPy's three passes; True where it ran."""
+    return _from_output('dm_tanh_grad', g, y, out)
+
+
+def sigmoid_grad(g, y, out):
+    """out = (1 - y) * y * g, rounded as NumPy's three passes; True where it ran."""
+    return _from_output('dm_sigmoid_grad', g, y, out)
+
+
+#: planes of input per thread below which max pooling stays on the calling thread
+_POOL_MIN_PART = 1 << 30
+
+
+def _pool_args(x, y, kernel, stride, pad):
+    """(planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw) for NCHW float32 ``x`` and ``y``, or None
+    where the native max pooling does not apply."""
+    if lib() is None or not _ok(x, y) or x.ndim != 4 or y.ndim != 4 or len(kernel) != 2:
+        return None
+    n, c, h, w = x.shape
+    if y.shape[:2] != (n, c):
+        return None
+    return (n * c, h, w, y.shape[2], y.shape[3]) + tuple(kernel) + tuple(stride) + tuple(pad)
+
+
+def _pool_parts(geom):
+    planes, h, w = geom[:3]
+    return pool.split(0, planes, 1, max(1, _POOL_MIN_PART // max(1, h * w)))
+
+
+def maxpool2d(x, y, kernel, stride, pad):
+    """y = 2-D max pooling of NCHW ``x`` (``pool.c``'s semantics, NumPy's path's), the planes
+    split over the pool; True where it ran."""
+    geom = _pool_args(x, y, kernel, stride, pad)
+    if geom is None:
+        return False
+    fn = lib().dm_maxpool2d
+    px, py, rest = _p(x), _p(y), geom[1:]
+    pool.run(lambda lo, hi: fn(px, py, lo, hi, *rest), _pool_parts(geom))
+    return True
+
+
+def maxpool2d_grad(x, y, g, dx, kernel, stride, pad):
+    """dx = max pooling's gradient: g sent to each window's first maximum; True where it
+    ran."""
+    geom = _pool_args(x, y, kernel, stride, pad)
+    if geom is None or not _ok(g, dx) or g.shape != y.shape or dx.shape != x.shape:
+        return False
+    fn = lib().dm_maxpool2d_grad
+    args, rest = (_p(x), _p(y), _p(g), _p(dx)), geom[1:]
+    pool.run(lambda lo, hi: fn(*args, lo, hi, *rest), _pool_parts(geom))
     return True
 
 

@@ -111,3 +111,24 @@ void dm_relu_grad(const float *g, const float *y, float *dx, long n)
         dx[i] = g[i] * m;
     }
 }
+
+/* dx = (1 - y * y) * g: tanh's gradient from its output, rounded after each operation as
+ * NumPy's three passes round (no fused multiply-add: -std=c99 keeps contraction off). */
+void dm_tanh_grad(const float *g, const float *y, float *dx, long n)
+{
+    for (long i = 0; i < n; i++) {
+        float t = y[i] * y[i];
+        t = 1.0f - t;
+        dx[i] = t * g[i];
+    }
+}
+
+/* dx = (1 - y) * y * g: the logistic function's gradient from its output, as NumPy rounds. */
+void dm_sigmoid_grad(const float *g, const float *y, float *dx, long n)
+{
+    for (long i = 0; i < n; i++) {
+        float t = 1.0f - y[i];
+        t = t * y[i];
+        dx[i] = t * g[i];
+    }
+}

@@ -214,7 +214,7 @@ class _Shifted:
 
     In float32, where distmod's native kernels are built (``distmod/_native``), the same sums
     run in C instead of the GEMMs: all offsets and channels of a block of outputs summed in
-    AVX2 registers, so each output is written once (the GEMMs write it once per offset),
+    AVX2 or AVX-512 registers, so each output is written once (the GEMMs write it once per offset),
     only over the grid rows of each image that hold outputs, and the images split over the
     native pool's threads.  The weight gradient sums per thread, then the threads' sums.
     """
@@ -245,6 +245,7 @@ class _Shifted:
         # the native kernels (float32): every offset summed in registers, one write per output
         self.native = _native.conv() if np.dtype(dtype) == np.float32 else None
         if self.native is not None:
+            self.simd = _native.simd_level()
             self.c_offs = _native.offsets(self.offs)
             self.c_back = _native.offsets([-o for o in self.offs])
             zero = (0,) * nd
@@ -274,17 +275,18 @@ class _Shifted:
         return _native.pool.split(0, self.n, 1, per)
 
     def _native_weights(self, xp, scratch, w, transposed):
-        """The weight as (G, K, F/g, C/g), or (G, K, C/g, F/g) ``transposed`` (the data
-        gradient's): one contiguous matrix per group and kernel offset."""
+        """The weight as the native kernels read it, (G, K, C/g, F/g): per group and kernel
+        offset, each input channel's weights for all filters side by side; ``transposed``
+        (the data gradient's, filters and channels swapped) (G, K, F/g, C/g)."""
         g, k = self.group, self.ksize
-        shape = (g, k, self.cg, self.fg) if transposed else (g, k, self.fg, self.cg)
+        shape = (g, k, self.fg, self.cg) if transposed else (g, k, self.cg, self.fg)
         buf = scratch.get(xp, 'nwt' if transposed else 'nw', shape, w.dtype)
         if self.channel_last:
             src = w.reshape(g, self.fg, k, self.cg)
-            buf[...] = src.transpose(0, 2, 3, 1) if transposed else src.transpose(0, 2, 1, 3)
+            buf[...] = src.transpose(0, 2, 1, 3) if transposed else src.transpose(0, 2, 3, 1)
         else:
             src = w.reshape(g, self.fg, self.cg, k)
-            buf[...] = src.transpose(0, 3, 2, 1) if transposed else src.transpose(0, 3, 1, 2)
+            buf[...] = src.transpose(0, 3, 1, 2) if transposed else src.transpose(0, 3, 2, 1)
         return buf
 
     def _native_rows(self, src, ld_src, wbuf, offs, rows_in, rows_out, dst, ld_dst, span):
@@ -299,7 +301,8 @@ class _Shifted:
                 lib.dm_shift_conv_images(sa + gi * rows_in * ld_src * it, ld_src,
                                          wa + gi * k * rows_out * rows_in * it, k, offs,
                                          rows_out, rows_in, da + gi * rows_out * ld_dst * it,
-                                         ld_dst, lo, hi, img, span[0], span[1], 0, 1)
+                                         ld_dst, lo, hi, img, span[0], span[1], 0,
+                                         self.simd)
         _native.pool.run(part, self._parts())
 
     def x_in(self, xp, scratch, x):
@@ -318,7 +321,7 @@ class _Shifted:
 
     def weights(self, xp, scratch, w):
         """The weight as (K, F, C/g): one contiguous (F, C/g) matrix per kernel offset; for
-        the native kernels (G, K, F/g, C/g)."""
+        the native kernels (G, K, C/g, F/g)."""
         if self.native is not None:
             return self._native_weights(xp, scratch, w, False)
         wk = scratch.get(xp, 'swk', (self.ksize, self.f, self.cg), w.dtype)
@@ -381,7 +384,7 @@ class _Shifted:
         shape = (len(parts), self.group, k, self.fg, self.cg)
         acc = scratch.get(xp, 'ndw', shape, dw.dtype)
         acc.fill(0)
-        vec = scratch.get(xp, 'ndw_vec', (len(parts), k * self.fg * self.cg * 8), dw.dtype)
+        vec = scratch.get(xp, 'ndw_vec', (len(parts), k * self.fg * self.cg * 16), dw.dtype)
         ldx, ldg = xbuf.shape[1], gbuf.shape[1]
         xa, ga = xbuf.ctypes.data, gbuf.ctypes.data + self.reach * it
         per_group = k * self.fg * self.cg * it
@@ -394,7 +397,7 @@ class _Shifted:
                 lib.dm_shift_wgrad(ga + gi * self.fg * ldg * it, ldg,
                                    xa + gi * self.cg * ldx * it, ldx, k, self.c_offs,
                                    self.fg, self.cg, acc[i].ctypes.data + gi * per_group,
-                                   vec[i].ctypes.data, lo, hi, img, a, b, 1)
+                                   vec[i].ctypes.data, lo, hi, img, a, b, self.simd)
         _native.pool.run(part, parts)
         total = acc[0]
         for i in range(1, len(parts)):
@@ -1103,10 +1106,20 @@ class Pooling(Operator):
             buf[plan.interior] = x
         return buf
 
+    def _native_max(self, xp, x):
+        """Whether 2-D max pooling of float32 NCHW NumPy data runs on distmod's native
+        kernels (``_native/pool.c``: one pass each way, the planes split over the thread
+        pool), where this NumPy path takes one pass per window offset, and backward three."""
+        return (xp is np and self.nd == 2 and not self.channel_last
+                and x.dtype == np.float32 and _native.lib() is not None)
+
     def forward(self, xp, ins, outs, aux, is_train):
         x, y = ins[0], outs[0]
         plan = self._get_plan(xp, x)
         self._pad_of = None
+        if (self.pool_type == 'max' and self._native_max(xp, x)
+                and _native.maxpool2d(x, y, plan.kernel, plan.stride, plan.pad)):
+            return
         xpad = self._padded(xp, plan, x)
         # backward reuses the padded copy when it is handed the same input array
         self._pad_of = x if is_train else None
@@ -1141,6 +1154,9 @@ class Pooling(Operator):
             return
         x, y, g = ins[0], outs[0], ograds[0]
         plan = self._get_plan(xp, x)
+        if (self.pool_type == 'max' and self._native_max(xp, x)
+                and _native.maxpool2d_grad(x, y, g, dx, plan.kernel, plan.stride, plan.pad)):
+            return
         s = self._scratch
         dpad = s.get(xp, 'dxpad', plan.pshape, dx.dtype) if plan.needs_pad else dx
         if not plan.tiles:

@@ -2,7 +2,8 @@
 float64 engines, on the shapes that reach every branch of the C code: output rows not a
 multiple of the 4-row block, channels not a multiple of the 3-column block, one channel,
 grids shorter than a vector, groups, dilation, 1-/2-/3-D kernels, channel-last layouts, a
-bias; then the thread split, the portable loops called directly, and the switch that turns
+bias, each with the AVX2 and the AVX-512 code where the processor has them; then the two
+against each other, the thread split, the portable loops called directly, and the switch that turns
 the kernels off."""
 import ctypes
 import os
@@ -58,7 +59,23 @@ CASES = [
     ({'kernel': (3, 3), 'num_filter': 6, 'pad': (1, 1), 'layout': 'NHWC', 'num_group': 2},
      (2, 6, 9, 8)),
     ({'kernel': (1, 1), 'num_filter': 1, 'no_bias': True}, (1, 2, 3, 3)),
+    # AVX-512's blocks: 8+8+4 filters over 7 channels (a 6-channel block and a rest), and
+    # 8+3 filters over 13 (6+6+1), 5x5 over 28x28 (LeNet's first layer's shape)
+    ({'kernel': (5, 5), 'num_filter': 20}, (2, 7, 28, 28)),
+    ({'kernel': (3, 3), 'num_filter': 11, 'pad': (1, 1)}, (2, 13, 9, 21)),
 ]
+
+LEVELS = {1: 'AVX2 with FMA', 2: 'AVX-512F'}
+
+
+@pytest.fixture(params=sorted(LEVELS), ids=['avx2', 'avx512'])
+def simd(request, monkeypatch):
+    """Each vector version of the kernels in turn (skipped where the processor lacks it):
+    the engines made from here on read ``_native.simd_level()``."""
+    if request.param > _native.simd_level():
+        pytest.skip('this processor has no %s' % LEVELS[request.param])
+    monkeypatch.setitem(_native._state, 'simd', request.param)
+    return request.param
 
 
 def _data_shape(attrs, shape):
@@ -84,7 +101,7 @@ def _run(attrs, shape, dtype):
 
 @needs_native
 @pytest.mark.parametrize('attrs,shape', CASES, ids=[str(i) for i in range(len(CASES))])
-def test_native_float32_matches_float64(attrs, shape, monkeypatch):
+def test_native_float32_matches_float64(attrs, shape, simd, monkeypatch):
     monkeypatch.setattr(conv, '_SHIFT_MAX_WASTE', float('inf'))
     y32, g32, ran32 = _run(attrs, shape, 'float32')
     y64, g64, ran64 = _run(attrs, shape, 'float64')
@@ -95,6 +112,30 @@ def test_native_float32_matches_float64(attrs, shape, monkeypatch):
         s = max(1.0, float(np.abs(g64[name]).max()))
         np.testing.assert_allclose(g32[name], g64[name], rtol=1e-4, atol=1e-5 * s,
                                    err_msg=name)
+
+
+@needs_native
+def test_avx2_and_avx512_agree():
+    """The two vector versions sum each output in the same order: forward and data gradient
+    agree to the last bit away from the tails (which AVX2 leaves to the portable loop and
+    AVX-512 masks), and everywhere to rounding; the weight gradient to rounding."""
+    if _native.simd_level() < 2:
+        pytest.skip('this processor has no AVX-512F')
+    attrs, shape = {'kernel': (3, 3), 'num_filter': 16, 'pad': (1, 1)}, (4, 16, 28, 28)
+    runs = {}
+    for level in (1, 2):
+        _native._state['simd'] = level
+        try:
+            runs[level] = _run(attrs, shape, 'float32')
+        finally:
+            _native._state['simd'] = 2
+    (y1, g1, ran1), (y2, g2, ran2) = runs[1], runs[2]
+    assert ran1 and ran2
+    np.testing.assert_allclose(y1, y2, rtol=1e-6, atol=1e-5)
+    same = np.mean(y1 == y2)
+    assert same > 0.9, same
+    for name in g1:
+        np.testing.assert_allclose(g1[name], g2[name], rtol=1e-5, atol=1e-3, err_msg=name)
 
 
 @pytest.fixture
@@ -136,11 +177,13 @@ def test_a_thread_count_repeats_bit_identically(threads):
 
 
 @needs_native
-@pytest.mark.parametrize('simd', [0, 1])
+@pytest.mark.parametrize('simd', [0, 1, 2])
 @pytest.mark.parametrize('f,c,q1', [(4, 3, 48), (5, 2, 37), (1, 1, 7), (7, 5, 100)])
 def test_entry_points_direct(simd, f, c, q1):
     """The C contract, portable loops and vector loops alike: y = sum over offsets and
     channels, and dw += the sum over positions, on ranges with tails."""
+    if simd > _native.simd_level():
+        pytest.skip('this processor has no %s' % LEVELS[simd])
     lib = _native.lib()
     rng = np.random.default_rng(f * 100 + c)
     offs = [0, 1, 5, 6]
@@ -149,13 +192,14 @@ def test_entry_points_direct(simd, f, c, q1):
     w = rng.standard_normal((len(offs), f, c)).astype(np.float32)
     y = np.full((f, q1), 7.0, np.float32)
     c_offs = _native.offsets(offs)
-    lib.dm_shift_conv_images(x.ctypes.data, ld, w.ctypes.data, len(offs), c_offs, f, c,
+    wt = np.ascontiguousarray(w.transpose(0, 2, 1))         # the kernels read (K, C, F)
+    lib.dm_shift_conv_images(x.ctypes.data, ld, wt.ctypes.data, len(offs), c_offs, f, c,
                              y.ctypes.data, q1, 0, 1, 0, 0, q1, 0, simd)
     want = sum(w[k].astype(np.float64) @ x[:, o:o + q1] for k, o in enumerate(offs))
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
     g = rng.standard_normal((f, q1)).astype(np.float32)
     dw = np.ones((len(offs), f, c), np.float32)
-    vec = np.empty(len(offs) * f * c * 8, np.float32)
+    vec = np.empty(len(offs) * f * c * 16, np.float32)
     lib.dm_shift_wgrad(g.ctypes.data, q1, x.ctypes.data, ld, len(offs), c_offs, f, c,
                        dw.ctypes.data, vec.ctypes.data, 0, 1, 0, 0, q1, simd)
     want = 1 + np.stack([g.astype(np.float64) @ x[:, o:o + q1].T for o in offs])
