@@ -1,20 +1,25 @@
-"""distmod's optional native kernels (``shiftconv.c``, ``elementwise.c``), loaded with ctypes.
+"""distmod's optional native kernels (``shiftconv.c``, ``im2col.c``, ``pool.c``,
+``elementwise.c``), loaded with ctypes.
 
-``pip install`` compiles both C files into one shared object in this folder when a C compiler
+``pip install`` compiles the C files into one shared object in this folder when a C compiler
 is at hand (``setup.py`` marks the extension optional: without one the install goes on without
 it).  The shared object has no Python API; ctypes calls it and releases the GIL for each call,
 so the thread pool below runs disjoint ranges of one convolution at once.  Where the library
 is missing, was built for another ABI version, or ``DISTMOD_NATIVE=0`` is set, ``lib()`` is
 None and every caller keeps its NumPy or BLAS path; ``status()`` says which.  The convolution
-kernels are vector code for AVX2 with FMA: ``conv()`` is the library only where the processor
-has both.
+kernels are vector code for AVX2 with FMA, and for AVX-512F where the processor has it:
+``conv()`` is the library only where the processor has AVX2 and FMA, ``simd_level()`` says
+which version runs (``DISTMOD_NATIVE_SIMD=avx2`` or ``none`` caps it).
 
 The entry points (see the C files): ``dm_shift_conv_images`` (the output rows of a stride-1
 convolution over a flat padded grid, all kernel offsets summed in registers, over the
-positions of a range of images that hold results), ``dm_shift_wgrad`` (its weight gradient
-over the same kind of range), BatchNorm's statistics, normalisation and gradient in one or
-two passes each, and ReLU.  The wrappers at the end take NumPy arrays and return False where
-an array is not a contiguous float32 NumPy array, so their callers fall back.
+positions of a range of images that hold results), ``dm_shift_conv_direct`` (the same, its
+results scattered straight into an NCHW array: AVX-512's lane masks), ``dm_shift_wgrad`` (the
+weight gradient over the same kind of range), 2-D im2col and col2im, 2-D max pooling forward
+and backward, BatchNorm's statistics, normalisation and gradient in one or two passes each,
+and ReLU's, tanh's and the logistic function's gradients.  The wrappers at the end take NumPy
+arrays and return False where an array is not a contiguous float32 NumPy array, so their
+callers fall back.
 """
 import ctypes
 import glob
@@ -23,7 +28,7 @@ import threading
 
 import numpy as np
 
-ABI_VERSION = 5
+ABI_VERSION = 7
 _SIMD_LEVELS = {'none': 0, '0': 0, 'avx2': 1, '1': 1, 'avx512': 2, '2': 2}
 _SIMD_NAMES = {0: 'no AVX2 with FMA here: convolutions keep BLAS', 1: 'AVX2',
                2: 'AVX-512'}
@@ -59,6 +64,8 @@ def _load():
             continue
         p, i, n = ctypes.c_void_p, ctypes.c_int, ctypes.c_long
         lib.dm_shift_conv_images.argtypes = [p, n, p, i, p, i, i, p, n, n, n, n, n, n, i, i]
+        lib.dm_shift_conv_direct.argtypes = [p, n, p, i, p, i, i, p, n, n, p, n, n, n, n, n,
+                                             n, n, n, n, i]
         lib.dm_shift_wgrad.argtypes = [p, n, p, n, i, p, i, i, p, p, n, n, n, n, n, i]
         lib.dm_channel_sums.argtypes = [p, p, p, n, n, n, i, p]
         lib.dm_bn_apply.argtypes = [p, n, n, n, p, p, p, p, i]
@@ -67,11 +74,14 @@ def _load():
         lib.dm_relu_grad.argtypes = [p, p, p, n]
         lib.dm_tanh_grad.argtypes = [p, p, p, n]
         lib.dm_sigmoid_grad.argtypes = [p, p, p, n]
+        lib.dm_im2col2d.argtypes = [p, p, n, n, n, n, n, n, n, i, i, i, i, i, i, i]
+        lib.dm_col2im2d.argtypes = [p, p, n, n, n, n, n, n, n, i, i, i, i, i, i, i]
         lib.dm_maxpool2d.argtypes = [p, p, n, n, n, n, n, n, i, i, i, i, i, i]
         lib.dm_maxpool2d_grad.argtypes = [p, p, p, p, n, n, n, n, n, n, i, i, i, i, i, i]
-        for name in ('dm_shift_conv_images', 'dm_shift_wgrad', 'dm_channel_sums',
-                     'dm_bn_apply', 'dm_bn_grad_apply', 'dm_relu', 'dm_relu_grad',
-                     'dm_tanh_grad', 'dm_sigmoid_grad', 'dm_maxpool2d', 'dm_maxpool2d_grad'):
+        for name in ('dm_shift_conv_images', 'dm_shift_conv_direct', 'dm_shift_wgrad',
+                     'dm_channel_sums', 'dm_bn_apply', 'dm_bn_grad_apply', 'dm_relu',
+                     'dm_relu_grad', 'dm_tanh_grad', 'dm_sigmoid_grad', 'dm_maxpool2d',
+                     'dm_maxpool2d_grad', 'dm_im2col2d', 'dm_col2im2d'):
             getattr(lib, name).restype = None
         simd = lib.dm_native_simd()
         cap = os.environ.get('DISTMOD_NATIVE_SIMD', '').strip().lower()
@@ -188,6 +198,11 @@ def _p(a):
     return a.ctypes.data
 
 
+def contiguous_float32(a):
+    """Whether ``a`` is a C-contiguous float32 NumPy array, as the kernels take them."""
+    return _ok(a)
+
+
 def relu(x, out):
     """out = max(x, 0) (NaN kept); True where it ran.  These elementwise kernels run on the
     calling thread: split over the pool they measured slower here (ReLU 0.22 -> 0.30 ms on
@@ -222,7 +237,9 @@ def sigmoid_grad(g, y, out):
     return _from_output('dm_sigmoid_grad', g, y, out)
 
 
-#: planes of input per thread below which max pooling stays on the calling thread
+#: floats of input per thread below which max pooling stays on the calling thread: split over
+#: 2 threads, LeNet's first pooling took 0.59 against 0.42 ms (forward and backward), the
+#: pool's hand-over costing more than half of one pass, so it is not split at these sizes
 _POOL_MIN_PART = 1 << 30
 
 
@@ -244,7 +261,7 @@ def _pool_parts(geom):
 
 def maxpool2d(x, y, kernel, stride, pad):
     """y = 2-D max pooling of NCHW ``x`` (``pool.c``'s semantics, NumPy's path's), the planes
-    split over the pool; True where it ran."""
+    split over the pool above ``_POOL_MIN_PART``; True where it ran."""
     geom = _pool_args(x, y, kernel, stride, pad)
     if geom is None:
         return False
@@ -312,3 +329,34 @@ class BatchNormKernels:
         """out = g * a + (x - mean) * b + d per channel."""
         args = [np.ascontiguousarray(v, np.float32) for v in (mean, a, b, d)]
         lib().dm_bn_grad_apply(_p(g), _p(x), *shape3, *[_p(v) for v in args], _p(out))
+
+
+#: floats of columns per thread below which im2col/col2im stay on the calling thread (split,
+#: LeNet's second layer's 2 M floats took 0.29 against 0.34 ms (im2col) and 0.31 against 0.39
+#: (col2im) on 2 threads)
+_LOWER_MIN_PART = 1 << 16
+
+
+def _lower(name, buf, col, geom):
+    """``dm_im2col2d``/``dm_col2im2d`` over all channels of ``buf``, split over the pool;
+    True where it ran.  ``geom``: (N, Hp, Wp, OH, OW, kh, kw, sh, sw, dh, dw, batch_last)."""
+    found = lib()
+    if found is None or not _ok(buf, col):
+        return False
+    channels = buf.shape[0]
+    per = col.size // max(1, channels)
+    fn, pb, pc = getattr(found, name), _p(buf), _p(col)
+    first, second = (pb, pc) if name == 'dm_im2col2d' else (pc, pb)
+    parts = pool.split(0, channels, 1, max(1, _LOWER_MIN_PART // max(1, per)))
+    pool.run(lambda lo, hi: fn(first, second, lo, hi, *geom), parts)
+    return True
+
+
+def im2col2d(buf, col, geom):
+    """col = the columns of the padded buffer ``buf`` (``im2col.c``'s layouts)."""
+    return _lower('dm_im2col2d', buf, col, geom)
+
+
+def col2im2d(col, buf, geom):
+    """buf = the columns' scatter-add (zeroed first), summed as NumPy's path sums."""
+    return _lower('dm_col2im2d', buf, col, geom)

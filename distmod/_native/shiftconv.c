@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define DM_ABI_VERSION 5
+#define DM_ABI_VERSION 7
 
 int dm_abi_version(void) { return DM_ABI_VERSION; }
 
@@ -208,6 +208,36 @@ DM_AVX2 static void wgrad_avx2(const float *g, long ldg, const float *x, long ld
 #define DM_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define DM_INLINE512 static inline __attribute__((always_inline, target("avx512f,avx2,fma")))
 
+/* Direct output (dm_shift_conv_direct): a grid vector's lanes scattered into an NCHW array.
+ * Segment s sends the lanes of ``mask[s]`` to the row's base + off[s] + lane: one segment per
+ * grid row the vector crosses, the padding columns and rows masked out. */
+#define DM_SEGS 17
+typedef struct { long off[DM_SEGS]; __mmask16 mask[DM_SEGS]; int n; } dm_lanes;
+typedef struct {
+    float *y;              /* this image's outputs: row f at y + f * ys_f */
+    long ys_f;
+    const float *bias;     /* NULL, or one value per row, added after the sum */
+    dm_lanes v[3];         /* the current column's vectors */
+} dm_direct;
+
+/* The scatter of the ``lanes`` grid positions from ``rel`` (from output (0, 0), rows of Wp
+ * grid positions) into an H x W output. */
+static void plan_lanes(dm_lanes *p, long rel, int lanes, long Wp, long H, long W)
+{
+    p->n = 0;
+    for (int l = 0; l < lanes;) {
+        long pos = rel + l, r = pos / Wp, c = pos % Wp;
+        int run = (int)(Wp - c < lanes - l ? Wp - c : lanes - l);
+        if (r < H && c < W) {
+            int valid = (int)(W - c < run ? W - c : run);
+            p->mask[p->n] = (__mmask16)(((1u << valid) - 1) << l);
+            p->off[p->n] = r * W + c - l;
+            p->n++;
+        }
+        l += run;
+    }
+}
+
 /* One block: FB output rows by QV vectors of 16 grid positions from q; the last vector's
  * lanes outside ``last`` are neither read nor written.  8 rows by 3 vectors (24 of the 32
  * registers) measured fastest: 2.14 ms for a 16->16 3x3 convolution of 100 28x28 images,
@@ -215,7 +245,7 @@ DM_AVX2 static void wgrad_avx2(const float *g, long ldg, const float *x, long ld
 DM_INLINE512 void conv_block16(const float *x, long ldx, const float *w, int K,
                                const long *off, int F, int C, int f0, float *y, long ldy,
                                long q, int accumulate, const int FB, const int QV,
-                               __mmask16 last)
+                               __mmask16 last, const dm_direct *d)
 {
     __m512 acc[8][3];
     for (int j = 0; j < FB; j++)
@@ -239,6 +269,26 @@ DM_INLINE512 void conv_block16(const float *x, long ldx, const float *w, int K,
             }
         }
     }
+    if (d) {
+        /* through an aligned buffer: indexing the accumulators inside the loop over
+         * segments made GCC keep them in memory, stored at every step of the sums */
+        float out[8 * 3 * 16] __attribute__((aligned(64)));
+        for (int j = 0; j < FB; j++)
+            for (int i = 0; i < QV; i++)
+                _mm512_store_ps(out + (j * QV + i) * 16, acc[j][i]);
+        for (int j = 0; j < FB; j++) {
+            float *yf = d->y + (long)(f0 + j) * d->ys_f;
+            __m512 bj = _mm512_set1_ps(d->bias ? d->bias[f0 + j] : 0.0f);
+            for (int i = 0; i < QV; i++) {
+                __m512 v = _mm512_load_ps(out + (j * QV + i) * 16);
+                if (d->bias)
+                    v = _mm512_add_ps(v, bj);
+                for (int t = 0; t < d->v[i].n; t++)
+                    _mm512_mask_storeu_ps(yf + d->v[i].off[t], d->v[i].mask[t], v);
+            }
+        }
+        return;
+    }
     for (int j = 0; j < FB; j++)
         for (int i = 0; i < QV; i++)
             _mm512_mask_storeu_ps(y + (f0 + j) * ldy + q + 16 * i,
@@ -248,17 +298,21 @@ DM_INLINE512 void conv_block16(const float *x, long ldx, const float *w, int K,
 /* All F rows of one column of blocks: QV vectors from q, the last one masked. */
 DM_INLINE512 void conv_column16(const float *x, long ldx, const float *w, int K,
                                 const long *off, int F, int C, float *y, long ldy, long q,
-                                int accumulate, const int QV, __mmask16 last)
+                                int accumulate, const int QV, __mmask16 last,
+                                const dm_direct *d)
 {
     int f0 = 0;
     for (; f0 + 8 <= F; f0 += 8)
-        conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 8, QV, last);
+        conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 8, QV, last, d);
     for (; f0 + 4 <= F; f0 += 4)
-        conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 4, QV, last);
+        conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 4, QV, last, d);
     switch (F - f0) {
-    case 3: conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 3, QV, last); break;
-    case 2: conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 2, QV, last); break;
-    case 1: conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 1, QV, last); break;
+    case 3: conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 3, QV, last, d);
+        break;
+    case 2: conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 2, QV, last, d);
+        break;
+    case 1: conv_block16(x, ldx, w, K, off, F, C, f0, y, ldy, q, accumulate, 1, QV, last, d);
+        break;
     }
 }
 
@@ -269,12 +323,33 @@ DM_AVX512 static void conv_rows_avx512(const float *x, long ldx, const float *w,
     const __mmask16 all = 0xFFFF;
     long q = q0;
     for (; q + 48 <= q1; q += 48)
-        conv_column16(x, ldx, w, K, off, F, C, y, ldy, q, accumulate, 3, all);
+        conv_column16(x, ldx, w, K, off, F, C, y, ldy, q, accumulate, 3, all, NULL);
     for (; q + 16 <= q1; q += 16)
-        conv_column16(x, ldx, w, K, off, F, C, y, ldy, q, accumulate, 1, all);
+        conv_column16(x, ldx, w, K, off, F, C, y, ldy, q, accumulate, 1, all, NULL);
     if (q < q1)
         conv_column16(x, ldx, w, K, off, F, C, y, ldy, q, accumulate, 1,
-                      (__mmask16)((1u << (q1 - q)) - 1));
+                      (__mmask16)((1u << (q1 - q)) - 1), NULL);
+}
+
+/* conv_rows_avx512 over one image's grid positions [q0, q1), the outputs scattered by ``d``
+ * (its ``y`` set to the image's outputs); ``base`` is the grid position of output (0, 0). */
+DM_AVX512 static void conv_direct_avx512(const float *x, long ldx, const float *w, int K,
+                                         const long *off, int F, int C, dm_direct *d,
+                                         long q0, long q1, long base, long Wp, long H, long W)
+{
+    const __mmask16 all = 0xFFFF;
+    long q = q0;
+    for (; q + 48 <= q1; q += 48) {
+        for (int i = 0; i < 3; i++)
+            plan_lanes(&d->v[i], q + 16 * i - base, 16, Wp, H, W);
+        conv_column16(x, ldx, w, K, off, F, C, NULL, 0, q, 0, 3, all, d);
+    }
+    for (; q < q1; q += 16) {
+        int lanes = q1 - q < 16 ? (int)(q1 - q) : 16;
+        plan_lanes(&d->v[0], q - base, lanes, Wp, H, W);
+        conv_column16(x, ldx, w, K, off, F, C, NULL, 0, q, 0, 1,
+                      (__mmask16)((1u << lanes) - 1), d);
+    }
 }
 
 /* Accumulators acc[(f*C + c)*16 ..] += g[f, q..) * x[c, q+off..) over n positions, the
@@ -400,6 +475,46 @@ void dm_shift_conv_images(const float *x, long ldx, const float *w, int K, const
     for (long i = n0; i < n1; i++)
         dm_shift_conv(x, ldx, w, K, off, F, C, y, ldy, i * img + a, i * img + b, accumulate,
                       simd);
+}
+
+/* dm_shift_conv_images writing its outputs straight into the NCHW array y instead of a grid
+ * (the copy out of the grid is gone): grid position i*img + a0 + h*Wp + w of image i is
+ * output (h, w) of y + i*ys_img + f*ys_f + h*W + w, for h < H and w < W; the other grid
+ * positions of [i*img + a, i*img + b) are computed and dropped.  ``bias`` (NULL or F values)
+ * is added to each sum.  The vector code is AVX-512's (``simd`` 2: lane masks scatter each
+ * vector); otherwise the portable loop sums each output on its own. */
+void dm_shift_conv_direct(const float *x, long ldx, const float *w, int K, const long *off,
+                          int F, int C, float *y, long ys_img, long ys_f, const float *bias,
+                          long n0, long n1, long img, long a, long b, long a0, long Wp,
+                          long H, long W, int simd)
+{
+#ifdef DM_SIMD
+    if (simd >= 2) {
+        dm_direct d;
+        d.ys_f = ys_f;
+        d.bias = bias;
+        for (long i = n0; i < n1; i++) {
+            d.y = y + i * ys_img;
+            conv_direct_avx512(x, ldx, w, K, off, F, C, &d, i * img + a, i * img + b,
+                               i * img + a0, Wp, H, W);
+        }
+        return;
+    }
+#endif
+    (void)simd;
+    (void)a;
+    (void)b;
+    for (long i = n0; i < n1; i++)
+        for (int f = 0; f < F; f++)
+            for (long h = 0; h < H; h++) {
+                float *yr = y + i * ys_img + f * ys_f + h * W;
+                long q0 = i * img + a0 + h * Wp;
+                conv_rows_scalar(x, ldx, w, K, off, F, C, f, f + 1, yr - q0, 0, q0, q0 + W,
+                                 0);
+                if (bias)
+                    for (long c = 0; c < W; c++)
+                        yr[c] += bias[f];
+            }
 }
 
 /* The weight gradient over the positions [i*img + a, i*img + b) of images i in [n0, n1),

@@ -144,7 +144,20 @@ class _Lowering:
         """``out`` (data layout, small space) viewed in internal order, for assignment."""
         return out.transpose(self.perm)
 
+    def _native_geom(self, xp, dtype):
+        """The 2-D geometry ``distmod._native.im2col2d`` takes, or None where NumPy's strided
+        copies run (not NumPy float32 2-D, or no kernels)."""
+        if xp is not np or self.nd != 2 or dtype != np.float32 or _native.lib() is None:
+            return None
+        return (self.n,) + self.padded + self.small + tuple(self.kernel) + tuple(
+            self.stride) + tuple(self.dilate) + (int(self.batch_last),)
+
     def im2col(self, xp, scratch, buf, key):
+        geom = self._native_geom(xp, buf.dtype)
+        if geom is not None:
+            col = scratch.get(xp, key, self.cols, buf.dtype)
+            if _native.im2col2d(buf, col, geom):
+                return col.reshape(self.cb * self.ksize, self.m)
         # (C, *kernel) step by dilation, the other axes (N, *out) by stride
         st = buf.strides
         step = dict(zip(self.sp_axes, self.stride))
@@ -158,6 +171,9 @@ class _Lowering:
     def col2im(self, xp, scratch, dcol, key):
         """Scatter-add the column gradient into a zeroed padded buffer, which is returned."""
         buf = scratch.get(xp, key, self.ishape(self.cb, self.padded), dcol.dtype)
+        geom = self._native_geom(xp, dcol.dtype)
+        if geom is not None and _native.col2im2d(dcol, buf, geom):
+            return buf
         buf.fill(0)
         d = dcol.reshape(self.cols)
         for region, src in self.c2i:
@@ -248,10 +264,28 @@ class _Shifted:
             self.simd = _native.simd_level()
             self.c_offs = _native.offsets(self.offs)
             self.c_back = _native.offsets([-o for o in self.offs])
+            # one input row (1 channel per group: a first layer, a depthwise one): the last
+            # kernel axis becomes the channels, rows of the grid ``dilate`` apart, so that
+            # the kernels' channel blocks fill (a 5x5 kernel: 5 offsets of 5 "channels")
+            kw, dl = kernel[-1], dilate[-1]
+            self.fold = None
+            if kw > 1:
+                rows = self.offs[::kw]
+                self.fold = (self.ksize // kw, kw, dl, _native.offsets(rows),
+                             _native.offsets([-o for o in rows]))
             zero = (0,) * nd
             self.out_span = self._span(zero, small, _NATIVE_ALIGN)
             self.in_span = self._span(pad, big, _NATIVE_ALIGN)
             self.g_span = self._span(zero, small, 8)
+            # AVX-512's lane masks scatter 1-/2-D channel-first results straight into the
+            # output (or data gradient) array: (grid position of its (0, 0), grid row, rows,
+            # columns); no result grid, no copy out of it
+            self.direct = self.simd >= 2 and nd <= 2 and not channel_last
+            if self.direct:
+                wp = self.padded[-1]
+                rows = (lambda sizes: sizes[0] if nd == 2 else 1)
+                self.out_geom = (0, wp, rows(small), small[-1])
+                self.in_geom = (self.in_span[0], wp, rows(big), big[-1])
 
     @staticmethod
     def available(dtype):
@@ -289,21 +323,57 @@ class _Shifted:
             buf[...] = src.transpose(0, 3, 1, 2) if transposed else src.transpose(0, 3, 2, 1)
         return buf
 
-    def _native_rows(self, src, ld_src, wbuf, offs, rows_in, rows_out, dst, ld_dst, span):
+    def _sums(self, rows_in, ld_src, back):
+        """(offsets, their C array, channels, channel stride) of the kernels' sums over
+        ``rows_in`` source rows ``ld_src`` apart (``back``: the data gradient's negated
+        offsets); one row is folded (``self.fold``)."""
+        if rows_in == 1 and self.fold is not None:
+            k, kw, dl, fwd, bwd = self.fold
+            return k, (bwd if back else fwd), kw, (-dl if back else dl)
+        return self.ksize, (self.c_back if back else self.c_offs), rows_in, ld_src
+
+    def _native_rows(self, src, ld_src, wbuf, back, rows_in, rows_out, dst, ld_dst, span):
         """dst rows (G*rows_out, grid) = the offsets' sum over src rows (G*rows_in, ...) at
         each image's positions ``span``, group by group, the images split over the native
         pool's threads."""
-        lib, it, k, img = self.native, self.item, self.ksize, prod(self.padded)
+        lib, it, img = self.native, self.item, prod(self.padded)
         sa, wa, da = src, wbuf.ctypes.data, dst.ctypes.data
+        k, offs, c, ld = self._sums(rows_in, ld_src, back)
+        per_group = self.ksize * rows_out * rows_in * it
 
         def part(lo, hi):
             for gi in range(self.group):
-                lib.dm_shift_conv_images(sa + gi * rows_in * ld_src * it, ld_src,
-                                         wa + gi * k * rows_out * rows_in * it, k, offs,
-                                         rows_out, rows_in, da + gi * rows_out * ld_dst * it,
+                lib.dm_shift_conv_images(sa + gi * rows_in * ld_src * it, ld, wa + gi * per_group,
+                                         k, offs, rows_out, c, da + gi * rows_out * ld_dst * it,
                                          ld_dst, lo, hi, img, span[0], span[1], 0,
                                          self.simd)
         _native.pool.run(part, self._parts())
+
+    def _native_direct(self, src, ld_src, wbuf, back, rows_in, rows_out, dst, span, geom,
+                       bias=None):
+        """``_native_rows`` writing into the channel-first array ``dst`` (G*rows_out
+        channels) itself, plus ``bias``; False where ``dst`` or ``bias`` does not suit."""
+        if not (_native.contiguous_float32(dst)
+                and (bias is None or _native.contiguous_float32(bias))):
+            return False
+        lib, it, img = self.native, self.item, prod(self.padded)
+        a0, wp, rows, cols = geom
+        ys_f = rows * cols
+        ys_img = self.group * rows_out * ys_f
+        wa, da = wbuf.ctypes.data, dst.ctypes.data
+        ba = None if bias is None else bias.ctypes.data
+        k, offs, c, ld = self._sums(rows_in, ld_src, back)
+        per_group = self.ksize * rows_out * rows_in * it
+
+        def part(lo, hi):
+            for gi in range(self.group):
+                lib.dm_shift_conv_direct(
+                    src + gi * rows_in * ld_src * it, ld, wa + gi * per_group, k, offs,
+                    rows_out, c, da + gi * rows_out * ys_f * it, ys_img, ys_f,
+                    None if ba is None else ba + gi * rows_out * it, lo, hi, img,
+                    span[0], span[1], a0, wp, rows, cols, self.simd)
+        _native.pool.run(part, self._parts())
+        return True
 
     def x_in(self, xp, scratch, x):
         """x (data layout) into the zero-padded input grid (C, grid + reach)."""
@@ -333,9 +403,13 @@ class _Shifted:
 
     def forward(self, xp, scratch, xbuf, wk, y, bias):
         """y = conv(x): the offsets' GEMMs into the output grid, then its output positions."""
+        if self.native is not None and self.direct and self._native_direct(
+                xbuf.ctypes.data, xbuf.shape[1], wk, False, self.cg, self.fg, y,
+                self.out_span, self.out_geom, bias):
+            return
         ybuf = scratch.get(xp, 'sy', (self.f, self.grid), y.dtype)
         if self.native is not None:
-            self._native_rows(xbuf.ctypes.data, xbuf.shape[1], wk, self.c_offs, self.cg,
+            self._native_rows(xbuf.ctypes.data, xbuf.shape[1], wk, False, self.cg,
                               self.fg, ybuf, self.grid, self.out_span)
             return self._output(xp, ybuf, y, bias)
         gemm, it, nt = self.gemm, self.item, _blas.NO_TRANS
@@ -379,15 +453,16 @@ class _Shifted:
 
     def _native_weight_grad(self, xp, scratch, gbuf, xbuf, dw):
         """dw from one partial (G, K, F/g, C/g) sum per thread over its grid range."""
-        lib, it, k = self.native, self.item, self.ksize
+        lib, it = self.native, self.item
         parts = self._parts()
-        shape = (len(parts), self.group, k, self.fg, self.cg)
+        ldx, ldg = xbuf.shape[1], gbuf.shape[1]
+        k, offs, c, ld = self._sums(self.cg, ldx, False)
+        shape = (len(parts), self.group, k, self.fg, c)
         acc = scratch.get(xp, 'ndw', shape, dw.dtype)
         acc.fill(0)
-        vec = scratch.get(xp, 'ndw_vec', (len(parts), k * self.fg * self.cg * 16), dw.dtype)
-        ldx, ldg = xbuf.shape[1], gbuf.shape[1]
+        vec = scratch.get(xp, 'ndw_vec', (len(parts), k * self.fg * c * 16), dw.dtype)
         xa, ga = xbuf.ctypes.data, gbuf.ctypes.data + self.reach * it
-        per_group = k * self.fg * self.cg * it
+        per_group = k * self.fg * c * it
 
         img, (a, b) = prod(self.padded), self.g_span
 
@@ -395,14 +470,19 @@ class _Shifted:
             i = next(j for j, p in enumerate(parts) if p[0] == lo)
             for gi in range(self.group):
                 lib.dm_shift_wgrad(ga + gi * self.fg * ldg * it, ldg,
-                                   xa + gi * self.cg * ldx * it, ldx, k, self.c_offs,
-                                   self.fg, self.cg, acc[i].ctypes.data + gi * per_group,
+                                   xa + gi * self.cg * ldx * it, ld, k, offs,
+                                   self.fg, c, acc[i].ctypes.data + gi * per_group,
                                    vec[i].ctypes.data, lo, hi, img, a, b, self.simd)
         _native.pool.run(part, parts)
         total = acc[0]
         for i in range(1, len(parts)):
             total += acc[i]
         g = self.group
+        if c != self.cg:
+            # folded (one channel): total (G, rows of the kernel, F/g, its last axis)
+            dw.reshape(g, self.fg, k, c)[...] = total.transpose(0, 2, 1, 3)
+            return
+        k = self.ksize
         if self.channel_last:
             dw.reshape(g, self.fg, k, self.cg)[...] = total.transpose(0, 2, 1, 3)
         else:
@@ -410,14 +490,19 @@ class _Shifted:
 
     def data_grad(self, xp, scratch, gbuf, w, dx):
         """dx grid (C, grid) = sum over offsets of w[:, :, k].T @ g shifted back by off[k]."""
-        dbuf = scratch.get(xp, 'sdx', (self.c, self.grid), dx.dtype)
         if self.native is not None:
             # dx = the output gradient convolved back: offsets negated, weights transposed
             wt = self._native_weights(xp, scratch, w, True)
+            if self.direct and self._native_direct(
+                    gbuf.ctypes.data + self.reach * self.item, gbuf.shape[1], wt, True,
+                    self.fg, self.cg, dx, self.in_span, self.in_geom):
+                return
+            dbuf = scratch.get(xp, 'sdx', (self.c, self.grid), dx.dtype)
             self._native_rows(gbuf.ctypes.data + self.reach * self.item, gbuf.shape[1], wt,
-                              self.c_back, self.fg, self.cg, dbuf, self.grid, self.in_span)
+                              True, self.fg, self.cg, dbuf, self.grid, self.in_span)
             dx.transpose(self.perm)[...] = dbuf.reshape((self.c,) + self.gshape)[self.interior]
             return
+        dbuf = scratch.get(xp, 'sdx', (self.c, self.grid), dx.dtype)
         wk = self.weights(xp, scratch, w)
         gemm, it = self.gemm, self.item
         cg, fg, ldg, grid = self.cg, self.fg, gbuf.shape[1], self.grid

@@ -63,6 +63,12 @@ CASES = [
     # 8+3 filters over 13 (6+6+1), 5x5 over 28x28 (LeNet's first layer's shape)
     ({'kernel': (5, 5), 'num_filter': 20}, (2, 7, 28, 28)),
     ({'kernel': (3, 3), 'num_filter': 11, 'pad': (1, 1)}, (2, 13, 9, 21)),
+    # one channel per group (depthwise), so the last kernel axis is folded into the
+    # channels: dilated along it, and channel-last
+    ({'kernel': (3, 3), 'num_filter': 6, 'num_group': 6, 'pad': (1, 2), 'dilate': (1, 2)},
+     (2, 6, 9, 11)),
+    ({'kernel': (3, 3), 'num_filter': 4, 'num_group': 4, 'pad': (1, 1), 'layout': 'NHWC'},
+     (2, 4, 7, 8)),
 ]
 
 LEVELS = {1: 'AVX2 with FMA', 2: 'AVX-512F'}
@@ -204,6 +210,42 @@ def test_entry_points_direct(simd, f, c, q1):
                        dw.ctypes.data, vec.ctypes.data, 0, 1, 0, 0, q1, simd)
     want = 1 + np.stack([g.astype(np.float64) @ x[:, o:o + q1].T for o in offs])
     np.testing.assert_allclose(dw, want, rtol=1e-5, atol=1e-4)
+
+
+@needs_native
+@pytest.mark.parametrize('simd', [0, 2])
+@pytest.mark.parametrize('hp,wp,h,w', [(6, 3, 4, 1), (5, 30, 3, 28), (3, 17, 2, 16),
+                                       (1, 40, 1, 37)])
+def test_direct_output_scatters_each_grid_row(simd, hp, wp, h, w):
+    """dm_shift_conv_direct: every output (i, f, r, c) is the sum at grid position
+    i*img + a0 + r*wp + c, plus the bias; rows of the grid narrower than a vector (wp = 3: one
+    vector crosses six rows), padding columns and rows are dropped, and nothing outside the
+    outputs is written."""
+    if simd > _native.simd_level():
+        pytest.skip('this processor has no %s' % LEVELS[simd])
+    lib = _native.lib()
+    rng = np.random.default_rng(hp * wp)
+    n, f, c, offs = 3, 5, 2, [0, 1, wp]
+    img, a0 = (hp + 1) * wp, 1
+    ld = n * img + offs[-1] + 20
+    x = rng.standard_normal((c, ld)).astype(np.float32)
+    w_kcf = rng.standard_normal((len(offs), c, f)).astype(np.float32)
+    bias = rng.standard_normal(f).astype(np.float32)
+    # the outputs sit in a larger array, to see that nothing around them is touched
+    y = np.full((n, f + 1, h, w), 7.0, np.float32)
+    span = (a0, a0 + (h - 1) * wp + w + 5)
+    lib.dm_shift_conv_direct(x.ctypes.data, ld, w_kcf.ctypes.data, len(offs),
+                             _native.offsets(offs), f, c, y.ctypes.data, (f + 1) * h * w,
+                             h * w, bias.ctypes.data, 0, n, img, span[0], span[1], a0, wp, h,
+                             w, simd)
+    want = np.empty((n, f, h, w))
+    for i in range(n):
+        for r in range(h):
+            q = i * img + a0 + r * wp + np.arange(w)
+            want[i, :, r] = sum(w_kcf[k].T.astype(np.float64) @ x[:, q + o]
+                                for k, o in enumerate(offs)) + bias[:, None]
+    np.testing.assert_allclose(y[:, :f], want, rtol=1e-5, atol=1e-5)
+    assert (y[:, f] == 7.0).all()
 
 
 @needs_native
