@@ -375,18 +375,32 @@ class _Shifted:
         _native.pool.run(part, self._parts())
         return True
 
+    def _into_grid(self, grid, rows, src, where):
+        """``src`` (data layout) copied into the grid ``grid`` (rows, N * img) at ``where``
+        of every image.  With the native kernels the images are split as the kernels split
+        them, so each thread copies what it then reads: NumPy releases the GIL for the copy,
+        and a grid written by one core and read by another cost twice the copy (LeNet's
+        first layer's output gradient: 0.49 against 0.25 ms)."""
+        img = prod(self.padded)
+
+        def part(lo, hi):
+            grid[:, lo * img:hi * img].reshape((rows, hi - lo) + self.padded)[where] = src[
+                lo:hi].transpose(self.perm)
+        if self.native is None:
+            part(0, self.n)
+        else:
+            _native.pool.run(part, self._parts())
+
     def x_in(self, xp, scratch, x):
         """x (data layout) into the zero-padded input grid (C, grid + reach)."""
         buf = scratch.get(xp, 'sx', (self.c, self.grid + self.reach), x.dtype, fill=0)
-        buf[:, :self.grid].reshape((self.c,) + self.gshape)[self.interior] = x.transpose(
-            self.perm)
+        self._into_grid(buf[:, :self.grid], self.c, x, self.interior)
         return buf
 
     def g_in(self, xp, scratch, g):
         """The output gradient into a zeroed grid (F, reach + grid) at the output positions."""
         buf = scratch.get(xp, 'sg', (self.f, self.reach + self.grid), g.dtype, fill=0)
-        buf[:, self.reach:].reshape((self.f,) + self.gshape)[self.valid] = g.transpose(
-            self.perm)
+        self._into_grid(buf[:, self.reach:], self.f, g, self.valid)
         return buf
 
     def weights(self, xp, scratch, w):

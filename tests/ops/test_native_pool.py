@@ -208,3 +208,45 @@ def test_without_the_kernels_pooling_keeps_numpy(monkeypatch):
                                  (1, 1))
     y, dx = _pool(attrs, x, g, native=True)          # the NumPy path, whatever is asked
     assert conv.Pooling is not None and np.isfinite(y).all() and dx.shape == x.shape
+
+
+def test_the_thread_pool_runs_every_part_once_and_raises_a_parts_error():
+    import threading
+    pool = _native.Pool()
+    pool.resize(3)
+    try:
+        seen, lock = [], threading.Lock()
+
+        def record(lo, hi):
+            with lock:
+                seen.append((lo, hi, threading.current_thread().name))
+        parts = pool.split(0, 10, 1, 1)
+        assert len(parts) == 3
+        pool.run(record, parts)
+        assert sorted(p[:2] for p in seen) == parts
+        assert len({p[2] for p in seen}) == 3           # the caller and two workers
+        # more parts than threads: the rest run on the caller's thread
+        seen.clear()
+        pool.run(record, [(i, i + 1) for i in range(7)])
+        assert sorted(p[0] for p in seen) == list(range(7))
+
+        def fail(lo, hi):
+            if lo == 5:
+                raise ValueError('part %d' % lo)
+        with pytest.raises(ValueError, match='part 5'):
+            pool.run(fail, [(0, 5), (5, 8), (8, 10)])
+        # the pool still works after a part raised, and from two Python threads at once
+        totals = []
+
+        def caller():
+            got = []
+            pool.run(lambda lo, hi: got.append(hi - lo), [(0, 4), (4, 9), (9, 10)])
+            totals.append(sum(got))
+        threads = [threading.Thread(target=caller) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert totals == [10] * 4
+    finally:
+        pool.resize(1)
