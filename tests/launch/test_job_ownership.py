@@ -252,7 +252,8 @@ def test_job_processes_finds_the_marked_processes_of_this_host_only(mark):
     child = subprocess.Popen(['sleep', '600'], env=env)
     other = subprocess.Popen(['sleep', '600'], env=dict(env, DISTMOD_RESTART='3'))
     try:
-        wait_for(lambda: job.job_processes('j' + mark[:8], 2), 10, 'the marker shows')
+        # both children's environments must be readable (exec'd) before they are counted
+        wait_for(lambda: len(job.job_processes('j' + mark[:8])) == 2, 10, 'the markers show')
         assert job.job_processes('j' + mark[:8], 2) == [child.pid]
         assert sorted(job.job_processes('j' + mark[:8])) == sorted([child.pid, other.pid])
         assert job.job_processes('j' + mark[:8], 2, wrapper='1') == []
