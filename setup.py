@@ -7,8 +7,9 @@ import sys
 from setuptools import Extension, setup
 
 _FLAGS = [] if sys.platform == 'win32' else ['-O3', '-std=c99', '-fno-strict-aliasing']
-_SOURCES = ['distmod/_native/shiftconv.c', 'distmod/_native/elementwise.c',
-            'distmod/_native/pool.c', 'distmod/_native/im2col.c']
+_SOURCES = ['distmod/_native/shiftconv.c', 'distmod/_native/sameconv.c',
+            'distmod/_native/elementwise.c', 'distmod/_native/pool.c',
+            'distmod/_native/im2col.c']
 
 setup(ext_modules=[Extension('distmod._native._shiftconv', _SOURCES,
                              extra_compile_args=_FLAGS, optional=True)])

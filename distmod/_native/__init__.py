@@ -1,5 +1,5 @@
-"""distmod's optional native kernels (``shiftconv.c``, ``im2col.c``, ``pool.c``,
-``elementwise.c``), loaded with ctypes.
+"""distmod's optional native kernels (``shiftconv.c``, ``sameconv.c``, ``im2col.c``,
+``pool.c``, ``elementwise.c``), loaded with ctypes.
 
 ``pip install`` compiles the C files into one shared object in this folder when a C compiler
 is at hand (``setup.py`` marks the extension optional: without one the install goes on without
@@ -11,7 +11,9 @@ kernels are vector code for AVX2 with FMA, and for AVX-512F where the processor 
 ``conv()`` is the library only where the processor has AVX2 and FMA, ``simd_level()`` says
 which version runs (``DISTMOD_NATIVE_SIMD=avx2`` or ``none`` caps it).
 
-The entry points (see the C files): ``dm_shift_conv_images`` (the output rows of a stride-1
+The entry points (see the C files): ``dm_same_conv`` and ``dm_same_wgrad`` (a stride-1 2-D
+convolution whose output is its input's size, over the NCHW arrays themselves: AVX-512 lane
+masks stand for the padding), ``dm_shift_conv_images`` (the output rows of a stride-1
 convolution over a flat padded grid, all kernel offsets summed in registers, over the
 positions of a range of images that hold results), ``dm_shift_conv_direct`` (the same, its
 results scattered straight into an NCHW array: AVX-512's lane masks), ``dm_shift_wgrad`` (the
@@ -28,7 +30,7 @@ import threading
 
 import numpy as np
 
-ABI_VERSION = 7
+ABI_VERSION = 8
 _SIMD_LEVELS = {'none': 0, '0': 0, 'avx2': 1, '1': 1, 'avx512': 2, '2': 2}
 _SIMD_NAMES = {0: 'no AVX2 with FMA here: convolutions keep BLAS', 1: 'AVX2',
                2: 'AVX-512'}
@@ -67,6 +69,8 @@ def _load():
         lib.dm_shift_conv_direct.argtypes = [p, n, p, i, p, i, i, p, n, n, p, n, n, n, n, n,
                                              n, n, n, n, i]
         lib.dm_shift_wgrad.argtypes = [p, n, p, n, i, p, i, i, p, p, n, n, n, n, n, i]
+        lib.dm_same_conv.argtypes = [p, n, n, p, i, p, p, i, i, p, n, n, p, n, n, n]
+        lib.dm_same_wgrad.argtypes = [p, n, n, p, n, n, i, p, p, i, i, p, p, n, n, n]
         lib.dm_channel_sums.argtypes = [p, p, p, n, n, n, i, p]
         lib.dm_bn_apply.argtypes = [p, n, n, n, p, p, p, p, i]
         lib.dm_bn_grad_apply.argtypes = [p, p, n, n, n, p, p, p, p, p]
@@ -128,6 +132,21 @@ def status():
 def offsets(values):
     """A C array of ``long`` kernel offsets, kept alive by the caller."""
     return (ctypes.c_long * len(values))(*values)
+
+
+def same_geometry(h, w, dys, dxs):
+    """(shifts, masks) of ``sameconv.c`` for an ``h`` x ``w`` image and kernel offsets that
+    read row ``+dys[k]``, column ``+dxs[k]`` of each position: the flat shifts as a C array,
+    and per 16-position vector and offset a ``uint16`` lane mask (``(vectors, K)``), bit l
+    set where position ``16 * v + l`` is in the image and so is what it reads there."""
+    hw = h * w
+    pos = np.arange(-(-hw // 16) * 16)
+    dy, dx = np.asarray(dys)[None, :], np.asarray(dxs)[None, :]
+    row, col = (pos // w)[:, None] + dy, (pos % w)[:, None] + dx
+    inside = (pos[:, None] < hw) & (row >= 0) & (row < h) & (col >= 0) & (col < w)
+    bits = inside.reshape(-1, 16, len(dys)).astype(np.uint32) << np.arange(16)[None, :, None]
+    masks = np.ascontiguousarray(bits.sum(axis=1).astype(np.uint16))
+    return offsets([y * w + x for y, x in zip(dys, dxs)]), masks
 
 
 class _Worker:

@@ -35,6 +35,14 @@ needs_native = pytest.mark.skipif(_native.conv() is None,
                                   reason='native kernels not loaded: %s' % _native.status())
 
 
+@pytest.fixture(autouse=True)
+def _padded_grid_only(monkeypatch):
+    """These are shiftconv.c's tests: the engine of "same" convolutions over the NCHW arrays
+    (sameconv.c, tested in test_conv_same.py) is kept off, so that every case here runs on
+    the padded grid."""
+    monkeypatch.setattr(conv._Same, 'fits', staticmethod(lambda op, x, y: False))
+
+
 def test_the_kernels_are_built_and_loaded_where_they_can_be():
     if platform.machine() not in ('x86_64', 'AMD64') or not _has_avx2_fma():
         pytest.skip('not an x86-64 processor with AVX2 and FMA')
