@@ -4,6 +4,8 @@ measured in the same run.
 1. allreduce: a whole model's gradients (the seed MLP, 784-128-64-10, and a 4M-parameter
    stack) through the kvstore's fused reduction, against one raw mpi4py ``Allreduce`` of a
    buffer of the same total bytes.  Ratio = kvstore time / raw time (goal: at most 1.1).
+   Then the same through shared memory (kvstore/shm.py), as a ``dist_sync`` store sums
+   when every rank is on one host.
 2. fusion: 400 small keys (256 floats each) reduced fused into buckets, against one
    ``Allreduce`` per key.  Ratio = unfused time / fused time (how much fusing buys).
 3. scaling: Module.fit samples/s of the seed MLP (batch 100 per rank, SGD momentum, 1 thread
@@ -61,6 +63,7 @@ def _time(fns, reps, rounds=7):
 def worker_allreduce():
     from mpi4py import MPI
     from kvstore import BucketAllreduce, FusedAllreduce
+    from kvstore.shm import HostSlot
     comm = MPI.COMM_WORLD
     res = {}
     for name, shapes, reps in (('mlp', MLP, 200), ('4M', BIG, 10)):
@@ -69,17 +72,22 @@ def worker_allreduce():
         sizes = [int(np.prod(s)) for s in shapes[::-1]]
         grads = np.zeros(sum(sizes), np.float32)
         bounds = np.concatenate([[0], np.cumsum(sizes)])
-        red = BucketAllreduce(comm, [grads], [(0, int(a), int(b))
-                                              for a, b in zip(bounds[:-1], bounds[1:])])
+        members = [(0, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        red = BucketAllreduce(comm, [grads], members)
+        # as a dist_sync store on one host sums them: through shared memory (kvstore.shm)
+        grads_shm = np.zeros(sum(sizes), np.float32)
+        red_shm = BucketAllreduce(comm, [grads_shm], members, host=HostSlot(comm, MPI))
         # gradients kept elsewhere: packed into the buckets and back
         copied = FusedAllreduce(comm, [np.random.rand(*s).astype(np.float32)
                                        for s in shapes[::-1]])
         total = sum(int(np.prod(s)) for s in shapes)
         flat = np.random.rand(total).astype(np.float32)
-        raw, kv, kv_copy = _time([lambda: comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM),
-                                  red.run, copied.run], reps)
+        raw, kv, kv_copy, kv_shm = _time(
+            [lambda: comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM), red.run, copied.run,
+             red_shm.run], reps)
         res[name] = {'bytes': int(flat.nbytes), 'raw_us': raw * 1e6, 'kvstore_us': kv * 1e6,
-                     'ratio': kv / raw, 'copy_ratio': kv_copy / raw}
+                     'ratio': kv / raw, 'copy_ratio': kv_copy / raw, 'shm_us': kv_shm * 1e6,
+                     'shm_ratio': kv_shm / raw}
     small = [np.random.rand(256).astype(np.float32) for _ in range(400)]
     red = FusedAllreduce(comm, small)
 
@@ -223,8 +231,10 @@ def main():
     for name in ('mlp', '4M'):
         r = res[name]
         print('allreduce %-4s %9d bytes: kvstore %8.1f us, raw mpi4py Allreduce %8.1f us, '
-              'ratio %.3f (goal <= 1.1); with copies in and out %.3f'
-              % (name, r['bytes'], r['kvstore_us'], r['raw_us'], r['ratio'], r['copy_ratio']))
+              'ratio %.3f (goal <= 1.1); with copies in and out %.3f; through shared memory '
+              '(one host) %8.1f us, ratio %.3f'
+              % (name, r['bytes'], r['kvstore_us'], r['raw_us'], r['ratio'], r['copy_ratio'],
+                 r['shm_us'], r['shm_ratio']))
     f = res['fusion']
     print('fusion: %d keys in %d bucket(s): fused %.1f us, one Allreduce per key %.1f us, '
           'fused is %.1fx faster' % (f['keys'], f['buckets'], f['fused_us'], f['unfused_us'],

@@ -202,8 +202,9 @@ class BucketAllreduce:
     """
 
     def __init__(self, comm, flats, members, bucket_bytes=None, overlap=True,
-                 compression=None, device_path=None, nccl=None, nccl_comm=None):
+                 compression=None, device_path=None, nccl=None, nccl_comm=None, host=None):
         self.comm = comm
+        self.host = host
         self._size = 1 if comm is None else comm.Get_size()
         self.flats = list(flats)
         self.members = [(int(f), int(a), int(b)) for f, a, b in members]
@@ -245,6 +246,10 @@ class BucketAllreduce:
                 lo, hi = spans.get(b.flat, (b.start, b.stop))
                 spans[b.flat] = (min(lo, b.start), max(hi, b.stop))
         self._spans = [self.flats[f][lo:hi] for f, (lo, hi) in sorted(spans.items())]
+        # the largest host sum: the shared-memory segments' size, where this reducer makes
+        # them (kvstore.shm)
+        self._host_need = max([b.buf.nbytes for b in self.buckets] +
+                              [s.nbytes for s in self._spans] + [0])
         self._staged = [b for b in self.buckets if b.on_device]
         # GPU buckets go on a path of kvstore.gpu (NCCL, CUDA-aware MPI, pinned staging: the
         # one a store has not agreed on another)
@@ -358,8 +363,14 @@ class BucketAllreduce:
         self._stage_out(b)
 
     def _allreduce(self, a):
-        """Sum the host array ``a`` over ranks in place: round a ring when it is big and
-        floating-point (see the module doc), else MPI's Allreduce."""
+        """Sum the host array ``a`` over ranks in place: through shared memory where every
+        rank is on this host (``host``, :mod:`kvstore.shm`), else round a ring when it is big
+        and floating-point (see the module doc), else MPI's Allreduce."""
+        if self.host is not None:
+            red = self.host.get(self._host_need)     # collective the first time
+            if red is not None and red.takes(a):
+                red.allreduce(a)
+                return
         if RING_BYTES and a.nbytes >= RING_BYTES and a.dtype.kind == 'f' and \
                 self.comm.size > 1 and a.flags.c_contiguous:
             self._ring_scratch = ring_allreduce(self.comm, a, self._ring_scratch)

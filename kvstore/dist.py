@@ -24,6 +24,7 @@ import numpy as np
 from ._common import (KVStoreError, array_module, signature, is_row_sparse, sum_rows,
                       to_module)
 from .buckets import BucketAllreduce, FusedAllreduce, DEFAULT_BUCKET_BYTES, OVERLAP, _mpi
+from .shm import HostSlot
 from .local import LocalStore
 from . import gpu
 from . import watchdog as _watchdog
@@ -148,6 +149,8 @@ class DistSyncStore(LocalStore):
         # gradients travel on their own communicator, so that a reduction still running on the
         # communication thread can never be matched with another collective of the caller's
         self.grad_comm = self.comm.Dup()
+        # where every rank shares this host, its sums go through shared memory (kvstore.shm)
+        self._host = HostSlot(self.grad_comm, MPI)
         self._reducers = {}
         self._nccl_comms = {}       # every rank's device (rank order) -> NCCL communicator
         self._paths = {}            # a push's keys -> its reducers' GPU path (agreed once)
@@ -282,7 +285,8 @@ class DistSyncStore(LocalStore):
         while a compression is set: ``set_gradient_compression``)."""
         red = BucketAllreduce(self.grad_comm, flats, members, bucket_bytes=self.bucket_bytes,
                               overlap=OVERLAP if overlap is None else overlap,
-                              compression=self._codec, **self._device_path(flats))
+                              compression=self._codec, host=self._host,
+                              **self._device_path(flats))
         if self._dog is not None:
             red.guard = (self._dog, self._grad_channel)
         self._bucket_reducers.add(red)
@@ -403,7 +407,8 @@ class DistSyncStore(LocalStore):
                 self.agree(keys, arrays, 'kvstore push')
                 self._agreed.add(tuple(keys))
             red = FusedAllreduce(self.grad_comm, arrays, bucket_bytes=self.bucket_bytes,
-                                 overlap=False, **self._device_path(arrays, tuple(keys)))
+                                 overlap=False, host=self._host,
+                                 **self._device_path(arrays, tuple(keys)))
             if self._dog is not None:
                 red.guard = (self._dog, self._grad_channel)
             if len(self._reducers) > 64:
