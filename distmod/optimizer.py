@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 
+from . import _native
 from .base import MXNetError, register_by_name
 from .context import array_module, cpu
 from .ndarray.ndarray import NDArray, _wrap
@@ -325,9 +326,19 @@ class SGD(Optimizer):
         xp = array_module(w)
         if grad._sparse and self._lazy(grad):
             return self._lazy_step(xp, w, grad, mom, lr, wd)
+        heavy = mom is not None and self.momentum > 0
+        clips = self._clips()
+        if xp is np and not grad._sparse and not (clips and self.clip_gradient < 0):
+            kernel = self._buffers.get((index, 'native'))    # scratch: never saved
+            if kernel is None:
+                kernel = self._buffers[(index, 'native')] = _native.SGDStep()
+            if kernel.step(w, grad._data, mom if heavy else None, self.rescale_grad, lr,
+                           self.momentum, lr * wd if wd else 0.0,
+                           1. - lr * wd if wd else 1.0, self.clip_gradient if clips else -1.0):
+                return        # the lines below in one pass, the same bits (elementwise.c)
         g = self._grad(xp, index, w, grad)
         g *= lr
-        if mom is None or not self.momentum > 0:
+        if not heavy:
             if wd:
                 w *= 1. - lr * wd
             w -= g

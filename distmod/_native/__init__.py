@@ -30,7 +30,7 @@ import threading
 
 import numpy as np
 
-ABI_VERSION = 8
+ABI_VERSION = 9
 _SIMD_LEVELS = {'none': 0, '0': 0, 'avx2': 1, '1': 1, 'avx512': 2, '2': 2}
 _SIMD_NAMES = {0: 'no AVX2 with FMA here: convolutions keep BLAS', 1: 'AVX2',
                2: 'AVX-512'}
@@ -75,6 +75,8 @@ def _load():
         lib.dm_bn_apply.argtypes = [p, n, n, n, p, p, p, p, i]
         lib.dm_bn_grad_apply.argtypes = [p, p, n, n, n, p, p, p, p, p]
         lib.dm_relu.argtypes = [p, p, n]
+        f = ctypes.c_float
+        lib.dm_sgd_step.argtypes = [p, p, p, n, f, f, f, f, f, f]
         lib.dm_relu_grad.argtypes = [p, p, p, n]
         lib.dm_tanh_grad.argtypes = [p, p, p, n]
         lib.dm_sigmoid_grad.argtypes = [p, p, p, n]
@@ -85,7 +87,7 @@ def _load():
         for name in ('dm_shift_conv_images', 'dm_shift_conv_direct', 'dm_shift_wgrad',
                      'dm_channel_sums', 'dm_bn_apply', 'dm_bn_grad_apply', 'dm_relu',
                      'dm_relu_grad', 'dm_tanh_grad', 'dm_sigmoid_grad', 'dm_maxpool2d',
-                     'dm_maxpool2d_grad', 'dm_im2col2d', 'dm_col2im2d'):
+                     'dm_maxpool2d_grad', 'dm_im2col2d', 'dm_col2im2d', 'dm_sgd_step'):
             getattr(lib, name).restype = None
         simd = lib.dm_native_simd()
         cap = os.environ.get('DISTMOD_NATIVE_SIMD', '').strip().lower()
@@ -296,6 +298,33 @@ def relu(x, out):
         return False
     found.dm_relu(_p(x), _p(out), x.size)
     return True
+
+
+class SGDStep:
+    """One parameter's SGD steps in place (``elementwise.c`` ``dm_sgd_step``: NumPy's
+    operations and roundings in one pass instead of five): ``step(w, grad, mom, ...)`` on
+    contiguous float32 NumPy arrays of one size, ``mom`` None without momentum, ``clip``
+    below 0 for none; True where it ran.  The arrays' addresses are kept while the same
+    arrays come back (the executor's buffers do, every step): a step is one ctypes call."""
+    __slots__ = ('arrays', 'args')
+
+    def __init__(self):
+        self.arrays = self.args = None
+
+    def step(self, w, grad, mom, rescale, lr, momentum, lr_wd, decay, clip):
+        a = self.arrays
+        if a is None or a[0] is not w or a[1] is not grad or a[2] is not mom:
+            found = lib()
+            if found is None or not _ok(w, grad) or w.size != grad.size or (
+                    mom is not None and (not _ok(mom) or mom.size != w.size)):
+                self.arrays = None
+                return False
+            self.arrays = (w, grad, mom)
+            self.args = (found.dm_sgd_step, _p(w), _p(grad), None if mom is None else _p(mom),
+                         w.size)
+        fn, pw, pg, pm, n = self.args
+        fn(pw, pg, pm, n, rescale, lr, momentum, lr_wd, decay, clip)
+        return True
 
 
 def _from_output(name, g, y, out):

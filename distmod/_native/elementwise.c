@@ -132,3 +132,51 @@ void dm_sigmoid_grad(const float *g, const float *y, float *dx, long n)
         dx[i] = t * g[i];
     }
 }
+
+/* One SGD step over n float32s, with NumPy's operations in NumPy's order (each rounded to
+ * float32 on its own: compiled without contraction into FMAs), so the bits are those of
+ * distmod's NumPy path (optimizer.SGD._step):
+ *   g = grad * rescale; g = clip(g, -clip, clip) where clip >= 0 (NaN kept); g = g * lr;
+ *   with momentum (mom not NULL): mom = mom * momentum; mom = mom - w * lrwd where lrwd is
+ *     not 0; mom = mom - g; w = w + mom;
+ *   without: w = w * decay where decay is not 1; w = w - g.
+ * One pass instead of five, and no temporary. */
+void dm_sgd_step(float *w, const float *grad, float *mom, long n, float rescale, float lr,
+                 float momentum, float lrwd, float decay, float clip)
+{
+    if (mom) {
+        for (long i = 0; i < n; i++) {
+            float g = grad[i] * rescale;
+            if (clip >= 0) {
+                if (g < -clip)
+                    g = -clip;
+                else if (g > clip)
+                    g = clip;
+            }
+            g = g * lr;
+            float m = mom[i] * momentum;
+            if (lrwd != 0) {
+                float t = w[i] * lrwd;
+                m = m - t;
+            }
+            m = m - g;
+            mom[i] = m;
+            w[i] = w[i] + m;
+        }
+        return;
+    }
+    for (long i = 0; i < n; i++) {
+        float g = grad[i] * rescale;
+        if (clip >= 0) {
+            if (g < -clip)
+                g = -clip;
+            else if (g > clip)
+                g = clip;
+        }
+        g = g * lr;
+        float v = w[i];
+        if (decay != 1)
+            v = v * decay;
+        w[i] = v - g;
+    }
+}
