@@ -133,6 +133,19 @@ void dm_sigmoid_grad(const float *g, const float *y, float *dx, long n)
     }
 }
 
+/* rescale * grad, clipped to [-clip, clip] where clip >= 0 (NaN kept), times lr */
+static inline float sgd_grad(float grad, float rescale, float clip, float lr)
+{
+    float g = grad * rescale;
+    if (clip >= 0) {
+        if (g < -clip)
+            g = -clip;
+        else if (g > clip)
+            g = clip;
+    }
+    return g * lr;
+}
+
 /* One SGD step over n float32s, with NumPy's operations in NumPy's order (each rounded to
  * float32 on its own: compiled without contraction into FMAs), so the bits are those of
  * distmod's NumPy path (optimizer.SGD._step):
@@ -146,14 +159,7 @@ void dm_sgd_step(float *w, const float *grad, float *mom, long n, float rescale,
 {
     if (mom) {
         for (long i = 0; i < n; i++) {
-            float g = grad[i] * rescale;
-            if (clip >= 0) {
-                if (g < -clip)
-                    g = -clip;
-                else if (g > clip)
-                    g = clip;
-            }
-            g = g * lr;
+            float g = sgd_grad(grad[i], rescale, clip, lr);
             float m = mom[i] * momentum;
             if (lrwd != 0) {
                 float t = w[i] * lrwd;
@@ -166,14 +172,7 @@ void dm_sgd_step(float *w, const float *grad, float *mom, long n, float rescale,
         return;
     }
     for (long i = 0; i < n; i++) {
-        float g = grad[i] * rescale;
-        if (clip >= 0) {
-            if (g < -clip)
-                g = -clip;
-            else if (g > clip)
-                g = clip;
-        }
-        g = g * lr;
+        float g = sgd_grad(grad[i], rescale, clip, lr);
         float v = w[i];
         if (decay != 1)
             v = v * decay;

@@ -115,24 +115,6 @@ def test_a_stores_buckets_and_pushes_take_it(monkeypatch):
 
 
 def test_fit_through_shared_memory_keeps_replicas_identical():
-    import distmod as mx
-    comm = _mpi().COMM_WORLD
-    rng = np.random.RandomState(0)
-    centers = rng.randn(3, 12) * 2
-    y = rng.randint(0, 3, 300)
-    x = (centers[y] + rng.randn(300, 12)).astype(np.float32)
-    net = mx.sym.FullyConnected(mx.sym.Variable('data'), num_hidden=16, name='fc1')
-    net = mx.sym.Activation(net, act_type='relu')
-    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=3, name='fc2'),
-                               name='softmax')
-    mod = mx.mod.Module(net)
-    mod.fit(mx.io.NDArrayIter(x, y.astype(np.float32), batch_size=20), num_epoch=3,
-            kvstore='dist_sync', optimizer='sgd',
-            optimizer_params={'learning_rate': 0.1, 'momentum': 0.9})
+    from tests.distributed.test_mpi_ring import fit_small_net_and_check_replicas
+    mod = fit_small_net_and_check_replicas()
     assert mod._kvstore._store._host.reducer is not None
-    args, _ = mod.get_params()
-    blob = b''.join(args[k].asnumpy().tobytes() for k in sorted(args))
-    blobs = comm.allgather(blob)
-    assert all(b == blobs[0] for b in blobs)
-    acc = dict(mod.score(mx.io.NDArrayIter(x, y.astype(np.float32), batch_size=20), 'acc'))
-    assert acc['accuracy'] > 0.9

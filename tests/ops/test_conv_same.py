@@ -15,6 +15,7 @@ import pytest
 import distmod as mx
 from distmod import _native
 from distmod.ops import conv, get
+from ._threads import assert_runs_identical, assert_thread_counts_agree
 
 needs_avx512 = pytest.mark.skipif(
     _native.conv() is None or _native.simd_level() < 2,
@@ -110,14 +111,6 @@ def test_non_contiguous_arrays_take_another_engine():
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture
-def threads():
-    """``threads(n)``: the native pool at ``n`` threads for the rest of the test."""
-    before = _native.pool.size()
-    yield _native.pool.resize
-    _native.pool.resize(before)
-
-
 @needs_avx512
 def test_threads_split_the_images_and_agree(threads):
     attrs, shape = {'kernel': (3, 3), 'num_filter': 16, 'pad': (1, 1)}, (30, 16, 28, 28)
@@ -127,12 +120,7 @@ def test_threads_split_the_images_and_agree(threads):
     threads(3)
     y3, g3, op = _run(attrs, shape, 'float32')
     assert _ran_same(op) and len(op._same_engine.parts) == 3
-    # every output and data-gradient element is summed by one thread, in the same order
-    assert np.array_equal(y1, y3)
-    assert np.array_equal(g1['data'], g3['data'])
-    assert np.array_equal(g1['c_bias'], g3['c_bias'])
-    # the weight gradient adds the threads' partial sums: the same to rounding
-    np.testing.assert_allclose(g1['c_weight'], g3['c_weight'], rtol=1e-5, atol=1e-3)
+    assert_thread_counts_agree((y1, g1), (y3, g3))
 
 
 @needs_avx512
@@ -142,10 +130,7 @@ def test_a_thread_count_repeats_bit_identically(threads):
     threads(2)
     runs = [_run(attrs, shape, 'float32') for _ in range(3)]
     assert all(_ran_same(r[2]) for r in runs)
-    for y, g, _ in runs[1:]:
-        assert np.array_equal(y, runs[0][0])
-        for name in g:
-            assert np.array_equal(g[name], runs[0][1][name]), name
+    assert_runs_identical([r[:2] for r in runs])
 
 
 @needs_avx512
