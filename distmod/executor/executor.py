@@ -182,6 +182,7 @@ class Executor:
                 fwd(xp, ins, outs, aux, is_train)
         else:
             for step, (fwd, xp, ins, outs, aux) in zip(self._plan.steps, self._plan.forward):
+                self._monitor_inputs(step)
                 fwd(xp, ins, outs, aux, is_train)
                 self._monitor_step(step)
         return self.outputs
@@ -237,6 +238,8 @@ class Executor:
         record = prof.operator_recorder(self._ctx)
         start = clock()
         for step, (fwd, xp, ins, outs, aux) in zip(self._plan.steps, self._plan.forward):
+            if self._monitor is not None:
+                self._monitor_inputs(step)
             t0 = clock()
             fwd(xp, ins, outs, aux, is_train)
             record(step.op.name, step.node.name, t0)
@@ -311,13 +314,17 @@ class Executor:
         """Call ``callback(name, NDArray)`` on every operator output (and input if asked)."""
         self._monitor = (callback, monitor_all)
 
-    def _monitor_step(self, step):
+    def _monitor_inputs(self, step):
+        """``monitor_all``: a step's inputs, reported before it runs (as MXNet does), since
+        an operator may write its output over an input it was the last to read."""
         callback, monitor_all = self._monitor
-        node = step.node
         if monitor_all:
-            for (src, i), arr in zip(node.inputs, step.ins + step.aux):
+            for (src, i), arr in zip(step.node.inputs, step.ins + step.aux):
                 callback(src.output_names()[i], _wrap(arr, self._ctx))
-        for name, arr in zip(node.output_names(), step.outs):
+
+    def _monitor_step(self, step):
+        callback, _ = self._monitor
+        for name, arr in zip(step.node.output_names(), step.outs):
             callback(name, _wrap(arr, self._ctx))
 
     # ---- dictionaries ------------------------------------------------------------------

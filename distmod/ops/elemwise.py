@@ -857,6 +857,9 @@ class BinaryOp(Operator):
     arguments = ('lhs', 'rhs')
     retain_inputs = retain_outputs = ()
     fn = dlhs = drhs = None
+    # one ufunc call with ``out=``: the output may take either input's memory where nothing
+    # else reads it (the planner checks that, and shape and dtype)
+    inplace_inputs = (0, 1)
 
     def infer_shape(self, in_shapes):
         lhs, rhs = in_shapes

@@ -91,6 +91,11 @@ class Activation(UnaryOp):
     """
     name = 'Activation'
     params = {'act_type': Param('str', choices=set(ACTIVATIONS))}
+    # the output may take the input's memory where nothing else reads it (as MXNet's
+    # in-place option for Activation): every act_type's forward is safe in place.  One
+    # buffer fewer per activation; the stochastic-depth convnet's step measured about 5%
+    # faster at 1 thread (36.5-37.2 against 38.5-39.6 ms)
+    inplace_inputs = (0,)
     samples = tuple(Sample({'act_type': a}, {'data': (3, 4)})
                     for a in ('relu', 'sigmoid', 'tanh', 'softrelu', 'softsign'))
 
