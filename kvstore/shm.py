@@ -175,8 +175,3 @@ class HostSlot:
             self._made = True
             self.reducer = HostReduce.create(self.comm, max(int(need), 1 << 20), self.MPI)
         return self.reducer
-
-    def close(self):
-        if self.reducer is not None:
-            self.reducer.close()
-            self.reducer = None

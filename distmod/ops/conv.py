@@ -214,6 +214,26 @@ class _Lowering:
         return dcol
 
 
+def _thread_weight_sums(xp, scratch, parts, shape, dtype, run):
+    """A native weight gradient summed per thread, then over the threads in part order (a
+    given split gives the same bits every run): ``run(lo, hi, acc, vec)`` adds the images
+    ``[lo, hi)`` into the zeroed partial at address ``acc`` (``shape``: (G, K, F/g, C/g)),
+    with ``vec`` (its 16-lane accumulators) as scratch.  Returns the sum of the partials."""
+    acc = scratch.get(xp, 'ndw', (len(parts),) + tuple(shape), dtype)
+    acc.fill(0)
+    vec = scratch.get(xp, 'ndw_vec', (len(parts), prod(shape[1:]) * 16), dtype)
+    which = {lo: i for i, (lo, _) in enumerate(parts)}
+
+    def part(lo, hi):
+        i = which[lo]
+        run(lo, hi, acc[i].ctypes.data, vec[i].ctypes.data)
+    _native.pool.run(part, parts)
+    total = acc[0]
+    for i in range(1, len(parts)):
+        total += acc[i]
+    return total
+
+
 def _native_weight_layout(xp, scratch, w, group, ksize, cg, fg, channel_last, transposed):
     """The weight as the native kernels read it, (G, K, C/g, F/g): per group and kernel
     offset, each input channel's weights for all filters side by side; ``transposed``
@@ -473,29 +493,20 @@ class _Shifted:
     def _native_weight_grad(self, xp, scratch, gbuf, xbuf, dw):
         """dw from one partial (G, K, F/g, C/g) sum per thread over its grid range."""
         lib, it = self.native, self.item
-        parts = self._parts()
         ldx, ldg = xbuf.shape[1], gbuf.shape[1]
         k, offs, c, ld = self._sums(self.cg, ldx, False)
-        shape = (len(parts), self.group, k, self.fg, c)
-        acc = scratch.get(xp, 'ndw', shape, dw.dtype)
-        acc.fill(0)
-        vec = scratch.get(xp, 'ndw_vec', (len(parts), k * self.fg * c * 16), dw.dtype)
         xa, ga = xbuf.ctypes.data, gbuf.ctypes.data + self.reach * it
         per_group = k * self.fg * c * it
-
         img, (a, b) = prod(self.padded), self.g_span
 
-        def part(lo, hi):
-            i = next(j for j, p in enumerate(parts) if p[0] == lo)
+        def run(lo, hi, acc, vec):
             for gi in range(self.group):
                 lib.dm_shift_wgrad(ga + gi * self.fg * ldg * it, ldg,
                                    xa + gi * self.cg * ldx * it, ld, k, offs,
-                                   self.fg, c, acc[i].ctypes.data + gi * per_group,
-                                   vec[i].ctypes.data, lo, hi, img, a, b, self.simd)
-        _native.pool.run(part, parts)
-        total = acc[0]
-        for i in range(1, len(parts)):
-            total += acc[i]
+                                   self.fg, c, acc + gi * per_group, vec, lo, hi, img, a, b,
+                                   self.simd)
+        total = _thread_weight_sums(xp, scratch, self._parts(), (self.group, k, self.fg, c),
+                                    dw.dtype, run)
         g = self.group
         if c != self.cg:
             # folded (one channel): total (G, rows of the kernel, F/g, its last axis)
@@ -546,7 +557,7 @@ class _Same:
     the input (forward, weight gradient) or of the output gradient (data gradient), no
     padding position is computed, and each result vector is stored once where it belongs.
     Measured on MXNet's stochastic-depth convnet's 16->16 3x3 layer, batch 100 of 28x28, one
-    thread: forward 5.8 -> 3.8 ms, backward 10.2 -> 8.3 ms against ``_Shifted``'s padded grid
+    thread: forward 5.8 -> 3.8 ms, backward 10.2 -> 8.1-8.3 ms against ``_Shifted``'s padded grid
     (``python bench/bench_conv.py convnet``).  The images are split over the native pool's
     threads as ``_Shifted`` splits them, with the same fixed order of sums per thread count.
     """
@@ -614,25 +625,16 @@ class _Same:
         """dw from one partial (G, K, F/g, C/g) sum per thread over its images."""
         lib, it, hw, k, group = self.native, 4, self.hw, self.ksize, self.group
         shifts, masks = self.fwd
-        parts = self.parts
-        shape = (len(parts), group, k, self.fg, self.cg)
-        acc = scratch.get(xp, 'ndw', shape, dw.dtype)
-        acc.fill(0)
-        vec = scratch.get(xp, 'ndw_vec', (len(parts), k * self.fg * self.cg * 16), dw.dtype)
         ga, xa, ma = g.ctypes.data, x.ctypes.data, masks.ctypes.data
         per_group = k * self.fg * self.cg * it
 
-        def part(lo, hi):
-            i = next(j for j, p in enumerate(parts) if p[0] == lo)
+        def run(lo, hi, acc, vec):
             for gi in range(group):
                 lib.dm_same_wgrad(ga + gi * self.fg * hw * it, self.f * hw, hw,
                                   xa + gi * self.cg * hw * it, self.c * hw, hw, k, shifts, ma,
-                                  self.fg, self.cg, acc[i].ctypes.data + gi * per_group,
-                                  vec[i].ctypes.data, lo, hi, hw)
-        _native.pool.run(part, parts)
-        total = acc[0]
-        for i in range(1, len(parts)):
-            total += acc[i]
+                                  self.fg, self.cg, acc + gi * per_group, vec, lo, hi, hw)
+        total = _thread_weight_sums(xp, scratch, self.parts, (group, k, self.fg, self.cg),
+                                    dw.dtype, run)
         dw.reshape(group, self.fg, self.cg, k)[...] = total.transpose(0, 2, 3, 1)
 
 
