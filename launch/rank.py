@@ -441,9 +441,10 @@ def main(argv=None):
     code, received, error = run_child(argv, env, tag=tag, relay_stderr=not direct, trim_tracebacks=not verbose,
                                       watch=watch)
     if not direct and failed_on_its_own(code, received, error):
-        print('distmod-launch: rank %s on %s %s%s' % (rank_from_env(), socket.gethostname(), _describe(code),
-                                                      ': %s' % error if error else ''),
-              file=sys.stderr, flush=True)
+        line = 'distmod-launch: rank %s on %s %s%s\n' % (rank_from_env(), socket.gethostname(), _describe(code),
+                                                         ': %s' % error if error else '')
+        sys.stderr.flush()
+        write_all(2, line.encode('utf-8', 'replace'))   # one write: a signal cannot split the line
     return code
 
 

@@ -67,6 +67,28 @@ def test_an_unfinished_line_is_passed_on_after_the_hold_time():
                    ('line', b'next\n')]
 
 
+def test_a_last_line_without_its_newline_is_ended_at_the_close():
+    g, got, clock = grouper()
+    g.feed(b'a\nlast')                 # a process killed between a line and its newline
+    g.close()
+    assert got == [('line', b'a\n'), ('line', b'last\n')]
+    g, got, clock = grouper()
+    g.feed(b'progress 10%')
+    clock.now = HOLD_S
+    g.poll()                            # passed on in part: only the newline is added
+    g.close()
+    assert got == [('text', b'progress 10%'), ('text', b'\n')]
+
+
+def test_a_rank_failure_line_cut_before_its_newline_still_counts():
+    stderr, r, w, _ = job(ranks=2)
+    stderr.feed(b'distmod-launch: rank 1 on vm exited with code 10\n'
+                b'distmod-launch: rank 0 on vm exited with code 10')
+    out = finish(stderr, r, w)
+    assert out == b'distmod-launch: rank 1 on vm exited with code 10\n'
+    assert [f[:3] for f in stderr.failures] == [('1', 'vm', 10), ('0', 'vm', 10)]
+
+
 def test_a_group_that_stops_growing_is_passed_on_as_plain_lines():
     g, got, clock = grouper(boxes=True)
     g.feed(RULE + b'a line of the user between rules?\n')
