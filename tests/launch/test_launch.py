@@ -200,6 +200,21 @@ def test_mpich_hostfile_translated_and_cidr_refused():
         build(['-n', '2', '--network-interface', '10.1.0.0/16', 'prog'], 'mpich')
 
 
+def test_bind_to_is_each_launchers_own_spelling():
+    for flavour, option in (('openmpi', ['--bind-to', 'none']), ('openmpi4', ['--bind-to', 'none']),
+                            ('mpich', ['-bind-to', 'none'])):
+        argv, _ = build(['-n', '2', '-H', 'a,b', '--bind-to', 'none', 'prog'], flavour)
+        i = argv.index(option[0])
+        assert argv[i:i + 2] == option and i < argv.index(PY)
+    argv, _ = build(['-n', '2', '--bind-to', 'core', 'prog'], 'slurm')
+    assert '--cpu-bind=cores' in argv
+    for flavour in ('openmpi', 'mpich', 'slurm'):       # by default the launcher's own choice
+        argv, _ = build(['-n', '2', 'prog'], flavour)
+        assert not any('bind' in a for a in argv[:argv.index(PY)])
+    with pytest.raises(SystemExit):
+        parse_args(['--bind-to', 'l7cache', 'prog'])
+
+
 # --- Slurm and local ---------------------------------------------------------------------
 
 def test_slurm_command():
@@ -288,22 +303,14 @@ def test_timeout_options_set_the_watchdogs_deadlines_for_every_rank(capsys, monk
         cli.parse_args(['--timeout', '0', 'echo'])
 
 
-def test_multihost_open_mpi_launches_choose_recursive_doubling_unless_the_user_chose():
-    def argv_for(hosts, env=None, exports=()):
-        args = cli.parse_args(['-n', str(sum(s for _, s in hosts) or 2)] +
-                              [a for x in exports for a in ('-x', x)] + ['python', 'train.py'])
-        args.hosts = hosts
-        cmd, _ = cli.build_command(args, dict(env or {}), 'openmpi', cores=2)
-        return cmd
-    two = [('a', 1), ('b', 1)]
-    cmd = argv_for(two)
-    assert ' '.join(cmd).count('coll_tuned_allreduce_algorithm 3') == 1
-    assert 'coll_tuned_use_dynamic_rules' in cmd
-    assert 'coll_tuned_allreduce_algorithm' not in argv_for([])          # one host
-    assert 'coll_tuned_allreduce_algorithm' not in argv_for(
-        two, env={'OMPI_MCA_coll_tuned_allreduce_algorithm': '4'})
-    assert 'coll_tuned_allreduce_algorithm' not in argv_for(
-        two, exports=['OMPI_MCA_coll_tuned_use_dynamic_rules=0'])
+def test_multihost_launches_leave_open_mpis_allreduce_choice_alone():
+    # an override (recursive doubling) was measured under a binding artifact (every namespaced
+    # host pinned its rank to core 0); unbound, neither choice wins (bench_scaling's notes)
+    for flavour in ('openmpi', 'slurm'):
+        args = cli.parse_args(['-n', '2', 'python', 'train.py'])
+        args.hosts = [('a', 1), ('b', 1)]
+        cmd, env = cli.build_command(args, {}, flavour, cores=2)
+        assert 'coll_tuned' not in ' '.join(cmd) and not any('coll_tuned' in k for k in env)
 
 
 def test_gpus_per_host_reaches_every_rank(capsys, monkeypatch):
