@@ -29,6 +29,24 @@ def test_ring_sums_like_allreduce_and_identically_on_every_rank(n, dtype):
     assert all(b == blobs[0] for b in blobs)
 
 
+@pytest.mark.parametrize('piece', [1, 3, 64, 10 ** 6])
+def test_the_ring_in_pieces_gives_the_same_bits(piece):
+    from kvstore.buckets import ring_allreduce
+    comm = _comm()
+    for n in (5, 1000, 20011):
+        a = np.random.RandomState(comm.rank).standard_normal(n).astype(np.float32)
+        b = a.copy()
+        ring_allreduce(comm, a)
+        ring_allreduce(comm, b, piece=piece)
+        assert a.tobytes() == b.tobytes()
+
+
+def test_one_host_is_not_spanned():
+    from mpi4py import MPI
+    from kvstore.buckets import spans_hosts
+    assert spans_hosts(_comm(), MPI) is False     # mpiexec on this host; across hosts: test_multihost
+
+
 def test_buckets_above_the_threshold_go_round_the_ring(monkeypatch):
     from mpi4py import MPI
     from kvstore import buckets
@@ -37,7 +55,7 @@ def test_buckets_above_the_threshold_go_round_the_ring(monkeypatch):
     real = buckets.ring_allreduce
     monkeypatch.setattr(buckets, 'RING_BYTES', 4000)
     monkeypatch.setattr(buckets, 'ring_allreduce',
-                        lambda c, a, s=None: calls.append(a.size) or real(c, a, s))
+                        lambda c, a, s=None, **kw: calls.append(a.size) or real(c, a, s, **kw))
     flat = np.random.RandomState(comm.rank).rand(3000).astype(np.float32)
     want = flat.copy()
     comm.Allreduce(MPI.IN_PLACE, want, op=MPI.SUM)
@@ -87,6 +105,6 @@ def test_fit_through_the_ring_keeps_replicas_identical(monkeypatch):
     calls = []
     real = buckets.ring_allreduce
     monkeypatch.setattr(buckets, 'ring_allreduce',
-                        lambda c, a, s=None: calls.append(a.size) or real(c, a, s))
+                        lambda c, a, s=None, **kw: calls.append(a.size) or real(c, a, s, **kw))
     fit_small_net_and_check_replicas()
     assert calls                                  # the gradients went round the ring

@@ -81,6 +81,11 @@ TRAIN = textwrap.dedent("""
     import hashlib, socket
     import numpy as np
     import distmod as mx
+    from kvstore import buckets
+    pieces = []                                   # the ring's message sizes between hosts
+    real_ring = buckets.ring_allreduce
+    buckets.ring_allreduce = lambda c, a, s=None, piece=0: pieces.append(piece) or real_ring(
+        c, a, s, piece=piece)
     kv = mx.kv.create('dist_sync')
     mx.random.seed(kv.rank)                       # replicas start apart; rank 0's params win
     rng = np.random.RandomState(0)
@@ -97,8 +102,8 @@ TRAIN = textwrap.dedent("""
     arg, _ = mod.get_params()
     digest = hashlib.sha256(b''.join(arg[k].asnumpy().tobytes() for k in sorted(arg)))
     acc = mod.score(mx.io.NDArrayIter(x, y, batch_size=20), 'acc')[0][1]
-    print('TRAINED rank=%d host=%s params=%s acc=%.3f' % (kv.rank, socket.gethostname(),
-                                                          digest.hexdigest(), acc), flush=True)
+    print('TRAINED rank=%d host=%s params=%s acc=%.3f pieces=%s' % (
+        kv.rank, socket.gethostname(), digest.hexdigest(), acc, sorted(set(pieces))), flush=True)
 """)
 
 
@@ -112,6 +117,8 @@ def test_training_across_two_hosts_through_distmod_launch_gives_identical_replic
         argv = [sys.executable, "-m", "launch", "-n", "2", "-H", "%s:1,%s:1" % h.hostnames,
                 "--rsh-agent", h.agent, "--network-interface", h.cidr,
                 "--bind-to", "none",        # the two "hosts" share this machine's cores
+                # every float bucket round the ring, in messages of 4 floats between the hosts
+                "-x", "DISTMOD_RING_BYTES=1", "-x", "DISTMOD_RING_PIECE_BYTES=16",
                 sys.executable, script]
         try:
             r = h.run_on_a(argv, timeout=120)
@@ -127,3 +134,4 @@ def test_training_across_two_hosts_through_distmod_launch_gives_identical_replic
         assert {d["host"] for d in rows} == set(h.hostnames), msg
         assert rows[0]["params"] == rows[1]["params"], msg       # bit-identical replicas
         assert float(rows[0]["acc"]) > 0.9, msg
+        assert rows[0]["pieces"] == rows[1]["pieces"] == "[4]", msg
