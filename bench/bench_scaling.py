@@ -19,7 +19,8 @@ fitted per link speed to distmod's allreduce times on 2 and 4 hosts and checked 
 3-host times it did not see; it extrapolates step time and efficiency (compute / step, the
 compute measured on 2 hosts, one core each) to 8, 16, 64 and 256 hosts: without overlap the
 step is compute + T, with overlap about max(compute, T).  The table goes to stdout and
-``bench/scaling.json``, the plot to ``bench/scaling.png`` (matplotlib, the ``bench`` extra).
+``bench/scaling.json``, the plot to ``bench/scaling.png`` (matplotlib, the ``bench`` extra;
+the README shows a copy, ``docs/scaling.png``).
 
 Latency: where the kernel has tc netem the links also get 0.2 ms and 2 ms one-way latency;
 where it has not (this project's machines) the model adds ``2(p-1) d`` for a latency ``d`` to
