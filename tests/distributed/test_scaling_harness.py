@@ -96,3 +96,9 @@ def test_the_alpha_beta_model_recovers_a_ring_allreduce_and_predicts_held_out_ho
     slower = [e for e in fitted['extrapolation'] if e['rate'] == '1gbit' and e['hosts'] == 256
               and e['latency_ms'] == 2.0]
     assert slower[0]['allreduce_s'] > big[0]['allreduce_s'] + 2 * 255 * 2e-3 * 0.99
+
+
+def test_simulated_hosts_run_unbound_and_yield_when_they_outnumber_the_cores():
+    assert bench_scaling.shared_core_options(2, cores=2) == ['--bind-to', 'none']
+    assert bench_scaling.shared_core_options(4, cores=2) == [
+        '--bind-to', 'none', '-x', 'OMPI_MCA_mpi_yield_when_idle=1']
