@@ -51,6 +51,14 @@ BENCHES = [
          r' samples/s, scaling efficiency ' + NUM, '1 rank', '>= 0.9', (1, 0, 2)),
         ('MLP fit 2 ranks vs PyTorch DDP 2 ranks', r'scaling ' + NUM +
          r'; distmod 2 ranks / torch 2 ranks = ' + NUM, 'DDP gloo', '', None)]),
+    # root and network namespaces (else its rows say "not measured"); the ratio is how many
+    # times faster distmod's step is than DDP's on the same shaped links
+    ('bench_scaling.py', [], [
+        ('ResNet-size step (s), %d hosts at %s' % (n, rate.replace('gbit', ' Gbit/s')),
+         r'  %d hosts %s\s+distmod %s \(no overlap [0-9.]+, compute [0-9.]+\)\s+DDP %s\s+'
+         r'distmod faster by %sx' % (n, rate, NUM, NUM, NUM), 'DDP gloo',
+         '>= 1.3' if rate == '1gbit' else '', (0, 1, 2))
+        for n in (2, 3, 4) for rate in ('1gbit', '10gbit')]),
 ]
 QUICK_SKIP = {'bench_bucketing.py'}
 
