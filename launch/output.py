@@ -134,15 +134,16 @@ class LineGrouper:
         """End of the stream.  A last line without its newline (a process killed between a
         line and its newline) is ended with one, so that what follows starts a line of its own;
         when it was not passed on in part, it is taken as a whole line (a rank's failure line
-        is recognised)."""
-        if self._partial and not self._midline:
+        is recognised).  (A line passed on in part leaves nothing held: ``feed`` passes the
+        rest of it on at once.)"""
+        if self._partial:
             self._line(self._partial + b'\n', self._clock())
             self._partial, self._partial_since = b'', None
         if self._kind is not None:
             self._end_group()
-        if self._partial or self._midline:
-            self._emit('text', [self._partial + b'\n'])
-            self._partial, self._partial_since, self._midline = b'', None, False
+        if self._midline:
+            self._emit('text', [b'\n'])
+            self._midline = False
 
     def _line(self, line, now):
         text = _text(line)
