@@ -1,5 +1,5 @@
 """distmod's optional native kernels (``shiftconv.c``, ``sameconv.c``, ``im2col.c``,
-``pool.c``, ``elementwise.c``), loaded with ctypes.
+``pool.c``, ``elementwise.c``, ``activation.c``), loaded with ctypes.
 
 ``pip install`` compiles the C files into one shared object in this folder when a C compiler
 is at hand (``setup.py`` marks the extension optional: without one the install goes on without
@@ -19,7 +19,9 @@ positions of a range of images that hold results), ``dm_shift_conv_direct`` (the
 results scattered straight into an NCHW array: AVX-512's lane masks), ``dm_shift_wgrad`` (the
 weight gradient over the same kind of range), 2-D im2col and col2im, 2-D max pooling forward
 and backward, BatchNorm's statistics, normalisation and gradient in one or two passes each,
-and ReLU's, tanh's and the logistic function's gradients.  The wrappers at the end take NumPy
+ReLU's, tanh's and the logistic function's gradients, and tanh and the logistic function
+themselves (``dm_tanh``, ``dm_sigmoid``: AVX2 with FMA; 0 returned where the processor lacks
+them).  The wrappers at the end take NumPy
 arrays and return False where an array is not a contiguous float32 NumPy array, so their
 callers fall back.
 """
@@ -30,7 +32,7 @@ import threading
 
 import numpy as np
 
-ABI_VERSION = 9
+ABI_VERSION = 10
 _SIMD_LEVELS = {'none': 0, '0': 0, 'avx2': 1, '1': 1, 'avx512': 2, '2': 2}
 _SIMD_NAMES = {0: 'no AVX2 with FMA here: convolutions keep BLAS', 1: 'AVX2',
                2: 'AVX-512'}
@@ -80,6 +82,8 @@ def _load():
         lib.dm_relu_grad.argtypes = [p, p, p, n]
         lib.dm_tanh_grad.argtypes = [p, p, p, n]
         lib.dm_sigmoid_grad.argtypes = [p, p, p, n]
+        lib.dm_tanh.argtypes = lib.dm_sigmoid.argtypes = [p, p, n]
+        lib.dm_tanh.restype = lib.dm_sigmoid.restype = i
         lib.dm_im2col2d.argtypes = [p, p, n, n, n, n, n, n, n, i, i, i, i, i, i, i]
         lib.dm_col2im2d.argtypes = [p, p, n, n, n, n, n, n, n, i, i, i, i, i, i, i]
         lib.dm_maxpool2d.argtypes = [p, p, n, n, n, n, n, n, i, i, i, i, i, i]
@@ -287,6 +291,51 @@ def _p(a):
 def contiguous_float32(a):
     """Whether ``a`` is a C-contiguous float32 NumPy array, as the kernels take them."""
     return _ok(a)
+
+
+def channel_sums(a, shape3, work, out):
+    """out[c] = the sum of ``a`` (contiguous float32 seen as (P, C, R)) over P and R, summed in
+    float64 (``dm_channel_sums``; ``work``: C float64s) and rounded once into ``out``; True
+    where it ran.  One pass; NumPy's sum over the outer and inner axes of a (64, 20, 576)
+    gradient took 0.24 ms here."""
+    found = lib()
+    if found is None or not _ok(a) or work is None or work.size != shape3[1] or (
+            a.size != shape3[0] * shape3[1] * shape3[2]):
+        return False
+    found.dm_channel_sums(_p(a), None, None, *shape3, 0, _p(work))
+    out[...] = work
+    return True
+
+
+#: floats per thread below which tanh and the logistic function run on the calling thread
+_ACT_MIN_PART = 1 << 16
+
+
+def _transcendental(name, x, out):
+    found = lib()
+    if found is None or out is None or not _ok(x, out) or x.size != out.size:
+        return False
+    fn, px, po, n = getattr(found, name), _p(x), _p(out), x.size
+    if n < 2 * _ACT_MIN_PART:
+        return bool(fn(px, po, n))
+    parts = pool.split(0, n, 16, _ACT_MIN_PART)
+    ran = []
+
+    def part(lo, hi):
+        ran.append(fn(px + 4 * lo, po + 4 * lo, hi - lo))
+    pool.run(part, parts)
+    return all(ran)
+
+
+def tanh(x, out):
+    """out = tanh(x) (``activation.c``: within 2 ulp, NaN kept), over the pool's threads
+    where ``x`` is large; True where it ran (AVX2 with FMA here)."""
+    return _transcendental('dm_tanh', x, out)
+
+
+def sigmoid(x, out):
+    """out = 1 / (1 + exp(-x)) (``activation.c``), as ``tanh``; True where it ran."""
+    return _transcendental('dm_sigmoid', x, out)
 
 
 def relu(x, out):

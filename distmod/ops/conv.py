@@ -464,12 +464,22 @@ class _Shifted:
         self._output(xp, ybuf, y, bias)
 
     def _output(self, xp, ybuf, y, bias):
+        """y = the output positions of the result grid (plus bias); with the native kernels,
+        each thread copies the images it computed (NumPy releases the GIL for the copy:
+        LeNet's first layer's 2.9 MB, 0.81 ms on one thread of an AVX2 EPYC)."""
         res = ybuf.reshape((self.f,) + self.gshape)[self.valid]
         view = y.transpose(self.perm)
-        if bias is None:
-            view[...] = res
+        b = None if bias is None else bias.reshape((-1,) + (1,) * (view.ndim - 1))
+
+        def part(lo, hi):
+            if b is None:
+                view[:, lo:hi] = res[:, lo:hi]
+            else:
+                xp.add(res[:, lo:hi], b, out=view[:, lo:hi])
+        if self.native is None:
+            part(0, self.n)
         else:
-            xp.add(res, bias.reshape((-1,) + (1,) * (view.ndim - 1)), out=view)
+            _native.pool.run(part, self._parts())
 
     def weight_grad(self, xp, scratch, gbuf, xbuf, dw):
         """dw[:, :, k] = g (F, grid) @ x shifted by off[k] (C, grid).T, group by group."""
@@ -658,7 +668,15 @@ def _weight_grad(xp, scratch, low, a2, col, dw, channel_last):
     dw[...] = xp.moveaxis(buf, 1, -1)
 
 
-def _sum_channels(xp, g, nd, channel_last, out):
+def _sum_channels(xp, g, nd, channel_last, out, scratch=None):
+    """The bias gradient: ``g`` summed over every axis but the channels'.  Channel-first
+    float32 NumPy arrays: one native pass summing in float64 (``scratch`` holds its sums)."""
+    if xp is np and not channel_last and scratch is not None and g.ndim >= 2:
+        c = g.shape[1]
+        work = scratch.get(xp, 'bias_sums', (c,), np.float64)
+        if _native.channel_sums(g, (g.shape[0], c, g.size // max(1, g.shape[0] * c)), work,
+                                out):
+            return
     axes = tuple(range(nd + 1)) if channel_last else (0,) + tuple(range(2, nd + 2))
     xp.sum(g, axis=axes, out=out)
 
@@ -900,7 +918,7 @@ class Convolution(_ConvBase):
         same = self._same(xp, x, g, igrads[0], igrads[1])
         if same is not None:
             if len(igrads) > 2 and igrads[2] is not None:
-                _sum_channels(xp, g, self.nd, self.channel_last, igrads[2])
+                _sum_channels(xp, g, self.nd, self.channel_last, igrads[2], s)
             if igrads[1] is not None:
                 same.weight_grad(xp, s, g, x, igrads[1])
             if igrads[0] is not None:
@@ -909,7 +927,7 @@ class Convolution(_ConvBase):
         sh = self._shifted(xp, x, g)
         if sh is not None:
             if len(igrads) > 2 and igrads[2] is not None:
-                _sum_channels(xp, g, self.nd, self.channel_last, igrads[2])
+                _sum_channels(xp, g, self.nd, self.channel_last, igrads[2], s)
             if igrads[0] is None and igrads[1] is None:
                 return
             gbuf = sh.g_in(xp, s, g)
@@ -1100,7 +1118,7 @@ class Deconvolution(_ConvBase):
         low = self._geometry(x, g)
         s = self._scratch
         if len(igrads) > 2 and igrads[2] is not None:
-            _sum_channels(xp, g, self.nd, self.channel_last, igrads[2])
+            _sum_channels(xp, g, self.nd, self.channel_last, igrads[2], s)
         if igrads[0] is None and igrads[1] is None:
             return
         col = low.im2col(xp, s, low.big_in(xp, s, g, 'gpad'), 'col')
