@@ -132,3 +132,22 @@ def test_relu_in_place_and_through_the_executor():
     exe.backward(mx.nd.array(head))
     np.testing.assert_array_equal(out, np.maximum(data, 0))
     np.testing.assert_array_equal(exe.grad_dict['data'].asnumpy(), head * (data > 0))
+
+
+@needs_native
+@pytest.mark.parametrize('op', ['Convolution', 'Deconvolution'])
+def test_bias_gradient_sums_in_float64_through_the_native_pass(op):
+    """The bias gradient of a float32 convolution: one native pass (float lanes along a row,
+    rows added in float64), as close to float64's sum as float32 rounding allows."""
+    rng = np.random.default_rng(2)
+    sym = getattr(mx.sym, op)(mx.sym.Variable('data'), kernel=(3, 3), num_filter=7, name='c',
+                               no_bias=False)
+    exe = sym.simple_bind(mx.cpu(), data=(9, 3, 13, 11))
+    exe.arg_dict['data'][:] = rng.standard_normal((9, 3, 13, 11))
+    exe.arg_dict['c_weight'][:] = rng.standard_normal(exe.arg_dict['c_weight'].shape)
+    out = exe.forward(is_train=True)[0]
+    g = (rng.standard_normal(out.shape) * 100 + 3).astype(np.float32)
+    exe.backward([mx.nd.array(g)])
+    want = g.astype(np.float64).sum(axis=(0, 2, 3))
+    scale = np.abs(g).astype(np.float64).sum(axis=(0, 2, 3))
+    assert (np.abs(exe.grad_dict['c_bias'].asnumpy() - want) <= 2e-7 * scale).all()
