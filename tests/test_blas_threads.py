@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from distmod import _blas
@@ -89,3 +90,45 @@ def test_import_cuts_openblas_busy_wait_unless_the_environment_sets_it():
     assert _timeout_after_import(OMP_NUM_THREADS='2', OPENBLAS_THREAD_TIMEOUT='7') == ('7',
                                                                                        '7')
     assert _timeout_after_import(GOTO_THREAD_TIMEOUT='9')[1] == 'None'
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'float64'])
+def test_split_gemm_matches_matmul_and_repeats_its_bits(dtype):
+    """``_blas.split_gemm``: column ranges of one product as single-threaded OpenBLAS gemms at
+    once over the native pool; every operand layout a convolution and FullyConnected hand it
+    (transposed views, a sub-matrix with a leading dimension), the same bits run to run at a
+    thread count, within rounding of NumPy's matmul, OpenBLAS's thread count restored."""
+    from distmod import _blas, _native
+    if _blas.gemm_for(dtype) is None or _blas._thread_functions() is None:
+        pytest.skip('no OpenBLAS gemm or thread setter in this NumPy')
+    rng = np.random.default_rng(4)
+    before = _blas.blas_threads()
+    _native.pool.resize(3)
+    try:
+        for m, k, n in ((7, 33, 101), (50, 500, 300)):
+            a = rng.standard_normal((m, k)).astype(dtype)
+            bt = rng.standard_normal((n + 5, k)).astype(dtype)   # b as a transposed view
+            for b in (rng.standard_normal((k, n)).astype(dtype), bt[:n].T):
+                out = np.full((m, n + 3), np.nan, dtype)[:, :n]  # rows a stride apart
+                assert _blas.split_gemm(a, b, out, _native.pool, 16)
+                np.testing.assert_allclose(out, a.astype(np.float64) @ b,
+                                           rtol=1e-4 if dtype == 'float32' else 1e-12,
+                                           atol=1e-4 if dtype == 'float32' else 1e-12)
+                again = np.empty((m, n), dtype)
+                assert _blas.split_gemm(a, b, again, _native.pool, 16)
+                assert np.array_equal(out, again)
+                assert _blas.blas_threads() == before
+            # a.T as the left operand (the weight gradient's g.T)
+            at = np.ascontiguousarray(a.T)
+            out = np.empty((m, n), dtype)
+            assert _blas.split_gemm(at.T, b, out, _native.pool, 16)
+            np.testing.assert_allclose(out, a @ b, rtol=1e-4, atol=1e-3)
+        a = rng.standard_normal((8, 8)).astype(dtype)
+        out = np.empty((8, 8), dtype)
+        assert not _blas.split_gemm(a, a, out, _native.pool, 1 << 20)       # too small
+        assert not _blas.split_gemm(a[:, ::2], a[::2], out, _native.pool, 1)  # strided
+        assert not _blas.split_gemm(a, a.astype(np.float16), out, _native.pool, 1)
+        _native.pool.resize(1)
+        assert not _blas.split_gemm(a, a, out, _native.pool, 1)              # one thread
+    finally:
+        _native.pool.resize(_blas.blas_threads() or 1)

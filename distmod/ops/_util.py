@@ -1,4 +1,19 @@
 """Small helpers shared by operator families."""
+import numpy as np
+
+#: multiply-adds per thread below which a GEMM is one BLAS call (``matmul``)
+SPLIT_GEMM_MIN = 1 << 24
+
+
+def matmul(xp, a, b, out):
+    """out = a @ b (2-D); on NumPy, products of at least two ``SPLIT_GEMM_MIN`` parts split by
+    columns over the native pool's threads (``distmod._blas.split_gemm``), where OpenBLAS's
+    own threads scale less; otherwise ``xp.matmul``."""
+    if xp is np:
+        from .. import _blas, _native
+        if _blas.split_gemm(a, b, out, _native.pool, SPLIT_GEMM_MIN):
+            return out
+    return xp.matmul(a, b, out=out)
 
 
 def prod(shape):
