@@ -1,11 +1,12 @@
-"""The engine of "same" 2-D convolutions (``_Same`` in distmod/ops/conv.py, the AVX-512
-kernels of ``distmod/_native/sameconv.c``): stride 1, output the input's size, read and
+"""The engine of "same" 2-D convolutions (``_Same`` in distmod/ops/conv.py, the AVX-512 and
+AVX2 kernels of ``distmod/_native/sameconv.c``: whichever this processor runs): stride 1, output the input's size, read and
 written in the NCHW arrays themselves with lane masks standing for the padding.
 
 Against the float64 engines through the executor, on the shapes that reach each branch of
-the C code: images whose positions are not a multiple of the 16-lane vector or of the
-3-vector block, images smaller than one vector, filters not a multiple of the 8- and 4-row
-blocks, channels not a multiple of the weight gradient's 6-channel block, one channel,
+the C code: images whose positions are not a multiple of the 16-lane vector, of the 8-lane
+half or of the 3-vector (AVX2: 3-half) block, images smaller than one half, filters not a
+multiple of the 8- and 4-row blocks, channels not a multiple of the weight gradient's 6-
+(AVX2: 3-) channel block, one channel,
 groups, dilation, 5x5, 1x3 and 1x1 kernels, a bias.  Then: where it does not run, the
 thread split, bit-identical repeats, NaN reaching exactly the outputs that read it, and
 nothing written outside the output."""
@@ -17,10 +18,10 @@ from distmod import _native
 from distmod.ops import conv, get
 from ._threads import assert_runs_identical, assert_thread_counts_agree
 
-needs_avx512 = pytest.mark.skipif(
-    _native.conv() is None or _native.simd_level() < 2,
-    reason='the "same" convolution kernels need the native library with AVX-512F: %s'
-    % _native.status())
+needs_simd = pytest.mark.skipif(
+    _native.conv() is None or _native.simd_level() < 1,
+    reason='the "same" convolution kernels need the native library with AVX2 and FMA or '
+    'AVX-512F: %s' % _native.status())
 
 CASES = [
     # (attrs, data shape)
@@ -37,6 +38,9 @@ CASES = [
     ({'kernel': (1, 1), 'num_filter': 2, 'no_bias': True}, (3, 5, 4, 6)),
     # 48 positions exactly (one block), and 8 + 4 + 3 filter rows
     ({'kernel': (3, 3), 'num_filter': 15, 'pad': (1, 1)}, (2, 6, 6, 8)),
+    # fewer positions than one AVX2 half; 24 exactly (one AVX2 block)
+    ({'kernel': (3, 3), 'num_filter': 5, 'pad': (1, 1)}, (3, 4, 2, 3)),
+    ({'kernel': (3, 3), 'num_filter': 4, 'pad': (1, 1)}, (2, 3, 4, 6)),
 ]
 
 
@@ -62,7 +66,7 @@ def _ran_same(op):
     return getattr(op, '_same_key', None) is not None
 
 
-@needs_avx512
+@needs_simd
 @pytest.mark.parametrize('attrs,shape', CASES, ids=[str(i) for i in range(len(CASES))])
 def test_same_engine_matches_float64(attrs, shape):
     y32, g32, op32 = _run(attrs, shape, 'float32')
@@ -77,7 +81,7 @@ def test_same_engine_matches_float64(attrs, shape):
                                    err_msg=name)
 
 
-@needs_avx512
+@needs_simd
 @pytest.mark.parametrize('attrs,shape,why', [
     ({'kernel': (3, 3), 'num_filter': 4, 'stride': (2, 2), 'pad': (1, 1)}, (2, 8, 10, 10),
      'a stride'),
@@ -93,7 +97,7 @@ def test_same_engine_stays_out_where_it_does_not_apply(attrs, shape, why):
     assert not _ran_same(op), why
 
 
-@needs_avx512
+@needs_simd
 def test_non_contiguous_arrays_take_another_engine():
     op = get('Convolution')({'kernel': (3, 3), 'num_filter': 4, 'pad': (1, 1),
                              'no_bias': True})
@@ -111,7 +115,7 @@ def test_non_contiguous_arrays_take_another_engine():
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
-@needs_avx512
+@needs_simd
 def test_threads_split_the_images_and_agree(threads):
     attrs, shape = {'kernel': (3, 3), 'num_filter': 16, 'pad': (1, 1)}, (30, 16, 28, 28)
     threads(1)
@@ -123,7 +127,7 @@ def test_threads_split_the_images_and_agree(threads):
     assert_thread_counts_agree((y1, g1), (y3, g3))
 
 
-@needs_avx512
+@needs_simd
 def test_a_thread_count_repeats_bit_identically(threads):
     # replicas on different ranks must stay identical: the same count, the same bits
     attrs, shape = {'kernel': (3, 3), 'num_filter': 8, 'pad': (1, 1)}, (30, 8, 20, 20)
@@ -133,7 +137,7 @@ def test_a_thread_count_repeats_bit_identically(threads):
     assert_runs_identical([r[:2] for r in runs])
 
 
-@needs_avx512
+@needs_simd
 def test_nan_reaches_exactly_the_outputs_that_read_it():
     op = get('Convolution')({'kernel': (3, 3), 'num_filter': 2, 'pad': (1, 1),
                              'no_bias': True})
@@ -150,7 +154,7 @@ def test_nan_reaches_exactly_the_outputs_that_read_it():
         assert np.array_equal(np.isnan(y[1, f]), bad)
 
 
-@needs_avx512
+@needs_simd
 def test_nothing_is_written_outside_the_outputs():
     attrs = {'kernel': (3, 3), 'num_filter': 5, 'pad': (1, 1)}
     op = get('Convolution')(attrs)
