@@ -32,7 +32,7 @@ import threading
 
 import numpy as np
 
-ABI_VERSION = 10
+ABI_VERSION = 11
 _SIMD_LEVELS = {'none': 0, '0': 0, 'avx2': 1, '1': 1, 'avx512': 2, '2': 2}
 _SIMD_NAMES = {0: 'no AVX2 with FMA here: convolutions keep BLAS', 1: 'AVX2',
                2: 'AVX-512'}
@@ -71,8 +71,8 @@ def _load():
         lib.dm_shift_conv_direct.argtypes = [p, n, p, i, p, i, i, p, n, n, p, n, n, n, n, n,
                                              n, n, n, n, i]
         lib.dm_shift_wgrad.argtypes = [p, n, p, n, i, p, i, i, p, p, n, n, n, n, n, i]
-        lib.dm_same_conv.argtypes = [p, n, n, p, i, p, p, i, i, p, n, n, p, n, n, n]
-        lib.dm_same_wgrad.argtypes = [p, n, n, p, n, n, i, p, p, i, i, p, p, n, n, n]
+        lib.dm_same_conv.argtypes = [p, n, n, p, i, p, p, i, i, p, n, n, p, n, n, n, i]
+        lib.dm_same_wgrad.argtypes = [p, n, n, p, n, n, i, p, p, i, i, p, p, n, n, n, i]
         lib.dm_channel_sums.argtypes = [p, p, p, n, n, n, i, p]
         lib.dm_bn_apply.argtypes = [p, n, n, n, p, p, p, p, i]
         lib.dm_bn_grad_apply.argtypes = [p, p, n, n, n, p, p, p, p, p]
@@ -313,7 +313,8 @@ _ACT_MIN_PART = 1 << 16
 
 def _transcendental(name, x, out):
     found = lib()
-    if found is None or out is None or not _ok(x, out) or x.size != out.size:
+    if found is None or out is None or not _ok(x, out) or x.size != out.size or (
+            _state.get('simd', 0) < 1):         # DISTMOD_NATIVE_SIMD=none caps these too
         return False
     fn, px, po, n = getattr(found, name), _p(x), _p(out), x.size
     if n < 2 * _ACT_MIN_PART:

@@ -420,19 +420,21 @@ DS_AVX2 static void same_wgrad_avx2(const float *g, long gs_img, long gs_f, cons
  * [n0, n1) and flat positions p < hw, the terms whose lane of masks[(p / 16) * K + k] is 0
  * left out (the padding).  x's channel c of image i is at x + i * xs_img + c * xs_c, y's row
  * f at y + i * ys_img + f * ys_f; w is (K, C, F); bias is NULL or F values.  Returns 0 where
- * this processor has neither AVX-512F nor AVX2 with FMA (nothing written), else 1. */
+ * this processor has neither AVX-512F nor AVX2 with FMA (nothing written), else 1.  ``simd``
+ * caps the version (dm_native_simd's levels: 2 AVX-512 where the processor has it, 1 AVX2). */
 int dm_same_conv(const float *x, long xs_img, long xs_c, const float *w, int K,
                  const long *shift, const uint16_t *masks, int F, int C, float *y,
-                 long ys_img, long ys_f, const float *bias, long n0, long n1, long hw)
+                 long ys_img, long ys_f, const float *bias, long n0, long n1, long hw,
+                 int simd)
 {
 #ifdef DS_SIMD
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    if (simd >= 2 && __builtin_cpu_supports("avx512f")) {
         same_conv_avx512(x, xs_img, xs_c, w, K, shift, masks, F, C, y, ys_img, ys_f, bias, n0,
                          n1, hw);
         return 1;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (simd >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         same_conv_avx2(x, xs_img, xs_c, w, K, shift, masks, F, C, y, ys_img, ys_f, bias, n0,
                        n1, hw);
         return 1;
@@ -440,6 +442,7 @@ int dm_same_conv(const float *x, long xs_img, long xs_c, const float *w, int K,
 #endif
     (void)x; (void)xs_img; (void)xs_c; (void)w; (void)K; (void)shift; (void)masks; (void)F;
     (void)C; (void)y; (void)ys_img; (void)ys_f; (void)bias; (void)n0; (void)n1; (void)hw;
+    (void)simd;
     return 0;
 }
 
@@ -449,17 +452,17 @@ int dm_same_conv(const float *x, long xs_img, long xs_c, const float *w, int K,
  * AVX2 with FMA. */
 int dm_same_wgrad(const float *g, long gs_img, long gs_f, const float *x, long xs_img,
                   long xs_c, int K, const long *shift, const uint16_t *masks, int F, int C,
-                  float *dw, float *acc, long n0, long n1, long hw)
+                  float *dw, float *acc, long n0, long n1, long hw, int simd)
 {
 #ifdef DS_SIMD
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    if (simd >= 2 && __builtin_cpu_supports("avx512f")) {
         memset(acc, 0, sizeof(float) * 16 * (size_t)K * F * C);
         same_wgrad_avx512(g, gs_img, gs_f, x, xs_img, xs_c, K, shift, masks, F, C, dw, acc,
                           n0, n1, hw);
         return 1;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (simd >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         memset(acc, 0, sizeof(float) * 16 * (size_t)K * F * C);
         same_wgrad_avx2(g, gs_img, gs_f, x, xs_img, xs_c, K, shift, masks, F, C, dw, acc, n0,
                         n1, hw);
@@ -468,6 +471,6 @@ int dm_same_wgrad(const float *g, long gs_img, long gs_f, const float *x, long x
 #endif
     (void)g; (void)gs_img; (void)gs_f; (void)x; (void)xs_img; (void)xs_c; (void)K;
     (void)shift; (void)masks; (void)F; (void)C; (void)dw; (void)acc; (void)n0; (void)n1;
-    (void)hw;
+    (void)hw; (void)simd;
     return 0;
 }

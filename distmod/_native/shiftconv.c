@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define DM_ABI_VERSION 10
+#define DM_ABI_VERSION 11
 
 int dm_abi_version(void) { return DM_ABI_VERSION; }
 

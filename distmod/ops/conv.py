@@ -609,13 +609,15 @@ class _Same:
         ba = None if bias is None else bias.ctypes.data
         xs_img, ys_img = self.group * rows_in * hw, self.group * rows_out * hw
         per_group = k * rows_in * rows_out * it
+        simd = _native.simd_level()
 
         def part(lo, hi):
             for gi in range(self.group):
                 lib.dm_same_conv(sa + gi * rows_in * hw * it, xs_img, hw, wa + gi * per_group,
                                  k, shifts, ma, rows_out, rows_in,
                                  da + gi * rows_out * hw * it, ys_img, hw,
-                                 None if ba is None else ba + gi * rows_out * it, lo, hi, hw)
+                                 None if ba is None else ba + gi * rows_out * it, lo, hi, hw,
+                                 simd)
         _native.pool.run(part, self.parts)
 
     def forward(self, xp, scratch, x, w, y, bias):
@@ -638,12 +640,14 @@ class _Same:
         shifts, masks = self.fwd
         ga, xa, ma = g.ctypes.data, x.ctypes.data, masks.ctypes.data
         per_group = k * self.fg * self.cg * it
+        simd = _native.simd_level()
 
         def run(lo, hi, acc, vec):
             for gi in range(group):
                 lib.dm_same_wgrad(ga + gi * self.fg * hw * it, self.f * hw, hw,
                                   xa + gi * self.cg * hw * it, self.c * hw, hw, k, shifts, ma,
-                                  self.fg, self.cg, acc + gi * per_group, vec, lo, hi, hw)
+                                  self.fg, self.cg, acc + gi * per_group, vec, lo, hi, hw,
+                                  simd)
         total = _thread_weight_sums(xp, scratch, self.parts, (group, k, self.fg, self.cg),
                                     dw.dtype, run)
         dw.reshape(group, self.fg, self.cg, k)[...] = total.transpose(0, 2, 3, 1)
