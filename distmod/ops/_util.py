@@ -1,19 +1,19 @@
 """Small helpers shared by operator families."""
 import numpy as np
 
-#: multiply-adds per thread below which a GEMM is one BLAS call (``matmul``)
+from .. import _blas, _native
+
+#: multiply-adds per thread below which a GEMM is one BLAS call (``split_matmul``)
 SPLIT_GEMM_MIN = 1 << 24
 
 
-def matmul(xp, a, b, out):
-    """out = a @ b (2-D); on NumPy, products of at least two ``SPLIT_GEMM_MIN`` parts split by
-    columns over the native pool's threads (``distmod._blas.split_gemm``), where OpenBLAS's
-    own threads scale less; otherwise ``xp.matmul``."""
-    if xp is np:
-        from .. import _blas, _native
-        if _blas.split_gemm(a, b, out, _native.pool, SPLIT_GEMM_MIN):
-            return out
-    return xp.matmul(a, b, out=out)
+def split_matmul(xp, a, b, out):
+    """out = a @ b (2-D) split by columns over the native pool's threads, one single-threaded
+    OpenBLAS gemm each (``distmod._blas.split_gemm``), where OpenBLAS's own threads scale
+    less; True where it ran: NumPy, products of at least two ``SPLIT_GEMM_MIN`` parts (the
+    caller's own call runs the rest, costing it one multiplication here)."""
+    return (xp is np and a.shape[0] * a.shape[1] * b.shape[1] >= 2 * SPLIT_GEMM_MIN
+            and _blas.split_gemm(a, b, out, _native.pool, SPLIT_GEMM_MIN))
 
 
 def prod(shape):

@@ -23,7 +23,7 @@ import numpy as np
 from .. import _blas, _native
 from ..base import MXNetError
 from .registry import Operator, Param, Sample, InferError, register
-from ._util import matmul, prod
+from ._util import prod, split_matmul
 
 __all__ = ['Convolution', 'Deconvolution', 'Pooling']
 
@@ -189,7 +189,7 @@ class _Lowering:
     def forward_gemm(self, xp, w2, col, out2):
         """out2 (Cs, M) = w2 (Cs, Cb/g*K) @ col (Cb*K, M), group by group."""
         if self.group == 1:
-            matmul(xp, w2, col, out2)
+            split_matmul(xp, w2, col, out2) or xp.matmul(w2, col, out=out2)
             return out2
         for so, sc in self._groups(self.cs, self.cb * self.ksize):
             xp.matmul(w2[so], col[sc], out=out2[so])
@@ -198,7 +198,7 @@ class _Lowering:
     def weight_gemm(self, xp, g2, col, dw2):
         """dw2 (Cs, Cb/g*K) = g2 (Cs, M) @ col.T."""
         if self.group == 1:
-            matmul(xp, g2, col.T, dw2)
+            split_matmul(xp, g2, col.T, dw2) or xp.matmul(g2, col.T, out=dw2)
             return dw2
         for so, sc in self._groups(self.cs, self.cb * self.ksize):
             xp.matmul(g2[so], col[sc].T, out=dw2[so])
@@ -207,7 +207,7 @@ class _Lowering:
     def column_gemm(self, xp, w2, g2, dcol):
         """dcol (Cb*K, M) = w2.T @ g2 (Cs, M)."""
         if self.group == 1:
-            matmul(xp, w2.T, g2, dcol)
+            split_matmul(xp, w2.T, g2, dcol) or xp.matmul(w2.T, g2, out=dcol)
             return dcol
         for so, sc in self._groups(self.cs, self.cb * self.ksize):
             xp.matmul(w2[so].T, g2[so], out=dcol[sc])

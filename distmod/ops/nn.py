@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
-from ._util import erf, matmul, norm_axis, prod, retention
+from ._util import erf, norm_axis, prod, retention, split_matmul
 from .elemwise import ACTIVATIONS, UnaryOp
 from .. import random as _random
 
@@ -65,7 +65,7 @@ class FullyConnected(Operator):
     def forward(self, xp, ins, outs, aux, is_train):
         x, w = self._2d(ins[0]), ins[1]
         out = outs[0].reshape(x.shape[0], w.shape[0])
-        matmul(xp, x, w.T, out)
+        split_matmul(xp, x, w.T, out) or xp.dot(x, w.T, out=out)
         if not self.no_bias:
             out += ins[2]
 
@@ -73,9 +73,10 @@ class FullyConnected(Operator):
         x, w = self._2d(ins[0]), ins[1]
         g = ograds[0].reshape(x.shape[0], w.shape[0])
         if igrads[0] is not None:
-            matmul(xp, g, w, igrads[0].reshape(x.shape))
+            dx = igrads[0].reshape(x.shape)
+            split_matmul(xp, g, w, dx) or xp.dot(g, w, out=dx)
         if igrads[1] is not None:
-            matmul(xp, g.T, x, igrads[1])
+            split_matmul(xp, g.T, x, igrads[1]) or xp.dot(g.T, x, out=igrads[1])
         if not self.no_bias and igrads[2] is not None:
             g.sum(axis=0, out=igrads[2])
 
