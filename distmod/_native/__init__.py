@@ -32,7 +32,7 @@ import threading
 
 import numpy as np
 
-ABI_VERSION = 11
+ABI_VERSION = 12
 _SIMD_LEVELS = {'none': 0, '0': 0, 'avx2': 1, '1': 1, 'avx512': 2, '2': 2}
 _SIMD_NAMES = {0: 'no AVX2 with FMA here: convolutions keep BLAS', 1: 'AVX2',
                2: 'AVX-512'}
@@ -82,7 +82,7 @@ def _load():
         lib.dm_relu_grad.argtypes = [p, p, p, n]
         lib.dm_tanh_grad.argtypes = [p, p, p, n]
         lib.dm_sigmoid_grad.argtypes = [p, p, p, n]
-        lib.dm_tanh.argtypes = lib.dm_sigmoid.argtypes = [p, p, n]
+        lib.dm_tanh.argtypes = lib.dm_sigmoid.argtypes = [p, n, p, n, n, n]
         lib.dm_tanh.restype = lib.dm_sigmoid.restype = i
         lib.dm_im2col2d.argtypes = [p, p, n, n, n, n, n, n, n, i, i, i, i, i, i, i]
         lib.dm_col2im2d.argtypes = [p, p, n, n, n, n, n, n, n, i, i, i, i, i, i, i]
@@ -311,26 +311,51 @@ def channel_sums(a, shape3, work, out):
 _ACT_MIN_PART = 1 << 16
 
 
+def _act_rows(x, out):
+    """(rows, cols, ld of x, ld of out) where the activation kernels take ``x`` into ``out``:
+    float32 NumPy arrays, both contiguous (one row), or both 2-D of one shape with contiguous
+    rows (the fused RNN's gate slices); else None."""
+    if type(x) is not np.ndarray or type(out) is not np.ndarray or not (
+            x.dtype == out.dtype == np.float32):
+        return None
+    if x.flags.c_contiguous and out.flags.c_contiguous and x.size == out.size:
+        return 1, x.size, x.size, x.size
+    if x.ndim == 2 and x.shape == out.shape and x.strides[1] == out.strides[1] == 4 and (
+            x.strides[0] % 4 == 0 and out.strides[0] % 4 == 0):
+        return x.shape[0], x.shape[1], x.strides[0] // 4, out.strides[0] // 4
+    return None
+
+
 def _transcendental(name, x, out):
     found = lib()
-    if found is None or out is None or not _ok(x, out) or x.size != out.size or (
-            _state.get('simd', 0) < 1):         # DISTMOD_NATIVE_SIMD=none caps these too
+    if found is None or out is None or _state.get('simd', 0) < 1:  # DISTMOD_NATIVE_SIMD=none
         return False
-    fn, px, po, n = getattr(found, name), _p(x), _p(out), x.size
-    if n < 2 * _ACT_MIN_PART:
-        return bool(fn(px, po, n))
-    parts = pool.split(0, n, 16, _ACT_MIN_PART)
+    layout = _act_rows(x, out)
+    if layout is None:
+        return False
+    rows, cols, ldx, ldo = layout
+    fn, px, po = getattr(found, name), _p(x), _p(out)
+    if rows * cols < 2 * _ACT_MIN_PART:
+        return bool(fn(px, ldx, po, ldo, rows, cols))
+    if rows == 1:           # one contiguous run: cut anywhere (16-float steps)
+        parts, step = pool.split(0, cols, 16, _ACT_MIN_PART), None
+    else:                   # rows apart: cut between rows
+        parts, step = pool.split(0, rows, 1, max(1, _ACT_MIN_PART // max(1, cols))), True
     ran = []
 
     def part(lo, hi):
-        ran.append(fn(px + 4 * lo, po + 4 * lo, hi - lo))
+        if step is None:
+            ran.append(fn(px + 4 * lo, ldx, po + 4 * lo, ldo, 1, hi - lo))
+        else:
+            ran.append(fn(px + 4 * lo * ldx, ldx, po + 4 * lo * ldo, ldo, hi - lo, cols))
     pool.run(part, parts)
     return all(ran)
 
 
 def tanh(x, out):
-    """out = tanh(x) (``activation.c``: within 2 ulp, NaN kept), over the pool's threads
-    where ``x`` is large; True where it ran (AVX2 with FMA here)."""
+    """out = tanh(x) (``activation.c``: within 1 ulp of float64, NaN kept), over the pool's
+    threads where ``x`` is large: contiguous arrays, or 2-D ones with contiguous rows
+    (``_act_rows``: the fused RNN's gate slices); True where it ran (AVX2 with FMA here)."""
     return _transcendental('dm_tanh', x, out)
 
 

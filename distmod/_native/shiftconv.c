@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define DM_ABI_VERSION 11
+#define DM_ABI_VERSION 12
 
 int dm_abi_version(void) { return DM_ABI_VERSION; }
 

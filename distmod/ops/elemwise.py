@@ -123,9 +123,10 @@ def _g_relu(xp, g, x, y, out):           # y > 0 iff x > 0, and y is what backwa
 
 def sigmoid_into(xp, x, out):
     """The logistic function of ``x`` into ``out`` (None: a new array), which is returned."""
-    # float32 NumPy arrays: one pass of distmod's native kernel (1 / (1 + exp(-x)), within
-    # 3 ulp, over the native pool's threads where large); NumPy's tanh is scalar code
-    # without AVX-512 (about 3.6 ns a float on an AVX2 EPYC, the kernel about 1)
+    # float32 NumPy arrays, contiguous or 2-D with contiguous rows: one pass of distmod's
+    # native kernel (1 / (1 + exp(-x)), within 3 ulp, over the native pool's threads where
+    # large); NumPy's tanh is scalar code without AVX-512 (about 3.6 ns a float on an AVX2
+    # EPYC, the kernel about 1)
     if xp is np and out is not None and _native.sigmoid(x, out):
         return out
     # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x))
@@ -145,12 +146,17 @@ def _g_sigmoid(xp, g, x, y, out):
     return out
 
 
-def _u_tanh(xp, x, out):
-    # float32 NumPy arrays: distmod's native kernel (within 1 ulp, as NumPy's), 3x NumPy's
-    # speed without AVX-512 and split over the native pool's threads where large
-    if xp is np and _native.tanh(x, out):
+def tanh_into(xp, x, out):
+    """tanh of ``x`` into ``out`` (None: a new array), which is returned.  Float32 NumPy
+    arrays, contiguous or 2-D with contiguous rows: distmod's native kernel (within 1 ulp, as
+    NumPy's), 3x NumPy's speed without AVX-512, split over the native pool's threads where
+    large."""
+    if xp is np and out is not None and _native.tanh(x, out):
         return out
     return xp.tanh(x, out=out)
+
+
+_u_tanh = tanh_into
 
 
 def _g_tanh(xp, g, x, y, out):

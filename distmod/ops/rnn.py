@@ -7,7 +7,7 @@ vector, time-major ``TNC`` data, and a hand-written backward through time.
 import numpy as np
 
 from .registry import Operator, Param, Sample, InferError, register
-from .elemwise import sigmoid_into
+from .elemwise import sigmoid_into, tanh_into
 from .. import random as _random
 
 _GATES = {'rnn_relu': 1, 'rnn_tanh': 1, 'lstm': 4, 'gru': 3}
@@ -251,7 +251,7 @@ class RNN(Operator):
                 ghn[t] = gh[:, 2 * H:]
                 xp.multiply(r, ghn[t], out=tmp)
                 n += tmp
-                xp.tanh(n, out=n)
+                tanh_into(xp, n, n)
                 # h' = n + z * (h - n)
                 xp.subtract(prev_h[t], n, out=tmp)
                 tmp *= z
@@ -259,19 +259,19 @@ class RNN(Operator):
                 continue
             g += gh
             if mode == 'rnn_tanh':
-                xp.tanh(g, out=cur_h[t])
+                tanh_into(xp, g, cur_h[t])
             elif mode == 'rnn_relu':
                 xp.maximum(g, 0, out=cur_h[t])
             else:
                 i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
                 sigmoid_into(xp, g[:, :2 * H], g[:, :2 * H])
-                xp.tanh(gg, out=gg)
+                tanh_into(xp, gg, gg)
                 sigmoid_into(xp, o, o)
                 c = cur_c[t]
                 xp.multiply(f, prev_c[t], out=c)
                 xp.multiply(i, gg, out=tmp)
                 c += tmp
-                xp.tanh(c, out=cur_h[t])
+                tanh_into(xp, c, cur_h[t])
                 cur_h[t] *= o
 
     # ---- backward ----------------------------------------------------------------------
@@ -360,7 +360,7 @@ class RNN(Operator):
                 g = gates[t]
                 i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
                 di, df, dg, do = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
-                tc = xp.tanh(cur_c[t], out=tmp)
+                tc = tanh_into(xp, cur_c[t], tmp)
                 # do = dh * tanh(c) * o * (1 - o)
                 xp.multiply(dh, tc, out=do)
                 _dsigmoid(xp, do, o, tmp2)

@@ -11,7 +11,7 @@ from distmod.ops import elemwise
 
 needs_kernels = pytest.mark.skipif(
     _native.lib() is None or _native.simd_level() < 1
-    or _native.lib().dm_tanh(None, None, 0) == 0,
+    or _native.lib().dm_tanh(None, 0, None, 0, 0, 0) == 0,
     reason='native activations not run here: %s' % _native.status())
 
 
@@ -89,9 +89,38 @@ def test_bits_do_not_depend_on_threads_or_where_an_array_is_cut(name, monkeypatc
         assert single[0] == whole[i]
 
 
+@needs_kernels
+@pytest.mark.parametrize('name', sorted(REFS))
+def test_rows_apart_as_the_fused_rnn_slices_its_gates(name, monkeypatch):
+    """2-D arrays whose rows are contiguous but apart (a gate's columns of (N, 4H) gates),
+    in place and into another such array, split between rows over the pool's threads: the
+    same bits as the contiguous kernel's, and nothing between the rows is written."""
+    fn = getattr(_native, name)
+    rng = np.random.default_rng(9)
+    gates = (rng.standard_normal((300, 4 * 257)) * 3).astype(np.float32)
+    want = np.empty((300, 257), np.float32)
+    assert fn(np.ascontiguousarray(gates[:, 257:514]), want)
+    for part in (1 << 40, 1 << 12):                  # one call; cut between rows
+        monkeypatch.setattr(_native, '_ACT_MIN_PART', part)
+        _native.pool.resize(2)
+        try:
+            g = gates.copy()
+            assert fn(g[:, 257:514], g[:, 257:514])
+            assert np.array_equal(g[:, 257:514], want)
+            assert np.array_equal(g[:, :257], gates[:, :257])
+            assert np.array_equal(g[:, 514:], gates[:, 514:])
+            other = np.full((300, 600), 5.0, np.float32)
+            assert fn(gates[:, 257:514], other[:, 7:264])
+            assert np.array_equal(other[:, 7:264], want)
+            assert (other[:, :7] == 5).all() and (other[:, 264:] == 5).all()
+        finally:
+            _native.pool.resize(1)
+
+
 def test_what_the_kernels_cannot_take_keeps_numpys_path():
     x = np.linspace(-3, 3, 64, dtype=np.float32).reshape(8, 8)
     assert not _native.tanh(x[:, ::2], np.empty((8, 4), np.float32))     # not contiguous
+    assert not _native.tanh(x[:4], np.empty((4, 4), np.float32))          # shapes differ
     assert not _native.tanh(x.astype(np.float64), np.empty((8, 8)))       # not float32
     assert not _native.sigmoid(x, None)
     for dtype in (np.float64, np.float16):
