@@ -99,27 +99,30 @@ DM_ACT __m256i tail_mask(long k)
 DM_MAP(tanh, tanh8)
 DM_MAP(sigmoid, sigmoid8)
 
-/* y = tanh(x) over ``rows`` rows of ``cols`` floats, x's ldx apart and y's ldy (a
- * contiguous array is one row; y may be x); 1 where it ran (AVX2 with FMA here), else 0 */
-int dm_tanh(const float *x, long ldx, float *y, long ldy, long rows, long cols)
+/* f over ``rows`` rows of ``cols`` floats, x's ldx apart and y's ldy; 1 where it ran (AVX2
+ * with FMA here), else 0 */
+static int map_rows(void (*f)(const float *, float *, long), const float *x, long ldx,
+                    float *y, long ldy, long rows, long cols)
 {
     __builtin_cpu_init();
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
         return 0;
     for (long r = 0; r < rows; r++)
-        tanh_avx2(x + r * ldx, y + r * ldy, cols);
+        f(x + r * ldx, y + r * ldy, cols);
     return 1;
+}
+
+/* y = tanh(x) over ``rows`` rows of ``cols`` floats, x's ldx apart and y's ldy (a
+ * contiguous array is one row; y may be x); 1 where it ran, else 0 */
+int dm_tanh(const float *x, long ldx, float *y, long ldy, long rows, long cols)
+{
+    return map_rows(tanh_avx2, x, ldx, y, ldy, rows, cols);
 }
 
 /* y = 1 / (1 + exp(-x)), laid out as dm_tanh's; 1 where it ran, else 0 */
 int dm_sigmoid(const float *x, long ldx, float *y, long ldy, long rows, long cols)
 {
-    __builtin_cpu_init();
-    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
-        return 0;
-    for (long r = 0; r < rows; r++)
-        sigmoid_avx2(x + r * ldx, y + r * ldy, cols);
-    return 1;
+    return map_rows(sigmoid_avx2, x, ldx, y, ldy, rows, cols);
 }
 #else
 int dm_tanh(const float *x, long ldx, float *y, long ldy, long rows, long cols)
