@@ -1,5 +1,5 @@
 """The optional native kernels: ``distmod/_native/*.c`` (convolution, im2col, pooling,
-elementwise, activations), one plain C shared object that distmod loads with ctypes (no Python API).  ``optional=True``: where
+elementwise, activations, the pool's threads), one plain C shared object that distmod loads with ctypes (no Python API).  ``optional=True``: where
 no C compiler is found the install goes on without it, and distmod keeps its NumPy and BLAS
 paths.  Everything else is in pyproject.toml."""
 import sys
@@ -11,7 +11,12 @@ _FLAGS = [] if sys.platform == 'win32' else ['-O3', '-std=c99', '-fno-strict-ali
                                              '-ffp-contract=off']
 _SOURCES = ['distmod/_native/shiftconv.c', 'distmod/_native/sameconv.c',
             'distmod/_native/elementwise.c', 'distmod/_native/pool.c',
-            'distmod/_native/im2col.c', 'distmod/_native/activation.c']
+            'distmod/_native/im2col.c', 'distmod/_native/activation.c',
+            'distmod/_native/threads.c']
+
+# threads.c: the native pool's threads
+_LINK = [] if sys.platform == 'win32' else ['-pthread']
 
 setup(ext_modules=[Extension('distmod._native._shiftconv', _SOURCES,
-                             extra_compile_args=_FLAGS, optional=True)])
+                             extra_compile_args=_FLAGS + _LINK, extra_link_args=_LINK,
+                             optional=True)])

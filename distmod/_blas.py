@@ -217,13 +217,13 @@ def split_gemm(a, b, out, pool, min_part):
     col_b = it if tb == NO_TRANS else ldb * it
 
     def part(lo, hi):
-        gemm(ROW_MAJOR, ta, tb, m, hi - lo, k, 1.0, pa, lda, pb + lo * col_b, ldb, 0.0,
-             pc + lo * it, ldc)
+        return [(gemm, (ROW_MAJOR, ta, tb, m, hi - lo, k, 1.0, pa, lda, pb + lo * col_b, ldb,
+                        0.0, pc + lo * it, ldc))]
     get, put = fns
     before = get()
     put(1)
     try:
-        pool.run(part, parts)
+        pool.run_native(part, parts)
     finally:
         put(before)
     return True

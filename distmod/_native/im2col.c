@@ -37,13 +37,13 @@ static void run_add(float *dst, long ds, const float *src, long ss, long n)
  * (col = buf). */
 static void lower2d(float *buf, float *col, long c0, long c1, long N, long Hp, long Wp,
                     long OH, long OW, int kh, int kw, int sh, int sw, int dh, int dw,
-                    int batch_last, int add)
+                    int batch_last, int add, long col_c0)
 {
     long plane = Hp * Wp * N;                          /* one channel of buf */
     long block = N * OH * OW;                          /* one kernel offset of col */
     for (long c = c0; c < c1; c++) {
         float *bc = buf + c * plane;
-        float *cc = col + c * (long)kh * kw * block;
+        float *cc = col + (c - col_c0) * (long)kh * kw * block;
         if (add)
             memset(bc, 0, sizeof(float) * (size_t)plane);
         for (int i = 0; i < kh; i++)
@@ -90,7 +90,7 @@ void dm_im2col2d(const float *buf, float *col, long c0, long c1, long N, long Hp
                  int batch_last)
 {
     lower2d((float *)buf, col, c0, c1, N, Hp, Wp, OH, OW, kh, kw, sh, sw, dh, dw, batch_last,
-            0);
+            0, 0);
 }
 
 /* buf (channels [c0, c1), zeroed first) = the columns' scatter-add. */
@@ -99,5 +99,16 @@ void dm_col2im2d(const float *col, float *buf, long c0, long c1, long N, long Hp
                  int batch_last)
 {
     lower2d(buf, (float *)col, c0, c1, N, Hp, Wp, OH, OW, kh, kw, sh, sw, dh, dw, batch_last,
-            1);
+            1, 0);
+}
+
+/* dm_col2im2d for channels [c0, c1) whose columns alone are at ``col`` (channel c0's first):
+ * the convolution's data gradient made a few channels at a time (their column gradient, then
+ * its scatter-add, while those columns are still in cache) */
+void dm_col2im2d_part(const float *col, float *buf, long c0, long c1, long N, long Hp,
+                      long Wp, long OH, long OW, int kh, int kw, int sh, int sw, int dh,
+                      int dw, int batch_last)
+{
+    lower2d(buf, (float *)col, c0, c1, N, Hp, Wp, OH, OW, kh, kw, sh, sw, dh, dw, batch_last,
+            1, c0);
 }

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define DM_ABI_VERSION 12
+#define DM_ABI_VERSION 15
 
 int dm_abi_version(void) { return DM_ABI_VERSION; }
 
@@ -72,6 +72,16 @@ int dm_native_simd(void)
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
         return 0;
     return __builtin_cpu_supports("avx512f") ? 2 : 1;
+}
+
+/* 1 where the processor has AVX-512's Skylake-X set (F, CD, BW, DQ, VL), the one NumPy's
+ * AVX512_SKX loops need (distmod/_native/__init__.py, _numpy_vector_tanh) */
+int dm_cpu_avx512_skx(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
 }
 
 /* One block: FB output rows (f0..f0+FB) by QV vectors of 8 grid positions from q. */
@@ -440,6 +450,7 @@ DM_AVX512 static void wgrad_avx512(const float *g, long ldg, const float *x, lon
 }
 #else
 int dm_native_simd(void) { return 0; }
+int dm_cpu_avx512_skx(void) { return 0; }
 #endif
 
 /* ---- the exported entry points ---- */

@@ -3,8 +3,15 @@ import numpy as np
 
 from .. import _blas, _native
 
-#: multiply-adds per thread below which a GEMM is one BLAS call (``split_matmul``)
-SPLIT_GEMM_MIN = 1 << 24
+#: multiply-adds per thread below which a GEMM is one BLAS call (``split_matmul``).  Above it
+#: the GEMM's parts run on distmod's native threads, and OpenBLAS's own threads stay asleep:
+#: in LeNet's fit at 2 threads (2-vCPU AVX-512 EPYC VM) OpenBLAS's threads woke onto the core
+#: the native threads were spinning on, and fc1's GEMMs (64 x 800 x 500, 1.6x faster on
+#: OpenBLAS's 2 threads than split, alone) took as long as on one.  Step medians, ms, 16
+#: rounds interleaved in one process: 2^24 here 10.06, 2^22 9.63 (the native threads
+#: spinning 300 us).  Not lower: the MNIST MLP's GEMMs (100 x 784 x 128, 10 M) split took
+#: 138 us against OpenBLAS's 118, and its step 1.20 ms against 0.45 at 2^23 and 2^24
+SPLIT_GEMM_MIN = 1 << 23
 
 
 def split_matmul(xp, a, b, out):

@@ -180,6 +180,21 @@ class _Lowering:
             buf[region] += d[src]
         return buf
 
+    def fused_data_grad(self, xp, scratch, w2, g2, key):
+        """``col2im(w2.T @ g2)`` made a few channels at a time, each chunk of the column
+        gradient scattered while in cache (``distmod._native.data_grad_lowered``: LeNet's
+        second layer's 8 MB of columns are never whole), into the padded buffer, which is
+        returned; None where it does not run (groups, no native threads, another dtype)."""
+        geom = self._native_geom(xp, g2.dtype)
+        if geom is None or self.group != 1:
+            return None
+        buf = scratch.get(xp, key, self.ishape(self.cb, self.padded), g2.dtype)
+        if not _native.data_grad_lowered(
+                w2, g2, buf, geom, self.ksize,
+                lambda n: scratch.get(xp, key + '_chunks', (n,), g2.dtype)):
+            return None
+        return buf
+
     # -- GEMMs, one per group --
     def _groups(self, rows_a, rows_b):
         g = self.group
@@ -216,9 +231,10 @@ class _Lowering:
 
 def _thread_weight_sums(xp, scratch, parts, shape, dtype, run):
     """A native weight gradient summed per thread, then over the threads in part order (a
-    given split gives the same bits every run): ``run(lo, hi, acc, vec)`` adds the images
-    ``[lo, hi)`` into the zeroed partial at address ``acc`` (``shape``: (G, K, F/g, C/g)),
-    with ``vec`` (its 16-lane accumulators) as scratch.  Returns the sum of the partials."""
+    given split gives the same bits every run): ``run(lo, hi, acc, vec)`` gives the kernel
+    calls (``Pool.run_native``) that add the images ``[lo, hi)`` into the zeroed partial at
+    address ``acc`` (``shape``: (G, K, F/g, C/g)), with ``vec`` (its 16-lane accumulators)
+    as scratch.  Returns the sum of the partials."""
     acc = scratch.get(xp, 'ndw', (len(parts),) + tuple(shape), dtype)
     acc.fill(0)
     vec = scratch.get(xp, 'ndw_vec', (len(parts), prod(shape[1:]) * 16), dtype)
@@ -226,8 +242,8 @@ def _thread_weight_sums(xp, scratch, parts, shape, dtype, run):
 
     def part(lo, hi):
         i = which[lo]
-        run(lo, hi, acc[i].ctypes.data, vec[i].ctypes.data)
-    _native.pool.run(part, parts)
+        return run(lo, hi, acc[i].ctypes.data, vec[i].ctypes.data)
+    _native.pool.run_native(part, parts)
     total = acc[0]
     for i in range(1, len(parts)):
         total += acc[i]
@@ -367,12 +383,12 @@ class _Shifted:
         per_group = self.ksize * rows_out * rows_in * it
 
         def part(lo, hi):
-            for gi in range(self.group):
-                lib.dm_shift_conv_images(sa + gi * rows_in * ld_src * it, ld, wa + gi * per_group,
-                                         k, offs, rows_out, c, da + gi * rows_out * ld_dst * it,
-                                         ld_dst, lo, hi, img, span[0], span[1], 0,
-                                         self.simd)
-        _native.pool.run(part, self._parts())
+            return [(lib.dm_shift_conv_images,
+                     (sa + gi * rows_in * ld_src * it, ld, wa + gi * per_group, k, offs,
+                      rows_out, c, da + gi * rows_out * ld_dst * it, ld_dst, lo, hi, img,
+                      span[0], span[1], 0, self.simd))
+                    for gi in range(self.group)]
+        _native.pool.run_native(part, self._parts())
 
     def _native_direct(self, src, ld_src, wbuf, back, rows_in, rows_out, dst, span, geom,
                        bias=None):
@@ -391,30 +407,30 @@ class _Shifted:
         per_group = self.ksize * rows_out * rows_in * it
 
         def part(lo, hi):
-            for gi in range(self.group):
-                lib.dm_shift_conv_direct(
-                    src + gi * rows_in * ld_src * it, ld, wa + gi * per_group, k, offs,
-                    rows_out, c, da + gi * rows_out * ys_f * it, ys_img, ys_f,
-                    None if ba is None else ba + gi * rows_out * it, lo, hi, img,
-                    span[0], span[1], a0, wp, rows, cols, self.simd)
-        _native.pool.run(part, self._parts())
+            return [(lib.dm_shift_conv_direct,
+                     (src + gi * rows_in * ld_src * it, ld, wa + gi * per_group, k, offs,
+                      rows_out, c, da + gi * rows_out * ys_f * it, ys_img, ys_f,
+                      None if ba is None else ba + gi * rows_out * it, lo, hi, img,
+                      span[0], span[1], a0, wp, rows, cols, self.simd))
+                    for gi in range(self.group)]
+        _native.pool.run_native(part, self._parts())
         return True
 
     def _into_grid(self, grid, rows, src, where):
         """``src`` (data layout) copied into the grid ``grid`` (rows, N * img) at ``where``
         of every image.  With the native kernels the images are split as the kernels split
-        them, so each thread copies what it then reads: NumPy releases the GIL for the copy,
-        and a grid written by one core and read by another cost twice the copy (LeNet's
-        first layer's output gradient: 0.49 against 0.25 ms)."""
+        them, so each thread copies what it then reads (a grid written by one core and read
+        by another cost twice the copy: LeNet's first layer's output gradient, 0.49 against
+        0.25 ms), by ``dm_copy4d`` in 2-D (NumPy's copy of that gradient, one 24-float row
+        per loop call, took 174 us against 99, in cache); else by NumPy on this thread."""
         img = prod(self.padded)
-
-        def part(lo, hi):
-            grid[:, lo * img:hi * img].reshape((rows, hi - lo) + self.padded)[where] = src[
-                lo:hi].transpose(self.perm)
-        if self.native is None:
-            part(0, self.n)
-        else:
-            _native.pool.run(part, self._parts())
+        if self.native is not None and _native.copy4d(
+                src.transpose(self.perm), grid.reshape((rows, self.n) + self.padded)[where],
+                self._parts()):
+            return
+        # small (NumPy copies it faster than a hand-over to a thread) or not 2-D
+        grid[:, :self.n * img].reshape((rows, self.n) + self.padded)[where] = src.transpose(
+            self.perm)
 
     def x_in(self, xp, scratch, x):
         """x (data layout) into the zero-padded input grid (C, grid + reach)."""
@@ -510,11 +526,11 @@ class _Shifted:
         img, (a, b) = prod(self.padded), self.g_span
 
         def run(lo, hi, acc, vec):
-            for gi in range(self.group):
-                lib.dm_shift_wgrad(ga + gi * self.fg * ldg * it, ldg,
-                                   xa + gi * self.cg * ldx * it, ld, k, offs,
-                                   self.fg, c, acc + gi * per_group, vec, lo, hi, img, a, b,
-                                   self.simd)
+            return [(lib.dm_shift_wgrad, (ga + gi * self.fg * ldg * it, ldg,
+                                          xa + gi * self.cg * ldx * it, ld, k, offs, self.fg,
+                                          c, acc + gi * per_group, vec, lo, hi, img, a, b,
+                                          self.simd))
+                    for gi in range(self.group)]
         total = _thread_weight_sums(xp, scratch, self._parts(), (self.group, k, self.fg, c),
                                     dw.dtype, run)
         g = self.group
@@ -612,13 +628,13 @@ class _Same:
         simd = _native.simd_level()
 
         def part(lo, hi):
-            for gi in range(self.group):
-                lib.dm_same_conv(sa + gi * rows_in * hw * it, xs_img, hw, wa + gi * per_group,
-                                 k, shifts, ma, rows_out, rows_in,
-                                 da + gi * rows_out * hw * it, ys_img, hw,
-                                 None if ba is None else ba + gi * rows_out * it, lo, hi, hw,
-                                 simd)
-        _native.pool.run(part, self.parts)
+            return [(lib.dm_same_conv, (sa + gi * rows_in * hw * it, xs_img, hw,
+                                        wa + gi * per_group, k, shifts, ma, rows_out, rows_in,
+                                        da + gi * rows_out * hw * it, ys_img, hw,
+                                        None if ba is None else ba + gi * rows_out * it, lo,
+                                        hi, hw, simd))
+                    for gi in range(self.group)]
+        _native.pool.run_native(part, self.parts)
 
     def forward(self, xp, scratch, x, w, y, bias):
         if bias is not None and not _native.contiguous_float32(bias):
@@ -643,11 +659,11 @@ class _Same:
         simd = _native.simd_level()
 
         def run(lo, hi, acc, vec):
-            for gi in range(group):
-                lib.dm_same_wgrad(ga + gi * self.fg * hw * it, self.f * hw, hw,
-                                  xa + gi * self.cg * hw * it, self.c * hw, hw, k, shifts, ma,
-                                  self.fg, self.cg, acc + gi * per_group, vec, lo, hi, hw,
-                                  simd)
+            return [(lib.dm_same_wgrad, (ga + gi * self.fg * hw * it, self.f * hw, hw,
+                                         xa + gi * self.cg * hw * it, self.c * hw, hw, k,
+                                         shifts, ma, self.fg, self.cg, acc + gi * per_group,
+                                         vec, lo, hi, hw, simd))
+                    for gi in range(group)]
         total = _thread_weight_sums(xp, scratch, self.parts, (group, k, self.fg, self.cg),
                                     dw.dtype, run)
         dw.reshape(group, self.fg, self.cg, k)[...] = total.transpose(0, 2, 3, 1)
@@ -971,9 +987,11 @@ class Convolution(_ConvBase):
             view[...] = res.reshape(view.shape)
             return
         w2 = _w2(xp, s, w, self.channel_last, 'w2')
-        dcol = s.get(xp, 'dcol', (low.cb * low.ksize, low.m), x.dtype)
-        low.column_gemm(xp, w2, g2, dcol)
-        buf = low.col2im(xp, s, dcol, 'dxpad')
+        buf = low.fused_data_grad(xp, s, w2, g2, 'dxpad')
+        if buf is None:
+            dcol = s.get(xp, 'dcol', (low.cb * low.ksize, low.m), x.dtype)
+            low.column_gemm(xp, w2, g2, dcol)
+            buf = low.col2im(xp, s, dcol, 'dxpad')
         igrads[0].transpose(low.perm)[...] = buf[low.interior]
 
     def _data_grad_lowering(self, n, c, f, big, small):
