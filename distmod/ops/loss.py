@@ -134,8 +134,9 @@ class SoftmaxOutput(Operator):
             ids = xp.where(mask, ids, 0)
         # one reduction, one scalar to the host: read as unsigned, a negative id is huge
         # (on a GPU that is a sync per step: there only under fit's numerics guard)
-        if check and (STRICT_LABELS or xp is np) and \
-                int(ids.view(np.uint64).max()) >= classes:
+        if check and (STRICT_LABELS or xp is np):
+            if int(ids.view(np.uint64).max()) < classes:
+                return ids, mask           # every id a class: nothing to clip
             self._bad_labels(xp, ids, label, rows, classes)
         ids = xp.clip(ids, 0, classes - 1)
         return ids, mask
@@ -187,9 +188,12 @@ class SoftmaxOutput(Operator):
             else:
                 g3[...] = out3
                 on = 1.0
-            r = xp.arange(rows).reshape(-1, 1)
-            p = xp.arange(positions).reshape(1, -1)
-            g3[r, target, p] -= on
+            if positions == 1:             # (rows, classes): one index pair per row
+                g3.reshape(rows, classes)[self._row_ids(xp, rows), target.reshape(rows)] -= on
+            else:
+                r = xp.arange(rows).reshape(-1, 1)
+                p = xp.arange(positions).reshape(1, -1)
+                g3[r, target, p] -= on
             if mask is not None:
                 g3 *= mask.reshape(rows, 1, positions)
         scale = self.grad_scale / self._normalizer(xp, rows, positions, mask)
@@ -197,6 +201,13 @@ class SoftmaxOutput(Operator):
             igrads[0] *= scale
         if self.out_grad:
             igrads[0] *= ograds[0]
+
+    def _row_ids(self, xp, rows):
+        """``arange(rows)``, kept between steps (the batch size rarely changes)."""
+        cached = getattr(self, '_rows_cache', None)
+        if cached is None or cached[0] is not xp or cached[1] != rows:
+            cached = self._rows_cache = (xp, rows, xp.arange(rows))
+        return cached[2]
 
     def _normalizer(self, xp, rows, positions, mask):
         if self.normalization == 'valid':
