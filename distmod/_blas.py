@@ -219,11 +219,21 @@ def split_gemm(a, b, out, pool, min_part):
     def part(lo, hi):
         return [(gemm, (ROW_MAJOR, ta, tb, m, hi - lo, k, 1.0, pa, lda, pb + lo * col_b, ldb,
                         0.0, pc + lo * it, ldc))]
+    return single_threaded_parts(pool, part, parts)
+
+
+def single_threaded_parts(pool, calls, parts):
+    """``pool.run_native(calls, parts)`` with NumPy's OpenBLAS held at one thread meanwhile,
+    so that the parts' gemms run one per native thread; False (nothing run) where no thread
+    setter is found."""
+    fns = _thread_functions()
+    if fns is None:
+        return False
     get, put = fns
     before = get()
     put(1)
     try:
-        pool.run_native(part, parts)
+        pool.run_native(calls, parts)
     finally:
         put(before)
     return True

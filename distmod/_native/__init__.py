@@ -780,13 +780,13 @@ def data_grad_lowered(w2, g2, buf, geom, ksize, work_of):
     into a per-thread chunk, then its scatter-add into ``buf`` (``dm_col2im2d_part``); the
     chunks split over the native threads.  The chunks are the same whatever the thread
     count, so the bits are too; against the column GEMM whole, OpenBLAS's kernels for
-    fewer rows may round differently (float32 rounding).  ``w2`` (Cs, Cb*K) and ``g2`` (Cs, M) contiguous
-    float32, ``buf`` (Cb, ...) the padded buffer, ``work_of(n)`` a float32 scratch of at least
-    ``n`` elements (the chunks); True where it ran."""
+    fewer rows may round differently (float32 rounding).  ``w2`` (Cs, Cb*K) and ``g2``
+    (Cs, M) contiguous float32, ``buf`` (Cb, ...) the padded buffer, ``work_of(n)`` a
+    float32 scratch of at least ``n`` elements (the chunks); True where it ran."""
     from .. import _blas
-    found, gemm, fns = _native_pool(), _blas.gemm_for(np.dtype(np.float32)), \
-        _blas._thread_functions()
-    if (found is None or gemm is None or fns is None or not _ok(w2, g2, buf)
+    found, gemm = _native_pool(), _blas.gemm_for(np.dtype(np.float32))
+    if (found is None or gemm is None or _blas._thread_functions() is None
+            or not _ok(w2, g2, buf)
             or w2.ndim != 2 or g2.ndim != 2 or w2.shape[0] != g2.shape[0]):
         return False
     cs, rows = w2.shape
@@ -811,14 +811,7 @@ def data_grad_lowered(w2, g2, buf, geom, ksize, work_of):
                                pw + 4 * c0 * ksize, rows, pg, m, 0.0, chunk, m)))
             out.append((fn, (chunk, pb, c0, c1) + tuple(geom)))
         return out
-    get, put = fns
-    before = get()
-    put(1)
-    try:
-        pool.run_native(calls, parts)
-    finally:
-        put(before)
-    return True
+    return _blas.single_threaded_parts(pool, calls, parts)
 
 
 def col2im2d(col, buf, geom):
