@@ -75,8 +75,6 @@ def _load():
         lib.dm_same_conv.argtypes = [p, n, n, p, i, p, p, i, i, p, n, n, p, n, n, n, i]
         lib.dm_same_wgrad.argtypes = [p, n, n, p, n, n, i, p, p, i, i, p, p, n, n, n, i]
         lib.dm_channel_sums.argtypes = [p, p, p, n, n, n, i, p]
-        lib.dm_spin_while.argtypes = [p, ctypes.c_int64, ctypes.c_int64]
-        lib.dm_spin_while.restype = i
         lib.dm_pool_run.argtypes = [p, p, ctypes.c_int64, ctypes.c_int64]
         lib.dm_pool_run.restype = i
         lib.dm_call_size.restype = i
@@ -384,10 +382,8 @@ def _word(v):
         return 0
     if isinstance(v, int):
         return v
-    if isinstance(v, ctypes.Array) or isinstance(v, ctypes.Structure):
+    if isinstance(v, ctypes.Array):            # the kernels' offset tables
         return ctypes.addressof(v)
-    if isinstance(v, ctypes._SimpleCData):
-        return int(v.value or 0)
     return int(v)
 
 
@@ -466,7 +462,9 @@ def _act_rows(x, out):
 
 def _transcendental(name, x, out):
     found = lib()
-    if found is None or out is None or _state.get('simd', 0) < 1:  # DISTMOD_NATIVE_SIMD=none
+    # simd >= 1: AVX2 with FMA, the kernels' own check (DISTMOD_NATIVE_SIMD=none: 0), so a
+    # split call's parts, whose return values run_native drops, all run
+    if found is None or out is None or _state.get('simd', 0) < 1:
         return False
     layout = _act_rows(x, out)
     if layout is None:
@@ -479,8 +477,6 @@ def _transcendental(name, x, out):
         parts, step = pool.split(0, cols, 16, _ACT_MIN_PART), None
     else:                   # rows apart: cut between rows
         parts, step = pool.split(0, rows, 1, max(1, _ACT_MIN_PART // max(1, cols))), True
-    if not fn(px, ldx, po, ldo, 0, 0):         # the kernel's processor check
-        return False
 
     def part(lo, hi):
         if step is None:
@@ -800,15 +796,15 @@ def data_grad_lowered(w2, g2, buf, geom, ksize, work_of):
     base, pw, pg, pb = _p(work), _p(w2), _p(g2), _p(buf)
     which = {lo: i for i, (lo, _) in enumerate(parts)}
     fn = found.dm_col2im2d_part
-    from .._blas import ROW_MAJOR, TRANS, NO_TRANS
+    trans = (_blas.ROW_MAJOR, _blas.TRANS, _blas.NO_TRANS)
 
     def calls(lo, hi):
         chunk = base + 4 * which[lo] * per_chunk * ksize * m
         out = []
         for c0 in range(lo, hi, per_chunk):
             c1 = min(hi, c0 + per_chunk)
-            out.append((gemm, (ROW_MAJOR, TRANS, NO_TRANS, (c1 - c0) * ksize, m, cs, 1.0,
-                               pw + 4 * c0 * ksize, rows, pg, m, 0.0, chunk, m)))
+            out.append((gemm, trans + ((c1 - c0) * ksize, m, cs, 1.0, pw + 4 * c0 * ksize,
+                                       rows, pg, m, 0.0, chunk, m)))
             out.append((fn, (chunk, pb, c0, c1) + tuple(geom)))
         return out
     return _blas.single_threaded_parts(pool, calls, parts)

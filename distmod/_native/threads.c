@@ -24,8 +24,8 @@
  * for up to spin_ns before it sleeps on its condition variable, as OpenMP runtimes do:
  * waking a sleeping thread costs tens of microseconds on a VM whose host halts idle vCPUs.
  *
- * dm_spin_while(p, value, max_ns) is that spin: 1 once *p != value, 0 after max_ns without
- * a change.
+ * spin_while(p, value, max_ns) is that spin: 1 once *p != value, 0 after max_ns without a
+ * change.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -91,7 +91,7 @@ static int64_t now_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-int dm_spin_while(const int64_t *p, int64_t value, int64_t max_ns)
+static int spin_while(const int64_t *p, int64_t value, int64_t max_ns)
 {
     int64_t end = now_ns() + max_ns;
     for (;;) {
@@ -124,7 +124,7 @@ static void *worker_main(void *arg)
     dm_worker *w = arg;
     int64_t seen = 0;
     for (;;) {
-        if (!dm_spin_while(&w->gen, seen, w->spin_ns)) {
+        if (!spin_while(&w->gen, seen, w->spin_ns)) {
             pthread_mutex_lock(&w->mu);
             while (__atomic_load_n(&w->gen, __ATOMIC_ACQUIRE) == seen) {
                 w->sleeping = 1;
@@ -180,8 +180,8 @@ int dm_pool_run(const dm_call *calls, const int64_t *starts, int64_t parts, int6
         return 1;
     for (int64_t p = 1; p < parts; p++) {
         dm_worker *w = p - 1 < DM_MAX_THREADS ? worker((int)(p - 1)) : NULL;
-        if (w == NULL)                /* no thread for it: run it here, after part 0 */
-            continue;
+        if (w == NULL)                /* no thread for it: it and the rest run here */
+            break;
         w->calls = calls + starts[p];
         w->ncalls = starts[p + 1] - starts[p];
         w->spin_ns = spin_ns;
@@ -198,7 +198,7 @@ int dm_pool_run(const dm_call *calls, const int64_t *starts, int64_t parts, int6
         run_calls(calls + starts[p], starts[p + 1] - starts[p]);
     for (int64_t i = 0; i < nused; i++) {
         dm_worker *w = used[i];
-        if (dm_spin_while(&w->finished, gens[i] - 1, spin_ns))
+        if (spin_while(&w->finished, gens[i] - 1, spin_ns))
             continue;
         pthread_mutex_lock(&w->mu);
         while (__atomic_load_n(&w->finished, __ATOMIC_ACQUIRE) != gens[i]) {
@@ -211,12 +211,6 @@ int dm_pool_run(const dm_call *calls, const int64_t *starts, int64_t parts, int6
     return 1;
 }
 #else
-int dm_spin_while(const int64_t *p, int64_t value, int64_t max_ns)
-{
-    (void)p; (void)value; (void)max_ns;
-    return 0;                       /* no spinning here: the locks alone */
-}
-
 int dm_pool_run(const void *calls, const int64_t *starts, int64_t parts, int64_t spin_ns)
 {
     (void)calls; (void)starts; (void)parts; (void)spin_ns;
