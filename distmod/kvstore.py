@@ -27,8 +27,9 @@ rows asked for:
 Gradient compression (``set_gradient_compression``, or ``Module(compression_params=...)``)
 is MXNet's: ``2bit`` sends ``+t``, ``-t`` or 0 per element, ``1bit`` +1 or -1, each sender
 keeping what it did not send as a residual for the next step.  A ``device`` store compresses
-between devices, a ``dist_*`` store between ranks, where every rank decodes every rank's
-packed codes in rank order, so replicas stay bit-identical:
+between devices, a ``dist_*`` store between ranks, where every sum is the count of the
+values sent for an element times the value, the same on every rank, so replicas stay
+bit-identical:
 
 >>> kv = mx.kv.create('device')
 >>> kv.set_gradient_compression({'type': '2bit', 'threshold': 0.5})
@@ -317,8 +318,9 @@ class KVStore(KVStoreBase):
 
         Each sender keeps a residual (what it has not sent yet).  ``device`` stores compress
         between devices, ``dist_sync``/``dist_device_sync`` between ranks (each rank's sum
-        over its devices; every rank decodes every rank's codes in rank order, so the
-        replicas stay bit-identical); ``local`` stores refuse it, as MXNet's do.
+        over its devices; every sum is the count of sent values times the value, the same on
+        every rank, so the replicas stay bit-identical); ``local`` stores refuse it, as
+        MXNet's do.
         """
         self._store.set_gradient_compression(compression_params)
 

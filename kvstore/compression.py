@@ -15,8 +15,13 @@ follows MXNet 2's rules (its PR #17952).
 The codes travel packed, little-endian: ``2bit`` puts 16 elements in one 32-bit word (element
 ``i`` in bits ``2(i % 16)`` and ``2(i % 16) + 1`` of word ``i // 16``: ``01`` is ``+t``,
 ``10`` is ``-t``, ``00`` is 0), ``1bit`` 32 (bit ``i % 32`` of word ``i // 32``: 1 is +1, 0
-is -1).  Every receiver decodes every sender's codes and adds them up in sender order, so
-every receiver holds the same sums, bit for bit.
+is -1).
+
+A sum of compressed values is a whole number of sent values, so it is kept as that number:
+the *count* of every element (the number of ``+`` codes less the number of ``-`` codes over
+the senders, a small integer), and the sum is ``count * v`` (``v`` is ``t`` or 1) in the
+values' dtype, rounded once.  Integers add up the same in any order, so every receiver holds
+the same sums, bit for bit, however the counts travelled (:func:`reduce_compressed`).
 
 >>> import numpy as np
 >>> gc = GradientCompression('2bit', threshold=0.5)
@@ -38,7 +43,7 @@ import numpy as np
 from ._common import KVStoreError
 
 __all__ = ['GradientCompression', 'parse_params', 'compressible', 'Workspace',
-           'allgather_sum', 'merge_devices', 'TYPES']
+           'reduce_compressed', 'reduce_method', 'merge_devices', 'TYPES']
 
 #: MXNet's compression types (``'none'`` turns compression off).
 TYPES = ('none', '2bit', '1bit')
@@ -250,6 +255,46 @@ class GradientCompression:
                 out[full * k:] = tail
         return out
 
+    def _count_table(self, dtype):
+        """``table[byte]``: the ``per_byte`` signs (+1, -1 or 0) that byte of codes stands
+        for, as integers of ``dtype``."""
+        dt = np.dtype(dtype)
+        key = ('counts', dt)
+        tab = self._tables.get(key)
+        if tab is None:
+            b = np.arange(256)[:, None]
+            if self.kind == '2bit':
+                code = (b >> (2 * np.arange(4))) & 3
+                tab = np.where(code == 1, 1, np.where(code == 2, -1, 0))
+            else:
+                tab = np.where((b >> np.arange(8)) & 1, 1, -1)
+            tab = self._tables[key] = np.ascontiguousarray(tab, dtype=dt)
+        return tab
+
+    def add_counts(self, codes, counts, add=False, work=None):
+        """Write (``add=True``: add) the signs ``codes`` stand for into ``counts`` (a 1-D
+        integer array of ``codes.size * per_byte`` elements).  Returns ``counts``."""
+        k = self.per_byte
+        if counts.size != codes.size * k:
+            raise KVStoreError('gradient compression: %d counts for %d bytes of codes'
+                               % (counts.size, codes.size))
+        tab = self._count_table(counts.dtype)
+        if add:
+            work = work if work is not None else Workspace()
+            tmp = work.get('signs', counts.size, counts.dtype)
+            np.take(tab, codes, axis=0, out=tmp.reshape(-1, k), mode='clip')
+            np.add(counts, tmp, out=counts)
+        else:
+            np.take(tab, codes, axis=0, out=counts.reshape(-1, k), mode='clip')
+        return counts
+
+    def from_counts(self, counts, out):
+        """``out[:] = counts[:out.size] * v`` in ``out``'s dtype (``v``: ``t`` or 1), each
+        value rounded once.  Returns ``out``."""
+        up, _ = self.sent_values(out.dtype)
+        np.multiply(counts[:out.size], up, out=out, dtype=out.dtype, casting='unsafe')
+        return out
+
     def compress(self, values, residual, out=None, work=None):
         """What receivers get from one sender: ``decode(encode(values, residual))`` (into
         ``out``, a new array if None)."""
@@ -259,16 +304,49 @@ class GradientCompression:
         return self.decode(codes, out, work=work)
 
 
-def allgather_sum(codec, arrays, residuals, comm=None, work=None):
+def count_dtype(senders):
+    """The smallest integer dtype that holds a sum of ``senders`` signs."""
+    return np.dtype(np.int8 if senders <= 127 else np.int16 if senders <= 32767 else np.int32)
+
+
+def reduce_method(codec, ranks):
+    """``'allgather'`` or ``'scatter'``: the way :func:`reduce_compressed` moves the codes
+    for ``ranks`` ranks, the one that receives fewer bytes per rank.
+
+    *allgather*: every rank receives every other rank's codes, ``(p - 1) c`` bytes for ``c``
+    bytes of codes each, and counts all of them.  *scatter*: rank ``j`` owns the ``j``-th of
+    ``p`` slices; every rank sends each owner its codes of that slice (an all-to-all,
+    ``(p - 1) / p c``), the owner counts its slice, and the counts go round to everyone (an
+    allgather of ``(p - 1) / p`` of the counts, one small integer per element).  With 2bit
+    codes and one-byte counts allgather receives less up to 5 ranks, with 1bit up to 9; past
+    that the scatter's bytes per rank stop growing with the ranks.
+    """
+    p = int(ranks)
+    per_element = codec.bits / 8.0
+    counts = count_dtype(p).itemsize
+    return 'allgather' if p * per_element <= per_element + counts else 'scatter'
+
+
+def _slices(words, p):
+    """Word bounds of ``p`` near-equal slices of ``words`` 32-bit words."""
+    return [j * words // p for j in range(p + 1)]
+
+
+def reduce_compressed(codec, arrays, residuals, comm=None, work=None, method=None):
     """Replace each of ``arrays`` by the sum over the ranks of ``comm`` of their compressed
     values.
 
     Each rank encodes its ``arrays`` (1-D, floating, contiguous NumPy) with its own
-    ``residuals`` (updated in place) into one buffer of codes; one ``Allgather`` brings every
-    rank's codes; every rank then decodes them and adds them up in rank order, so every rank
-    ends with the same sums, bit for bit.  ``comm`` None: one rank.  Returns the bytes of
-    codes this rank sent.
+    ``residuals`` (updated in place) into one buffer of codes, the counts of every element
+    are made from every rank's codes (``method``: ``'allgather'`` or ``'scatter'``, see
+    :func:`reduce_method`, which picks it where None), and every rank writes
+    ``count * v`` into its arrays: the same sums on every rank, bit for bit, whichever the
+    method.  ``comm`` None: one rank.  Collective: every rank of ``comm`` calls it with the
+    same sizes, dtypes and method.  Returns the bytes of codes this rank encoded.
     """
+    if method not in (None, 'allgather', 'scatter'):
+        raise KVStoreError("gradient compression: method must be 'allgather' or 'scatter', "
+                           "got %r" % (method,))
     work = work if work is not None else Workspace()
     sizes = [codec.code_bytes(a.size) for a in arrays]
     total = sum(sizes)
@@ -278,23 +356,53 @@ def allgather_sum(codec, arrays, residuals, comm=None, work=None):
         codec.encode(a, r, out=send[off:off + s], work=work)
         off += s
     size = 1 if comm is None else comm.Get_size()
+    k = codec.per_byte
+    cdt = count_dtype(size)
+    counts = work.get('counts', total * k, cdt)
     if size == 1:
-        recv = send.reshape(1, total)
+        codec.add_counts(send, counts, work=work)
     else:
-        recv = work.get('recv', size * total, np.uint8).reshape(size, total)
-        comm.Allgather(send, recv)
+        method = method or reduce_method(codec, size)
+        if method == 'allgather':
+            recv = work.get('recv', size * total, np.uint8).reshape(size, total)
+            comm.Allgather(send, recv)
+            for rank in range(size):
+                codec.add_counts(recv[rank], counts, add=rank > 0, work=work)
+        else:
+            _scatter_counts(codec, send, counts, comm, work)
     off = 0
     for a, s in zip(arrays, sizes):
-        for rank in range(size):
-            codec.decode(recv[rank, off:off + s], a, add=rank > 0, work=work)
+        codec.from_counts(counts[off * k:(off + s) * k], a)
         off += s
     return total
 
 
+def _scatter_counts(codec, send, counts, comm, work):
+    """The scatter method of :func:`reduce_compressed`: an all-to-all of each owner's slice of
+    the codes, the owner's counts, an allgather of the counts."""
+    from mpi4py import MPI
+    size, me = comm.Get_size(), comm.Get_rank()
+    k, item = codec.per_byte, counts.itemsize
+    wb = _slices(send.size // 4, size)
+    code_counts = [4 * (wb[j + 1] - wb[j]) for j in range(size)]
+    code_displs = [4 * wb[j] for j in range(size)]
+    mine = code_counts[me]
+    recv = work.get('recv', size * mine, np.uint8)
+    comm.Alltoallv([send, (code_counts, code_displs), MPI.BYTE],
+                   [recv, ([mine] * size, [i * mine for i in range(size)]), MPI.BYTE])
+    lo = code_displs[me] * k
+    part = counts[lo:lo + mine * k]
+    for rank in range(size):
+        codec.add_counts(recv[rank * mine:(rank + 1) * mine], part, add=rank > 0, work=work)
+    comm.Allgatherv(MPI.IN_PLACE, [counts.view(np.uint8),
+                                   ([c * k * item for c in code_counts],
+                                    [d * k * item for d in code_displs]), MPI.BYTE])
+
+
 def merge_devices(codec, values, residuals, work=None):
     """The sum of one key's per-device ``values``, each device's value compressed with its
-    own residual (``residuals[i]`` for device ``i``, made on first use) and the decoded
-    values added in device order (MXNet's ``device`` store with compression).
+    own residual (``residuals[i]`` for device ``i``, made on first use), as counts (see the
+    module's doc) times the sent value (MXNet's ``device`` store with compression).
 
     Returns a new host array shaped like ``values[0]``.  CuPy values are staged through
     host memory; the residuals live there.
@@ -306,6 +414,8 @@ def merge_devices(codec, values, residuals, work=None):
     while len(residuals) < len(values):
         residuals.append(None)
     out = np.empty(n, dtype=dtype)
+    nbytes = codec.code_bytes(n)
+    counts = work.get('counts', nbytes * codec.per_byte, count_dtype(len(values)))
     for i, v in enumerate(values):
         host = v if isinstance(v, np.ndarray) else v.get()
         host = np.ascontiguousarray(host, dtype=dtype).reshape(-1)
@@ -315,7 +425,6 @@ def merge_devices(codec, values, residuals, work=None):
         res = residuals[i]
         if res is None or res.size != n or res.dtype != dtype:
             res = residuals[i] = np.zeros(n, dtype=dtype)
-        codes = codec.encode(host, res, out=work.get('codes', codec.code_bytes(n), np.uint8),
-                             work=work)
-        codec.decode(codes, out, add=i > 0, work=work)
-    return out.reshape(shape)
+        codes = codec.encode(host, res, out=work.get('codes', nbytes, np.uint8), work=work)
+        codec.add_counts(codes, counts, add=i > 0, work=work)
+    return codec.from_counts(counts, out).reshape(shape)

@@ -8,9 +8,11 @@ applies the same update to the same numbers, so replicas stay bit-identical.
 
 With ``set_gradient_compression`` (MXNet's ``2bit``/``1bit``) each rank quantises its sum over
 devices with its own residual per key (gradient buckets: per element of the bucket), the
-ranks allgather the packed codes (one collective per bucket, or per push), and every rank
-decodes every rank's codes and adds them up in rank order: the same sums on every rank, bit
-for bit, so replicas still stay identical (:mod:`kvstore.compression`).
+codes travel between the ranks (allgathered, or on 6 ranks and more scattered to the owners
+of slices that allgather their counts: :func:`kvstore.compression.reduce_compressed`, one
+pair of collectives per bucket, or per push), and every rank writes each element's count of
+sent values times the value: the same sums on every rank, bit for bit, so replicas still
+stay identical.
 
 An uncaught exception on a rank of a multi-rank job prints that rank's traceback and aborts
 the whole MPI job (``MPI_Abort``), so the other ranks never wait forever in a collective.

@@ -334,8 +334,8 @@ class LocalStore:
                 residuals.append(res)
                 if not in_place:
                     copies.append((a, host))
-            with self._grad_guard('the compressed allgather of kvstore push'):
-                _gc.allgather_sum(self._codec, flats, residuals, comm, self._work)
+            with self._grad_guard('the compressed reduction of kvstore push'):
+                _gc.reduce_compressed(self._codec, flats, residuals, comm, self._work)
             for a, host in copies:               # CuPy (or strided) values: back in place
                 copy_into(a, host)
         return rest_keys, rest

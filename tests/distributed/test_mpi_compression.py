@@ -1,7 +1,8 @@
 """Gradient compression across ranks (``mpiexec -n 2``/``-n 3``, ``pytest --with-mpi``): every
-rank quantises its own values with its own residual, the packed codes are allgathered, and
-every rank decodes every rank's codes in rank order, so every rank holds the same sums, bit
-for bit, equal to a one-process simulation of the same ranks' codes."""
+rank quantises its own values with its own residual, the codes travel (allgathered, or
+scattered to the owners of slices whose counts are then allgathered), and every rank holds
+the same sums, bit for bit: the count of each element's sent values over the ranks times the
+value, equal to a one-process simulation of the same ranks' codes."""
 import logging
 
 import numpy as np
@@ -30,16 +31,21 @@ def _grad(rank, step, shape, dtype, scale=0.6):
 
 
 def _simulate(codec, per_rank, residuals):
-    """The sum over ranks, in rank order, of each rank's decoded codes (one process)."""
-    total = None
+    """The sum over ranks of each rank's decoded codes (one process): the number of sent
+    values (+1 for +v, -1 for -v) times v, rounded once in the values' dtype."""
+    count = None
     for r, v in enumerate(per_rank):
         flat = np.ascontiguousarray(v).reshape(-1)
         if residuals[r] is None:
             residuals[r] = np.zeros_like(flat)
         codes = codec.encode(flat, residuals[r])
-        total = codec.decode(codes, np.empty_like(flat), add=False) if total is None else \
-            codec.decode(codes, total, add=True)
-    return total.reshape(per_rank[0].shape)
+        sent = codec.decode(codes, np.empty_like(flat))
+        up = codec.sent_values(flat.dtype)[0]
+        signs = np.where(sent == up, 1, np.where(sent == -up, -1, 0))
+        assert np.all(np.abs(sent) == np.where(signs, up, 0))
+        count = signs if count is None else count + signs
+    return (count.astype(per_rank[0].dtype) * codec.sent_values(per_rank[0].dtype)[0]) \
+        .reshape(per_rank[0].shape)
 
 
 @pytest.mark.parametrize('params', [{'type': '2bit', 'threshold': 0.5},
@@ -133,6 +139,73 @@ def test_mxnets_nightly_residual_checks_with_the_test_optimizer():
         kv.push(k, mx.nd.ones(s) * t)                  # residual 0: exactly t
         kv.pull(k, out=val)
         np.testing.assert_array_equal(val.asnumpy(), cur + rate * n * t)
+
+
+@pytest.mark.parametrize('kind,t', [('2bit', 0.5), ('2bit', 0.3), ('1bit', 0.0)])
+@pytest.mark.parametrize('specs', [
+    # sizes at a word's edge and past it, in three dtypes
+    [(1, 'float32'), (15, 'float64'), (16, 'float32'), (17, 'float16'), (33, 'float32'),
+     (1211, 'float32'), (40001, 'float64')],
+    [(1, 'float32')]],              # one word of codes: some ranks own an empty slice
+    ids=['many', 'one-word'])
+def test_scatter_and_allgather_give_the_same_sums_and_residuals(kind, t, specs):
+    from kvstore.compression import GradientCompression, Workspace, reduce_compressed
+    comm = _comm()
+    r, n = comm.rank, comm.size
+    codec = GradientCompression(kind, t)
+    got = {}
+    for method in ('allgather', 'scatter'):
+        residuals = [None] * len(specs)
+        sims = [[None] * n for _ in specs]
+        work = Workspace()
+        for step in range(3):
+            arrays = [_grad(r, step, (size,), dt) for size, dt in specs]
+            if residuals[0] is None:
+                residuals = [np.zeros_like(a) for a in arrays]
+            sent = reduce_compressed(codec, arrays, residuals, comm, work, method=method)
+            assert sent == sum(codec.code_bytes(size) for size, _ in specs)
+            for j, (size, dt) in enumerate(specs):
+                want = _simulate(codec, [_grad(q, step, (size,), dt) for q in range(n)],
+                                 sims[j])
+                np.testing.assert_array_equal(arrays[j], want, err_msg='%s %d %s'
+                                              % (method, size, dt))
+                np.testing.assert_array_equal(residuals[j], sims[j][r])
+            assert _same_everywhere(*arrays)
+        got[method] = [a.tobytes() for a in arrays + residuals]
+    assert got['allgather'] == got['scatter']
+
+
+def test_the_method_is_the_one_that_receives_fewer_bytes():
+    from kvstore.compression import GradientCompression, reduce_method
+    two, one = GradientCompression('2bit'), GradientCompression('1bit')
+    assert [reduce_method(two, p) for p in (2, 3, 5, 6, 64)] == \
+        ['allgather'] * 3 + ['scatter'] * 2
+    assert [reduce_method(one, p) for p in (2, 9, 10, 256)] == \
+        ['allgather'] * 2 + ['scatter'] * 2
+
+
+def test_a_store_whose_reductions_scatter_keeps_identical_replicas(monkeypatch):
+    # as on 6 or more ranks; every rank patches the same way, so the collectives match
+    import kvstore
+    from kvstore import compression
+    monkeypatch.setattr(compression, 'reduce_method', lambda codec, ranks: 'scatter')
+    kv = kvstore.create('dist_sync')
+    r, n = kv.rank, kv.num_workers
+    params = {'type': '2bit', 'threshold': 0.3}
+    kv.init(['w', 'b'], [np.zeros((37, 5), np.float32), np.zeros(3, np.float32)])
+    kv.set_gradient_compression(params)
+    codec = compression.parse_params(params)
+    residuals = {k: [None] * n for k in 'wb'}
+    for step in range(3):
+        vals = [_grad(r, step, (37, 5), 'float32'), _grad(r, step, (3,), 'float32')]
+        kv.push(['w', 'b'], vals)
+        outs = [np.empty((37, 5), np.float32), np.empty(3, np.float32)]
+        kv.pull(['w', 'b'], outs)
+        for k, shape, out in (('w', (37, 5), outs[0]), ('b', (3,), outs[1])):
+            want = _simulate(codec, [_grad(q, step, shape, 'float32') for q in range(n)],
+                             residuals[k])
+            np.testing.assert_array_equal(out, want)
+        assert _same_everywhere(*outs)
 
 
 @pytest.mark.parametrize('kind', ['2bit', '1bit'])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import kvstore
-from kvstore.compression import (GradientCompression, Workspace, allgather_sum,
+from kvstore.compression import (GradientCompression, Workspace, reduce_compressed,
                                  merge_devices, parse_params)
 
 
@@ -138,16 +138,38 @@ def test_error_feedback_the_sum_of_what_was_sent_follows_the_sum_of_gradients():
         assert errors[2] <= (2 * level + 5 * noise) / 400, (kind, errors)
 
 
-def test_allgather_sum_of_one_rank_is_its_compressed_value():
+def test_reduce_compressed_of_one_rank_is_its_compressed_value():
     gc = GradientCompression('2bit', 0.25)
     rng = np.random.RandomState(2)
     arrays = [rng.randn(n).astype(np.float32) for n in (5, 33, 1)]
     want = [reference('2bit', 0.25, a, np.zeros_like(a))[0] for a in arrays]
     residuals = [np.zeros_like(a) for a in arrays]
-    sent = allgather_sum(gc, arrays, residuals, comm=None)
+    sent = reduce_compressed(gc, arrays, residuals, comm=None)
     assert sent == sum(gc.code_bytes(a.size) for a in arrays)
     for a, w in zip(arrays, want):
         np.testing.assert_array_equal(a, w)
+
+
+def test_reduce_compressed_refuses_an_unknown_method_before_touching_the_residuals():
+    gc = GradientCompression('2bit', 0.5)
+    arrays, residuals = [np.ones(5, np.float32)], [np.full(5, 0.25, np.float32)]
+    with pytest.raises(kvstore.KVStoreError, match="'allgather' or 'scatter', got 'ring'"):
+        reduce_compressed(gc, arrays, residuals, comm=None, method='ring')
+    np.testing.assert_array_equal(residuals[0], 0.25)
+    np.testing.assert_array_equal(arrays[0], 1.0)
+
+
+def test_counts_of_three_senders_times_the_threshold_are_the_sum():
+    # the sum is the count times the threshold in the values' dtype
+    gc = GradientCompression('2bit', 0.3)
+    codes = [gc.encode(np.full(20, v, np.float16), np.zeros(20, np.float16))
+             for v in (0.4, 0.35, 0.31)]
+    counts = np.empty(gc.code_bytes(20) * gc.per_byte, np.int8)
+    for i, c in enumerate(codes):
+        gc.add_counts(c, counts, add=i > 0)
+    assert (counts[:20] == 3).all()
+    out = gc.from_counts(counts, np.empty(20, np.float16))
+    assert (out == np.float16(3 * np.float64(np.float16(0.3)))).all()
 
 
 # ---- MXNet's numbers -------------------------------------------------------------------------
