@@ -14,10 +14,11 @@ packs them into its own flats and back.
 
 With a gradient compression setting (:mod:`kvstore.compression`, MXNet's ``2bit``/``1bit``)
 a bucket of floating-point gradients is not summed by ``Allreduce``: each rank encodes its
-slice with its own residual (kept by the reducer, one per gradient element), one
-``Allgather`` per bucket brings every rank's packed codes, and every rank decodes them and
-adds them up in rank order into the slice, so the sums are the same on every rank, bit for
-bit.  Buckets, their order, the communication thread and the overlap with backward are the
+slice with its own residual (kept by the reducer, one per gradient element), the packed
+codes travel (:func:`kvstore.compression.reduce_compressed`: an ``Allgather``, or past 5
+ranks an all-to-all to the owners of slices and an ``Allgatherv`` of their counts), and every
+rank writes the counts times the sent value into the slice, so the sums are the same on
+every rank, bit for bit.  Buckets, their order, the communication thread and the overlap with backward are the
 same as without; without a setting nothing of this runs.
 
 A bucket (or a ``run`` span) of at least ``RING_BYTES`` of floats is summed by a ring instead
@@ -30,8 +31,9 @@ others: replicas stay bit-identical.
 
 The knobs: ``DISTMOD_BUCKET_BYTES`` (default 4 MiB), ``DISTMOD_OVERLAP`` (``0``: reduce
 every bucket in ``wait``, after backward) and ``DISTMOD_RING_BYTES`` (default 1 MiB; 0: never
-the ring); between hosts ``DISTMOD_RING_PIECE_BYTES`` (default 63 KiB) cuts the ring's
-messages under Open MPI's TCP eager limit.
+the ring); between hosts ``DISTMOD_RING_HOSTS_BYTES`` (default 128 KiB) takes its place and
+``DISTMOD_RING_PIECE_BYTES`` (default 63 KiB) cuts the ring's messages under Open MPI's TCP
+eager limit.
 """
 import collections
 import os
@@ -40,7 +42,7 @@ import threading
 import numpy as np
 
 from ._common import KVStoreError, array_module
-from .compression import Workspace, allgather_sum
+from .compression import Workspace, reduce_compressed
 
 __all__ = ['BucketAllreduce', 'FusedAllreduce', 'LocalBuckets', 'DEFAULT_BUCKET_BYTES',
            'OVERLAP', 'RING_BYTES', 'RING_PIECE_BYTES', 'ring_allreduce', 'spans_hosts']
@@ -53,6 +55,15 @@ OVERLAP = os.environ.get('DISTMOD_OVERLAP', '1') != '0'
 
 #: Floating-point sums of at least this many bytes go round a ring (``DISTMOD_RING_BYTES``).
 RING_BYTES = int(os.environ.get('DISTMOD_RING_BYTES', 1 << 20))
+
+#: The same where the ranks span hosts (``DISTMOD_RING_HOSTS_BYTES``; default
+#: ``DISTMOD_RING_BYTES`` where that is set, else 128 KiB).  Below 1 MiB, Open MPI's own
+#: allreduce over TCP on 3 hosts sent the whole sum three times (recursive doubling, with a
+#: fold for a rank count that is not a power of two): 437 KB on 3 hosts shaped to 1 Gbit/s,
+#: 10.1 ms against 4.6 round the ring (10 Gbit/s: 0.85 against 0.49; 262 KB: 5.4 against
+#: 2.1); on 2 and 4 hosts the ring is as fast or faster from 256 KB; at 64 KB they are even.
+RING_HOSTS_BYTES = int(os.environ.get('DISTMOD_RING_HOSTS_BYTES',
+                                      os.environ.get('DISTMOD_RING_BYTES', 128 << 10)))
 
 #: Between hosts the ring sends its chunks as messages of at most this many bytes, all posted
 #: at once (``DISTMOD_RING_PIECE_BYTES``; 0: one message per step).  Just under Open MPI's TCP
@@ -294,6 +305,7 @@ class BucketAllreduce:
                                          nccl_comm=nccl_comm)
         self._ring_scratch = None   # one chunk of the ring's largest sum (the comm thread's)
         self._ring_piece = None     # bytes per ring message (0: whole chunks), at the first ring
+        self._ring_from = None      # bytes from which a sum rings (RING_BYTES or RING_HOSTS_BYTES)
         self._next = 0       # the next bucket to hand to the thread
         # the watchdog (kvstore.watchdog) and this reducer's channel, set by the store: each
         # reduction starts with a non-blocking gate (where a late rank is waited for without
@@ -385,7 +397,7 @@ class BucketAllreduce:
         if self.comm is not None:
             self._gate()
         if b.residual is not None:
-            with self._blocking('the compressed gradient allgather'):
+            with self._blocking('the compressed gradient reduction'):
                 self._reduce_compressed(b)
         elif self.comm is None or self._size == 1:
             pass                         # one rank: the local values are the sums
@@ -405,25 +417,29 @@ class BucketAllreduce:
             if red is not None and red.takes(a):
                 red.allreduce(a)
                 return
-        if RING_BYTES and a.nbytes >= RING_BYTES and a.dtype.kind == 'f' and \
-                self.comm.size > 1 and a.flags.c_contiguous:
+        least = min([b for b in (RING_BYTES, RING_HOSTS_BYTES) if b] or [0])
+        if least and a.nbytes >= least and a.dtype.kind == 'f' and self.comm.size > 1 and \
+                a.flags.c_contiguous:
             if self._ring_piece is None:        # collective, at the same bucket on every rank
-                self._ring_piece = RING_PIECE_BYTES if spans_hosts(self.comm, _mpi()) else 0
-            self._ring_scratch = ring_allreduce(self.comm, a, self._ring_scratch,
-                                                piece=self._ring_piece // a.itemsize)
-        else:
-            self.comm.Allreduce(self._in_place, a, self._op)
+                across = spans_hosts(self.comm, _mpi())
+                self._ring_piece = RING_PIECE_BYTES if across else 0
+                self._ring_from = RING_HOSTS_BYTES if across else RING_BYTES
+            if self._ring_from and a.nbytes >= self._ring_from:
+                self._ring_scratch = ring_allreduce(self.comm, a, self._ring_scratch,
+                                                    piece=self._ring_piece // a.itemsize)
+                return
+        self.comm.Allreduce(self._in_place, a, self._op)
 
     def _reduce_compressed(self, b):
-        """Encode with this rank's residual, allgather the codes, decode and add them up in
-        rank order (one collective for the bucket)."""
+        """Encode with this rank's residual and reduce the codes
+        (:func:`kvstore.compression.reduce_compressed`)."""
         host = b.buf
         if b.on_device:
             if b.host is None:
                 b.host = np.empty(b.buf.size, dtype=b.buf.dtype)
             host = b.host
             b.buf.get(out=host)
-        allgather_sum(self.compression, [host], [b.residual], self.comm, self._work)
+        reduce_compressed(self.compression, [host], [b.residual], self.comm, self._work)
         if b.on_device:
             b.buf.set(host)
 
