@@ -38,6 +38,10 @@ Only floating-point dense values are compressed; integer and row-sparse values a
 exactly.  The arrays handled here are NumPy arrays; callers stage CuPy buffers through host
 memory.
 """
+import ctypes
+import glob
+import os
+
 import numpy as np
 
 from ._common import KVStoreError
@@ -109,6 +113,36 @@ class Workspace:
             buf = np.empty(max(int(n), 1), dtype=dtype)
             self._bufs[(name, dtype)] = buf
         return buf[:n]
+
+
+_CODEC_ABI = 1
+_codec_lib = []
+
+
+def native_codec():
+    """The one-pass encoder (kvstore/_codec.c, built by the install where a C compiler is
+    found), or None: not built, or ``DISTMOD_NATIVE=0``."""
+    if not _codec_lib:
+        lib = None
+        if os.environ.get('DISTMOD_NATIVE', '').strip() != '0':
+            here = os.path.dirname(os.path.abspath(__file__))
+            for path in sorted(glob.glob(os.path.join(here, '_codec*.so')) +
+                               glob.glob(os.path.join(here, '_codec*.pyd'))):
+                try:
+                    cand = ctypes.CDLL(path)
+                    if cand.kv_codec_abi() != _CODEC_ABI:
+                        continue            # a stale build
+                except (OSError, AttributeError):
+                    continue
+                p = ctypes.c_void_p
+                for name in ('kv_encode2_f32', 'kv_encode1_f32'):
+                    fn = getattr(cand, name)
+                    fn.argtypes = [p, p, p, ctypes.c_int64, ctypes.c_double]
+                    fn.restype = None
+                lib = cand
+                break
+        _codec_lib.append(lib)
+    return _codec_lib[0]
 
 
 _SPREAD = None
@@ -201,6 +235,13 @@ class GradientCompression:
         nbytes = self.code_bytes(n)
         if out is None:
             out = np.empty(nbytes, dtype=np.uint8)
+        lib = native_codec()
+        if lib is not None and residual.dtype == np.float32 and \
+                values.flags.c_contiguous and residual.flags.c_contiguous and \
+                out.flags.c_contiguous and out.size >= nbytes:
+            fn = lib.kv_encode2_f32 if self.bits == 2 else lib.kv_encode1_f32
+            fn(values.ctypes.data, residual.ctypes.data, out.ctypes.data, n, self.threshold)
+            return out
         np.add(residual, values, out=residual)
         up = work.get('up', n, np.bool_)
         if self.kind == '2bit':

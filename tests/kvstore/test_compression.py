@@ -150,6 +150,34 @@ def test_reduce_compressed_of_one_rank_is_its_compressed_value():
         np.testing.assert_array_equal(a, w)
 
 
+@pytest.mark.parametrize('kind,t', [('2bit', 0.5), ('2bit', 0.3), ('2bit', 1e-3),
+                                    ('1bit', 0.0), ('1bit', -0.2), ('1bit', 0.7)])
+@pytest.mark.parametrize('dtype', ['float32'])
+def test_the_native_encoder_gives_the_numpy_codes_and_residuals_bit_for_bit(kind, t, dtype,
+                                                                            monkeypatch):
+    from kvstore import compression
+    if compression.native_codec() is None:
+        pytest.skip('kvstore/_codec.c is not built here (no C compiler at install)')
+    gc = GradientCompression(kind, t)
+    rng = np.random.RandomState(5)
+    for n in (1, 15, 16, 17, 31, 32, 33, 1000, 4099):
+        v = (rng.randn(n) * 0.6).astype(dtype)
+        # values on the thresholds, signed zeros, infinities and NaN
+        specials = np.array([t, -t, 0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0], dtype)
+        v[:min(n, specials.size)] = specials[:min(n, specials.size)]
+        # a residual of 0 first, so that the specials are the sums the encoder compares
+        for res0 in (np.zeros(n, dtype), (rng.randn(n) * 0.3).astype(dtype)):
+            got = []
+            for native in (True, False):
+                monkeypatch.setattr(compression, '_codec_lib', [] if native else [None])
+                res = res0.copy()
+                codes = []
+                for step in range(3):
+                    codes.append(gc.encode(v, res, work=Workspace()).tobytes())
+                got.append((codes, res.tobytes()))
+            assert got[0] == got[1], (n, kind, t, dtype)
+
+
 def test_reduce_compressed_refuses_an_unknown_method_before_touching_the_residuals():
     gc = GradientCompression('2bit', 0.5)
     arrays, residuals = [np.ones(5, np.float32)], [np.full(5, 0.25, np.float32)]
