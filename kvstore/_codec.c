@@ -26,15 +26,20 @@ int kv_codec_abi(void) { return KV_CODEC_ABI; }
  * byte, the packed layout itself (byte i / 4, bits 2(i % 4), for 2bit). */
 #define BLOCK 1024
 
+/* Opens the loop over the blocks: block base, m elements in it, its values v and residuals
+ * res (closed by the encoder's own brace). */
+#define BLOCKS(T)                                                                         \
+        for (int64_t base = 0; base < n; base += BLOCK) {                                 \
+            int m = n - base < BLOCK ? (int)(n - base) : BLOCK;                           \
+            const T *v = values + base;                                                   \
+            T *res = residual + base;
+
 #define ENCODE2(NAME, T)                                                                  \
     void NAME(const T *values, T *residual, uint8_t *codes, int64_t n, double threshold)  \
     {                                                                                     \
         const T t = (T)threshold, mt = -(T)threshold, zero = (T)0;                        \
         uint8_t tmp[BLOCK];                                                               \
-        for (int64_t base = 0; base < n; base += BLOCK) {                                 \
-            int m = n - base < BLOCK ? (int)(n - base) : BLOCK;                           \
-            const T *v = values + base;                                                   \
-            T *res = residual + base;                                                     \
+        BLOCKS(T)                                                                         \
             for (int j = 0; j < m; j++) {                                                 \
                 T r = res[j] + v[j];                                                      \
                 int up = r >= t, dn = r <= mt;                                            \
@@ -58,10 +63,7 @@ int kv_codec_abi(void) { return KV_CODEC_ABI; }
     {                                                                                     \
         const T t = (T)threshold, one = (T)1, mone = -(T)1;                               \
         uint8_t tmp[BLOCK];                                                               \
-        for (int64_t base = 0; base < n; base += BLOCK) {                                 \
-            int m = n - base < BLOCK ? (int)(n - base) : BLOCK;                           \
-            const T *v = values + base;                                                   \
-            T *res = residual + base;                                                     \
+        BLOCKS(T)                                                                         \
             for (int j = 0; j < m; j++) {                                                 \
                 T r = res[j] + v[j];                                                      \
                 int up = r > t;                                                           \

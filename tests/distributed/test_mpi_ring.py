@@ -47,57 +47,44 @@ def test_one_host_is_not_spanned():
     assert spans_hosts(_comm(), MPI) is False     # mpiexec on this host; across hosts: test_multihost
 
 
-def test_buckets_above_the_threshold_go_round_the_ring(monkeypatch):
+def _ringed_sizes(monkeypatch, **knobs):
+    """Members of 800, 200 and 2000 floats in buckets of at most 4 KB ([800, 200] and
+    [2000]) reduced with ``knobs`` set on kvstore.buckets: the sizes that went round the
+    ring (the sums checked against MPI's, and identical on every rank)."""
     from mpi4py import MPI
     from kvstore import buckets
     comm = _comm()
     calls = []
     real = buckets.ring_allreduce
-    monkeypatch.setattr(buckets, 'RING_BYTES', 4000)
+    for name, value in knobs.items():
+        monkeypatch.setattr(buckets, name, value)
     monkeypatch.setattr(buckets, 'ring_allreduce',
                         lambda c, a, s=None, **kw: calls.append(a.size) or real(c, a, s, **kw))
     flat = np.random.RandomState(comm.rank).rand(3000).astype(np.float32)
     want = flat.copy()
     comm.Allreduce(MPI.IN_PLACE, want, op=MPI.SUM)
-    # members of 800, 200 and 2000 elements; buckets of at most 4 KB: [800, 200] and [2000]
     red = buckets.BucketAllreduce(comm, [flat], [(0, 0, 800), (0, 800, 1000), (0, 1000, 3000)],
                                   bucket_bytes=4000, overlap=False)
     for i in range(3):
         red.ready(i)
     red.wait()
-    assert calls == [1000, 2000]                 # both buckets are 4 KB or more
     np.testing.assert_allclose(flat, want, rtol=1e-6)
     blobs = comm.allgather(flat.tobytes())
     assert all(b == blobs[0] for b in blobs)
     red.close()
+    return calls
+
+
+def test_buckets_above_the_threshold_go_round_the_ring(monkeypatch):
+    # both buckets are 4 KB or more
+    assert _ringed_sizes(monkeypatch, RING_BYTES=4000) == [1000, 2000]
 
 
 @pytest.mark.parametrize('across', [False, True])
 def test_between_hosts_the_ring_starts_at_its_own_threshold(monkeypatch, across):
-    from mpi4py import MPI
-    from kvstore import buckets
-    comm = _comm()
-    calls = []
-    real = buckets.ring_allreduce
-    monkeypatch.setattr(buckets, 'RING_BYTES', 1 << 20)
-    monkeypatch.setattr(buckets, 'RING_HOSTS_BYTES', 4000)
-    monkeypatch.setattr(buckets, 'spans_hosts', lambda c, mpi: across)
-    monkeypatch.setattr(buckets, 'ring_allreduce',
-                        lambda c, a, s=None, **kw: calls.append(a.size) or real(c, a, s, **kw))
-    flat = np.random.RandomState(comm.rank).rand(3000).astype(np.float32)
-    want = flat.copy()
-    comm.Allreduce(MPI.IN_PLACE, want, op=MPI.SUM)
-    # buckets [800, 200] (4 KB) and [2000] (8 KB): both at the between-hosts threshold
-    red = buckets.BucketAllreduce(comm, [flat], [(0, 0, 800), (0, 800, 1000), (0, 1000, 3000)],
-                                  bucket_bytes=4000, overlap=False)
-    for i in range(3):
-        red.ready(i)
-    red.wait()
-    assert calls == ([1000, 2000] if across else [])
-    np.testing.assert_allclose(flat, want, rtol=1e-6)
-    blobs = comm.allgather(flat.tobytes())
-    assert all(b == blobs[0] for b in blobs)
-    red.close()
+    got = _ringed_sizes(monkeypatch, RING_BYTES=1 << 20, RING_HOSTS_BYTES=4000,
+                        spans_hosts=lambda c, mpi: across)
+    assert got == ([1000, 2000] if across else [])
 
 
 def fit_small_net_and_check_replicas():
