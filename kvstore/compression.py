@@ -205,19 +205,13 @@ class GradientCompression:
         return dt.type(1), dt.type(-1)
 
     def _table(self, dtype):
-        """``table[byte]``: the ``per_byte`` values that byte of codes decodes to."""
+        """``table[byte]``: the ``per_byte`` values that byte of codes decodes to: its signs
+        (``_count_table``) times ``+t`` (or +1), exact."""
         dt = np.dtype(dtype)
         tab = self._tables.get(dt)
         if tab is None:
-            up, down = self.sent_values(dt)
-            b = np.arange(256)[:, None]
-            if self.kind == '2bit':
-                code = (b >> (2 * np.arange(4))) & 3
-                tab = np.where(code == 1, up, np.where(code == 2, down, dt.type(0)))
-            else:
-                tab = np.where((b >> np.arange(8)) & 1, up, down)
-            tab = np.ascontiguousarray(tab, dtype=dt)
-            self._tables[dt] = tab
+            up, _ = self.sent_values(dt)
+            tab = self._tables[dt] = self._count_table(np.int8).astype(dt) * up
         return tab
 
     def encode(self, values, residual, out=None, work=None):
@@ -279,14 +273,7 @@ class GradientCompression:
                                % (codes.size, n))
         tab = self._table(out.dtype)
         full = n // k
-        if add:
-            work = work if work is not None else Workspace()
-            tmp = work.get('decoded', full * k, out.dtype)
-            np.take(tab, codes[:full], axis=0, out=tmp.reshape(full, k), mode='clip')
-            np.add(out[:full * k], tmp, out=out[:full * k])
-        else:
-            np.take(tab, codes[:full], axis=0, out=out[:full * k].reshape(full, k),
-                    mode='clip')
+        _lookup(tab, codes[:full], out[:full * k], add, work, 'decoded')
         rest = n - full * k
         if rest:
             tail = tab[int(codes[full])][:rest]
@@ -319,15 +306,7 @@ class GradientCompression:
         if counts.size != codes.size * k:
             raise KVStoreError('gradient compression: %d counts for %d bytes of codes'
                                % (counts.size, codes.size))
-        tab = self._count_table(counts.dtype)
-        if add:
-            work = work if work is not None else Workspace()
-            tmp = work.get('signs', counts.size, counts.dtype)
-            np.take(tab, codes, axis=0, out=tmp.reshape(-1, k), mode='clip')
-            np.add(counts, tmp, out=counts)
-        else:
-            np.take(tab, codes, axis=0, out=counts.reshape(-1, k), mode='clip')
-        return counts
+        return _lookup(self._count_table(counts.dtype), codes, counts, add, work, 'signs')
 
     def from_counts(self, counts, out):
         """``out[:] = counts[:out.size] * v`` in ``out``'s dtype (``v``: ``t`` or 1), each
@@ -343,6 +322,20 @@ class GradientCompression:
         if out is None:
             out = np.empty(residual.size, dtype=residual.dtype)
         return self.decode(codes, out, work=work)
+
+
+def _lookup(tab, codes, out, add, work, scratch):
+    """``out`` (1-D, ``codes.size`` rows of ``tab``'s width) = ``tab[codes]`` row by row, or
+    ``+=`` it (``add``, through the ``scratch`` array of ``work``).  Returns ``out``."""
+    k = tab.shape[1]
+    if add:
+        work = work if work is not None else Workspace()
+        tmp = work.get(scratch, out.size, out.dtype)
+        np.take(tab, codes, axis=0, out=tmp.reshape(-1, k), mode='clip')
+        np.add(out, tmp, out=out)
+    else:
+        np.take(tab, codes, axis=0, out=out.reshape(-1, k), mode='clip')
+    return out
 
 
 def count_dtype(senders):
