@@ -23,66 +23,72 @@ int kv_codec_abi(void) { return KV_CODEC_ABI; }
  * without branches, which the compiler vectorises: random signs would mispredict half the
  * time), then the codes of the block packed 4 (2bit) or 8 (1bit) to a byte.  The residual
  * always loses what was sent, 0 included, as NumPy's subtraction does.  Codes go out byte by
- * byte, the packed layout itself (byte i / 4, bits 2(i % 4), for 2bit). */
+ * byte, the packed layout itself (byte i / 4, bits 2(i % 4), for 2bit).  float32 only: with
+ * doubles the compiler did not vectorise the narrowing to code bytes, and the loop ran 2.4-3.8
+ * times slower than NumPy's passes (float64 stays with them). */
 #define BLOCK 1024
 
-/* Opens the loop over the blocks: block base, m elements in it, its values v and residuals
- * res (closed by the encoder's own brace). */
-#define BLOCKS(T)                                                                         \
-        for (int64_t base = 0; base < n; base += BLOCK) {                                 \
-            int m = n - base < BLOCK ? (int)(n - base) : BLOCK;                           \
-            const T *v = values + base;                                                   \
-            T *res = residual + base;
-
-#define ENCODE2(NAME, T)                                                                  \
-    void NAME(const T *values, T *residual, uint8_t *codes, int64_t n, double threshold)  \
-    {                                                                                     \
-        const T t = (T)threshold, mt = -(T)threshold, zero = (T)0;                        \
-        uint8_t tmp[BLOCK];                                                               \
-        BLOCKS(T)                                                                         \
-            for (int j = 0; j < m; j++) {                                                 \
-                T r = res[j] + v[j];                                                      \
-                int up = r >= t, dn = r <= mt;                                            \
-                T sent = up ? t : zero;                                                   \
-                sent = dn ? mt : sent;                                                    \
-                res[j] = r - sent;                                                        \
-                tmp[j] = (uint8_t)(up | (dn << 1));                                       \
-            }                                                                             \
-            int mm = (m + 15) / 16 * 16;                   /* whole 32-bit words */       \
-            for (int j = m; j < mm; j++)                                                  \
-                tmp[j] = 0;                                                               \
-            uint8_t *out = codes + base / 4;                                              \
-            for (int k = 0; k < mm / 4; k++)                                              \
-                out[k] = (uint8_t)(tmp[4 * k] | (tmp[4 * k + 1] << 2) |                   \
-                                   (tmp[4 * k + 2] << 4) | (tmp[4 * k + 3] << 6));        \
-        }                                                                                 \
+/* m elements of one block (m a multiple of 16, or the last block); out: whole 32-bit words */
+static void block2(const float *v, float *res, uint8_t *out, int m, float t)
+{
+    const float mt = -t, zero = 0.0f;
+    uint8_t tmp[BLOCK];
+    for (int j = 0; j < m; j++) {
+        float r = res[j] + v[j];
+        int up = r >= t, dn = r <= mt;
+        float sent = up ? t : zero;
+        sent = dn ? mt : sent;
+        res[j] = r - sent;
+        tmp[j] = (uint8_t)(up | (dn << 1));
     }
+    int mm = (m + 15) / 16 * 16;
+    for (int j = m; j < mm; j++)
+        tmp[j] = 0;
+    for (int k = 0; k < mm / 4; k++)
+        out[k] = (uint8_t)(tmp[4 * k] | (tmp[4 * k + 1] << 2) | (tmp[4 * k + 2] << 4) |
+                           (tmp[4 * k + 3] << 6));
+}
 
-#define ENCODE1(NAME, T)                                                                  \
-    void NAME(const T *values, T *residual, uint8_t *codes, int64_t n, double threshold)  \
-    {                                                                                     \
-        const T t = (T)threshold, one = (T)1, mone = -(T)1;                               \
-        uint8_t tmp[BLOCK];                                                               \
-        BLOCKS(T)                                                                         \
-            for (int j = 0; j < m; j++) {                                                 \
-                T r = res[j] + v[j];                                                      \
-                int up = r > t;                                                           \
-                res[j] = r - (up ? one : mone);                                           \
-                tmp[j] = (uint8_t)up;                                                     \
-            }                                                                             \
-            int mm = (m + 31) / 32 * 32;                   /* whole 32-bit words */       \
-            for (int j = m; j < mm; j++)                                                  \
-                tmp[j] = 0;                                                               \
-            uint8_t *out = codes + base / 8;                                              \
-            for (int k = 0; k < mm / 8; k++) {                                            \
-                const uint8_t *b = tmp + 8 * k;                                           \
-                out[k] = (uint8_t)(b[0] | (b[1] << 1) | (b[2] << 2) | (b[3] << 3) |       \
-                                   (b[4] << 4) | (b[5] << 5) | (b[6] << 6) | (b[7] << 7)); \
-            }                                                                             \
-        }                                                                                 \
+static void block1(const float *v, float *res, uint8_t *out, int m, float t)
+{
+    uint8_t tmp[BLOCK];
+    for (int j = 0; j < m; j++) {
+        float r = res[j] + v[j];
+        int up = r > t;
+        res[j] = r - (up ? 1.0f : -1.0f);
+        tmp[j] = (uint8_t)up;
     }
+    int mm = (m + 31) / 32 * 32;
+    for (int j = m; j < mm; j++)
+        tmp[j] = 0;
+    for (int k = 0; k < mm / 8; k++) {
+        const uint8_t *b = tmp + 8 * k;
+        out[k] = (uint8_t)(b[0] | (b[1] << 1) | (b[2] << 2) | (b[3] << 3) | (b[4] << 4) |
+                           (b[5] << 5) | (b[6] << 6) | (b[7] << 7));
+    }
+}
 
-/* float32 only: with doubles the compiler does not vectorise the narrowing to code bytes,
- * and the loop ran 2.4-3.8 times slower than NumPy's passes (float64 stays with them). */
-ENCODE2(kv_encode2_f32, float)
-ENCODE1(kv_encode1_f32, float)
+static void encode(const float *values, float *residual, uint8_t *codes, int64_t n,
+                   double threshold, int bits)
+{
+    const float t = (float)threshold;
+    for (int64_t base = 0; base < n; base += BLOCK) {
+        int m = n - base < BLOCK ? (int)(n - base) : BLOCK;
+        if (bits == 2)
+            block2(values + base, residual + base, codes + base / 4, m, t);
+        else
+            block1(values + base, residual + base, codes + base / 8, m, t);
+    }
+}
+
+void kv_encode2_f32(const float *values, float *residual, uint8_t *codes, int64_t n,
+                    double threshold)
+{
+    encode(values, residual, codes, n, threshold, 2);
+}
+
+void kv_encode1_f32(const float *values, float *residual, uint8_t *codes, int64_t n,
+                    double threshold)
+{
+    encode(values, residual, codes, n, threshold, 1);
+}
