@@ -88,29 +88,26 @@ def _distmod_steps(mx, kvstore, ranks):
 COMPRESSION = {'type': '2bit', 'threshold': 0.5}
 
 
+def _codec():
+    """The store's codec for ``COMPRESSION`` (kvstore.compression)."""
+    from kvstore.compression import parse_params
+    return parse_params(COMPRESSION)
+
+
 def _codec_times():
     """(encode, count, finish) seconds of the 2bit codec over the whole model's gradients, as
     the store runs them (kvstore.compression, scratch reused): one rank's encoding, adding
-    one rank's codes to the counts, and writing the sums from the counts."""
-    from kvstore.compression import GradientCompression, Workspace
-    gc, work, n = GradientCompression(COMPRESSION['type'], COMPRESSION['threshold']), \
-        Workspace(), n_params()
+    one rank's codes to the counts, and writing the sums from the counts; every rank at
+    once, between barriers (bench_dist._time)."""
+    from kvstore.compression import Workspace
+    gc, work, n = _codec(), Workspace(), n_params()
     grads = np.random.RandomState(1).randn(n).astype(np.float32) * 0.3
     residual, total = np.zeros(n, np.float32), np.zeros(n, np.float32)
     codes = np.empty(gc.code_bytes(n), np.uint8)
     counts = np.zeros(codes.size * gc.per_byte, np.int8)
-
-    def best(fn, reps=5):
-        fn()                                   # the scratch's first touch is not timed
-        t = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            t.append(time.perf_counter() - t0)
-        return min(t)
-    return (best(lambda: gc.encode(grads, residual, out=codes, work=work)),
-            best(lambda: gc.add_counts(codes, counts, add=True, work=work)),
-            best(lambda: gc.from_counts(counts, total)))
+    return tuple(_time([lambda: gc.encode(grads, residual, out=codes, work=work),
+                        lambda: gc.add_counts(codes, counts, add=True, work=work),
+                        lambda: gc.from_counts(counts, total)], 1, rounds=5))
 
 
 def worker_distmod(kind):
@@ -315,7 +312,7 @@ def predict(alpha, beta, p, nbytes, latency_s=0.0):
 
 def code_bytes():
     """Bytes of one rank's 2bit codes for the whole model (16 gradients per 32-bit word)."""
-    return 4.0 * -(-n_params() // 16)
+    return float(_codec().code_bytes(n_params()))
 
 
 def predict_2bit(alpha, beta, p, compute, codec, latency_s=0.0):
@@ -325,11 +322,10 @@ def predict_2bit(alpha, beta, p, compute, codec, latency_s=0.0):
     of one rank's codes, where every rank counts every rank's codes; or an all-to-all and an
     allgather of the counts, ``(p - 1) / p`` of the codes and of the counts, where a rank
     counts only its slice.  The compressed path does not overlap with backward here."""
-    from kvstore.compression import GradientCompression, count_dtype, reduce_method
+    from kvstore.compression import count_dtype, reduce_method
     encode, count, finish = codec
-    gc = GradientCompression(COMPRESSION['type'], COMPRESSION['threshold'])
     a = alpha + latency_s
-    if reduce_method(gc, p) == 'allgather':
+    if reduce_method(_codec(), p) == 'allgather':
         wire = (p - 1) * (a + code_bytes() / beta)
         counting = p * count
     else:
@@ -339,7 +335,8 @@ def predict_2bit(alpha, beta, p, compute, codec, latency_s=0.0):
     return compute + encode + counting + finish + wire
 
 
-def _codec(d):
+def _codec_of(d):
+    """A row's measured codec times, as :func:`predict_2bit` takes them."""
     return d['encode_s'], d['count_s'], d['finish_s']
 
 
@@ -364,7 +361,7 @@ def model(result):
                                           'predicted_s': guess, 'error': guess / t - 1})
             if 'distmod_2bit' in row and 'encode_s' in d:
                 # nothing of the 2bit steps was fitted: every layout is a check
-                guess = predict_2bit(alpha, beta, row['hosts'], d['compute_s'], _codec(d))
+                guess = predict_2bit(alpha, beta, row['hosts'], d['compute_s'], _codec_of(d))
                 out['checks_2bit'].append({'rate': rate, 'hosts': row['hosts'],
                                            'measured_s': row['distmod_2bit'],
                                            'predicted_s': guess,
@@ -380,7 +377,7 @@ def model(result):
                      'efficiency_overlap': compute / max(compute, t),
                      'measured_latency': latency_ms == 0.0 and p in HOSTS}
                 if 'encode_s' in two:
-                    e['step_2bit_s'] = predict_2bit(alpha, beta, p, compute, _codec(two),
+                    e['step_2bit_s'] = predict_2bit(alpha, beta, p, compute, _codec_of(two),
                                                     latency_ms / 1e3)
                 out['extrapolation'].append(e)
     return out
